@@ -1,0 +1,61 @@
+"""Exceptions raised by the actor runtime.
+
+Hierarchy::
+
+    ActorError
+    ├── ActorDeadError          the actor is stopped (or was never started): ask/send fail fast
+    ├── AskTimeoutError         ask() got no reply in time (also a TimeoutError)
+    ├── MailboxFullError        a bounded mailbox refused a message (also anyio.WouldBlock)
+    ├── NameTakenError          a registry name is already in use
+    ├── SupervisorError         a supervisor exceeded its restart intensity (escalation)
+    ├── HookCancelledError      a hook handler cancelled the operation
+    └── SystemClosedError       the actor system is shut down or not started
+
+``WouldBlock`` is anyio's, re-exported: every ``*_nowait`` operation raises it (or a subclass).
+"""
+
+from __future__ import annotations
+
+from anyio import WouldBlock as WouldBlock
+
+
+class ActorError(Exception):
+    """Root of every error raised by the actor runtime."""
+
+
+class ActorDeadError(ActorError):
+    """The target actor has stopped; the message was not delivered."""
+
+
+class AskTimeoutError(ActorError, TimeoutError):
+    """No reply arrived within the ask timeout; a late reply is discarded."""
+
+
+class MailboxFullError(ActorError, WouldBlock):
+    """A bounded mailbox is full and its overflow policy refuses the message."""
+
+
+class NameTakenError(ActorError):
+    """An actor with this name is already registered in the system."""
+
+
+class SupervisorError(ActorError):
+    """A supervisor exceeded its restart intensity and gave up (escalates to its parent)."""
+
+
+class HookCancelledError(ActorError):
+    """A hook handler cancelled the operation.
+
+    Attributes:
+        point: the hook point name, e.g. ``"llm.before_generate"``.
+        reason: the reason the handler gave.
+    """
+
+    def __init__(self, point: str, reason: str) -> None:
+        super().__init__(f"{point} cancelled: {reason}")
+        self.point = point
+        self.reason = reason
+
+
+class SystemClosedError(ActorError):
+    """The actor system is not running."""

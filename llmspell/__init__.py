@@ -1,0 +1,39 @@
+"""llmspell: run spells — Lua or JavaScript programs that drive LLMs, agents, tools and events.
+
+Python entry points::
+
+    async with llmspell.open_runtime() as runtime:
+        result = await runtime.run("spells/hello.lua", params={"name": "Ada"})
+"""
+
+from __future__ import annotations
+
+import logging as _logging
+
+__version__ = "0.1.0"
+
+from ._exceptions import ConfigError as ConfigError  # noqa: E402
+from ._exceptions import LimitExceeded as LimitExceeded  # noqa: E402
+from ._exceptions import ParameterError as ParameterError  # noqa: E402
+from ._exceptions import ProviderError as ProviderError  # noqa: E402
+from ._exceptions import SpellClosedError as SpellClosedError  # noqa: E402
+from ._exceptions import SpellError as SpellError  # noqa: E402
+from ._exceptions import SpellRuntimeError as SpellRuntimeError  # noqa: E402
+from ._exceptions import SpellSyntaxError as SpellSyntaxError  # noqa: E402
+from ._exceptions import ToolError as ToolError  # noqa: E402
+
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
+
+
+def __getattr__(name: str) -> object:
+    # The runtime pulls in the actor system and engines; keep `import llmspell` (and so
+    # `llmspell --help`) light by loading it on first use.
+    if name in ("open_runtime", "Runtime", "RunResult", "SpellSource"):
+        from . import _runtime
+
+        return getattr(_runtime, name)
+    if name == "Limits":
+        from .engines import Limits
+
+        return Limits
+    raise AttributeError(f"module 'llmspell' has no attribute {name!r}")

@@ -1,0 +1,122 @@
+"""The small global API: ``log``/``logger``, ``json``, ``sleep`` and ``parallel``."""
+
+from __future__ import annotations
+
+import json as _json
+import math
+from typing import Any
+
+import anyio
+
+from .._exceptions import ParameterError
+from ..engines import Namespace, ScriptFunction, ScriptValue, sync_api
+from ._session import Session
+
+LOG_LEVELS = ("debug", "info", "warn", "error")
+
+
+def _fields(function: str, fields: Any) -> dict[str, Any]:
+    if fields is None:
+        return {}
+    if isinstance(fields, dict):
+        return fields
+    if isinstance(fields, list) and not fields:
+        return {}
+    raise ParameterError(function, "fields", f"must be a table of fields, not {_kind(fields)}")
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a table", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def log_namespace(session: Session) -> Namespace:
+    """``log.debug/info/warn/error(message, fields?)``; ``warning`` is an alias of ``warn``."""
+
+    def make(level: str) -> Any:
+        @sync_api
+        async def emit(message: Any = None, fields: Any = None) -> None:
+            text = message if isinstance(message, str) else _json_text(message)
+            session.log(level, text, _fields(f"log.{level}", fields))
+
+        return emit
+
+    functions = {level: make(level) for level in LOG_LEVELS}
+    functions["warning"] = functions["warn"]
+    return Namespace(functions)
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return _json.dumps(value, ensure_ascii=False, default=str)
+    except ValueError:
+        return str(value)
+
+
+def json_namespace() -> Namespace:
+    """``json.encode(value, pretty?)`` and ``json.decode(text)``."""
+
+    @sync_api
+    async def encode(value: Any = None, pretty: Any = None) -> str:
+        try:
+            return _json.dumps(
+                value,
+                ensure_ascii=False,
+                allow_nan=False,
+                indent=2 if pretty else None,
+                separators=None if pretty else (",", ":"),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ParameterError("json.encode", "value", f"cannot be encoded: {exc}") from None
+
+    @sync_api
+    async def decode(text: Any = None) -> ScriptValue:
+        if not isinstance(text, str):
+            raise ParameterError("json.decode", "text", f"must be a string, not {_kind(text)}")
+        try:
+            return _json.loads(text)
+        except ValueError as exc:
+            raise ParameterError("json.decode", "text", f"is not valid JSON: {exc}") from None
+
+    return Namespace({"encode": encode, "decode": decode})
+
+
+async def sleep(seconds: Any = None) -> None:
+    """``sleep(seconds)``: suspend the spell cooperatively."""
+    if (
+        not isinstance(seconds, int | float)
+        or isinstance(seconds, bool)
+        or not math.isfinite(seconds)
+        or seconds < 0
+    ):
+        raise ParameterError("sleep", "seconds", "must be a non-negative number")
+    await anyio.sleep(seconds)
+
+
+async def parallel(*functions: Any) -> list[ScriptValue]:
+    """``parallel(fn1, fn2, ...)`` or ``parallel({fn1, fn2})``: run functions concurrently.
+
+    Returns their results in argument order. If any raises, the others are cancelled and the
+    first error propagates.
+    """
+    if len(functions) == 1 and isinstance(functions[0], list):
+        functions = tuple(functions[0])
+    for index, fn in enumerate(functions, 1):
+        if not isinstance(fn, ScriptFunction):
+            raise ParameterError("parallel", f"#{index}", f"must be a function, not {_kind(fn)}")
+    results: list[ScriptValue] = [None] * len(functions)
+
+    async def run_one(index: int, fn: ScriptFunction) -> None:
+        results[index] = await fn()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for index, fn in enumerate(functions):
+                tg.start_soon(run_one, index, fn)
+    except BaseExceptionGroup as group:
+        errors = group.exceptions
+        if len(errors) == 1 and isinstance(errors[0], Exception):
+            raise errors[0] from None
+        raise
+    return results

@@ -1,0 +1,98 @@
+"""``events``: the spell's view of the system's event bus.
+
+Handlers are called ``fn(event, topic)`` where ``event`` is the payload. A run that still holds
+subscriptions when its main code returns stays resident until they are all gone (``events.off``)
+or the run is stopped.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import actors
+
+from .._exceptions import LimitExceeded, ParameterError, SpellError
+from ..engines import Namespace, ScriptFunction, ScriptValue
+from ._session import Session
+from ._values import to_script
+
+
+def _pattern(function: str, value: Any, name: str = "pattern") -> str:
+    if not isinstance(value, str) or not value:
+        raise ParameterError(function, name, "must be a non-empty string like 'agent.*.started'")
+    return value
+
+
+def _handler(function: str, value: Any) -> ScriptFunction:
+    if not isinstance(value, ScriptFunction):
+        raise ParameterError(function, "handler", "must be a function(event, topic)")
+    return value
+
+
+def _timeout(function: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ParameterError(function, "timeout", "must be a number of seconds")
+    return float(value)
+
+
+def events_namespace(session: Session) -> Namespace:
+    """Build ``events.on/once/off/emit/wait`` bound to ``session``."""
+    def subscribe(function: str, pattern: Any, handler: Any, *, once: bool) -> str:
+        topic_pattern = _pattern(function, pattern)
+        fn = _handler(function, handler)
+        sub_id = ""
+
+        async def deliver(event: actors.Event) -> None:
+            if once:
+                session.remove_subscription(sub_id)
+            try:
+                await fn(to_script(event.payload), event.topic)
+            except LimitExceeded as exc:
+                session.fail(exc)
+                raise
+            except SpellError as exc:
+                session.log("error", f"event handler for {event.topic!r} failed: {exc}", {})
+                raise
+
+        try:
+            sub = session.system.bus.subscribe(topic_pattern, deliver, name=f"{session.spell}:{function}")
+        except ValueError as exc:
+            raise ParameterError(function, "pattern", str(exc)) from None
+        sub_id = session.add_subscription(sub)
+        return sub_id
+
+    async def on(pattern: Any = None, handler: Any = None) -> str:
+        return subscribe("events.on", pattern, handler, once=False)
+
+    async def once(pattern: Any = None, handler: Any = None) -> str:
+        return subscribe("events.once", pattern, handler, once=True)
+
+    async def off(sub_id: Any = None) -> bool:
+        if not isinstance(sub_id, str):
+            raise ParameterError("events.off", "id", "must be an id returned by events.on")
+        return session.remove_subscription(sub_id)
+
+    async def emit(topic: Any = None, payload: Any = None) -> None:
+        name = _pattern("events.emit", topic, "topic")
+        try:
+            await session.system.bus.publish(name, payload)
+        except ValueError as exc:
+            raise ParameterError("events.emit", "topic", str(exc)) from None
+
+    async def wait(pattern: Any = None, timeout: Any = None) -> ScriptValue:
+        topic_pattern = _pattern("events.wait", pattern)
+        seconds = _timeout("events.wait", timeout)
+        try:
+            event = await session.system.bus.wait_for(topic_pattern, timeout=seconds)
+        except ValueError as exc:
+            raise ParameterError("events.wait", "pattern", str(exc)) from None
+        except TimeoutError:
+            raise TimeoutError(
+                f"events.wait: no event on {topic_pattern!r} within {seconds}s"
+            ) from None
+        return to_script(event.payload)
+
+    return Namespace({"on": on, "once": once, "off": off, "emit": emit, "wait": wait})

@@ -1,0 +1,289 @@
+"""Running spells: each run is an actor under the ``spells`` supervisor.
+
+A crash, timeout or memory blow-up ends that run with a clear error and never the process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import pathlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+
+import actors
+
+from ._api import Session, build_api
+from ._exceptions import (
+    LimitExceeded,
+    SpellError,
+    SpellRuntimeError,
+    SpellSyntaxError,
+)
+from .engines import Limits, Namespace, ScriptValue, engine_for
+
+_log = logging.getLogger("llmspell.spell")
+
+Output = Callable[[str], None]
+ServiceFactory = Callable[[Session], dict[str, Namespace]]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """The outcome of one spell run (what ``llmspell run --json`` prints).
+
+    Attributes:
+        status: ``"ok"`` or ``"error"``.
+        error_type: the error's class name (``SpellRuntimeError``, ``LimitExceeded`` ...).
+        error_line: the spell line the error points at, when known.
+    """
+
+    spell: str
+    run_id: str
+    engine: str
+    status: str
+    value: ScriptValue = None
+    error: str | None = None
+    error_type: str | None = None
+    error_line: int | None = None
+    traceback: str | None = None
+    duration: float = 0.0
+    usage: dict[str, Any] = dataclasses.field(default_factory=dict)
+    output_bytes: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class SpellSource:
+    """A spell to run: its text and the file name errors should name."""
+
+    source: str
+    filename: str
+
+    @classmethod
+    def from_path(cls, path: str | pathlib.Path) -> SpellSource:
+        p = pathlib.Path(path)
+        return cls(p.read_text(encoding="utf-8"), str(path))
+
+    @property
+    def name(self) -> str:
+        return pathlib.Path(self.filename).stem
+
+
+def _default_log(level: str, message: str, fields: dict[str, Any]) -> None:
+    level_no = {"debug": 10, "info": 20, "warn": 30, "error": 40}.get(level, 20)
+    _log.log(level_no, "%s %s", message, fields if fields else "")
+
+
+class _OutputMeter:
+    """Passes printed text on and enforces the run's output limit."""
+
+    def __init__(self, sink: Output, limit: int) -> None:
+        self.sink = sink
+        self.limit = limit
+        self.written = 0
+
+    def __call__(self, text: str) -> None:
+        size = len(text.encode("utf-8"))
+        if self.written + size > self.limit:
+            raise LimitExceeded("output", f"the spell printed more than {self.limit} bytes")
+        self.written += size
+        self.sink(text)
+
+
+@dataclasses.dataclass
+class RunRequest:
+    spell: SpellSource
+    params: dict[str, Any]
+    run_id: str
+    output: Output
+    log: Callable[[str, str, dict[str, Any]], None]
+    limits: Limits
+
+
+class SpellRun(actors.Actor):
+    """The actor that owns one spell run: engine instance, session, events and hooks."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.scope: anyio.CancelScope | None = None
+
+    async def on_receive(self, message: Any) -> RunResult:
+        assert isinstance(message, RunRequest)
+        return await self.runtime._execute(message, self)
+
+    def cancel(self) -> None:
+        """End the run now (a resident spell stops listening; main code is cancelled)."""
+        if self.scope is not None:
+            self.scope.cancel()
+
+
+class Runtime:
+    """Runs spells on an actor system. Create with :func:`open_runtime`."""
+
+    def __init__(
+        self,
+        system: actors.ActorSystem,
+        supervisor: Any,
+        *,
+        limits: Limits,
+        services: list[ServiceFactory],
+    ) -> None:
+        self.system = system
+        self._supervisor = supervisor
+        self.limits = limits
+        self._services = services
+        self._active: dict[str, SpellRun] = {}
+
+    def stop(self, run_id: str) -> bool:
+        """Stop the run ``run_id`` (resident or not); False if no such run is active."""
+        actor = self._active.get(run_id)
+        if actor is None:
+            return False
+        actor.cancel()
+        return True
+
+    @property
+    def active_runs(self) -> tuple[str, ...]:
+        """The ids of the runs in progress."""
+        return tuple(self._active)
+
+    async def run(
+        self,
+        spell: SpellSource | str | pathlib.Path,
+        *,
+        params: dict[str, Any] | None = None,
+        output: Output | None = None,
+        log: Callable[[str, str, dict[str, Any]], None] | None = None,
+        limits: Limits | None = None,
+        run_id: str | None = None,
+    ) -> RunResult:
+        """Run a spell to completion (for a resident spell: until it stops listening).
+
+        Errors inside the spell never raise here: they are in the returned result.
+        """
+        if not isinstance(spell, SpellSource):
+            spell = SpellSource.from_path(spell)
+        request = RunRequest(
+            spell=spell,
+            params=dict(params or {}),
+            run_id=run_id or uuid.uuid4().hex[:12],
+            output=output or (lambda text: None),
+            log=log or _default_log,
+            limits=limits or self.limits,
+        )
+        ref = await self._supervisor.spawn(
+            SpellRun, self, name=f"spell:{spell.name}:{request.run_id}", restart="temporary"
+        )
+        try:
+            result: RunResult = await ref.ask(request, timeout=None)
+        finally:
+            self.stop(request.run_id)
+            if ref.is_alive:
+                with anyio.CancelScope(shield=True):
+                    await ref.stop()
+        return result
+
+    async def _execute(self, request: RunRequest, actor: SpellRun) -> RunResult:
+        spell = request.spell
+        started = time.perf_counter()
+        engine_name = "?"
+        meter = _OutputMeter(request.output, request.limits.output_bytes)
+        session = Session(
+            system=self.system,
+            run_id=request.run_id,
+            spell=spell.name,
+            filename=spell.filename,
+            params=request.params,
+            log=request.log,
+        )
+        base = {"spell": spell.name, "runId": request.run_id}
+        self._active[request.run_id] = actor
+        value: ScriptValue = None
+        error: BaseException | None = None
+        try:
+            engine = engine_for(spell.filename)
+            engine_name = engine.name
+            extra: dict[str, Namespace] = {}
+            for factory in self._services:
+                extra.update(factory(session))
+            api = build_api(session, meter, extra)
+            await self.system.hooks.run(
+                "spell.before_run", base, {"run_id": request.run_id, "spell": spell.name}
+            )
+            await self.system.bus.publish("spell.started", dict(base, engine=engine_name))
+            with anyio.CancelScope() as actor.scope:
+                async with engine.open(spell.source, spell.filename, api, request.limits) as inst:
+                    value = await inst.run_main()
+                    if session.resident:
+                        await session.wait_idle()
+        except (SpellError, actors.HookCancelledError) as exc:
+            error = exc
+        except Exception as exc:  # a bug of ours must still end only this run
+            error = exc
+        finally:
+            session.aclose()
+            self._active.pop(request.run_id, None)
+        if actor.scope is not None and actor.scope.cancelled_caught and error is None:
+            error = SpellError("the run was stopped")
+        duration = time.perf_counter() - started
+        result = RunResult(
+            spell=spell.name,
+            run_id=request.run_id,
+            engine=engine_name,
+            status="ok" if error is None else "error",
+            value=value if error is None else None,
+            error=None if error is None else str(error),
+            error_type=None if error is None else type(error).__name__,
+            error_line=getattr(error, "line", None),
+            traceback=getattr(error, "traceback", None) or None,
+            duration=duration,
+            usage=session.usage.as_dict(),
+            output_bytes=meter.written,
+        )
+        if error is None:
+            await self.system.bus.publish(
+                "spell.finished", dict(base, duration=duration, usage=result.usage)
+            )
+        else:
+            await self.system.bus.publish(
+                "spell.failed", dict(base, error=result.error, errorType=result.error_type)
+            )
+        await self.system.hooks.run(
+            "spell.after_run", result, {"run_id": request.run_id, "spell": spell.name}
+        )
+        return result
+
+
+@asynccontextmanager
+async def open_runtime(
+    *,
+    limits: Limits | None = None,
+    services: list[ServiceFactory] | None = None,
+    system: actors.ActorSystem | None = None,
+) -> AsyncIterator[Runtime]:
+    """Open a spell runtime on a new actor system (or on ``system``, which the caller owns)."""
+    if system is None:
+        async with actors.open_system() as own, open_runtime(
+            limits=limits, services=services, system=own
+        ) as runtime:
+            yield runtime
+        return
+    supervisor = await system.spawn_supervisor(
+        name="spells", strategy="one_for_one", max_restarts=1000, period=1.0
+    )
+    yield Runtime(system, supervisor, limits=limits or Limits(), services=list(services or []))
+
+
+__all__ = ["RunResult", "Runtime", "SpellSource", "SpellSyntaxError", "SpellRuntimeError"]

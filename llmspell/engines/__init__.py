@@ -1,0 +1,17 @@
+"""Script engines behind one seam; chosen by file extension."""
+
+from __future__ import annotations
+
+from ._base import Api as Api
+from ._base import Engine as Engine
+from ._base import HostObject as HostObject
+from ._base import InstanceStatistics as InstanceStatistics
+from ._base import Limits as Limits
+from ._base import Namespace as Namespace
+from ._base import ScriptFunction as ScriptFunction
+from ._base import ScriptInstance as ScriptInstance
+from ._base import ScriptValue as ScriptValue
+from ._base import is_sync_api as is_sync_api
+from ._base import sync_api as sync_api
+from ._registry import engine_for as engine_for
+from ._registry import extensions as extensions

@@ -1,0 +1,176 @@
+"""The engine seam: what a script engine (Lua, JavaScript) must provide.
+
+An engine compiles a spell and opens an *instance*: one sandboxed interpreter running one spell,
+owned by exactly one task (the instance's driver). The script API reaches the instance as an
+:class:`Api` — namespaces of async Python functions — and every engine exposes it identically.
+
+Calling convention, both directions:
+
+* Script → Python: each API function is ``async def f(*args) -> value``; the script's arguments
+  arrive converted (tables/objects → ``dict``, arrays → ``list``, script functions →
+  :class:`ScriptFunction`, nil/null/undefined → ``None``). While the call is pending the script
+  is suspended (Lua: its coroutine yields; JS: a Promise) and the event loop runs freely. Several
+  calls may be pending at once (JS ``Promise.all``; the ``parallel`` API function). Functions
+  flagged with :func:`sync_api` never await; an engine may call them directly without suspending.
+* Python → script: a :class:`ScriptFunction` is awaited with converted Python values; it may
+  itself call the API; several callbacks may run interleaved with the suspended main chunk.
+
+Errors: an exception raised by an API function becomes a script error (Lua ``error`` with the
+message, catchable by ``pcall``; JS a rejected Promise / thrown ``Error``) — except
+:class:`LimitExceeded`, which ends the run and cannot be caught. An uncaught script error surfaces
+in Python as :class:`SpellRuntimeError` with the spell's file name, line and script traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any, ClassVar
+
+ScriptValue = Any
+"""A value crossing the script boundary: None, bool, int, float, str, list, dict,
+:class:`ScriptFunction` or :class:`HostObject`."""
+
+ApiFunction = Callable[..., Awaitable[ScriptValue]]
+
+
+def sync_api(fn: Callable[..., Awaitable[ScriptValue]]) -> Callable[..., Awaitable[ScriptValue]]:
+    """Mark an async API function whose body never awaits (``log.info``, ``print``).
+
+    Engines may run such a function to completion synchronously, without suspending the script
+    (``coro.send(None)`` must raise ``StopIteration``).
+    """
+    fn._llmspell_sync = True  # type: ignore[attr-defined]
+    return fn
+
+
+def is_sync_api(fn: object) -> bool:
+    """Whether ``fn`` was marked with :func:`sync_api`."""
+    return getattr(fn, "_llmspell_sync", False) is True
+
+
+class ScriptFunction(ABC):
+    """A function defined by a spell, callable from Python while its instance is open.
+
+    Calling it after the instance closed raises :class:`SpellClosedError`. An error inside it
+    raises :class:`SpellRuntimeError`; a limit hit inside it raises :class:`LimitExceeded`.
+    """
+
+    @abstractmethod
+    async def __call__(self, *args: ScriptValue) -> ScriptValue: ...
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class HostObject:
+    """A Python object a script sees as a table (Lua) / object (JS) with methods and fields.
+
+    Lua calls methods as ``obj:method(...)`` or ``obj.method(...)`` (the engine drops the
+    object itself when passed as first argument); JS as ``obj.method(...)``. ``fields`` are
+    plain values copied when the object crosses into the script. Passing the object back to
+    Python yields this same ``HostObject``.
+    """
+
+    type_name: str
+    methods: Mapping[str, ApiFunction]
+    fields: Mapping[str, ScriptValue] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Namespace:
+    """A global table/object of API functions, e.g. ``log`` or ``events``.
+
+    ``dynamic``, when set, serves any other attribute: ``ns.<name>(args...)`` calls
+    ``dynamic(name, *args)`` (this is how ``tools.<name>(...)`` works).
+    ``values`` are plain fields (constants) of the namespace.
+    """
+
+    functions: Mapping[str, ApiFunction]
+    dynamic: ApiFunction | None = None
+    values: Mapping[str, ScriptValue] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Api:
+    """Everything a spell sees as globals.
+
+    Attributes:
+        namespaces: global name → :class:`Namespace` (``log``, ``json``, ``events`` ...).
+            Aliases (``logger``) are simply a second key holding the same Namespace.
+        functions: global functions (``print``, ``sleep``, ``parallel``).
+        values: global plain values (``params``).
+        output: called with each piece of text the spell prints (``print``/``console.log``
+            already joined and newline-terminated); may raise :class:`LimitExceeded`.
+    """
+
+    namespaces: Mapping[str, Namespace]
+    functions: Mapping[str, ApiFunction]
+    values: Mapping[str, ScriptValue]
+    output: Callable[[str], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Per-run sandbox limits; every engine enforces every one.
+
+    Attributes:
+        memory_bytes: the interpreter's heap limit.
+        cpu_seconds: CPU time the script's own code may use in total (callbacks included),
+            not counting time suspended in API calls. Uncatchable when exceeded.
+        timeout_seconds: wall-clock limit of the whole run (None = no limit).
+        output_bytes: how much the spell may print in total.
+    """
+
+    memory_bytes: int = 64 * 1024 * 1024
+    cpu_seconds: float = 10.0
+    timeout_seconds: float | None = 300.0
+    output_bytes: int = 1024 * 1024
+
+
+class ScriptInstance(ABC):
+    """One spell loaded in one sandboxed interpreter.
+
+    Obtained from :meth:`Engine.open`; usable until that context exits. All access to the
+    interpreter goes through the instance's own driver task.
+    """
+
+    @abstractmethod
+    async def run_main(self) -> ScriptValue:
+        """Run the spell's top-level code to completion and return its return value.
+
+        In JS, top-level ``await`` works and API calls made without ``await`` are settled
+        before this returns. Raises SpellRuntimeError or LimitExceeded.
+        """
+
+    @abstractmethod
+    def statistics(self) -> InstanceStatistics:
+        """CPU time used so far, memory in use, API calls made."""
+
+
+@dataclasses.dataclass(frozen=True)
+class InstanceStatistics:
+    cpu_seconds: float
+    memory_bytes: int
+    api_calls: int
+
+
+class Engine(ABC):
+    """A script engine: compiles spells and opens sandboxed instances."""
+
+    name: ClassVar[str]
+    extensions: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def check(self, source: str, filename: str) -> None:
+        """Compile without running; raise :class:`SpellSyntaxError` with file and line."""
+
+    @abstractmethod
+    def open(
+        self, source: str, filename: str, api: Api, limits: Limits
+    ) -> AbstractAsyncContextManager[ScriptInstance]:
+        """Load ``source`` into a fresh sandbox exposing ``api``; syntax errors raise here.
+
+        Exiting the context cancels pending API calls, invalidates ScriptFunctions and frees
+        the interpreter.
+        """
