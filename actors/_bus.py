@@ -1,0 +1,342 @@
+"""The event bus: publish/subscribe on dot-separated topics with NATS-style wildcards.
+
+Every subscription owns a bounded queue and a delivery task in the bus's task group, so a slow
+subscriber never delays the others, and each subscriber sees the events of one publisher in
+the order they were published. When a queue is full the subscription's overflow policy
+decides: ``"block"`` (the publisher waits for room; ``publish_nowait`` raises
+:class:`~actors.MailboxFullError`, a ``WouldBlock``), ``"drop_newest"``, ``"drop_oldest"`` or
+``"disconnect"`` (the subscription is cancelled and ``bus.subscriber_disconnected`` is
+published). Every dropped event is counted.
+
+A handler that raises never affects the publisher or the other subscribers: the failure is
+counted, logged and published as ``bus.handler_failed`` with payload
+``{"pattern", "topic", "subscription", "error"}`` (failures while handling
+``bus.handler_failed`` itself are counted but not re-published).
+
+``publish`` suspends only when a ``"block"`` subscriber's queue is full; it is not otherwise a
+checkpoint. The delivery task drains its queue in batches and calls sync handlers directly.
+
+Example:
+    >>> async def main() -> None:
+    ...     async with EventBus() as bus:
+    ...         bus.subscribe("order.*", print)
+    ...         await bus.publish("order.created", {"id": 1})
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType, TracebackType
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ._exceptions import MailboxFullError, SystemClosedError
+from ._subscription import (
+    _CLOSED,
+    _CLOSING,
+    _NEW,
+    _NO_HEADERS,
+    _OPEN,
+    Event,
+    Handler,
+    Overflow,
+    Subscription,
+    SubscriptionStatistics,
+)
+from ._topics import TopicIndex
+
+__all__ = ["BusStatistics", "EventBus"]
+
+
+@dataclass(frozen=True, slots=True)
+class BusStatistics:
+    """Counters of a bus since it was created (cancelled subscriptions included).
+
+    Attributes:
+        published: calls to publish (including the bus's own events).
+        delivered: deliveries accepted by handlers.
+        dropped: deliveries lost to overflow policies or disconnections.
+        failed: deliveries whose handler raised.
+        subscriptions: the live subscriptions.
+    """
+
+    published: int
+    delivered: int
+    dropped: int
+    failed: int
+    subscriptions: tuple[SubscriptionStatistics, ...]
+
+
+class EventBus:
+    """Topic-based publish/subscribe; use as ``async with EventBus() as bus:``.
+
+    Subscribing is allowed before the bus is entered (delivery starts on entry); publishing is
+    allowed from entry until the close completes. Leaving the context (from the task that
+    entered it) waits until every queue is empty and every handler idle, events published by
+    handlers meanwhile included, then stops the delivery tasks; later publishes raise
+    :class:`~actors.SystemClosedError`. If the block raised or was cancelled, queued events
+    are discarded instead. Wrap the ``async with`` in a cancel scope to bound a close that
+    waits on a stuck handler.
+    """
+
+    def __init__(self) -> None:
+        self._index: TopicIndex[Subscription] = TopicIndex()
+        self._subs: dict[int, Subscription] = {}  # id() -> live subscriptions with a handler
+        self._waiters: set[Subscription] = set()
+        self._totals = [0, 0, 0]  # delivered, dropped, failed of retired subscriptions
+        self._published = 0
+        self._blocked = 0  # publishers waiting for room
+        self._state = _NEW
+        self._accepting = False  # publish allowed: open, or closing (handlers may publish)
+        self._tg: TaskGroup | None = None
+        self._new_event: Callable[[], anyio.Event] = anyio.Event
+        self._on_change: anyio.Event | None = None
+
+    async def __aenter__(self) -> EventBus:
+        if self._state is not _NEW:
+            raise RuntimeError("an EventBus can be entered only once")
+        tg = anyio.create_task_group()
+        await tg.__aenter__()
+        self._tg = tg
+        self._new_event = type(anyio.Event())  # the backend's class: skips a dispatch
+        self._state = _OPEN
+        self._accepting = True
+        for sub in self._subs.values():
+            self._start(sub)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        tg, self._tg = self._tg, None
+        if tg is None:
+            return
+        self._state = _CLOSING
+        try:
+            if exc_type is None:
+                await self._drain()
+        finally:
+            self._shutdown(tg)
+            # The body's exception is not handed to the task group, so it propagates as it
+            # is, not wrapped in an exception group; delivery tasks never raise Exceptions.
+            await tg.__aexit__(None, None, None)
+
+    async def _drain(self) -> None:
+        """Wait until every queue is empty, every handler idle and no publisher blocked."""
+        while self._blocked or any(sub._busy() for sub in self._subs.values()):
+            changed = self._on_change = self._new_event()
+            await changed.wait()
+
+    def _shutdown(self, tg: TaskGroup) -> None:
+        self._state = _CLOSED
+        self._accepting = False
+        for waiter in list(self._waiters):
+            waiter.cancel()
+        for sub in list(self._subs.values()):
+            sub._wake_publishers()
+        tg.cancel_scope.cancel()
+
+    def _changed(self) -> None:
+        changed = self._on_change
+        if changed is not None:
+            self._on_change = None
+            changed.set()
+
+    def _start(self, sub: Subscription) -> None:
+        assert self._tg is not None
+        sub._running = True
+        self._tg.start_soon(sub._run, name=f"bus subscriber {sub.name} ({sub.pattern})")
+
+    def _closed_error(self) -> SystemClosedError:
+        state = "not started" if self._state is _NEW else "closed"
+        return SystemClosedError(f"the event bus is {state}")
+
+    def subscribe(
+        self,
+        pattern: str,
+        handler: Handler,
+        *,
+        queue_size: int = 1024,
+        overflow: Overflow = "block",
+        name: str | None = None,
+    ) -> Subscription:
+        """Deliver events whose topic matches ``pattern`` to ``handler``.
+
+        Args:
+            pattern: a topic, or a pattern with ``*`` (one token) and a final ``>`` (the rest).
+            handler: a sync or async callable taking the :class:`Event`, or an object with an
+                async ``send(message)`` (an ``ActorRef``: the event goes to its mailbox).
+            queue_size: how many events may wait for this subscriber.
+            overflow: what happens when the queue is full (see the module docstring).
+            name: for statistics and error reports; defaults to the handler's name.
+
+        Raises:
+            ValueError: invalid pattern, queue size or overflow policy.
+            SystemClosedError: the bus is closed.
+        """
+        return self._subscribe(pattern, handler, queue_size, overflow, name, once=False)
+
+    def once(
+        self,
+        pattern: str,
+        handler: Handler,
+        *,
+        queue_size: int = 1024,
+        overflow: Overflow = "block",
+        name: str | None = None,
+    ) -> Subscription:
+        """Like :meth:`subscribe`, but deliver at most one event, then cancel."""
+        return self._subscribe(pattern, handler, queue_size, overflow, name, once=True)
+
+    def _subscribe(
+        self,
+        pattern: str,
+        handler: Handler | None,
+        queue_size: int,
+        overflow: Overflow,
+        name: str | None,
+        *,
+        once: bool,
+    ) -> Subscription:
+        if self._state is _CLOSED:
+            raise self._closed_error()
+        sub = Subscription(
+            self, pattern, handler, queue_size=queue_size, overflow=overflow, name=name, once=once
+        )
+        self._index.add(pattern, sub)
+        if handler is None:
+            self._waiters.add(sub)
+        else:
+            self._subs[id(sub)] = sub
+            if self._state is not _NEW:
+                self._start(sub)
+        return sub
+
+    def _remove(self, sub: Subscription) -> None:
+        self._index.remove(sub.pattern, sub)
+        self._waiters.discard(sub)
+        if not sub._running:
+            self._retire(sub)
+
+    def _retire(self, sub: Subscription) -> None:
+        if self._subs.pop(id(sub), None) is not None:
+            self._totals[0] += sub._delivered
+            self._totals[1] += sub._dropped
+            self._totals[2] += sub._failed
+
+    async def publish(
+        self, topic: str, payload: Any = None, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """Publish an event; wait only while a ``"block"`` subscriber's queue is full.
+
+        Raises:
+            ValueError: ``topic`` is invalid or contains a wildcard.
+            SystemClosedError: the bus is not open.
+        """
+        if not self._accepting:
+            raise self._closed_error()
+        subs = self._index.lookup(topic)
+        self._published += 1
+        if not subs:
+            return
+        ev = Event(topic, payload, _NO_HEADERS if headers is None else _freeze(headers), _now())
+        for sub in subs:
+            queue = sub._queue
+            if len(queue) < sub._fast_limit:
+                queue.append(ev)
+                wakeup = sub._wakeup
+                if wakeup is not None:
+                    sub._wakeup = None
+                    wakeup.set()
+            elif not sub._offer(ev):
+                await sub._put(ev)
+
+    def publish_nowait(
+        self, topic: str, payload: Any = None, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """Publish an event without waiting; all matching subscribers get it, or none.
+
+        Raises:
+            MailboxFullError: (a ``WouldBlock``) a ``"block"`` subscriber's queue is full.
+            ValueError: ``topic`` is invalid or contains a wildcard.
+            SystemClosedError: the bus is not open.
+        """
+        if not self._accepting:
+            raise self._closed_error()
+        subs = self._index.lookup(topic)
+        for sub in subs:
+            if sub._blocking and len(sub._queue) >= sub._maxlen and not sub._cancelled:
+                raise MailboxFullError(f"subscriber {sub.name!r} ({sub.pattern}) is full")
+        self._published += 1
+        if subs:
+            head = _NO_HEADERS if headers is None else _freeze(headers)
+            self._fan_out(subs, Event(topic, payload, head, _now()))
+
+    def _emit(self, topic: str, payload: object) -> None:
+        """Publish the bus's own events: never waits; full ``"block"`` queues drop them."""
+        if not self._accepting:
+            return
+        self._published += 1
+        subs = self._index.lookup(topic)
+        if subs:
+            self._fan_out(subs, Event(topic, payload, _NO_HEADERS, _now()), drop_if_full=True)
+
+    @staticmethod
+    def _fan_out(subs: tuple[Subscription, ...], ev: Event, *, drop_if_full: bool = False) -> None:
+        for sub in subs:
+            queue = sub._queue
+            if len(queue) < sub._fast_limit:
+                queue.append(ev)
+                wakeup = sub._wakeup
+                if wakeup is not None:
+                    sub._wakeup = None
+                    wakeup.set()
+            elif not sub._offer(ev) and drop_if_full:
+                sub._dropped += 1
+
+    async def wait_for(self, pattern: str, timeout: float | None = None) -> Event:  # noqa: ASYNC109
+        """Wait for the next event matching ``pattern`` (published after this call) and return it.
+
+        Raises:
+            TimeoutError: nothing matched within ``timeout`` seconds.
+            SystemClosedError: the bus is not open, or closed while waiting.
+        """
+        if not self._accepting:
+            raise self._closed_error()
+        waiter = self._subscribe(pattern, None, 1, "drop_newest", f"wait_for {pattern}", once=True)
+        done = self._new_event()
+        waiter._wakeup = done  # set by cancel(): on delivery, on close, or below
+        try:
+            with anyio.fail_after(timeout):
+                await done.wait()
+        finally:
+            waiter.cancel()
+        if waiter._result is None:
+            raise self._closed_error()
+        return waiter._result
+
+    def statistics(self) -> BusStatistics:
+        """Return the bus's counters and those of each live subscription."""
+        subs = tuple(sub.statistics() for sub in self._subs.values())
+        delivered, dropped, failed = self._totals
+        return BusStatistics(
+            self._published,
+            delivered + sum(s.delivered for s in subs),
+            dropped + sum(s.dropped for s in subs),
+            failed + sum(s.failed for s in subs),
+            subs,
+        )
+
+
+_now = time.time
+
+
+def _freeze(headers: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(headers))

@@ -1,0 +1,358 @@
+"""Subscriptions of the event bus: a bounded queue, an overflow policy and a delivery task.
+
+The publishing side (:meth:`Subscription._offer`, ``_put``) runs in the publisher's task; the
+delivery side (``_run``) is the subscription's own task in the bus's task group. A subscription
+with no handler is a ``wait_for`` waiter: it keeps the first event and has no task.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
+
+import anyio
+import anyio.lowlevel
+
+from ._exceptions import ActorDeadError, SystemClosedError
+from ._topics import split_pattern
+
+if TYPE_CHECKING:
+    from ._bus import EventBus
+
+__all__ = ["Event", "Handler", "Overflow", "Subscription", "SubscriptionStatistics"]
+
+_log = logging.getLogger("actors.bus")
+
+Overflow: TypeAlias = Literal["block", "drop_newest", "drop_oldest", "disconnect"]
+_OVERFLOWS = ("block", "drop_newest", "drop_oldest", "disconnect")
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+_NEW, _OPEN, _CLOSING, _CLOSED = "new", "open", "closing", "closed"
+HANDLER_FAILED = "bus.handler_failed"
+SUBSCRIBER_DISCONNECTED = "bus.subscriber_disconnected"
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Event:
+    """One published event, shared (read-only) by every subscriber that receives it.
+
+    Attributes:
+        topic: the topic it was published to, e.g. ``"order.created"``.
+        payload: whatever the publisher passed.
+        headers: small string metadata (trace context travels here).
+        timestamp: wall-clock publication time, seconds since the epoch.
+    """
+
+    topic: str
+    payload: Any
+    headers: Mapping[str, str]
+    timestamp: float
+
+    def __init__(
+        self, topic: str, payload: Any, headers: Mapping[str, str], timestamp: float
+    ) -> None:
+        # One event per publish: set the slots directly, at half the cost of the frozen
+        # dataclass __init__ (which goes through object.__setattr__ for each field).
+        _set_topic(self, topic)
+        _set_payload(self, payload)
+        _set_headers(self, headers)
+        _set_timestamp(self, timestamp)
+
+
+_set_topic, _set_payload, _set_headers, _set_timestamp = (
+    vars(Event)[field].__set__ for field in ("topic", "payload", "headers", "timestamp")
+)
+
+
+class _Sender(Protocol):
+    """An actor-like subscriber: the event is put in its mailbox with ``await send(event)``."""
+
+    def send(self, message: Any, /) -> Awaitable[object]: ...
+
+
+#: A subscriber: a sync or async callable taking the :class:`Event`, or an :class:`ActorRef`.
+Handler: TypeAlias = Callable[[Event], object] | _Sender
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionStatistics:
+    """Counters of one subscription.
+
+    Attributes:
+        pattern: the subscribed pattern.
+        name: the subscription's name.
+        queued: events waiting in its queue.
+        delivered: events its handler accepted.
+        dropped: events lost to its overflow policy or its disconnection.
+        failed: events its handler raised on.
+    """
+
+    pattern: str
+    name: str
+    queued: int
+    delivered: int
+    dropped: int
+    failed: int
+
+
+def _resolve(handler: Handler) -> tuple[Callable[[Event], Any], bool]:
+    """Return the function to call for each event and whether it is a coroutine function."""
+    send = getattr(handler, "send", None)
+    if inspect.iscoroutinefunction(send) or (callable(send) and not callable(handler)):
+        assert send is not None
+        return send, inspect.iscoroutinefunction(send)
+    if not callable(handler):
+        raise TypeError(f"a subscriber must be callable or have an async send(): {handler!r}")
+    is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+        getattr(handler, "__call__", None)  # noqa: B004 - an object with an async __call__
+    )
+    return handler, is_async
+
+
+class Subscription:
+    """A handle on one subscription; :meth:`cancel` it (or use it as a context manager).
+
+    Attributes:
+        pattern: the pattern it matches.
+        name: a name for statistics and error reports.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_blocking",
+        "_bus",
+        "_cancelled",
+        "_delivered",
+        "_dropped",
+        "_failed",
+        "_fast_limit",
+        "_fn",
+        "_is_async",
+        "_is_sender",
+        "_maxlen",
+        "_once",
+        "_overflow",
+        "_queue",
+        "_result",
+        "_running",
+        "_space",
+        "_wakeup",
+        "name",
+        "pattern",
+    )
+
+    def __init__(
+        self,
+        bus: EventBus,
+        pattern: str,
+        handler: Handler | None,
+        *,
+        queue_size: int,
+        overflow: Overflow,
+        name: str | None,
+        once: bool,
+    ) -> None:
+        split_pattern(pattern)
+        if overflow not in _OVERFLOWS:
+            raise ValueError(f"overflow must be one of {', '.join(_OVERFLOWS)}, not {overflow!r}")
+        if queue_size < 1:
+            raise ValueError(f"queue_size must be at least 1, not {queue_size}")
+        self._bus = bus
+        self.pattern = pattern
+        self._fn: Callable[[Event], Any] | None = None
+        self._is_async = self._is_sender = False
+        if handler is not None:
+            self._fn, self._is_async = _resolve(handler)
+            self._is_sender = self._fn is not handler
+        if name is None:  # a function's qualified name, an actor's name, or the repr
+            name = getattr(handler, "__qualname__", None)
+            actor_name = getattr(handler, "name", None) if self._is_sender else None
+            name = name or (actor_name if isinstance(actor_name, str) else repr(handler))
+        self.name: str = name
+        self._queue: deque[Event] = deque()
+        self._maxlen = queue_size
+        self._overflow = overflow
+        self._blocking = overflow == "block"
+        self._once = once
+        # publish appends directly while the queue is shorter than this; 0 = take _offer()
+        self._fast_limit = queue_size if not once and handler is not None else 0
+        self._cancelled = self._running = False
+        self._wakeup: anyio.Event | None = None  # set while the delivery task is idle
+        self._space: anyio.Event | None = None  # set while a publisher waits for room
+        self._result: Event | None = None  # wait_for's event
+        self._delivered = self._dropped = self._failed = 0
+
+    def __repr__(self) -> str:
+        state = "cancelled" if self._cancelled else "active"
+        return f"<Subscription {self.name!r} on {self.pattern!r} {state}>"
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the subscription was cancelled (or disconnected, or fired once)."""
+        return self._cancelled
+
+    def cancel(self) -> None:
+        """Stop delivering; events still queued are discarded. Idempotent."""
+        if self._cancelled:
+            return
+        self._cancelled = True
+        self._fast_limit = 0
+        self._queue.clear()
+        self._bus._remove(self)
+        for ev in (self._wakeup, self._space):
+            if ev is not None:
+                ev.set()
+        self._wakeup = self._space = None
+
+    def statistics(self) -> SubscriptionStatistics:
+        """Return this subscription's counters."""
+        return SubscriptionStatistics(
+            self.pattern,
+            self.name,
+            len(self._queue),
+            self._delivered,
+            self._dropped,
+            self._failed,
+        )
+
+    # -- publishing side ---------------------------------------------------------------------
+
+    def _offer(self, ev: Event) -> bool:
+        """Queue ``ev`` or apply the overflow policy; ``False`` = full and the policy blocks."""
+        if self._cancelled or self._result is not None:
+            return True  # cancelled, or a once/wait_for subscription that already has its event
+        if self._fn is None:  # a wait_for waiter: no queue, no task
+            self._result = ev
+            self.cancel()
+            return True
+        queue = self._queue
+        if len(queue) >= self._maxlen:
+            if self._blocking:
+                return False
+            self._dropped += 1
+            if self._overflow == "drop_newest":
+                return True
+            if self._overflow == "disconnect":
+                self._disconnect("queue full")
+                return True
+            queue.popleft()
+        self._enqueue(ev)
+        return True
+
+    def _enqueue(self, ev: Event) -> None:
+        self._queue.append(ev)
+        wakeup = self._wakeup
+        if wakeup is not None:
+            self._wakeup = None
+            wakeup.set()
+        if self._once:
+            self._result = ev  # nothing more is queued
+            self._bus._index.remove(self.pattern, self)
+
+    async def _put(self, ev: Event) -> None:
+        """Wait for room in a full ``"block"`` queue, then queue ``ev``."""
+        bus = self._bus
+        bus._blocked += 1
+        try:
+            while not self._cancelled and self._result is None:
+                space = self._space
+                if space is None:
+                    space = self._space = bus._new_event()
+                await space.wait()
+                if bus._state is _CLOSED:
+                    raise SystemClosedError("the event bus closed while publish waited")
+                if len(self._queue) < self._maxlen and not self._cancelled and self._result is None:
+                    self._enqueue(ev)
+                    return
+        finally:
+            bus._blocked -= 1
+            bus._changed()
+
+    # -- delivery side ---------------------------------------------------------------------
+
+    def _busy(self) -> bool:
+        return self._running and (bool(self._queue) or self._wakeup is None)
+
+    async def _run(self) -> None:
+        """The delivery task: drain the queue in batches, then sleep until an event arrives."""
+        queue, fn, bus = self._queue, self._fn, self._bus
+        assert fn is not None
+        try:
+            while not self._cancelled:
+                if not queue:
+                    wakeup = self._wakeup = bus._new_event()
+                    bus._changed()
+                    await wakeup.wait()
+                    continue
+                if self._is_async:
+                    await self._drain_async(queue, fn)
+                else:
+                    ok = 0
+                    while queue:
+                        ev = queue.popleft()
+                        try:
+                            result = fn(ev)
+                            if result is not None and hasattr(result, "__await__"):
+                                await result
+                        except Exception as exc:
+                            self._fail(ev, exc)
+                        else:
+                            ok += 1
+                    self._delivered += ok
+                    self._wake_publishers()
+                if self._once:
+                    self.cancel()
+                elif queue:  # a handler published to its own pattern: let others run too
+                    await anyio.lowlevel.checkpoint()
+        finally:
+            self._running = False
+            bus._retire(self)
+            bus._changed()
+
+    async def _drain_async(self, queue: deque[Event], fn: Callable[[Event], Any]) -> None:
+        while queue:
+            ev = queue.popleft()
+            self._wake_publishers()
+            try:
+                await fn(ev)
+            except Exception as exc:
+                self._fail(ev, exc)
+            else:
+                self._delivered += 1
+
+    def _wake_publishers(self) -> None:
+        space = self._space
+        if space is not None:
+            self._space = None
+            space.set()
+
+    def _fail(self, ev: Event, exc: Exception) -> None:
+        self._failed += 1
+        if self._is_sender and isinstance(exc, ActorDeadError):
+            self._disconnect(f"subscriber stopped: {exc}")
+            return
+        _log.warning("bus handler %r failed on %r", self.name, ev.topic, exc_info=exc)
+        if ev.topic != HANDLER_FAILED:
+            payload = {
+                "pattern": self.pattern,
+                "topic": ev.topic,
+                "subscription": self.name,
+                "error": f"{type(exc).__name__}: {exc}",
+            }
+            self._bus._emit(HANDLER_FAILED, payload)
+
+    def _disconnect(self, reason: str) -> None:
+        self._dropped += len(self._queue)
+        self.cancel()
+        payload = {"pattern": self.pattern, "subscription": self.name, "reason": reason}
+        self._bus._emit(SUBSCRIBER_DISCONNECTED, payload)

@@ -1,0 +1,236 @@
+"""Event bus and hooks of ``actors``: fan-out throughput and hook overhead.
+
+* bus fan-out: 10 wildcard subscribers (5 on ``order.*``, 5 on ``order.>``) with sync handlers;
+  publish N events with ``await bus.publish`` and count every delivery until all are drained.
+  Compared with blinker ``send`` to 10 receivers (target ratio 1.0) and pyee's sync ``emit``
+  (reference only), both measured in the same run.
+* hooks: ``await hooks.run(...)`` on a point without handlers against a fixed 0.5 µs budget,
+  and with 3 handlers against calling the same 3 functions directly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import blinker
+import pyee
+
+from actors import Event, EventBus, HookRegistry
+
+from ._harness import Record, best_rate, compare
+
+SUBSCRIBERS = 10
+EVENTS = 50_000
+REPEAT = 5
+
+
+def _bus_fanout(backend: str) -> float:
+    """Best deliveries/s over ``REPEAT`` rounds of ``EVENTS`` publishes to 10 subscribers."""
+
+    async def main() -> float:
+        best = 0.0
+        count = 0
+
+        def on_event(event: Event) -> None:
+            nonlocal count
+            count += 1
+
+        async with EventBus() as bus:
+            for i in range(SUBSCRIBERS):
+                bus.subscribe("order.*" if i % 2 else "order.>", on_event)
+            await anyio.wait_all_tasks_blocked()
+            target = EVENTS * SUBSCRIBERS
+            for _ in range(REPEAT):
+                count = 0
+                start = time.perf_counter()
+                for i in range(EVENTS):
+                    await bus.publish("order.created", i)
+                while count < target:  # poll once publishing is done
+                    await anyio.lowlevel.checkpoint()
+                best = max(best, target / (time.perf_counter() - start))
+        return best
+
+    return anyio.run(main, backend=backend)
+
+
+def _blinker_send() -> float:
+    signal = blinker.Signal()
+    count = 0
+
+    def make() -> Callable[..., None]:
+        def receiver(sender: Any, **kwargs: Any) -> None:
+            nonlocal count
+            count += 1
+
+        return receiver
+
+    receivers = [make() for _ in range(SUBSCRIBERS)]  # blinker holds receivers weakly
+    for receiver in receivers:
+        signal.connect(receiver)
+
+    def round_() -> int:
+        for i in range(EVENTS):
+            signal.send("order.created", payload=i)
+        return EVENTS * SUBSCRIBERS
+
+    return best_rate(round_, repeat=REPEAT)
+
+
+def _pyee_emit() -> float:
+    emitter = pyee.EventEmitter()
+    count = 0
+
+    def make() -> Callable[[Any], None]:
+        def listener(payload: Any) -> None:
+            nonlocal count
+            count += 1
+
+        return listener
+
+    for _ in range(SUBSCRIBERS):
+        emitter.on("order.created", make())
+
+    def round_() -> int:
+        for i in range(EVENTS):
+            emitter.emit("order.created", i)
+        return EVENTS * SUBSCRIBERS
+
+    return best_rate(round_, repeat=REPEAT)
+
+
+def _ns_per_call(call: Callable[[int], Awaitable[object]], n: int = 200_000) -> float:
+    """Best ns per ``await call(i)`` on asyncio (the loop overhead is included)."""
+
+    async def main() -> float:
+        best = float("inf")
+        for _ in range(REPEAT):
+            start = time.perf_counter()
+            for i in range(n):
+                await call(i)
+            best = min(best, (time.perf_counter() - start) / n * 1e9)
+        return best
+
+    return anyio.run(main, backend="asyncio")
+
+
+def _three_handlers() -> tuple[Callable[[int], Any], Callable[[int], Any], Callable[[int], Any]]:
+    def add_one(value: int) -> int:
+        return value + 1
+
+    def observe(value: int) -> None:
+        return None
+
+    async def check(value: int) -> None:
+        return None
+
+    return add_one, observe, check
+
+
+def _hooks() -> list[Record]:
+    hooks = HookRegistry()
+    empty = _ns_per_call(lambda v: hooks.run("llm.before_generate", v))
+    handlers = _three_handlers()
+    for priority, handler in enumerate(handlers):
+        hooks.register("tool.before_call", handler, priority=-priority)
+    three = _ns_per_call(lambda v: hooks.run("tool.before_call", v))
+    add_one, observe, check = handlers
+
+    async def direct(value: int) -> int:
+        value = add_one(value)
+        observe(value)
+        await check(value)
+        return value
+
+    plain = _ns_per_call(direct)
+    return [
+        compare(
+            "hooks: run() on a point without handlers",
+            empty,
+            "ns",
+            baseline="ns budget",
+            baseline_value=500.0,
+            target=1.0,
+            lower_is_better=True,
+        ),
+        compare(
+            "hooks: run() with 3 handlers (2 sync, 1 async)",
+            three,
+            "ns",
+            baseline="ns, the 3 calls inlined",
+            baseline_value=plain,
+            target=None,
+            lower_is_better=True,
+        ),
+    ]
+
+
+def _publish_no_subscriber() -> Record:
+    async def measure() -> float:
+        async with EventBus() as bus:
+            bus.subscribe("order.*", lambda e: None)
+            best = float("inf")
+            n = 200_000
+            for _ in range(REPEAT):
+                start = time.perf_counter()
+                for i in range(n):
+                    await bus.publish("audit.nobody", i)
+                best = min(best, (time.perf_counter() - start) / n * 1e9)
+        return best
+
+    ns = anyio.run(measure, backend="asyncio")
+    return compare(
+        "bus: publish with no matching subscriber",
+        ns,
+        "ns",
+        baseline="ns budget",
+        baseline_value=1000.0,
+        target=1.0,
+        lower_is_better=True,
+    )
+
+
+def run() -> list[Record]:
+    """Measure and return the records (asyncio unless stated)."""
+    blinker_rate = _blinker_send()
+    pyee_rate = _pyee_emit()
+    asyncio_rate = _bus_fanout("asyncio")
+    trio_rate = _bus_fanout("trio")
+    name = "bus: fan-out to 10 wildcard subscribers"
+    return [
+        compare(
+            name,
+            asyncio_rate,
+            "/s",
+            baseline="blinker send, 10 receivers",
+            baseline_value=blinker_rate,
+            target=1.0,
+        ),
+        compare(
+            name,
+            asyncio_rate,
+            "/s",
+            baseline="pyee sync emit, 10 listeners",
+            baseline_value=pyee_rate,
+            target=None,
+        ),
+        compare(
+            f"{name} (trio)",
+            trio_rate,
+            "/s",
+            baseline="blinker send, 10 receivers",
+            baseline_value=blinker_rate,
+            target=None,
+        ),
+        _publish_no_subscriber(),
+        *_hooks(),
+    ]
+
+
+if __name__ == "__main__":
+    from ._harness import report
+
+    report("actors_bus", run())
