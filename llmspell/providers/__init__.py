@@ -1,0 +1,36 @@
+"""LLM providers: litellm behind a small API, plus the built-in offline model.
+
+Importing this package does not import litellm (it takes seconds); the first call does.
+
+    provider = Provider(default_model="openai/gpt-4o-mini", fallbacks=["offline/llmspell"])
+    response = await provider.complete(LLMRequest("", [{"role": "user", "content": "Hi"}]))
+    print(response.content, response.usage.total_tokens, response.cost)
+"""
+
+from __future__ import annotations
+
+from ._provider import ChunkCallback as ChunkCallback
+from ._provider import Provider as Provider
+from ._types import MODEL_ENV as MODEL_ENV
+from ._types import OFFLINE_MODEL as OFFLINE_MODEL
+from ._types import LLMRequest as LLMRequest
+from ._types import LLMResponse as LLMResponse
+from ._types import RetryPolicy as RetryPolicy
+from ._types import ToolCall as ToolCall
+from ._types import Usage as Usage
+from ._types import is_offline_model as is_offline_model
+from ._types import resolve_default_model as resolve_default_model
+
+__all__ = [
+    "MODEL_ENV",
+    "OFFLINE_MODEL",
+    "ChunkCallback",
+    "LLMRequest",
+    "LLMResponse",
+    "Provider",
+    "RetryPolicy",
+    "ToolCall",
+    "Usage",
+    "is_offline_model",
+    "resolve_default_model",
+]

@@ -1,0 +1,227 @@
+"""What the offline model says: deterministic replies built from the conversation alone.
+
+* Tools offered and no tool result since the last user message: call the tool whose name and
+  description share the most words with the prompt (else the first), with its arguments filled
+  from the prompt.
+* Tool results present: a text answer that summarises them.
+* A JSON schema asked for: JSON built from the schema that validates against it.
+* Otherwise: ``[offline model] You said: ...``, echoing the prompt (and a hint of the system
+  prompt).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from typing import Any
+
+PREFIX = "[offline model]"
+_ECHO = 200
+_WORD = re.compile(r"[a-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
+_QUOTED = re.compile(r"\"([^\"]+)\"|'([^']+)'|“([^”]+)”")
+_MATH = re.compile(r"[-+*/^%().\d\s]*\d[-+*/^%().\d\s]*[-+*/^%][-+*/^%().\d\s]*\d[-+*/^%().\d\s]*")
+_URL = re.compile(r"https?://\S+")
+_PATH = re.compile(r"[\w.-]*[/\\][\w./\\-]+|[\w-]+\.[a-zA-Z0-9]{1,5}\b")
+_STOP = frozenset(
+    "a an and are as at be by can do for from get give how i in is it me my of on or please "
+    "show tell that the this to use using what when which with you your".split()
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class OfflineReply:
+    """A reply: text and/or tool calls as ``(id, name, JSON arguments)``."""
+
+    content: str | None
+    tool_calls: tuple[tuple[str, str, str], ...] = ()
+
+
+def text_of(content: object) -> str:
+    """The text of a message's ``content`` (a string or a list of parts)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text", "") if isinstance(p, dict) else str(p) for p in content]
+        return " ".join(part for part in parts if part)
+    return str(content)
+
+
+def respond(
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]] | None = None,
+    response_format: dict[str, Any] | None = None,
+    tool_choice: object = None,
+) -> OfflineReply:
+    """The offline model's deterministic reply to a conversation."""
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    prompt = text_of(messages[last_user].get("content")) if last_user >= 0 else ""
+    results = [m for m in messages[last_user + 1 :] if m.get("role") == "tool"]
+    if tools and not results and tool_choice != "none":
+        tool = _choose_tool(tools, prompt, tool_choice)
+        if tool is not None:
+            previous = sum(len(m.get("tool_calls") or []) for m in messages)
+            arguments = arguments_for(tool.get("parameters") or {}, prompt)
+            call = (f"call_{previous + 1}", str(tool.get("name", "")), json.dumps(arguments))
+            return OfflineReply(None, (call,))
+    summary = _summarise(messages, results)
+    schema = _schema_of(response_format)
+    if schema is not None:
+        return OfflineReply(json.dumps(value_for(schema, f"{prompt} {summary}".strip())))
+    if results:
+        return OfflineReply(f"{PREFIX} Tool results: {summary}")
+    system = next((text_of(m.get("content")) for m in messages if m.get("role") == "system"), "")
+    reply = f"{PREFIX} You said: {prompt[:_ECHO]}" if prompt else f"{PREFIX} (no user message)"
+    if system:
+        reply += f" (system prompt: {system[:80]})"
+    return OfflineReply(reply)
+
+
+def _schema_of(response_format: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not response_format:
+        return None
+    if response_format.get("type") == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        return schema if isinstance(schema, dict) else {"type": "object"}
+    if response_format.get("type") == "json_object":
+        return {"type": "object", "properties": {"response": {"type": "string"}}}
+    return None
+
+
+def _summarise(messages: list[dict[str, Any]], results: list[dict[str, Any]]) -> str:
+    names = {
+        call.get("id"): (call.get("function") or {}).get("name", "tool")
+        for m in messages
+        for call in m.get("tool_calls") or []
+    }
+    parts = []
+    for result in results:
+        name = result.get("name") or names.get(result.get("tool_call_id"), "tool")
+        parts.append(f"{name}: {text_of(result.get('content'))[:_ECHO]}")
+    return "; ".join(parts)
+
+
+def _words(text: str) -> set[str]:
+    """Content words, crudely stemmed: "calculate" and "calculator" both give "calcul"."""
+    words = _WORD.findall(_CAMEL.sub(" ", text).replace("_", " ").lower())
+    return {word.removesuffix("s")[:6] for word in words if word not in _STOP}
+
+
+def _choose_tool(
+    tools: list[dict[str, Any]], prompt: str, tool_choice: object
+) -> dict[str, Any] | None:
+    functions = [t.get("function") or t for t in tools]
+    if isinstance(tool_choice, dict):
+        wanted = (tool_choice.get("function") or {}).get("name")
+        return next((f for f in functions if f.get("name") == wanted), None)
+    asked = _words(prompt)
+    scores = [
+        len(asked & _words(f"{f.get('name', '')} {f.get('description', '')}")) for f in functions
+    ]
+    return functions[scores.index(max(scores))] if functions else None
+
+
+def arguments_for(parameters: dict[str, Any], prompt: str) -> dict[str, Any]:
+    """Arguments for a tool with JSON Schema ``parameters``, filled from the prompt."""
+    value = value_for({"type": "object", **parameters}, prompt)
+    return value if isinstance(value, dict) else {}
+
+
+def value_for(schema: dict[str, Any], prompt: str) -> Any:
+    """A value that validates against ``schema``, built deterministically from ``prompt``."""
+    return _Builder(schema, prompt).build(schema, "")
+
+
+class _Builder:
+    def __init__(self, root: dict[str, Any], prompt: str) -> None:
+        self.root = root
+        self.prompt = prompt
+        self.numbers = _NUMBER.findall(prompt)
+        self.used_numbers = 0
+
+    def build(self, schema: dict[str, Any], name: str, depth: int = 0) -> Any:
+        schema = self._resolve(schema)
+        for key in ("anyOf", "oneOf", "allOf"):
+            if schema.get(key):
+                return self.build({**schema, key: None, **schema[key][0]}, name, depth)
+        if "const" in schema:
+            return schema["const"]
+        if schema.get("enum"):
+            return schema["enum"][0]
+        if "default" in schema:
+            return schema["default"]
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if k != "null"), "null")
+        if kind is None and "properties" in schema:
+            kind = "object"
+        elif kind is None:
+            kind = "array" if "items" in schema else "string"
+        if kind == "object":
+            return self._object(schema, depth)
+        if kind == "array":
+            item = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+            count = max(1, int(schema.get("minItems", 1)))
+            return [self.build(item or {}, name, depth + 1) for _ in range(count)]
+        if kind in ("number", "integer"):
+            return self._number(schema, kind == "integer")
+        if kind == "boolean":
+            return False
+        if kind == "null":
+            return None
+        return self._string(schema, name)
+
+    def _resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
+        ref = schema.get("$ref")
+        if not isinstance(ref, str) or not ref.startswith("#/"):
+            return schema
+        target: Any = self.root
+        for part in ref[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        rest = {k: v for k, v in schema.items() if k != "$ref"}
+        return {**target, **rest} if isinstance(target, dict) else rest
+
+    def _object(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
+        properties = schema.get("properties") or {}
+        if depth > 8:
+            return {}
+        names = schema.get("required") or list(properties)
+        return {name: self.build(properties.get(name) or {}, name, depth + 1) for name in names}
+
+    def _number(self, schema: dict[str, Any], integer: bool) -> int | float:
+        value = 0.0
+        if self.used_numbers < len(self.numbers):
+            value = float(self.numbers[self.used_numbers])
+            self.used_numbers += 1
+        if "minimum" in schema:
+            value = max(value, float(schema["minimum"]))
+        if "maximum" in schema:
+            value = min(value, float(schema["maximum"]))
+        if integer or value.is_integer():
+            return int(value)
+        return value
+
+    def _string(self, schema: dict[str, Any], name: str) -> str:
+        lowered = name.lower()
+        found: str | None = None
+        if any(key in lowered for key in ("expr", "formula", "equation", "calc", "math")):
+            found = _first(_MATH, self.prompt)
+        elif any(key in lowered for key in ("url", "uri", "link")):
+            found = _first(_URL, self.prompt)
+        elif any(key in lowered for key in ("path", "file", "dir", "folder")):
+            found = _first(_PATH, self.prompt)
+        if found is None:
+            quoted = _QUOTED.search(self.prompt)
+            found = next(g for g in quoted.groups() if g) if quoted else self.prompt[:_ECHO]
+        text = found.strip() or "offline"
+        text = text.ljust(int(schema.get("minLength", 0)), ".")
+        return text[: int(schema["maxLength"])] if "maxLength" in schema else text
+
+
+def _first(pattern: re.Pattern[str], text: str) -> str | None:
+    match = pattern.search(text)
+    return match.group(0).strip() if match else None

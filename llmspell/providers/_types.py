@@ -1,0 +1,179 @@
+"""The values that cross the provider seam: requests, responses, tool calls, retry policy."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+OFFLINE_MODEL = "offline/llmspell"
+"""The built-in offline model: no network, no API key, deterministic replies."""
+
+MODEL_ENV = "LLMSPELL_MODEL"
+"""Environment variable naming the default model."""
+
+
+def resolve_default_model(explicit: str | None = None, config_model: str | None = None) -> str:
+    """Pick the model a spell uses when its request names none.
+
+    Precedence: the ``--model`` flag (``explicit``), then ``LLMSPELL_MODEL``, then the config
+    file's model (``config_model``), then :data:`OFFLINE_MODEL`.
+
+    Args:
+        explicit: the model given on the command line, if any.
+        config_model: the model from ``llmspell.toml``, if any.
+
+    Returns:
+        A litellm model name such as ``"openai/gpt-4o-mini"``.
+    """
+    for candidate in (explicit, os.environ.get(MODEL_ENV), config_model):
+        if candidate and candidate.strip():
+            return candidate.strip()
+    return OFFLINE_MODEL
+
+
+def is_offline_model(model: str) -> bool:
+    """Whether ``model`` is served by the built-in offline model (``offline/...``)."""
+    return model.startswith("offline/")
+
+
+@dataclasses.dataclass
+class LLMRequest:
+    """One chat completion request.
+
+    Attributes:
+        model: a litellm model name (``"openai/gpt-4o-mini"``, ``"offline/llmspell"``); an empty
+            string means the provider's default model.
+        messages: OpenAI-style chat messages (``{"role": ..., "content": ...}``).
+        temperature: sampling temperature, or None for the model's default.
+        max_tokens: cap on generated tokens, or None.
+        tools: tools offered to the model, in OpenAI function-tool format
+            (``{"type": "function", "function": {"name", "description", "parameters"}}``).
+        schema: a JSON Schema the answer must follow (sent as ``response_format`` json_schema).
+        api_base: the endpoint, e.g. ``"http://127.0.0.1:8000/v1"``; overrides the provider's.
+        api_key: the key; overrides the provider's and the environment's.
+        timeout: seconds for the whole call (per attempt); overrides the provider's.
+        extra: further keyword arguments passed through to ``litellm.acompletion``.
+    """
+
+    model: str
+    messages: list[dict[str, Any]]
+    temperature: float | None = None
+    max_tokens: int | None = None
+    tools: list[dict[str, Any]] | None = None
+    schema: dict[str, Any] | None = None
+    api_base: str | None = None
+    api_key: str | None = None
+    timeout: float | None = None
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class ToolCall:
+    """A tool call the model asked for.
+
+    Attributes:
+        id: the call's id, to be echoed in the ``tool`` message carrying its result.
+        name: the tool's name.
+        arguments: the parsed JSON arguments, or None when they are not a JSON object.
+        raw_arguments: the arguments exactly as the model sent them.
+        error: why parsing failed (None when ``arguments`` is set); send it back to the model.
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any] | None
+    raw_arguments: str
+    error: str | None = None
+
+    def to_message(self) -> dict[str, Any]:
+        """This call in OpenAI format, for the assistant message of a conversation."""
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.raw_arguments},
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Usage:
+    """Token counts of one call."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+@dataclasses.dataclass
+class LLMResponse:
+    """The answer to an :class:`LLMRequest`.
+
+    Attributes:
+        content: the assistant's text (None when it only called tools).
+        role: ``"assistant"``.
+        model: the model that answered, as it was asked for (after fallbacks, the fallback).
+        tool_calls: tool calls the model asked for, in order.
+        usage: token counts (reported by the provider, else counted locally).
+        finish_reason: ``"stop"``, ``"tool_calls"``, ``"length"``... or None.
+        cost: USD from litellm's local price map, 0.0 when the model is not priced.
+        duration: seconds, from the first attempt to the answer.
+        attempts: how many calls were made, retries and fallbacks included.
+    """
+
+    content: str | None
+    role: str
+    model: str
+    tool_calls: list[ToolCall]
+    usage: Usage
+    finish_reason: str | None
+    cost: float = 0.0
+    duration: float = 0.0
+    attempts: int = 1
+
+    def to_script(self) -> dict[str, Any]:
+        """The response as the script API shows it (plain dicts and lists)."""
+        return {
+            "content": self.content,
+            "role": self.role,
+            "model": self.model,
+            "tool_calls": [
+                {"id": call.id, "name": call.name, "arguments": call.arguments}
+                for call in self.tool_calls
+            ],
+            "usage": dataclasses.asdict(self.usage),
+            "finish_reason": self.finish_reason,
+            "cost": self.cost,
+        }
+
+    def to_message(self) -> dict[str, Any]:
+        """The assistant message to append to the conversation (for the agent loop)."""
+        message: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            message["tool_calls"] = [call.to_message() for call in self.tool_calls]
+        return message
+
+
+RETRYABLE = frozenset({"rate_limit", "server", "connection", "timeout"})
+"""Failure kinds retried by default."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """How failed calls are retried.
+
+    The n-th retry waits ``min(max_backoff, backoff * 2**(n-1))``, scaled by a random factor in
+    [0.5, 1] (jitter); a ``Retry-After`` header from the server raises the wait (still capped by
+    ``max_backoff``).
+
+    Attributes:
+        attempts: calls per model, first try included (1 disables retries).
+        backoff: seconds before the first retry.
+        max_backoff: cap on any single wait.
+        retry_on: failure kinds to retry: ``"rate_limit"`` (429), ``"server"`` (5xx),
+            ``"connection"`` and ``"timeout"``. Others (bad request, auth, not found) fail at once.
+    """
+
+    attempts: int = 3
+    backoff: float = 0.5
+    max_backoff: float = 8.0
+    retry_on: frozenset[str] = RETRYABLE
