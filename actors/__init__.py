@@ -34,5 +34,28 @@ from ._subscription import Subscription as Subscription
 from ._subscription import SubscriptionStatistics as SubscriptionStatistics
 
 # -- actors, supervision, system (actors/_actor.py, _ref.py, _supervisor.py, _system.py, ...) --
+# isort: split
+from ._actor import Actor as Actor
+from ._actor import ActorContext as ActorContext
+from ._actor import Terminated as Terminated
+from ._cell import RestartType as RestartType
+from ._envelope import Envelope as Envelope
+from ._envelope import current_envelope as current_envelope
+from ._mailbox import Overflow as Overflow
+from ._ref import ActorRef as ActorRef
+from ._registry import Registry as Registry
+from ._statistics import ActorStatistics as ActorStatistics
+from ._statistics import DeadLetter as DeadLetter
+from ._statistics import SystemStatistics as SystemStatistics
+from ._supervisor import Strategy as Strategy
+from ._supervisor import SupervisorRef as SupervisorRef
+from ._system import ActorSystem as ActorSystem
+from ._system import open_system as open_system
+from ._threaded import BlockingActorRef as BlockingActorRef
+from ._threaded import BlockingBus as BlockingBus
+from ._threaded import BlockingHooks as BlockingHooks
+from ._threaded import BlockingSupervisorRef as BlockingSupervisorRef
+from ._threaded import BlockingSystem as BlockingSystem
+from ._threaded import start_in_thread as start_in_thread
 
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())

@@ -1,0 +1,426 @@
+"""Cells: the runtime state behind a ref, and the actor's message loop.
+
+A :class:`Cell` is one node of the supervision tree (an actor or a supervisor). It owns the
+mailbox and the ref, both stable across restarts; each *incarnation* is one task in the parent
+supervisor's task group, running ``_body``. When an incarnation ends the cell either finalizes
+itself (explicitly stopped, or the root), stays quiet (its supervisor stopped it and is deciding),
+or reports the exit to its supervisor, which applies its strategy.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+import anyio
+import anyio.lowlevel
+
+from ._actor import Actor, ActorContext, Terminated
+from ._envelope import CURRENT, Envelope, Message, Request
+from ._exceptions import ActorDeadError, ActorError
+from ._mailbox import Mailbox, Overflow
+from ._ref import ActorRef
+from ._statistics import (
+    EVENT_FAILED,
+    EVENT_STARTED,
+    EVENT_STOPPED,
+    HOOK_AFTER_STOP,
+    HOOK_BEFORE_START,
+    HOOK_ON_FAILURE,
+    ActorStatistics,
+)
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
+    from ._supervisor import SupervisorCell
+    from ._system import ActorSystem
+
+RestartType: TypeAlias = Literal["permanent", "transient", "temporary"]
+RESTART_TYPES: tuple[RestartType, ...] = ("permanent", "transient", "temporary")
+
+_log = logging.getLogger("actors")
+_IDLE: Any = object()  # cell.current between messages
+_BURST = 512  # messages handled without a suspension before yielding to other tasks
+
+
+class Cell:
+    """A node of the supervision tree (base of actor and supervisor cells)."""
+
+    __slots__ = (
+        "_exited",
+        "_scope",
+        "_start_error",
+        "_started",
+        "alive",
+        "current",
+        "error",
+        "event_cls",
+        "failed",
+        "halt",
+        "halt_now",
+        "incarnation",
+        "mailbox",
+        "name",
+        "new_signal",
+        "parent",
+        "parent_stopping",
+        "processed",
+        "reason",
+        "ref",
+        "registered",
+        "removed",
+        "restart",
+        "restart_times",
+        "restarts",
+        "running",
+        "shutdown_timeout",
+        "system",
+        "timer",
+        "watchers",
+        "watching",
+    )
+
+    def __init__(
+        self,
+        system: ActorSystem,
+        parent: SupervisorCell | None,
+        name: str,
+        restart: RestartType,
+        mailbox_size: int,
+        overflow: Overflow,
+        *,
+        registered: bool,
+    ) -> None:
+        if restart not in RESTART_TYPES:
+            raise ValueError(f"restart must be one of {RESTART_TYPES}, not {restart!r}")
+        self.system, self.parent, self.name, self.restart = system, parent, name, restart
+        self.registered = registered
+        self.event_cls = system.event_cls
+        self.new_signal = system.new_signal
+        self.timer = system.timer
+        self.shutdown_timeout: float | None = system.shutdown_timeout
+        self.mailbox = Mailbox(mailbox_size, overflow, self.new_signal, self.event_cls, name)
+        self.ref = self._make_ref()
+        self.current: Message = _IDLE
+        self.alive, self.running, self.removed, self.parent_stopping = True, False, False, False
+        self.halt = self.halt_now = False
+        self.incarnation = self.processed = self.failed = self.restarts = 0
+        self.restart_times: deque[float] = deque()
+        self.watchers: set[Cell] = set()
+        self.watching: set[Cell] = set()
+        self.reason: str | None = None
+        self.error: BaseException | None = None
+        self._scope: anyio.CancelScope | None = None
+        self._started = self.event_cls()
+        self._exited = self.event_cls()
+        self._start_error: BaseException | None = None
+
+    def _make_ref(self) -> ActorRef:
+        return ActorRef(self)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    # -- incarnations ----------------------------------------------------------------------
+
+    async def launch(self, tg: TaskGroup) -> BaseException | None:
+        """Start a new incarnation in ``tg``; wait until it has started (or failed to)."""
+        self.incarnation += 1
+        self.running = True
+        self.halt = self.halt_now = self.parent_stopping = False
+        started = self._started = self.event_cls()
+        self._exited = self.event_cls()
+        self._start_error = None
+        tg.start_soon(self._task, self.incarnation, name=f"actor {self.name}")
+        await started.wait()
+        return self._start_error
+
+    async def _task(self, incarnation: int) -> None:
+        CURRENT.set(self)
+        reason, error = "killed", None
+        try:
+            with anyio.CancelScope() as scope:
+                self._scope = scope
+                reason, error = await self._body()
+        finally:
+            self._scope = None
+            current = self.current
+            if type(current) is Request:  # cancelled while handling an ask: answer it
+                current.fail(ActorDeadError(f"actor {self.name!r} stopped while handling it"))
+            self.current = _IDLE
+            self._end(incarnation, reason, error)
+
+    async def _body(self) -> tuple[str, BaseException | None]:
+        raise NotImplementedError
+
+    def _end(self, incarnation: int, reason: str, error: BaseException | None) -> None:
+        """An incarnation ended: finalize, stay quiet, or tell the supervisor (sync only)."""
+        self.running = False
+        started = self._started
+        if not started.is_set():  # it never got through on_start
+            self._start_error = error or ActorError(f"actor {self.name!r} did not start")
+            started.set()
+            if incarnation == 1:  # spawn() raises; nobody restarts it
+                self.finalize("failed", error)
+        if not self.alive:
+            pass
+        elif self.removed or self.parent is None:
+            self.finalize("failed" if reason == "failed" else "stopped", error)
+        elif not self.parent_stopping:
+            self.parent.child_exited(self, incarnation, reason, error)
+        self.error = error
+        self._exited.set()
+
+    def request_halt(self, *, drain: bool) -> None:
+        """Ask the running incarnation to end: after the current message, or once empty."""
+        self.halt = True
+        if not drain:
+            self.halt_now = True
+        self.mailbox.wake()
+
+    async def halt_and_wait(self, *, drain: bool) -> None:
+        """Halt the incarnation and wait for it; cancel it if it takes too long."""
+        exited = self._exited
+        self.request_halt(drain=drain)
+        with anyio.move_on_after(self.shutdown_timeout):
+            await exited.wait()
+            return
+        _log.warning(
+            "actor %r did not stop in %s s; cancelling it", self.name, self.shutdown_timeout
+        )
+        if self._scope is not None:
+            self._scope.cancel()
+        await exited.wait()
+
+    async def stop(self) -> None:
+        """Stop for good: drain the mailbox, end the incarnation, never restart."""
+        if not self.alive:
+            return
+        self.removed = True
+        self.mailbox.close()
+        if not self.running:
+            self.finalize("stopped")
+        elif self._is_caller():
+            self.request_halt(drain=True)  # we cannot wait for ourselves
+        else:
+            await self.halt_and_wait(drain=True)
+
+    def _is_caller(self) -> bool:
+        """Whether the current task is this cell's or one of its descendants'."""
+        cell: Cell | None = CURRENT.get()
+        while cell is not None:
+            if cell is self:
+                return True
+            cell = cell.parent
+        return False
+
+    def finalize(self, reason: str, error: BaseException | None = None) -> None:
+        """Stopped for good: dead-letter the mailbox, notify watchers, unregister."""
+        if not self.alive:
+            return
+        self.alive = False
+        self.reason, self.error = reason, error
+        self.mailbox.close()
+        for item in self.mailbox.take_all():
+            self.dead_letter(item)
+        self.system._forget(self)
+        if self.watchers:
+            notice = Terminated(self.ref, reason, error)
+            for watcher in self.watchers:
+                watcher.watching.discard(self)
+                watcher.mailbox.force(notice)
+            self.watchers.clear()
+        for target in self.watching:
+            target.watchers.discard(self)
+        self.watching.clear()
+        if self.parent is not None:  # the root is an implementation detail
+            self.system._publish(EVENT_STOPPED, {"actor": self.name, "reason": reason})
+
+    def dead_letter(self, item: Message) -> None:
+        """An undeliverable item: an ask fails at once, anything else goes to dead letters."""
+        cls = type(item)
+        if cls is Request:
+            item.fail(ActorDeadError(f"actor {self.name!r} stopped before handling the request"))
+        elif cls is Envelope:
+            self.system._dead_letter(self.name, item.message, item.sender)
+        else:
+            self.system._dead_letter(self.name, item, None)
+
+    # -- monitors and introspection --------------------------------------------------------
+
+    def watch(self, ref: ActorRef) -> None:
+        """Deliver ``Terminated`` to this cell when ``ref``'s cell stops for good."""
+        target = ref._cell
+        if target is self:
+            return
+        if not target.alive:
+            self.mailbox.force(Terminated(ref, target.reason or "stopped", target.error))
+            return
+        target.watchers.add(self)
+        self.watching.add(target)
+
+    def unwatch(self, ref: ActorRef) -> None:
+        """Stop watching ``ref``."""
+        target = ref._cell
+        target.watchers.discard(self)
+        self.watching.discard(target)
+
+    def envelope(self) -> Envelope | None:
+        """The envelope of the current message (a bare message is wrapped on first access)."""
+        current = self.current
+        if current is _IDLE:
+            return None
+        if type(current) is Envelope or type(current) is Request:
+            return current
+        envelope = self.current = Envelope(current)
+        return envelope
+
+    def statistics(self) -> ActorStatistics:
+        """A snapshot of the counters."""
+        mailbox = self.mailbox
+        return ActorStatistics(
+            self.name,
+            self.alive,
+            len(mailbox.queue),
+            mailbox.capacity,
+            self.processed,
+            self.failed,
+            self.restarts,
+            mailbox.dropped,
+        )
+
+
+async def _call(method: Callable[..., Any], *args: Any) -> Any:
+    """Call a lifecycle method that may be sync or async."""
+    result = method(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+class ActorCell(Cell):
+    """The cell of a user actor: creates instances and runs the message loop."""
+
+    __slots__ = ("args", "context", "factory", "instance", "kwargs")
+
+    def __init__(
+        self,
+        system: ActorSystem,
+        parent: SupervisorCell,
+        name: str,
+        restart: RestartType,
+        mailbox_size: int,
+        overflow: Overflow,
+        factory: Callable[..., Actor],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        registered: bool,
+    ) -> None:
+        super().__init__(
+            system, parent, name, restart, mailbox_size, overflow, registered=registered
+        )
+        self.factory, self.args, self.kwargs = factory, args, kwargs
+        self.context = ActorContext(self)
+        self.instance: Actor | None = None
+
+    async def _body(self) -> tuple[str, BaseException | None]:
+        instance = None
+        hooks = self.system.hooks
+        try:
+            if hooks.has_handlers(HOOK_BEFORE_START):
+                await hooks.run(HOOK_BEFORE_START, self.ref, {"actor": self.name})
+            instance = self.factory(*self.args, **self.kwargs)
+            if not isinstance(instance, Actor):
+                raise TypeError(f"{self.factory!r} returned {instance!r}, not an Actor")
+            instance.context = self.context
+            self.instance = instance
+            await _call(instance.on_start)
+        except Exception as exc:
+            await self._crashed(instance, exc, started=False)
+            return "failed", exc
+        self._started.set()
+        if self.incarnation == 1:
+            self.system._publish(EVENT_STARTED, {"actor": self.name})
+        try:
+            await self._loop(instance)
+        except Exception as exc:
+            await self._crashed(instance, exc, started=True)
+            return "failed", exc
+        await self._stopped(instance)
+        return "normal", None
+
+    async def _crashed(self, instance: Actor | None, exc: Exception, *, started: bool) -> None:
+        self.failed += 1
+        _log.error("actor %r crashed", self.name, exc_info=exc)
+        self.system._publish(EVENT_FAILED, {"actor": self.name, "error": repr(exc)})
+        hooks = self.system.hooks
+        try:
+            if hooks.has_handlers(HOOK_ON_FAILURE):
+                await hooks.run(HOOK_ON_FAILURE, exc, {"actor": self.name})
+            if instance is not None:
+                await _call(instance.on_failure, exc)
+        except Exception:
+            _log.exception("on_failure of actor %r failed", self.name)
+        if started and instance is not None:
+            await self._stopped(instance)
+
+    async def _stopped(self, instance: Actor) -> None:
+        hooks = self.system.hooks
+        try:
+            await _call(instance.on_stop)
+            if hooks.has_handlers(HOOK_AFTER_STOP):
+                await hooks.run(HOOK_AFTER_STOP, self.ref, {"actor": self.name})
+        except Exception:
+            _log.exception("on_stop of actor %r failed", self.name)
+        self.instance = None
+
+    async def _loop(self, instance: Actor) -> None:
+        """The hot path: one message at a time, in order; returns when halted."""
+        mailbox = self.mailbox
+        queue = mailbox.queue
+        putters = mailbox.putters
+        popleft = queue.popleft
+        new_signal = self.new_signal
+        receive = instance.on_receive
+        is_async = inspect.iscoroutinefunction(receive)
+        burst = 0
+        while True:
+            if not queue:
+                if self.halt:
+                    return
+                self.current = _IDLE
+                burst = 0
+                waiter = mailbox.waiter = new_signal()
+                await waiter
+                continue
+            if self.halt_now:
+                return
+            item = popleft()
+            if putters:
+                mailbox.wake_putter()
+            self.current = item
+            cls = type(item)
+            if cls is Request:
+                try:
+                    result = receive(item.message)
+                    if is_async:
+                        result = await result
+                except Exception as exc:
+                    self.failed += 1
+                    item.fail(exc)
+                else:
+                    item.resolve(result)
+            elif is_async:
+                await receive(item.message if cls is Envelope else item)
+            else:
+                receive(item.message if cls is Envelope else item)
+            self.processed += 1
+            burst += 1
+            if burst >= _BURST:
+                burst = 0
+                await anyio.lowlevel.checkpoint()

@@ -1,0 +1,252 @@
+"""A blocking facade over an actor system running on a background thread.
+
+For threaded code (Flask, Django, scripts)::
+
+    with actors.start_in_thread() as system:
+        ref = system.spawn(Counter, name="counter")
+        ref.tell("inc")
+        assert ref.ask("get") == 1
+        system.bus.publish("order.created", {"id": 2})
+
+Every method blocks the calling thread until the event loop has done the work, is thread-safe,
+and may be used from many threads at once (calls are queued to the loop through anyio's
+``BlockingPortal``). Errors are raised in the calling thread. Actors, subscriber handlers and
+hook handlers run in the loop's thread, never in the caller's: a handler must not call this
+facade (it would wait for itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import partial
+from typing import Any
+
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from ._actor import Actor
+from ._bus import BusStatistics, EventBus
+from ._envelope import Message
+from ._hooks import HookRegistration, HookRegistry
+from ._ref import ActorRef
+from ._statistics import ActorStatistics, SystemStatistics
+from ._subscription import Event, Handler, Subscription
+from ._subscription import Overflow as BusOverflow
+from ._supervisor import SupervisorRef
+from ._system import ActorSystem, open_system
+
+
+class BlockingActorRef:
+    """A thread-side handle on an actor; ``ref`` is the async :class:`~actors.ActorRef`."""
+
+    __slots__ = ("_portal", "ref")
+
+    def __init__(self, ref: ActorRef, portal: BlockingPortal) -> None:
+        self.ref = ref
+        self._portal = portal
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.ref.name!r}>"
+
+    @property
+    def name(self) -> str:
+        """The actor's name."""
+        return self.ref.name
+
+    @property
+    def is_alive(self) -> bool:
+        """``False`` once the actor has stopped for good."""
+        return self.ref.is_alive
+
+    def tell(self, message: Message, *, headers: Mapping[str, str] | None = None) -> None:
+        """Send without waiting for the actor (see :meth:`ActorRef.tell`)."""
+        self._portal.call(partial(self.ref.tell, message, headers=headers))
+
+    tell_nowait = tell
+
+    def send(self, message: Message, *, headers: Mapping[str, str] | None = None) -> None:
+        """Send, waiting for mailbox room (see :meth:`ActorRef.send`)."""
+        self._portal.call(partial(self.ref.send, message, headers=headers))
+
+    def ask(
+        self,
+        message: Message,
+        *,
+        timeout: float | None = 5.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Send and wait for the reply (see :meth:`ActorRef.ask`)."""
+        return self._portal.call(partial(self.ref.ask, message, timeout=timeout, headers=headers))
+
+    def stop(self) -> None:
+        """Stop the actor for good and wait until it has stopped."""
+        self._portal.call(self.ref.stop)
+
+    def statistics(self) -> ActorStatistics:
+        """The actor's counters."""
+        return self._portal.call(self.ref.statistics)
+
+
+class BlockingSupervisorRef(BlockingActorRef):
+    """A thread-side handle on a supervisor."""
+
+    __slots__ = ()
+
+    ref: SupervisorRef
+
+    def spawn(
+        self, actor_class: Callable[..., Actor], /, *args: Any, **options: Any
+    ) -> BlockingActorRef:
+        """Start an actor under this supervisor (see :meth:`SupervisorRef.spawn`)."""
+        ref = self._portal.call(partial(self.ref.spawn, actor_class, *args, **options))
+        return BlockingActorRef(ref, self._portal)
+
+    def spawn_supervisor(self, **options: Any) -> BlockingSupervisorRef:
+        """Start a child supervisor (see :meth:`SupervisorRef.spawn_supervisor`)."""
+        ref = self._portal.call(partial(self.ref.spawn_supervisor, **options))
+        return BlockingSupervisorRef(ref, self._portal)
+
+
+class BlockingBus:
+    """The event bus, from threads. Handlers run in the loop thread."""
+
+    __slots__ = ("_portal", "bus")
+
+    def __init__(self, bus: EventBus, portal: BlockingPortal) -> None:
+        self.bus = bus
+        self._portal = portal
+
+    def publish(
+        self, topic: str, payload: Any = None, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """Publish, waiting while a blocking subscriber's queue is full."""
+        self._portal.call(partial(self.bus.publish, topic, payload, headers=headers))
+
+    def publish_nowait(
+        self, topic: str, payload: Any = None, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """Publish without waiting for room (raises ``WouldBlock`` if a queue is full)."""
+        self._portal.call(partial(self.bus.publish_nowait, topic, payload, headers=headers))
+
+    def subscribe(
+        self,
+        pattern: str,
+        handler: Handler | BlockingActorRef,
+        *,
+        queue_size: int = 1024,
+        overflow: BusOverflow = "block",
+        name: str | None = None,
+    ) -> Subscription:
+        """Subscribe ``handler`` (it runs in the loop thread); ``cancel()`` the result to stop."""
+        target = handler.ref if isinstance(handler, BlockingActorRef) else handler
+        call = partial(
+            self.bus.subscribe, pattern, target, queue_size=queue_size, overflow=overflow, name=name
+        )
+        return self._portal.call(call)
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Cancel a subscription from a thread."""
+        self._portal.call(subscription.cancel)
+
+    def wait_for(self, pattern: str, timeout: float | None = None) -> Event:
+        """Block until an event matching ``pattern`` is published (after this call)."""
+        return self._portal.call(self.bus.wait_for, pattern, timeout)
+
+    def statistics(self) -> BusStatistics:
+        """The bus's counters."""
+        return self._portal.call(self.bus.statistics)
+
+
+class BlockingHooks:
+    """The hook registry, from threads. Handlers run in the loop thread."""
+
+    __slots__ = ("_portal", "hooks")
+
+    def __init__(self, hooks: HookRegistry, portal: BlockingPortal) -> None:
+        self.hooks = hooks
+        self._portal = portal
+
+    def register(self, point: str, handler: Callable[..., Any], **options: Any) -> HookRegistration:
+        """Register a handler (see :meth:`HookRegistry.register`)."""
+        return self._portal.call(partial(self.hooks.register, point, handler, **options))
+
+    def run(self, point: str, value: Any, context: dict[str, Any] | None = None) -> Any:
+        """Run a hook point's handlers on ``value`` and return the result."""
+        return self._portal.call(self.hooks.run, point, value, context)
+
+
+class BlockingSystem:
+    """The blocking facade returned by :func:`start_in_thread`.
+
+    Attributes:
+        system: the underlying :class:`~actors.ActorSystem` (use it only from the loop thread).
+        portal: the anyio ``BlockingPortal`` into the loop thread.
+        bus: the event bus, blocking.
+        hooks: the hook registry, blocking.
+    """
+
+    def __init__(self, system: ActorSystem, portal: BlockingPortal) -> None:
+        self.system = system
+        self.portal = portal
+        self.bus = BlockingBus(system.bus, portal)
+        self.hooks = BlockingHooks(system.hooks, portal)
+
+    def spawn(
+        self, actor_class: Callable[..., Actor], /, *args: Any, **options: Any
+    ) -> BlockingActorRef:
+        """Start a top-level actor (see :meth:`ActorSystem.spawn`)."""
+        ref = self.portal.call(partial(self.system.spawn, actor_class, *args, **options))
+        return BlockingActorRef(ref, self.portal)
+
+    def spawn_supervisor(self, **options: Any) -> BlockingSupervisorRef:
+        """Start a top-level supervisor (see :meth:`ActorSystem.spawn_supervisor`)."""
+        ref = self.portal.call(partial(self.system.spawn_supervisor, **options))
+        return BlockingSupervisorRef(ref, self.portal)
+
+    def lookup(self, name: str) -> BlockingActorRef | None:
+        """The actor registered under ``name``, or ``None``."""
+        ref = self.portal.call(self.system.lookup, name)
+        if ref is None:
+            return None
+        if isinstance(ref, SupervisorRef):
+            return BlockingSupervisorRef(ref, self.portal)
+        return BlockingActorRef(ref, self.portal)
+
+    def statistics(self) -> SystemStatistics:
+        """The system's counters."""
+        return self.portal.call(self.system.statistics)
+
+    def shutdown(self) -> None:
+        """Shut the system down now (leaving the ``with`` block does it too)."""
+        self.portal.call(self.system.shutdown)
+
+
+@contextmanager
+def start_in_thread(
+    *,
+    backend: str = "asyncio",
+    max_restarts: int = 3,
+    period: float = 5.0,
+    backoff: tuple[float, float] | None = None,
+    shutdown_timeout: float = 5.0,
+    dead_letter_history: int = 100,
+) -> Iterator[BlockingSystem]:
+    """Run an actor system on a background thread; yield its blocking facade.
+
+    Leaving the ``with`` block shuts the system down (draining mailboxes) and joins the thread.
+
+    Args:
+        backend: ``"asyncio"`` or ``"trio"``.
+        max_restarts: see :class:`~actors.ActorSystem`.
+        period: see :class:`~actors.ActorSystem`.
+        backoff: see :class:`~actors.ActorSystem`.
+        shutdown_timeout: see :class:`~actors.ActorSystem`.
+        dead_letter_history: see :class:`~actors.ActorSystem`.
+    """
+    system = open_system(
+        max_restarts=max_restarts, period=period, backoff=backoff,
+        shutdown_timeout=shutdown_timeout, dead_letter_history=dead_letter_history,
+    )  # fmt: skip
+    with start_blocking_portal(backend) as portal:
+        with portal.wrap_async_context_manager(system):
+            yield BlockingSystem(system, portal)

@@ -1,0 +1,213 @@
+"""Core actor benchmarks: tell throughput and ask round trips, against raw asyncio and Pykka.
+
+* tell: one producer sends N messages to one actor (a plain ``def on_receive`` that counts),
+  yielding every 256 messages; baseline: ``asyncio.Queue(1000).put_nowait`` and a consumer
+  ``await get()`` loop doing the same counting, with the same yields. Also reported with an
+  ``async def on_receive``.
+* ask: sequential round trips (default 5 s timeout armed); baseline: an ``asyncio.Queue`` plus a
+  ``Future`` per request. Also against Pykka's thread-based ask.
+* The same tell/ask figures on trio, against the asyncio baselines (reported, no target).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pykka
+
+import actors
+
+from ._harness import Record, best_rate, compare
+
+TELL_N = 200_000
+ASK_N = 20_000
+PYKKA_TELL_N = 50_000
+PYKKA_ASK_N = 5_000
+BATCH = 256
+
+
+# -- raw asyncio baselines -----------------------------------------------------------------
+
+
+async def _queue_tell(n: int) -> None:
+    queue: asyncio.Queue[int] = asyncio.Queue(maxsize=1000)
+    done = asyncio.Event()
+
+    async def consumer() -> None:
+        count = 0
+        while True:
+            await queue.get()
+            count += 1
+            if count == n:
+                done.set()
+                return
+
+    task = asyncio.create_task(consumer())
+    for i in range(n):
+        queue.put_nowait(i)
+        if i % BATCH == BATCH - 1:
+            await asyncio.sleep(0)
+    await done.wait()
+    await task
+
+
+async def _queue_ask(n: int) -> None:
+    queue: asyncio.Queue[tuple[int, asyncio.Future[int]]] = asyncio.Queue()
+
+    async def server() -> None:
+        while True:
+            message, future = await queue.get()
+            future.set_result(message)
+
+    task = asyncio.create_task(server())
+    loop = asyncio.get_running_loop()
+    for i in range(n):
+        future: asyncio.Future[int] = loop.create_future()
+        queue.put_nowait((i, future))
+        await future
+    task.cancel()
+
+
+# -- actors --------------------------------------------------------------------------------
+
+
+class _Sink(actors.Actor):
+    def __init__(self, n: int, done: anyio.Event) -> None:
+        self.n, self.done, self.count = n, done, 0
+
+    def on_receive(self, message: Any) -> None:
+        self.count += 1
+        if self.count == self.n:
+            self.done.set()
+
+
+class _AsyncSink(_Sink):
+    async def on_receive(self, message: Any) -> None:  # type: ignore[override]
+        self.count += 1
+        if self.count == self.n:
+            self.done.set()
+
+
+class _Echo(actors.Actor):
+    def on_receive(self, message: Any) -> Any:
+        return message
+
+
+async def _actors_tell(n: int) -> None:
+    async with actors.open_system() as system:
+        done = anyio.Event()
+        ref = await system.spawn(_Sink, n, done)
+        tell = ref.tell
+        for i in range(n):
+            tell(i)
+            if i % BATCH == BATCH - 1:
+                await anyio.lowlevel.checkpoint()
+        await done.wait()
+
+
+async def _actors_tell_async(n: int) -> None:
+    async with actors.open_system() as system:
+        done = anyio.Event()
+        ref = await system.spawn(_AsyncSink, n, done)
+        tell = ref.tell
+        for i in range(n):
+            tell(i)
+            if i % BATCH == BATCH - 1:
+                await anyio.lowlevel.checkpoint()
+        await done.wait()
+
+
+async def _actors_ask(n: int) -> None:
+    async with actors.open_system() as system:
+        ref = await system.spawn(_Echo)
+        ask = ref.ask
+        for i in range(n):
+            await ask(i)
+
+
+def _timed(backend: str, fn: Any, n: int) -> Any:
+    def run() -> int:
+        anyio.run(fn, n, backend=backend)
+        return n
+
+    return run
+
+
+# -- Pykka ---------------------------------------------------------------------------------
+
+
+class _PykkaSink(pykka.ThreadingActor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def on_receive(self, message: Any) -> Any:
+        if message == "get":
+            return self.count
+        self.count += 1
+        return None
+
+
+def _pykka_tell() -> int:
+    ref = _PykkaSink.start()
+    try:
+        for i in range(PYKKA_TELL_N):
+            ref.tell(i)
+        ref.ask("get")
+    finally:
+        ref.stop()
+    return PYKKA_TELL_N
+
+
+def _pykka_ask() -> int:
+    ref = _PykkaSink.start()
+    try:
+        for _ in range(PYKKA_ASK_N):
+            ref.ask("get")
+    finally:
+        ref.stop()
+    return PYKKA_ASK_N
+
+
+def _asyncio_rate(fn: Any, n: int) -> float:
+    return best_rate(lambda: (asyncio.run(fn(n)), n)[1])
+
+
+def run() -> list[Record]:
+    """Measure and compare; every figure is the best of 5 runs, in messages (or asks) per s."""
+    base_tell = _asyncio_rate(_queue_tell, TELL_N)
+    base_ask = _asyncio_rate(_queue_ask, ASK_N)
+    tell = best_rate(_timed("asyncio", _actors_tell, TELL_N))
+    tell_async = best_rate(_timed("asyncio", _actors_tell_async, TELL_N))
+    ask = best_rate(_timed("asyncio", _actors_ask, ASK_N))
+    pykka_tell = best_rate(_pykka_tell, repeat=3)
+    pykka_ask = best_rate(_pykka_ask, repeat=3)
+    trio_tell = best_rate(_timed("trio", _actors_tell, TELL_N))
+    trio_ask = best_rate(_timed("trio", _actors_ask, ASK_N))
+    tell_base = ("asyncio.Queue put_nowait/get", base_tell)
+    ask_base = ("asyncio.Queue + Future", base_ask)
+    rows = [
+        ("actors tell (asyncio)", tell, "msg/s", tell_base, 0.7),
+        ("actors tell, async on_receive (asyncio)", tell_async, "msg/s", tell_base, None),
+        ("actors ask (asyncio)", ask, "ask/s", ask_base, 0.7),
+        ("actors ask vs Pykka (asyncio)", ask, "ask/s", ("pykka ask", pykka_ask), 3.0),
+        ("actors tell vs Pykka (asyncio)", tell, "msg/s", ("pykka tell", pykka_tell), None),
+        ("actors tell (trio)", trio_tell, "msg/s", tell_base, None),
+        ("actors ask (trio)", trio_ask, "ask/s", ask_base, None),
+    ]
+    return [
+        compare(name, value, unit, baseline=base, baseline_value=base_value, target=target)
+        for name, value, unit, (base, base_value), target in rows
+    ]
+
+
+if __name__ == "__main__":
+    from ._harness import report
+
+    start = time.perf_counter()
+    report("actors_core", run())
+    print(f"({time.perf_counter() - start:.1f} s)")
