@@ -66,9 +66,7 @@ def unknown_api_names(
     return problems
 
 
-def check_source(
-    source: str, filename: str, namespaces: Mapping[str, Namespace]
-) -> list[Problem]:
+def check_source(source: str, filename: str, namespaces: Mapping[str, Namespace]) -> list[Problem]:
     """All problems ``check`` finds in a spell: a syntax error, or unknown API names."""
     from ._exceptions import SpellSyntaxError
 

@@ -38,17 +38,69 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a spell (.lua or .js)")
     run.add_argument("file", help="the spell file")
     run.add_argument(
-        "-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="a parameter the spell reads as params.KEY (repeatable; values are strings)",
     )
     run.add_argument("--json", action="store_true", help="print the result and summary as JSON")
     run.add_argument("--timeout", type=float, metavar="S", help="wall-clock limit in seconds")
     run.add_argument("--memory-mb", type=float, metavar="MB", help="memory limit")
     run.add_argument("--cpu-seconds", type=float, metavar="S", help="CPU-time limit")
+    run.add_argument("--model", help="default model, e.g. openai/gpt-4o-mini (else offline)")
+    _permission_flags(run)
+
+    tools = sub.add_parser("tools", help="list the tools spells can call, with parameters")
+    tools.add_argument("--json", action="store_true", help="print as JSON")
+
+    models = sub.add_parser("models", help="list known models with context window and price")
+    models.add_argument("provider", nargs="?", help="only this provider (e.g. openai)")
+    models.add_argument("--json", action="store_true", help="print as JSON")
 
     check = sub.add_parser("check", help="report syntax errors and unknown API names")
     check.add_argument("file", nargs="+", help="spell files")
     return parser
+
+
+def _permission_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("permissions (risky tools are denied by default)")
+    group.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="PERM",
+        help="grant a permission: fs.read, fs.write, fs (both), net.http (repeatable)",
+    )
+    group.add_argument("--workspace", metavar="DIR", help="the directory file tools may use")
+    group.add_argument(
+        "--http-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="a host http_fetch may reach (exact, '*.example.com' or '*'; repeatable)",
+    )
+    group.add_argument(
+        "--http-allow-private",
+        action="store_true",
+        help="let http_fetch reach loopback and private addresses",
+    )
+
+
+def _permissions(args: argparse.Namespace, config: Any) -> Any:
+    from .tools import Permissions
+
+    return Permissions.from_flags(
+        allow=[*config.allow, *args.allow],
+        workspace=args.workspace or config.workspace or ".",
+        http_hosts=[*config.http_hosts, *args.http_host],
+        http_allow_private=args.http_allow_private or config.http_allow_private,
+    )
+
+
+def _notice(message: str) -> None:
+    print(f"llmspell: {message}", file=sys.stderr, flush=True)
 
 
 def _params(pairs: list[str]) -> dict[str, str]:
@@ -97,8 +149,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         out.write(text)
         out.flush()
 
+    permissions = _permissions(args, config)
+
     async def main() -> Any:
-        async with open_runtime(limits=limits) as runtime:
+        async with open_runtime(
+            config, limits=limits, model=args.model, permissions=permissions, notice=_notice
+        ) as runtime:
             return await runtime.run(spell, params=params, output=output, log=_print_log)
 
     result = anyio.run(main)
@@ -109,6 +165,50 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if result.traceback:
             print(result.traceback, file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_SPELL_ERROR
+
+
+def _cmd_tools(args: argparse.Namespace) -> int:
+    from .tools import builtin_tools
+
+    tools = sorted(builtin_tools(), key=lambda t: t.name)
+    if args.json:
+        print(json.dumps([_describe_tool(t) for t in tools], indent=2))
+        return EXIT_OK
+    for tool in tools:
+        perm = f"  [needs --allow {tool.permission}]" if tool.permission else ""
+        print(f"{tool.name}{perm}\n    {tool.description}")
+        props = tool.parameters.get("properties", {})
+        required = set(tool.parameters.get("required", []))
+        for name, schema in props.items():
+            flag = "required" if name in required else "optional"
+            desc = schema.get("description", "")
+            print(f"    - {name} ({schema.get('type', 'any')}, {flag}) {desc}".rstrip())
+    return EXIT_OK
+
+
+def _describe_tool(tool: Any) -> dict[str, Any]:
+    return {
+        "name": tool.name,
+        "description": tool.description,
+        "parameters": tool.parameters,
+        "permission": tool.permission,
+    }
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from .providers import Provider
+
+    models = Provider().models(provider=args.provider)
+    if args.json:
+        print(json.dumps(models, indent=2))
+        return EXIT_OK
+    print(f"{'model':<52} {'context':>9} {'$/1M in':>9} {'$/1M out':>9}")
+    for m in models:
+        cin = m.get("input_cost_per_token") or 0.0
+        cout = m.get("output_cost_per_token") or 0.0
+        ctx = m.get("context_window") or 0
+        print(f"{m['name']:<52} {ctx:>9} {cin * 1e6:>9.3f} {cout * 1e6:>9.3f}")
+    return EXIT_OK
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -136,7 +236,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``llmspell`` console script."""
     args = _parser().parse_args(argv)
-    commands = {"run": _cmd_run, "check": _cmd_check}
+    commands = {"run": _cmd_run, "check": _cmd_check, "tools": _cmd_tools, "models": _cmd_models}
     if args.command is None:
         _parser().print_help()
         return EXIT_USAGE

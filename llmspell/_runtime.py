@@ -19,13 +19,17 @@ import anyio
 import actors
 
 from ._api import Session, build_api
+from ._config import Config
 from ._exceptions import (
     LimitExceeded,
     SpellError,
     SpellRuntimeError,
     SpellSyntaxError,
 )
+from ._services import Services
 from .engines import Limits, Namespace, ScriptValue, engine_for
+from .providers import Provider, resolve_default_model
+from .tools import Permissions, ToolRegistry, builtin_tools
 
 _log = logging.getLogger("llmspell.spell")
 
@@ -139,8 +143,10 @@ class Runtime:
         *,
         limits: Limits,
         services: list[ServiceFactory],
+        extras: Services | None = None,
     ) -> None:
         self.system = system
+        self.services = extras
         self._supervisor = supervisor
         self.limits = limits
         self._services = services
@@ -233,7 +239,8 @@ class Runtime:
         except Exception as exc:  # a bug of ours must still end only this run
             error = exc
         finally:
-            session.aclose()
+            with anyio.CancelScope(shield=True):
+                await session.aclose()
             self._active.pop(request.run_id, None)
         if actor.scope is not None and actor.scope.cancelled_caught and error is None:
             error = SpellError("the run was stopped")
@@ -268,22 +275,72 @@ class Runtime:
 
 @asynccontextmanager
 async def open_runtime(
+    config: Config | None = None,
     *,
     limits: Limits | None = None,
-    services: list[ServiceFactory] | None = None,
+    model: str | None = None,
+    permissions: Permissions | None = None,
+    tools: ToolRegistry | None = None,
+    provider: Provider | None = None,
+    notice: Callable[[str], None] | None = None,
     system: actors.ActorSystem | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Open a spell runtime on a new actor system (or on ``system``, which the caller owns)."""
+    """Open a spell runtime: an actor system (or ``system``, owned by the caller), a provider,
+    the tool registry, and the ``spells``, ``tools`` and ``agents`` supervisors.
+
+    Args:
+        config: settings from :func:`llmspell.load_config`; the other arguments override it.
+        limits: sandbox limits for runs that do not pass their own.
+        model: the default model (else ``LLMSPELL_MODEL``, the config, the offline model).
+        permissions: what tools may do; default from ``config`` (nothing risky granted).
+        tools: the shared tools; default: the built-ins.
+        provider: the LLM provider; default: litellm with the default model.
+        notice: receives one-off notices for the user (e.g. "the offline model answered").
+    """
     if system is None:
-        async with actors.open_system() as own, open_runtime(
-            limits=limits, services=services, system=own
-        ) as runtime:
+        async with (
+            actors.open_system() as own,
+            open_runtime(
+                config,
+                limits=limits,
+                model=model,
+                permissions=permissions,
+                tools=tools,
+                provider=provider,
+                notice=notice,
+                system=own,
+            ) as runtime,
+        ):
             yield runtime
         return
-    supervisor = await system.spawn_supervisor(
+    config = config or Config()
+    if permissions is None:
+        permissions = Permissions.from_flags(
+            allow=config.allow,
+            workspace=config.workspace,
+            http_hosts=config.http_hosts,
+            http_allow_private=config.http_allow_private,
+        )
+    if provider is None:
+        provider = Provider(default_model=resolve_default_model(model, config_model=config.model))
+    if tools is None:
+        tools = ToolRegistry(builtin_tools())
+    spells = await system.spawn_supervisor(
         name="spells", strategy="one_for_one", max_restarts=1000, period=1.0
     )
-    yield Runtime(system, supervisor, limits=limits or Limits(), services=list(services or []))
+    workers = await system.spawn_supervisor(
+        name="tools", strategy="one_for_one", max_restarts=100, period=1.0
+    )
+    services = Services(
+        system, workers, provider=provider, tools=tools, permissions=permissions, notice=notice
+    )
+    yield Runtime(
+        system,
+        spells,
+        limits=limits or config.limits,
+        services=[services.namespaces],
+        extras=services,
+    )
 
 
-__all__ = ["RunResult", "Runtime", "SpellSource", "SpellSyntaxError", "SpellRuntimeError"]
+__all__ = ["RunResult", "Runtime", "SpellRuntimeError", "SpellSource", "SpellSyntaxError"]

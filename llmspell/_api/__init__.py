@@ -48,7 +48,12 @@ class _Describe:
     params: dict[str, Any] = {}
 
 
-def describe_api(extra: dict[str, Namespace] | None = None) -> dict[str, Namespace]:
+def describe_api() -> dict[str, Namespace]:
     """The namespaces a spell sees, for static checks (``llmspell check``)."""
-    api = build_api(_Describe(), lambda text: None, extra)  # type: ignore[arg-type]
+    from ._llm import llm_namespace
+    from ._tools import tools_namespace
+
+    stub: Any = _Describe()
+    extra = {"llm": llm_namespace(None, stub), "tools": tools_namespace(None, stub)}  # type: ignore[arg-type]
+    api = build_api(stub, lambda text: None, extra)
     return dict(api.namespaces)

@@ -40,6 +40,7 @@ def _timeout(function: str, value: Any) -> float | None:
 
 def events_namespace(session: Session) -> Namespace:
     """Build ``events.on/once/off/emit/wait`` bound to ``session``."""
+
     def subscribe(function: str, pattern: Any, handler: Any, *, once: bool) -> str:
         topic_pattern = _pattern(function, pattern)
         fn = _handler(function, handler)
@@ -58,7 +59,9 @@ def events_namespace(session: Session) -> Namespace:
                 raise
 
         try:
-            sub = session.system.bus.subscribe(topic_pattern, deliver, name=f"{session.spell}:{function}")
+            sub = session.system.bus.subscribe(
+                topic_pattern, deliver, name=f"{session.spell}:{function}"
+            )
         except ValueError as exc:
             raise ParameterError(function, "pattern", str(exc)) from None
         sub_id = session.add_subscription(sub)
@@ -82,7 +85,7 @@ def events_namespace(session: Session) -> Namespace:
         except ValueError as exc:
             raise ParameterError("events.emit", "topic", str(exc)) from None
 
-    async def wait(pattern: Any = None, timeout: Any = None) -> ScriptValue:
+    async def wait(pattern: Any = None, timeout: Any = None) -> ScriptValue:  # noqa: ASYNC109
         topic_pattern = _pattern("events.wait", pattern)
         seconds = _timeout("events.wait", timeout)
         try:

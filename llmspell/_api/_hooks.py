@@ -78,6 +78,7 @@ def _options(value: Any) -> int:
 
 def hooks_namespace(session: Session) -> Namespace:
     """Build ``hooks.register/unregister/points`` bound to ``session``."""
+
     async def register(spec: Any = None, second: Any = None, third: Any = None) -> str:
         handlers: list[tuple[str, ScriptFunction, tuple[str, ...]]] = []
         if isinstance(spec, str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -60,6 +60,7 @@ class Session:
         self._ids = itertools.count(1)
         self._idle: anyio.Event | None = None
         self.fatal: Exception | None = None
+        self.closers: list[Callable[[], Awaitable[None]]] = []
 
     def next_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids)}"
@@ -98,8 +99,11 @@ class Session:
         if self.fatal is not None:
             raise self.fatal
 
-    def aclose(self) -> None:
-        """Cancel every subscription and hook registration the run made."""
+    async def aclose(self) -> None:
+        """Release everything the run made: subscriptions, hooks, agents, script tools."""
+        closers, self.closers = self.closers, []
+        for close in reversed(closers):
+            await close()
         for sub_id in list(self.subscriptions):
             self.remove_subscription(sub_id)
         for registrations in self.hooks.values():

@@ -1,0 +1,61 @@
+"""The public surface of ``actors`` is pinned: changing it is a deliberate act."""
+
+from __future__ import annotations
+
+import actors
+
+PUBLIC = {
+    # runtime
+    "Actor",
+    "ActorContext",
+    "ActorRef",
+    "SupervisorRef",
+    "ActorSystem",
+    "open_system",
+    "Envelope",
+    "current_envelope",
+    "Registry",
+    "Terminated",
+    "DeadLetter",
+    "RestartType",
+    "Strategy",
+    "Overflow",
+    "ActorStatistics",
+    "SystemStatistics",
+    "start_in_thread",
+    "BlockingSystem",
+    "BlockingActorRef",
+    "BlockingSupervisorRef",
+    "BlockingBus",
+    "BlockingHooks",
+    # bus and hooks
+    "EventBus",
+    "Event",
+    "Subscription",
+    "BusStatistics",
+    "SubscriptionStatistics",
+    "HookRegistry",
+    "HookRegistration",
+    "HookContext",
+    "HookStatistics",
+    "HandlerStatistics",
+    "HookPoint",
+    "Cancel",
+    "Replace",
+    # errors
+    "ActorError",
+    "ActorDeadError",
+    "AskTimeoutError",
+    "MailboxFullError",
+    "NameTakenError",
+    "SupervisorError",
+    "SystemClosedError",
+    "HookCancelledError",
+    "WouldBlock",
+}
+
+
+def test_public_names_are_exactly_the_documented_ones() -> None:
+    exported = {name for name in vars(actors) if not name.startswith("_")}
+    exported -= {"annotations"}
+    assert exported == PUBLIC

@@ -1,0 +1,187 @@
+"""The script API behaves the same in Lua and JavaScript (run through the real runtime)."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from llmspell import open_runtime
+from llmspell._runtime import SpellSource
+
+from .spellkit import run_source
+
+pytestmark = pytest.mark.anyio
+
+BOTH = pytest.mark.parametrize("ext", ["lua", "js"])
+
+BASICS = {
+    "lua": """
+        log.info("hi", {n = 1})
+        logger:warn("aliased")
+        print("name", params.name)
+        local data = json.decode('{"a": [1, 2, {"b": null}]}')
+        print(json.encode({x = data.a[2]}))
+        return {ok = true, n = #data.a}
+    """,
+    "js": """
+        log.info("hi", {n: 1});
+        logger.warn("aliased");
+        print("name", params.name);
+        const data = json.decode('{"a": [1, 2, {"b": null}]}');
+        print(json.encode({x: data.a[1]}));
+        return {ok: true, n: data.a.length};
+    """,
+}
+
+
+@BOTH
+async def test_params_print_log_json(ext: str) -> None:
+    ran = await run_source(BASICS[ext], ext, params={"name": "Ada"})
+    assert ran.result.ok, ran.result.error
+    sep = "\t" if ext == "lua" else " "
+    assert ran.output == f"name{sep}Ada\n" + '{"x":2}\n'
+    assert ran.result.value == {"ok": True, "n": 3}
+    assert ran.logs == [("info", "hi", {"n": 1}), ("warn", "aliased", {})]
+
+
+EVENTS = {
+    "lua": """
+        local got = {}
+        local id = events.on("order.*", function(event, topic)
+          got[#got + 1] = topic .. "=" .. event.id
+          if event.id == 2 then events.emit("order.seen", {count = #got}) end
+        end)
+        local waiter = parallel(function() return events.wait("order.seen", 5) end,
+                                function() events.emit("order.created", {id = 1})
+                                           events.emit("order.paid", {id = 2}) end)
+        events.off(id)
+        return {seen = waiter[1].count, got = got}
+    """,
+    "js": """
+        const got = [];
+        const id = await events.on("order.*", async (event, topic) => {
+          got.push(topic + "=" + event.id);
+          if (event.id === 2) await events.emit("order.seen", {count: got.length});
+        });
+        const [seen] = await Promise.all([
+          events.wait("order.seen", 5),
+          (async () => { await events.emit("order.created", {id: 1});
+                         await events.emit("order.paid", {id: 2}); })(),
+        ]);
+        await events.off(id);
+        return {seen: seen.count, got};
+    """,
+}
+
+
+@BOTH
+async def test_events_on_emit_wait(ext: str) -> None:
+    ran = await run_source(EVENTS[ext], ext)
+    assert ran.result.ok, ran.result.error
+    assert ran.result.value == {"seen": 2, "got": ["order.created=1", "order.paid=2"]}
+
+
+RESIDENT = {
+    "lua": """
+        events.on("tick", function(event) print("tick " .. event.n) end)
+        events.emit("ready", {})
+        return "main done"
+    """,
+    "js": """
+        events.on("tick", (event) => print("tick " + event.n));
+        events.emit("ready", {});
+        return "main done";
+    """,
+}
+
+
+@BOTH
+async def test_resident_spell_handles_events_until_stopped(ext: str) -> None:
+    chunks: list[str] = []
+    async with open_runtime() as rt:
+        ready = rt.system.bus.subscribe("ready", lambda event: None)
+        results = []
+
+        async def run() -> None:
+            results.append(
+                await rt.run(SpellSource(RESIDENT[ext], f"r.{ext}"), output=chunks.append)
+            )
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            await rt.system.bus.wait_for("ready", timeout=5)
+            for n in (1, 2):
+                await rt.system.bus.publish("tick", {"n": n})
+            with anyio.fail_after(5):
+                while len(chunks) < 2:
+                    await anyio.wait_all_tasks_blocked()
+            assert rt.active_runs
+            assert rt.stop(rt.active_runs[0])
+        ready.cancel()
+    assert chunks == ["tick 1\n", "tick 2\n"]
+    assert results[0].status == "error" and "stopped" in (results[0].error or "")
+
+
+ERRORS = {
+    "lua": ("local x = 1\nlocal y = nil\nreturn y.z\n", 3),
+    "js": ("const x = 1;\nconst y = null;\nreturn y.z;\n", 3),
+}
+
+
+@BOTH
+async def test_runtime_error_reports_file_and_line(ext: str) -> None:
+    source, line = ERRORS[ext]
+    ran = await run_source(source, ext)
+    assert not ran.result.ok
+    assert ran.result.error_type == "SpellRuntimeError"
+    assert ran.result.error_line == line
+    assert f"spell.{ext}:{line}" in (ran.result.error or "")
+
+
+SYNTAX = {"lua": "local x = = 1\n", "js": "const x = = 1;\n"}
+
+
+@BOTH
+async def test_syntax_error_reports_file_and_line(ext: str) -> None:
+    ran = await run_source(SYNTAX[ext], ext)
+    assert ran.result.error_type == "SpellSyntaxError"
+    assert ran.result.error_line == 1
+
+
+BAD_PARAM = {
+    "lua": "local ok, err = pcall(events.on, 42, function() end)\nreturn err",
+    "js": "try { await events.on(42, () => {}); } catch (e) { return e.message; }",
+}
+
+
+@BOTH
+async def test_bad_parameter_names_the_parameter(ext: str) -> None:
+    ran = await run_source(BAD_PARAM[ext], ext)
+    assert ran.result.ok, ran.result.error
+    assert "events.on: parameter 'pattern'" in ran.result.value
+
+
+@BOTH
+async def test_a_crashing_spell_does_not_affect_the_next(ext: str) -> None:
+    async with open_runtime() as rt:
+        bad = await run_source(
+            "error('boom')" if ext == "lua" else "throw new Error('boom')", ext, runtime=rt
+        )
+        good = await run_source("return 1 + 1", ext, runtime=rt)
+    assert not bad.result.ok and "boom" in (bad.result.error or "")
+    assert good.result.ok and good.result.value == 2
+
+
+HELLO_EXPECTED = "hello, Ada, {lang}! (2 greetings heard)\n"
+
+
+@pytest.mark.parametrize(
+    ("path", "lang"), [("spells/hello.lua", "Lua"), ("spells/hello.js", "JavaScript")]
+)
+async def test_hello_spells(path: str, lang: str) -> None:
+    chunks: list[str] = []
+    async with open_runtime() as rt:
+        result = await rt.run(path, params={"name": "Ada"}, output=chunks.append)
+    assert result.ok, result.error
+    assert chunks[-1] == HELLO_EXPECTED.format(lang=lang)
+    assert result.value == {"spell": "hello", "name": "Ada"}
