@@ -1,0 +1,500 @@
+"""The Lua engine: spells run in PUC Lua 5.4 (lupa), sandboxed, driven from async Python.
+
+How a spell runs
+================
+
+Every piece of Lua the engine runs — the main chunk and each callback into a
+:class:`ScriptFunction` — is a Lua coroutine whose body is the prelude's ``runner``. The task
+that wants the result (``run_main``'s caller, or whoever awaits the ScriptFunction) *drives* that
+coroutine: it resumes it synchronously until it yields an API request, awaits the API function
+itself, and resumes it with the result. So an API call costs one resume and one ``await``, with
+no task switch (well over 100k round trips/s), and concurrency is exactly the caller's: event
+handlers, hook handlers and stream callbacks run in the tasks that call them, interleaved with a
+main chunk suspended in its own API call. All Lua runs on the event-loop thread and every resume
+is synchronous, so the interpreter is never entered twice at once; calling a ScriptFunction from
+inside a synchronous API function (while Lua is running) is refused.
+
+Functions marked :func:`sync_api` skip the yield: their stub calls Python directly, which runs
+the coroutine function to completion with ``send(None)``.
+
+Limits
+======
+
+* memory: the interpreter's allocator (``max_memory``) → ``LimitExceeded("memory")``.
+* cpu: time spent inside the interpreter (resumes and synchronous API functions, measured with
+  ``perf_counter`` around each resume; the loop thread is blocked meanwhile), summed over the
+  main chunk, callbacks and user coroutines. A count hook checks it, and the wall-clock
+  deadline, from inside loops: every :data:`HOOK_COUNT` instructions at most, fewer when
+  instructions are costly (a loop of ``big:upper()``), aiming at :data:`HOOK_INTERVAL`.
+  C pattern matching cannot be interrupted, so costly matches run in an interruptible
+  pure-Lua matcher (see :mod:`llmspell.engines._lua_patterns`).
+* timeout: wall clock from ``open()``; also a cancel-scope deadline around every pending API
+  call.
+* output: bytes printed through the built-in ``print`` (the API's own ``print``/``output`` may
+  raise ``LimitExceeded`` too).
+
+Once a limit is hit it is sticky: the hook re-raises it, the sandbox's ``pcall``/``xpcall``/
+``coroutine.resume`` re-raise it, and Python never resumes the instance again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import AbstractAsyncContextManager
+from time import perf_counter
+from typing import Any, cast
+
+import anyio
+from lupa import lua54  # type: ignore[import-untyped]
+
+from .._exceptions import (
+    LimitExceeded,
+    SpellClosedError,
+    SpellRuntimeError,
+)
+from ._base import (
+    Api,
+    ApiFunction,
+    Engine,
+    HostObject,
+    InstanceStatistics,
+    Limits,
+    ScriptFunction,
+    ScriptInstance,
+    ScriptValue,
+    is_sync_api,
+)
+from ._lua_convert import LuaConverter, LuaObject
+from ._lua_errors import (
+    api_error_message,
+    chunk_name,
+    prepare_source,
+    runtime_error,
+    syntax_error,
+)
+from ._lua_patterns import FALLBACK
+from ._lua_prelude import GUARDS, PRELUDE
+
+HOOK_COUNT = 1000
+"""VM instructions between two checks of the CPU and wall-clock limits (at most)."""
+
+HOOK_START = 64
+"""The count a new coroutine starts with; it grows to HOOK_COUNT while instructions are cheap."""
+
+HOOK_INTERVAL = 0.002
+"""Target seconds between two checks; the count shrinks when instructions are costly."""
+
+PATTERN_BUDGET = 1e7
+"""Estimated worst-case steps above which a pattern call runs in the interruptible matcher
+(C matching does roughly 4 ns per step)."""
+
+_LuaError = lua54.LuaError
+_LuaMemoryError = lua54.LuaMemoryError
+_lua_type = lua54.lua_type
+_Entry = tuple[ApiFunction, str, bool]  # function, label, dynamic (first argument is the key)
+
+_SOURCES = {b"prelude": PRELUDE, b"guards": GUARDS, b"fallback": FALLBACK}
+_chunks: dict[bytes, bytes] = {}
+_chunks_lock = threading.Lock()
+
+
+def _deny_attribute(obj: object, name: object, is_setting: bool) -> object:
+    raise AttributeError("spells cannot access Python attributes")
+
+
+def _new_runtime(max_memory: int | None) -> Any:
+    return lua54.LuaRuntime(
+        encoding=None,
+        register_eval=False,
+        register_builtins=False,
+        unpack_returned_tuples=True,
+        attribute_filter=_deny_attribute,
+        max_memory=max_memory,
+    )
+
+
+def _chunk(name: bytes) -> bytes:
+    """A prelude chunk compiled once per process, without debug information (smaller
+    instances; loading bytecode also beats parsing): ``prelude``, ``guards`` or ``fallback``."""
+    with _chunks_lock:
+        code = _chunks.get(name)
+        if code is None:
+            rt = _new_runtime(None)
+            dump = rt.eval(
+                b"function(s) return string.dump(assert(load(s, '=[llmspell]')), true) end"
+            )
+            code = _chunks[name] = dump(_SOURCES[name])
+        return code
+
+
+class LuaEngine(Engine):
+    """Runs ``.lua`` spells in sandboxed PUC Lua 5.4 interpreters (via lupa).
+
+    Lua tables become Python dicts or lists (an empty table becomes ``{}``; see
+    :mod:`llmspell.engines._lua_convert`), Lua strings become ``str`` (invalid UTF-8 is
+    replaced with U+FFFD).
+    """
+
+    name = "lua"
+    extensions = (".lua",)
+
+    def check(self, source: str, filename: str) -> None:
+        """Compile ``source`` without running it; raise :class:`SpellSyntaxError` if invalid."""
+        rt = _new_runtime(None)
+        chunk = chunk_name(filename)
+        res = rt.eval(b"load")(prepare_source(source), b"=" + chunk.encode(), b"t")
+        if isinstance(res, tuple) and res[0] is None:
+            raise syntax_error(filename, chunk, res[1])
+
+    def open(
+        self, source: str, filename: str, api: Api, limits: Limits
+    ) -> AbstractAsyncContextManager[ScriptInstance]:
+        """Load the spell into a fresh sandbox; see :class:`Engine`."""
+        return self._open(source, filename, api, limits)
+
+    @contextlib.asynccontextmanager
+    async def _open(
+        self, source: str, filename: str, api: Api, limits: Limits
+    ) -> AsyncIterator[ScriptInstance]:
+        instance = LuaInstance(source, filename, api, limits, anyio.current_time())
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+class LuaFunction(ScriptFunction):
+    """A Lua function of one open instance, callable from Python."""
+
+    def __init__(self, instance: LuaInstance, fn: LuaObject) -> None:
+        self._instance = instance
+        self._fn = fn
+
+    async def __call__(self, *args: ScriptValue) -> ScriptValue:
+        return await self._instance.call_function(self._fn, args)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, LuaFunction)
+            and other._instance is self._instance
+            and repr(other._fn) == repr(self._fn)
+        )
+
+    def __hash__(self) -> int:
+        return hash((id(self._instance), repr(self._fn)))
+
+    def __repr__(self) -> str:
+        return f"<Lua function of {self._instance.filename}>"
+
+
+class LuaInstance(ScriptInstance):
+    """One spell in one interpreter; see the module docstring for how it is driven."""
+
+    def __init__(
+        self, source: str, filename: str, api: Api, limits: Limits, loop_time: float
+    ) -> None:
+        self.filename = filename
+        self._chunk = chunk_name(filename)
+        self._limits = limits
+        self._api = api
+        self._limit: LimitExceeded | None = None
+        self._closed = False
+        self._busy = False
+        self._cpu = 0.0
+        self._t0 = 0.0
+        self._last_hook = 0.0
+        self._count = HOOK_START
+        self._calls = 0
+        self._output_used = 0
+        self._thread = threading.get_ident()
+        timeout = limits.timeout_seconds
+        self._deadline = perf_counter() + timeout if timeout is not None else math.inf
+        self._deadline_loop = loop_time + timeout if timeout is not None else math.inf
+        self._scopes: set[anyio.CancelScope] = set()
+        self._fns: list[_Entry] = []
+        self._host_tables: dict[HostObject, LuaObject] = {}
+        self._main: LuaObject | None = None
+        self._rt: Any = None
+        try:
+            self._setup(source, api, limits)
+        except _LuaMemoryError:
+            self.close()
+            raise LimitExceeded("memory", self._memory_detail()) from None
+        except BaseException:
+            self.close()
+            raise
+
+    # setup ---------------------------------------------------------------------------------
+
+    def _setup(self, source: str, api: Api, limits: Limits) -> None:
+        self._rt = rt = _new_runtime(limits.memory_bytes)
+        chunk = rt.globals()[b"load"](_chunk(b"prelude"), b"=[llmspell]", b"b")
+        runner, compile_, make_table, make_function, print_via, env = chunk(
+            self._check,
+            self._call_sync,
+            _chunk,
+            HOOK_START,
+            PATTERN_BUDGET,
+            limits.memory_bytes,
+        )
+        self._runner, self._make_table = runner, make_table
+        self._conv = LuaConverter(rt.table_from, self._wrap, self._unwrap, self._host_table)
+        to_lua = self._conv.to_lua
+        tables: dict[int, LuaObject] = {}
+        for name, ns in api.namespaces.items():
+            table = tables.get(id(ns))
+            if table is None:
+                spec: list[Any] = []
+                for fname, fn in ns.functions.items():
+                    spec += (fname.encode(), self._add(fn, f"{name}.{fname}"), is_sync_api(fn))
+                dyn_id = None if ns.dynamic is None else self._add(ns.dynamic, name, True)
+                fields = to_lua(dict(ns.values)) if ns.values else None
+                table = make_table(name.encode(), fields, dyn_id, is_sync_api(ns.dynamic), *spec)
+                tables[id(ns)] = table
+            env[name.encode()] = table
+        for name, fn in api.functions.items():
+            env[name.encode()] = make_function(self._add(fn, name), is_sync_api(fn))
+        if "print" not in api.functions:
+            env[b"print"] = print_via(self._add(self._builtin_print, "print"))
+        for name, value in api.values.items():
+            env[name.encode()] = to_lua(value)
+        res = compile_(prepare_source(source), b"=" + self._chunk.encode())
+        if isinstance(res, tuple):
+            raise syntax_error(self.filename, self._chunk, res[1])
+        self._main = res
+        del chunk
+        rt.gccollect()  # frees the prelude's bytecode string: a quarter of an idle instance
+
+    def _add(self, fn: ApiFunction, label: str, dynamic: bool = False) -> int:
+        self._fns.append((fn, label, dynamic))
+        return len(self._fns)  # Lua ids start at 1 (0 and below are status codes)
+
+    def _host_table(self, host: HostObject) -> LuaObject:
+        table = self._host_tables.get(host)
+        if table is None:
+            spec: list[Any] = []
+            for name, fn in host.methods.items():
+                spec += (name.encode(), self._add(fn, f"{host.type_name}:{name}"), is_sync_api(fn))
+            fields = self._conv.to_lua(dict(host.fields)) if host.fields else None
+            table = self._make_table(host.type_name.encode(), fields, None, False, *spec)
+            self._host_tables[host] = table
+            self._conv.register_host(table, host)
+        return table
+
+    def _wrap(self, fn: LuaObject) -> ScriptFunction:
+        return LuaFunction(self, fn)
+
+    def _unwrap(self, fn: ScriptFunction) -> LuaObject | None:
+        if isinstance(fn, LuaFunction) and fn._instance is self:
+            return fn._fn
+        return None
+
+    # ScriptInstance ----------------------------------------------------------------------------
+
+    async def run_main(self) -> ScriptValue:
+        """Run the spell's top-level code; return its first return value (converted)."""
+        main, self._main = self._main, None
+        if main is None:
+            self._ensure_open()
+            raise RuntimeError("run_main() can be called only once")
+        return await self._drive(self._runner.coroutine(main))
+
+    async def call_function(self, fn: LuaObject, args: tuple[ScriptValue, ...]) -> ScriptValue:
+        """Call a Lua function of this instance in a new coroutine (see :class:`LuaFunction`)."""
+        self._ensure_open()
+        if self._busy or threading.get_ident() != self._thread:
+            raise RuntimeError(
+                "a spell function cannot be called while the spell's code is running "
+                "(from a synchronous API function) or from another thread"
+            )
+        try:
+            co = self._runner.coroutine(fn, *[self._conv.to_lua(a) for a in args])
+        except _LuaMemoryError:
+            raise self._set_limit(LimitExceeded("memory", self._memory_detail())) from None
+        return await self._drive(co)
+
+    def statistics(self) -> InstanceStatistics:
+        """CPU seconds used inside the interpreter, its memory in use, API calls made."""
+        memory = self._rt.get_memory_used() if self._rt is not None else 0
+        return InstanceStatistics(cpu_seconds=self._cpu, memory_bytes=memory, api_calls=self._calls)
+
+    def close(self) -> None:
+        """Invalidate the instance: pending calls are cancelled, the interpreter is released."""
+        self._closed = True
+        for scope in list(self._scopes):
+            scope.cancel()
+        self._rt = self._runner = self._make_table = self._main = None
+        self._host_tables = {}
+        self._fns = []
+
+    # driving -----------------------------------------------------------------------------------
+
+    async def _drive(self, co: LuaObject) -> ScriptValue:
+        entry, payload = self._step(co, None, None)
+        if entry is None:
+            return payload
+        with anyio.CancelScope(deadline=self._deadline_loop) as scope:
+            self._scopes.add(scope)
+            try:
+                while True:
+                    fn, label, dynamic = entry
+                    try:
+                        result = await fn(*payload)
+                    except LimitExceeded as exc:
+                        raise self._set_limit(exc) from None
+                    except Exception as exc:
+                        error = self._api_error(exc, label, dynamic, payload)
+                        entry, payload = self._step(co, 1, error)
+                    else:
+                        entry, payload = self._step(co, 0, result, label)
+                    if entry is None:
+                        return payload
+            finally:
+                self._scopes.discard(scope)
+        self._ensure_open()
+        raise self._set_limit(LimitExceeded("timeout", self._timeout_detail()))
+
+    def _step(
+        self, co: LuaObject, code: int | None, value: Any, label: str = ""
+    ) -> tuple[_Entry | None, Any]:
+        """Resume ``co`` until it requests an async API call or ends (synchronous)."""
+        if self._limit is not None:
+            raise self._set_limit(self._limit)
+        self._ensure_open()
+        if self._busy:
+            raise RuntimeError("the spell's interpreter is already running")
+        self._busy = True
+        conv = self._conv
+        t0 = self._t0 = perf_counter()
+        try:
+            if code is None:
+                send: Any = None
+            elif code == 0:
+                try:
+                    send = (0, conv.to_lua(value))
+                except (TypeError, ValueError) as exc:
+                    send = (1, f"{label}: {exc}".encode())
+            else:
+                send = (1, value)
+            while True:
+                r = co.send(send)
+                if r.__class__ is not tuple:
+                    r = (r,)
+                status = r[0]
+                if status > 0:
+                    self._calls += 1
+                    entry = self._fns[status - 1]
+                    try:
+                        return entry, conv.args_to_py(r, 1)
+                    except (TypeError, ValueError) as exc:
+                        send = (1, f"{entry[1]}: {exc}".encode())
+                        continue
+                if status == 0:
+                    return None, conv.to_py(r[1]) if len(r) > 1 else None
+                if status == -1:
+                    raw = r[1] if len(r) > 1 else None
+                    raise runtime_error(self.filename, self._chunk, raw, conv.to_py)
+                if r[1] == b"memory":
+                    raise self._set_limit(LimitExceeded("memory", self._memory_detail()))
+                raise self._set_limit(LimitExceeded("cpu", self._cpu_detail()))
+        except _LuaMemoryError:
+            raise self._set_limit(LimitExceeded("memory", self._memory_detail())) from None
+        except _LuaError as exc:
+            if self._limit is not None:
+                raise self._set_limit(self._limit) from None
+            raise SpellRuntimeError(self.filename, None, str(exc) or "unknown error") from None
+        finally:
+            self._cpu += perf_counter() - t0
+            self._busy = False
+            if self._cpu > self._limits.cpu_seconds and self._limit is None:
+                self._set_limit(LimitExceeded("cpu", self._cpu_detail()))
+
+    def _check(self) -> bool | int:
+        """The count hook: True when the run must end (the prelude then raises LIMIT).
+
+        Also keeps the time between two hooks near :data:`HOOK_INTERVAL` by returning a new
+        instruction count for the running coroutine when it strays far from it.
+        """
+        if self._limit is not None:
+            return True
+        now = perf_counter()
+        if self._cpu + (now - self._t0) > self._limits.cpu_seconds:
+            self._set_limit(LimitExceeded("cpu", self._cpu_detail()))
+            return True
+        if now > self._deadline:
+            self._set_limit(LimitExceeded("timeout", self._timeout_detail()))
+            return True
+        interval = now - max(self._last_hook, self._t0)
+        self._last_hook = now
+        count = self._count
+        if interval > HOOK_INTERVAL * 4 and count > 1:
+            self._count = max(1, count // 16)
+        elif interval < HOOK_INTERVAL / 4 and count < HOOK_COUNT:
+            self._count = min(HOOK_COUNT, count * 4)
+        else:
+            return False
+        return self._count
+
+    def _call_sync(self, fid: int, *args: Any) -> tuple[int, Any]:
+        """Called directly from Lua for sync_api functions: returns (status, value)."""
+        fn, label, dynamic = self._fns[fid - 1]
+        self._calls += 1
+        try:
+            pyargs = self._conv.args_to_py(args, 0)
+            coro = cast(Coroutine[Any, Any, Any], fn(*pyargs))
+            try:
+                coro.send(None)
+            except StopIteration as stop:
+                return 0, self._conv.to_lua(stop.value)
+            coro.close()
+            raise RuntimeError("marked sync_api but it suspended")
+        except LimitExceeded as exc:
+            self._set_limit(exc)
+            return 2, None
+        except _LuaMemoryError:
+            self._set_limit(LimitExceeded("memory", self._memory_detail()))
+            return 2, None
+        except Exception as exc:
+            return 1, self._api_error(exc, label, dynamic, args)
+
+    async def _builtin_print(self, text: str) -> None:
+        self._output_used += len(text.encode("utf-8", "surrogatepass"))
+        if self._output_used > self._limits.output_bytes:
+            detail = f"the spell printed more than {self._limits.output_bytes} bytes"
+            raise LimitExceeded("output", detail)
+        self._api.output(text)
+
+    # errors and limits ----------------------------------------------------------------------
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise SpellClosedError(f"{self.filename}: the spell's run has ended")
+
+    def _set_limit(self, exc: LimitExceeded) -> LimitExceeded:
+        """Record the run's first limit; return a fresh copy of it to raise (every later
+        attempt to run the spell raises the same limit again)."""
+        if self._limit is None:
+            self._limit = exc
+        limit = self._limit
+        fresh = type(limit).__new__(type(limit))
+        fresh.args = limit.args
+        fresh.__dict__.update(limit.__dict__)
+        return fresh
+
+    def _cpu_detail(self) -> str:
+        return f"the spell used more than {self._limits.cpu_seconds:g} s of CPU time"
+
+    def _timeout_detail(self) -> str:
+        return f"the spell ran longer than {self._limits.timeout_seconds:g} s"
+
+    def _memory_detail(self) -> str:
+        return f"the spell needed more than {self._limits.memory_bytes} bytes of memory"
+
+    def _api_error(self, exc: Exception, label: str, dynamic: bool, args: Any) -> bytes:
+        if dynamic and args and isinstance(args[0], (str, bytes)):
+            key = args[0] if isinstance(args[0], str) else args[0].decode("utf-8", "replace")
+            label = f"{label}.{key}"
+        return api_error_message(exc, label)

@@ -1,0 +1,226 @@
+"""Values crossing between Lua and Python.
+
+Lua → Python:
+
+* ``nil`` → ``None``; booleans, integers and floats keep their type.
+* strings → ``str``, decoded as UTF-8; bytes that are not valid UTF-8 become U+FFFD (Lua strings
+  are byte strings, Python ``str`` is text).
+* a table whose keys are exactly ``1..n`` → ``list``; any other non-empty table → ``dict``
+  (string keys; integer and float keys kept as numbers; boolean keys become ``"true"`` /
+  ``"false"``). **An empty table becomes an empty dict ``{}``**: Lua cannot tell ``{}`` from
+  ``[]``, so a Python empty list round-trips as ``{}``. A table with holes (``{1, nil, 3}``)
+  becomes a dict ``{1: 1, 3: 3}``.
+* a table that stands for a :class:`HostObject` → that same ``HostObject``.
+* a function → a :class:`ScriptFunction` (passed back into Lua, it is the original function).
+* tables nested deeper than :data:`MAX_DEPTH` or containing themselves are refused; a table
+  reachable twice (not a cycle) converts once and is shared.
+
+Python → Lua: ``None``, ``bool``, ``int`` (beyond 64 bits: float), ``float``, ``str`` (UTF-8),
+``bytes`` (as is), ``list``/``tuple`` → sequence table, ``dict`` → table, :class:`HostObject`,
+this instance's :class:`ScriptFunction`. Anything else raises ``TypeError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lupa import lua54  # type: ignore[import-untyped]
+
+from ._base import HostObject, ScriptFunction, ScriptValue
+
+MAX_DEPTH = 100
+"""Deepest table nesting converted in either direction."""
+
+_lua_type = lua54.lua_type
+_INT_MIN = lua54.LUA_MININTEGER
+_INT_MAX = lua54.LUA_MAXINTEGER
+_ACTIVE = object()
+
+LuaObject = Any
+"""A lupa proxy (table or function) or a plain Lua value."""
+
+
+class LuaConverter:
+    """Converts values for one interpreter.
+
+    Args:
+        table_from: the runtime's ``table_from``.
+        make_function: wraps a Lua function proxy as a :class:`ScriptFunction`.
+        unwrap_function: returns the Lua function behind one of this instance's
+            ScriptFunctions, or None for a foreign one.
+        host_table: returns (creating once) the Lua table standing for a HostObject.
+    """
+
+    __slots__ = ("_host_table", "_hosts", "_make_function", "_table_from", "_unwrap")
+
+    def __init__(
+        self,
+        table_from: Callable[..., LuaObject],
+        make_function: Callable[[LuaObject], ScriptFunction],
+        unwrap_function: Callable[[ScriptFunction], LuaObject | None],
+        host_table: Callable[[HostObject], LuaObject],
+    ) -> None:
+        self._table_from = table_from
+        self._make_function = make_function
+        self._unwrap = unwrap_function
+        self._host_table = host_table
+        self._hosts: dict[str, HostObject] = {}
+
+    def register_host(self, table: LuaObject, host: HostObject) -> None:
+        """Remember that ``table`` (kept alive by the caller) stands for ``host``."""
+        self._hosts[repr(table)] = host
+
+    # Lua → Python ------------------------------------------------------------------------------
+
+    def to_py(self, value: LuaObject, depth: int = 0, seen: dict[str, Any] | None = None) -> Any:
+        """Convert one Lua value to Python."""
+        cls = value.__class__
+        if cls is bytes:
+            return value.decode("utf-8", "replace")
+        if cls is int or cls is float or cls is bool or value is None:
+            return value
+        kind = _lua_type(value)
+        if kind == "table":
+            return self._table_to_py(value, depth, seen)
+        if kind == "function":
+            return self._make_function(value)
+        raise TypeError(f"cannot pass a Lua {kind or cls.__name__} to the host")
+
+    def args_to_py(self, values: tuple[Any, ...], start: int) -> list[Any]:
+        """Convert ``values[start:]`` (arguments yielded by a stub)."""
+        out = []
+        for i in range(start, len(values)):
+            v = values[i]
+            cls = v.__class__
+            if cls is bytes:
+                out.append(v.decode("utf-8", "replace"))
+            elif cls is int or cls is float or cls is bool or v is None:
+                out.append(v)
+            else:
+                out.append(self.to_py(v))
+        return out
+
+    def _table_to_py(self, table: LuaObject, depth: int, seen: dict[str, Any] | None) -> Any:
+        key = repr(table)  # "<Lua table at 0x...>": identity while the table is alive
+        host = self._hosts.get(key)
+        if host is not None:
+            return host
+        if seen is None:
+            seen = {}
+        else:
+            known = seen.get(key)
+            if known is _ACTIVE:
+                raise ValueError("cannot pass a table that contains itself")
+            if known is not None:
+                return known
+        if depth >= MAX_DEPTH:
+            raise ValueError(f"cannot pass tables nested deeper than {MAX_DEPTH} levels")
+        seen[key] = _ACTIVE
+        items: list[Any] = []
+        mapping: dict[Any, Any] | None = None
+        for k, v in table.items():
+            pv = self.to_py(v, depth + 1, seen)
+            if mapping is None:
+                if k.__class__ is int and k == len(items) + 1:
+                    items.append(pv)
+                    continue
+                mapping = {i: x for i, x in enumerate(items, 1)}
+            mapping[_key_to_py(k)] = pv
+        result: Any
+        if mapping is None:
+            result = items if items else {}
+        elif _is_sequence(mapping):
+            result = [mapping[i] for i in range(1, len(mapping) + 1)]
+        else:
+            result = mapping
+        seen[key] = result
+        return result
+
+    # Python → Lua ------------------------------------------------------------------------------
+
+    def to_lua(self, value: ScriptValue) -> LuaObject:
+        """Convert one Python value to Lua (tables are built in the interpreter)."""
+        cls = value.__class__
+        if cls is str:
+            return value.encode("utf-8", "surrogatepass")
+        if value is None or cls is bool or cls is float:
+            return value
+        if cls is int:
+            return value if _INT_MIN <= value <= _INT_MAX else float(value)
+        if cls is list or cls is dict or cls is tuple:
+            return self._table_from(self._prepare(value, 0, set()), recursive=True)
+        return self._leaf(value, 0, set())
+
+    def _prepare(self, value: Any, depth: int, active: set[int]) -> Any:
+        if depth >= MAX_DEPTH:
+            raise ValueError(f"cannot pass values nested deeper than {MAX_DEPTH} levels")
+        marker = id(value)
+        if marker in active:
+            raise ValueError("cannot pass a value that contains itself")
+        active.add(marker)
+        try:
+            if isinstance(value, dict):
+                return {_key_to_lua(k): self._leaf(v, depth + 1, active) for k, v in value.items()}
+            return [self._leaf(v, depth + 1, active) for v in value]
+        finally:
+            active.discard(marker)
+
+    def _leaf(self, value: Any, depth: int, active: set[int]) -> Any:
+        cls = value.__class__
+        if cls is str:
+            return value.encode("utf-8", "surrogatepass")
+        if value is None or cls is bool or cls is float:
+            return value
+        if cls is int:
+            return value if _INT_MIN <= value <= _INT_MAX else float(value)
+        if isinstance(value, (list, tuple, dict)):
+            return self._prepare(value, depth, active)
+        if isinstance(value, HostObject):
+            return self._host_table(value)
+        if isinstance(value, ScriptFunction):
+            fn = self._unwrap(value)
+            if fn is None:
+                raise TypeError("cannot pass a function of another spell")
+            return fn
+        if isinstance(value, bool):
+            return bool(value)
+        if isinstance(value, int):
+            return self._leaf(int(value), depth, active)
+        if isinstance(value, float):
+            return float(value)
+        if isinstance(value, str):
+            return str(value).encode("utf-8", "surrogatepass")
+        if isinstance(value, (bytes, bytearray)):
+            return bytes(value)
+        raise TypeError(f"cannot pass a Python {cls.__name__} to a spell")
+
+
+def _key_to_py(key: Any) -> Any:
+    cls = key.__class__
+    if cls is bytes:
+        return key.decode("utf-8", "replace")
+    if cls is int or cls is float:
+        return key
+    if cls is bool:
+        return "true" if key else "false"
+    raise TypeError(f"cannot pass a table with a {_lua_type(key) or cls.__name__} key")
+
+
+def _key_to_lua(key: Any) -> Any:
+    cls = key.__class__
+    if cls is str:
+        return key.encode("utf-8", "surrogatepass")
+    if cls is bool or cls is bytes or (cls is int and _INT_MIN <= key <= _INT_MAX):
+        return key
+    if cls is float and key == key:  # NaN cannot be a Lua table key
+        return key
+    return str(key).encode("utf-8", "surrogatepass")
+
+
+def _is_sequence(mapping: dict[Any, Any]) -> bool:
+    n = len(mapping)
+    for k in mapping:
+        if k.__class__ is not int or not 1 <= k <= n:
+            return False
+    return True

@@ -1,0 +1,505 @@
+"""The Lua side of the Lua engine: the sandbox every spell runs in.
+
+The prelude runs once per interpreter, in the real (unsandboxed) global table, before any spell
+code. It captures the real functions it needs as locals, builds the spell's environment (only
+safe functions; ``string``/``table``/``coroutine`` with guarded replacements), and hands back to
+Python the handful of functions the engine drives:
+
+* ``runner(f, ...)`` — the body of every coroutine the engine drives (the main chunk and each
+  callback). Installs the CPU hook and returns a status code first: ``0, results...`` when done,
+  ``-1, {error, traceback}`` on error, ``-2, kind`` when a limit ended the run. API stubs yield
+  ``id, args...`` with ``id > 0``.
+* ``compile(source, chunkname)`` — ``load`` in text mode into the spell's environment.
+* ``make_table(name, fields, dynamic_id, dynamic_sync, name1, id1, sync1, ...)`` — a namespace or
+  host-object table whose functions are stubs: sync ones call Python directly (``call_sync``),
+  the others yield to the driver. ``t:f(x)`` and ``t.f(x)`` both work.
+* ``make_function(id, sync)`` — a global API function; ``print_via(id)`` — Lua's ``print``
+  (``tostring`` of each argument, tab-separated, newline-terminated) sending its text to ``id``.
+* ``env`` — the spell's global table.
+
+Limits are sticky: once ``tripped`` is set (by the count hook, a memory error, or Python), every
+``pcall``/``xpcall``/``coroutine.resume`` re-raises the private ``LIMIT`` error, so no spell code
+can catch it.
+
+:data:`GUARDS` (string pattern functions, ``string.rep``, ``table.sort``/``move``) is a second
+chunk loaded on first use, which keeps idle instances small.
+"""
+
+from __future__ import annotations
+
+PRELUDE = rb"""
+local check, call_sync, load_chunk, COUNT, BUDGET, MAX_STRING = ...
+
+local type, select, error, tostring, tonumber = type, select, error, tostring, tonumber
+local pcall, xpcall, next = pcall, xpcall, next
+local setmetatable, getmetatable = setmetatable, getmetatable
+local rawget, rawlen = rawget, rawlen
+local load = load
+local co_create, co_resume, co_yield = coroutine.create, coroutine.resume, coroutine.yield
+local co_status, co_running, co_isyieldable, co_close =
+  coroutine.status, coroutine.running, coroutine.isyieldable, coroutine.close
+local sethook, traceback, getinfo = debug.sethook, debug.traceback, debug.getinfo
+local s_find, s_rep, s_byte, s_sub = string.find, string.rep, string.byte, string.sub
+local s_match, s_gmatch, s_gsub, s_format = string.match, string.gmatch, string.gsub, string.format
+local t_concat, t_sort, t_move, t_unpack = table.concat, table.sort, table.move, table.unpack
+
+string.dump = nil
+
+local LIMIT = setmetatable({}, {
+  __metatable = false,
+  __tostring = function() return "limit exceeded" end,
+})
+local MEMERR = "not enough memory"
+local tripped = false
+
+-- check() returns true to end the run, or a new instruction count when the time between two
+-- hooks strays from the target (a loop of costly C calls such as big:upper() needs a smaller
+-- count to be stopped on time; cheap instructions can go back to the default).
+local outside = {}  -- the runner's own functions, outside its xpcall: never raise there
+
+local function hook()
+  local r = tripped or check()
+  if r == true or tripped then
+    tripped = tripped or "host"
+    local info = getinfo(2, "f")
+    if not (info and outside[info.func]) then error(LIMIT, 0) end
+  elseif r then
+    sethook(hook, "", r)
+  end
+end
+
+local function trip(kind)
+  tripped = tripped or kind
+  error(LIMIT, 0)
+end
+
+-- pcall / xpcall that cannot swallow a limit --------------------------------------------------
+local function filter(ok, ...)
+  if tripped then error(LIMIT, 0) end
+  if not ok and ... == MEMERR then trip("memory") end
+  return ok, ...
+end
+
+local function s_pcall(f, ...)
+  return filter(pcall(f, ...))
+end
+
+local function s_xpcall(f, handler, ...)
+  return filter(xpcall(f, function(e)
+    if tripped then return LIMIT end
+    return handler(e)
+  end, ...))
+end
+
+-- coroutines: hooked, and API requests made inside them pass up to the driver -----------------
+local USER = {}
+local user_cos = setmetatable({}, {__mode = "k"})
+
+local function s_create(f)
+  if type(f) ~= "function" then error("bad argument #1 to 'create' (function expected)", 2) end
+  local co = co_create(f)
+  sethook(co, hook, "", COUNT)
+  user_cos[co] = true
+  return co
+end
+
+local function pass(co, ok, ...)
+  if tripped then error(LIMIT, 0) end
+  if not ok then
+    if ... == MEMERR then trip("memory") end
+    return false, ...
+  end
+  if co_status(co) == "dead" then return true, ... end
+  if ... == USER then return true, select(2, ...) end
+  -- an API request from inside a user coroutine: forward it and resume with the reply
+  return pass(co, co_resume(co, co_yield(...)))
+end
+
+local function s_resume(co, ...)
+  if not user_cos[co] then
+    if type(co) ~= "thread" then error("bad argument #1 to 'resume' (coroutine expected)", 2) end
+    return false, "cannot resume non-suspended coroutine"
+  end
+  return pass(co, co_resume(co, ...))
+end
+
+local function s_yield(...)
+  if not user_cos[co_running()] then error("attempt to yield from outside a coroutine", 2) end
+  return co_yield(USER, ...)
+end
+
+local function wrap_result(ok, ...)
+  if ok then return ... end
+  error((...), 0)
+end
+
+local function s_wrap(f)
+  local co = s_create(f)
+  return function(...) return wrap_result(s_resume(co, ...)) end
+end
+
+local function s_close(co)
+  if not user_cos[co] then
+    error("bad argument #1 to 'close' (not a coroutine of this spell)", 2)
+  end
+  return filter(co_close(co))
+end
+
+local function s_isyieldable()
+  return user_cos[co_running()] ~= nil and co_isyieldable()
+end
+
+-- the body of every coroutine driven from Python --------------------------------------------
+local function handler(e)
+  if tripped then return LIMIT end
+  if type(e) == "table" then
+    local mt = getmetatable(e)
+    if type(mt) == "table" and rawget(mt, "__tostring") then
+      local ok, s = pcall(tostring, e)
+      if ok then e = s end
+    end
+  end
+  return {e, traceback(nil, 2)}
+end
+
+local function finish(ok, ...)
+  if tripped then return -2, tripped end
+  if ok then return 0, ... end
+  if ... == MEMERR then tripped = "memory"; return -2, tripped end
+  return -1, ...
+end
+
+local function runner(f, ...)
+  sethook(hook, "", COUNT)
+  return finish(xpcall(f, handler, ...))
+end
+outside[runner], outside[finish] = true, true
+
+-- API stubs ------------------------------------------------------------------------------------
+local function result(code, v)
+  if code == 0 then return v end
+  if code == 1 then error(v, 0) end
+  trip("host")
+end
+
+local function request(...)
+  if not co_isyieldable() then
+    error("this API call cannot be made here: it waits, and Lua cannot wait inside a function "
+      .. "called from C (a table.sort comparator, a string.gsub callback, __tostring ...)", 3)
+  end
+  return co_yield(...)
+end
+
+local function stub(id, sync, owner)
+  if sync then
+    return function(...)
+      if owner ~= nil and ... == owner then return result(call_sync(id, select(2, ...))) end
+      return result(call_sync(id, ...))
+    end
+  end
+  return function(...)
+    if owner ~= nil and ... == owner then return result(request(id, select(2, ...))) end
+    return result(request(id, ...))
+  end
+end
+
+local function dynamic_stub(id, sync, owner, key)
+  if sync then
+    return function(...)
+      if ... == owner then return result(call_sync(id, key, select(2, ...))) end
+      return result(call_sync(id, key, ...))
+    end
+  end
+  return function(...)
+    if ... == owner then return result(request(id, key, select(2, ...))) end
+    return result(request(id, key, ...))
+  end
+end
+
+local function make_table(name, fields, dyn_id, dyn_sync, ...)
+  local t, spec = {}, {...}
+  if fields then
+    for k, v in next, fields do t[k] = v end
+  end
+  for i = 1, #spec, 3 do
+    t[spec[i]] = stub(spec[i + 1], spec[i + 2], t)
+  end
+  local mt = {__metatable = false, __name = name}
+  if dyn_id then
+    local cache = {}
+    mt.__index = function(_, k)
+      if type(k) ~= "string" then return nil end
+      local f = cache[k]
+      if f == nil then
+        f = dynamic_stub(dyn_id, dyn_sync, t, k)
+        cache[k] = f
+      end
+      return f
+    end
+  end
+  return setmetatable(t, mt)
+end
+
+local function make_function(id, sync)
+  return stub(id, sync, nil)
+end
+
+-- guarded string and table functions, loaded on first use (see GUARDS) ---------------------
+local guards
+local function guarded(name)
+  return function(...)
+    if not guards then
+      guards = load(load_chunk("guards"), "=[llmspell]", "b")(
+        trip, load_chunk, BUDGET, MAX_STRING, s_find, s_match, s_gmatch, s_gsub, s_rep,
+        s_byte, s_sub, s_format, t_concat, t_sort, t_move, t_unpack)
+    end
+    return guards[name](...)
+  end
+end
+
+local function s_setmetatable(t, mt)
+  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    error("__gc metamethods are not available in spells", 2)
+  end
+  return setmetatable(t, mt)
+end
+
+-- the spell's environment ---------------------------------------------------------------------
+-- The library tables are edited in place rather than copied (smaller instances): the prelude
+-- holds its own references to every original function it uses, and the real _G that still
+-- lists them is out of the spell's reach.
+local S = string
+S.find, S.match, S.gmatch = guarded("find"), guarded("match"), guarded("gmatch")
+S.gsub, S.rep = guarded("gsub"), guarded("rep")
+local string_mt = getmetatable("")
+string_mt.__index = S
+string_mt.__metatable = false
+
+table.sort, table.move = guarded("sort"), guarded("move")
+
+local C = coroutine
+C.create, C.resume, C.yield, C.wrap, C.close = s_create, s_resume, s_yield, s_wrap, s_close
+C.isyieldable = s_isyieldable
+
+local env = {
+  assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs,
+  pcall = s_pcall, xpcall = s_xpcall, select = select, tonumber = tonumber, tostring = tostring,
+  type = type, unpack = t_unpack, rawequal = rawequal, rawlen = rawlen, rawget = rawget,
+  rawset = rawset, setmetatable = s_setmetatable, getmetatable = getmetatable,
+  string = S, table = table, math = math, utf8 = utf8, coroutine = C,
+  os = {time = os.time, clock = os.clock, date = os.date, difftime = os.difftime},
+  _VERSION = _VERSION,
+}
+env._G = env
+
+local function compile(source, chunkname)
+  return load(source, chunkname, "t", env)
+end
+
+local function print_via(id)
+  return function(...)
+    local n, parts = select("#", ...), {...}
+    for i = 1, n do parts[i] = tostring(parts[i]) end
+    return result(call_sync(id, t_concat(parts, "\t", 1, n) .. "\n"))
+  end
+end
+
+return runner, compile, make_table, make_function, print_via, env
+"""
+"""Lua source of the sandbox prelude (run once per interpreter)."""
+
+GUARDS = rb"""
+local trip, load_chunk, BUDGET, MAX_STRING, s_find, s_match, s_gmatch, s_gsub, s_rep,
+  s_byte, s_sub, s_format, t_concat, t_sort, t_move, t_unpack = ...
+local type, tostring, rawlen, load = type, tostring, rawlen, load
+local math_type, tointeger, floor = math.type, math.tointeger, math.floor
+
+-- guarded string functions -----------------------------------------------------------------
+-- C pattern matching cannot be interrupted. Each call's worst case is estimated from the
+-- subject length and the pattern's backtracking items; above BUDGET steps the call runs in a
+-- pure-Lua port of the matcher instead, which the CPU hook can stop.
+local SPECIALS = "[%^%$%*%+%?%.%(%[%%%-]"
+local models = {[true] = {}, [false] = {}}
+local nmodels = 0
+
+local function class_end(p, i, lp)
+  local c = s_byte(p, i)
+  i = i + 1
+  if c == 37 then
+    if i > lp then return nil end
+    return i + 1
+  elseif c == 91 then
+    if s_byte(p, i) == 94 then i = i + 1 end
+    repeat
+      if i > lp then return nil end
+      local cc = s_byte(p, i)
+      i = i + 1
+      if cc == 37 and i <= lp then i = i + 1 end
+    until s_byte(p, i) == 93
+    return i + 1
+  end
+  return i
+end
+
+-- {anchored, backtracking items, 2^optional items * items, has %b or back-reference}
+local function model(p, anchor_ok)
+  local lp, i = #p, 1
+  local anchored = false
+  if anchor_ok and s_byte(p, 1) == 94 then anchored, i = true, 2 end
+  local mult, opt, items, leaf, trailing = 0, 0, 0, false, false
+  while i <= lp do
+    local c, d = s_byte(p, i, i + 1)
+    if c == 40 then
+      i = i + (d == 41 and 2 or 1)
+    elseif c == 41 then
+      i = i + 1
+    elseif c == 36 and i == lp then
+      i, trailing = i + 1, false
+    elseif c == 37 and d == 98 then
+      i, items, leaf, trailing = i + 4, items + 1, true, false
+    elseif c == 37 and d == 102 then
+      local e = class_end(p, i + 2, lp)
+      if not e then break end
+      i, items, trailing = e, items + 1, false
+    elseif c == 37 and d and d >= 48 and d <= 57 then
+      i, items, leaf, trailing = i + 2, items + 1, true, false
+    else
+      local e = class_end(p, i, lp)
+      if not e then break end
+      local q = s_byte(p, e)
+      items = items + 1
+      if q == 42 or q == 43 or q == 45 then
+        mult, trailing, i = mult + 1, true, e + 1
+      elseif q == 63 then
+        opt, trailing, i = opt + 1, false, e + 1
+      else
+        trailing, i = false, e
+      end
+    end
+  end
+  -- a backtracking item with nothing after it never makes the rest of the pattern retry
+  if trailing then mult = mult - 1 end
+  return {anchored, mult, 2.0 ^ opt * (items > 0 and items or 1), leaf}
+end
+
+local function cheap(p, n, anchor_ok)
+  local m = models[anchor_ok][p]
+  if m == nil then
+    if nmodels >= 256 then models, nmodels = {[true] = {}, [false] = {}}, 0 end
+    m = model(p, anchor_ok)
+    models[anchor_ok][p], nmodels = m, nmodels + 1
+  end
+  local cost = (m[1] and 1 or n + 1) * (n + 1.0) ^ m[2] * m[3] * (m[4] and n + 1 or 1)
+  return cost <= BUDGET
+end
+
+local fallback_module
+local function fallback()
+  if not fallback_module then
+    fallback_module = load(load_chunk("fallback"), "=[llmspell]", "b")(
+      s_byte, s_sub, s_find, s_format, t_concat, t_unpack)
+  end
+  return fallback_module
+end
+
+local function str_args(s, p)
+  if type(s) == "number" then s = tostring(s) end
+  if type(p) == "number" then p = tostring(p) end
+  return s, p, type(s) == "string" and type(p) == "string"
+end
+
+local function int_arg(v)
+  return v == nil or tointeger(v) ~= nil
+end
+
+local function plain_find(s, p, init)
+  local ls, lp = #s, #p
+  init = tointeger(init or 1)
+  if init < 0 then init = init < -ls and 1 or ls + init + 1 elseif init == 0 then init = 1 end
+  if init > ls + 1 then return nil end
+  local window = floor(BUDGET * 8 / lp) + 1
+  local i = init
+  while i <= ls - lp + 1 do
+    local a = s_find(s_sub(s, i, i + window + lp - 2), p, 1, true)
+    if a then return i + a - 1, i + a + lp - 2 end
+    i = i + window
+  end
+  return nil
+end
+
+local function g_find(s, p, init, plain)
+  local ok
+  s, p, ok = str_args(s, p)
+  if not ok or not int_arg(init) then return s_find(s, p, init, plain) end
+  if plain or not s_find(p, SPECIALS) then
+    if #p * #s <= BUDGET * 8 or #p == 0 then return s_find(s, p, init, plain) end
+    return plain_find(s, p, init)
+  end
+  if cheap(p, #s, true) then return s_find(s, p, init) end
+  return fallback().find(s, p, tointeger(init))
+end
+
+local function g_match(s, p, init)
+  local ok
+  s, p, ok = str_args(s, p)
+  if not ok or not int_arg(init) or cheap(p, #s, true) then return s_match(s, p, init) end
+  return fallback().match(s, p, tointeger(init))
+end
+
+local function g_gmatch(s, p, init)
+  local ok
+  s, p, ok = str_args(s, p)
+  if not ok or not int_arg(init) or cheap(p, #s, false) then return s_gmatch(s, p, init) end
+  return fallback().gmatch(s, p, tointeger(init))
+end
+
+local function g_gsub(s, p, repl, n)
+  local ok
+  s, p, ok = str_args(s, p)
+  local tr = type(repl)
+  if not ok or not int_arg(n) or cheap(p, #s, true)
+     or not (tr == "string" or tr == "number" or tr == "table" or tr == "function") then
+    return s_gsub(s, p, repl, n)
+  end
+  return fallback().gsub(s, p, repl, tointeger(n))
+end
+
+local function g_rep(s, n, sep)
+  local ls = type(s) == "string" and #s or type(s) == "number" and #tostring(s)
+  local lsep = sep == nil and 0
+    or type(sep) == "string" and #sep
+    or type(sep) == "number" and #tostring(sep)
+  if ls and lsep and math_type(n) then
+    if n <= 0 or ls + lsep == 0 then return "" end
+    if ls * n + lsep * (n - 1) > MAX_STRING then trip("memory") end
+  end
+  return s_rep(s, n, sep)
+end
+
+-- table functions that could run long in C
+local function lt(a, b) return a < b end
+
+local function g_sort(t, comp)
+  if comp == nil and type(t) == "table" and rawlen(t) > 1000 then return t_sort(t, lt) end
+  return t_sort(t, comp)
+end
+
+local function g_move(a1, f, e, t, a2)
+  if math_type(f) and math_type(e) and math_type(t) and e - f > 10000 then
+    a2 = a2 == nil and a1 or a2
+    if t > e or t <= f or a1 ~= a2 then
+      for i = 0, e - f do a2[t + i] = a1[f + i] end
+    else
+      for i = e - f, 0, -1 do a2[t + i] = a1[f + i] end
+    end
+    return a2
+  end
+  return t_move(a1, f, e, t, a2)
+end
+
+return {
+  find = g_find, match = g_match, gmatch = g_gmatch, gsub = g_gsub, rep = g_rep,
+  sort = g_sort, move = g_move,
+}
+"""
+"""Lua source of the guarded string and table functions (loaded by a spell's first use)."""
