@@ -123,6 +123,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     from ._config import load_config
     from ._runtime import SpellSource, open_runtime
+    from .engines import engine_for
 
     config = load_config(args.config)
     limits = config.limits
@@ -139,6 +140,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             limits = dataclasses.replace(limits, **{field: converted})
     params = _params(args.param)
     path = pathlib.Path(args.file)
+    engine_for(path)  # an unknown extension is a usage error, before anything starts
     try:
         spell = SpellSource.from_path(path)
     except OSError as exc:

@@ -390,3 +390,18 @@ async def test_example_spells_run_offline_alike_in_both_engines(name: str) -> No
         outputs[ext] = "".join(chunks).replace(f"spells/{name}.{ext}", "spells/NAME")
     assert outputs["lua"] == outputs["js"]
     assert json.dumps(outputs["lua"])
+
+
+@BOTH
+async def test_a_python_tool_is_callable_from_spells(ext: str) -> None:
+    from llmspell.tools import ToolRegistry, builtin_tools, tool
+
+    @tool(description="Add two numbers")
+    async def add(a: float, b: float) -> float:
+        return a + b
+
+    source = "return tools.add(1, 2)" if ext == "lua" else "return await tools.add(1, 2)"
+    async with open_runtime(tools=ToolRegistry([*builtin_tools(), add])) as rt:
+        ran = await run_source(source, ext, runtime=rt)
+    assert ran.result.ok, ran.result.error
+    assert ran.result.value == 3
