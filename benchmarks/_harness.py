@@ -72,7 +72,6 @@ def report(suite: str, records: list[Record]) -> None:
         base = f"{r.baseline_value:,.3g} {r.baseline}"[:30]
         target = "-" if r.target is None else f"{r.target:.2f}"
         met = "-" if r.met is None else ("yes" if r.met else "NO")
-        print(
-            f"{r.name:<48} {r.value:>10,.4g} {r.unit:<3} {base:>30} {r.ratio:>7.2f} {target:>7}  {met}"
-        )
+        value = f"{r.value:>10,.4g} {r.unit:<3}"
+        print(f"{r.name:<48} {value} {base:>30} {r.ratio:>7.2f} {target:>7}  {met}")
     print(f"\nwrote {path}")

@@ -12,15 +12,15 @@ import logging as _logging
 
 __version__ = "0.1.0"
 
-from ._exceptions import ConfigError as ConfigError  # noqa: E402
-from ._exceptions import LimitExceeded as LimitExceeded  # noqa: E402
-from ._exceptions import ParameterError as ParameterError  # noqa: E402
-from ._exceptions import ProviderError as ProviderError  # noqa: E402
-from ._exceptions import SpellClosedError as SpellClosedError  # noqa: E402
-from ._exceptions import SpellError as SpellError  # noqa: E402
-from ._exceptions import SpellRuntimeError as SpellRuntimeError  # noqa: E402
-from ._exceptions import SpellSyntaxError as SpellSyntaxError  # noqa: E402
-from ._exceptions import ToolError as ToolError  # noqa: E402
+from ._exceptions import ConfigError as ConfigError
+from ._exceptions import LimitExceeded as LimitExceeded
+from ._exceptions import ParameterError as ParameterError
+from ._exceptions import ProviderError as ProviderError
+from ._exceptions import SpellClosedError as SpellClosedError
+from ._exceptions import SpellError as SpellError
+from ._exceptions import SpellRuntimeError as SpellRuntimeError
+from ._exceptions import SpellSyntaxError as SpellSyntaxError
+from ._exceptions import ToolError as ToolError
 
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 

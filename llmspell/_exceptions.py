@@ -50,9 +50,7 @@ class SpellRuntimeError(SpellError):
         traceback: the script-level traceback as text ("" if unavailable).
     """
 
-    def __init__(
-        self, filename: str, line: int | None, message: str, traceback: str = ""
-    ) -> None:
+    def __init__(self, filename: str, line: int | None, message: str, traceback: str = "") -> None:
         where = f"{filename}:{line}" if line is not None else filename
         super().__init__(f"{where}: {message}")
         self.filename = filename

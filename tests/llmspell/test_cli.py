@@ -26,7 +26,7 @@ def test_run_prints_output_and_exits_0(ext: str, capsys: pytest.CaptureFixture[s
     out, err = capsys.readouterr()
     assert code == 0
     assert "heard hello.greeted: " in out and out.endswith("greetings heard)\n")
-    assert "[info] casting hello name=\"Ada\"" in err
+    assert '[info] casting hello name="Ada"' in err
 
 
 def test_json_prints_the_result_and_summary(capsys: pytest.CaptureFixture[str]) -> None:
@@ -92,7 +92,9 @@ def test_check_reports_syntax_errors_and_unknown_api_names(
     tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     good = write(tmp_path, "good.lua", "log.info('x')\nlocal r = llm.complete('hi')\n")
-    typo = write(tmp_path, "typo.js", "// events.nope in a comment is fine\nawait events.emitt('a');\n")
+    typo = write(
+        tmp_path, "typo.js", "// events.nope in a comment is fine\nawait events.emitt('a');\n"
+    )
     broken = write(tmp_path, "broken.lua", "if then\n")
     code = main(["check", good, typo, broken])
     out = capsys.readouterr().out
@@ -120,7 +122,11 @@ def test_console_script_runs_offline_and_says_which_model_answered(tmp_path: pat
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     proc = subprocess.run(
         [sys.executable, "-m", "llmspell", "run", spell],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("[offline model]")
