@@ -54,16 +54,39 @@ def _json_text(value: Any) -> str:
         return str(value)
 
 
+def _text_keys(value: Any) -> Any:
+    """Keys as JSON writes them (``1`` → ``"1"``), so that sorting them cannot fail."""
+    if isinstance(value, dict):
+        return {
+            (
+                k
+                if isinstance(k, str)
+                else _json.dumps(k)
+                if k is None or isinstance(k, bool)
+                else str(k)
+            ): _text_keys(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_text_keys(v) for v in value]
+    return value
+
+
 def json_namespace() -> Namespace:
-    """``json.encode(value, pretty?)`` and ``json.decode(text)``."""
+    """``json.encode(value, pretty?)`` and ``json.decode(text)``.
+
+    ``encode`` sorts object keys: Lua tables have no key order, so sorting is what makes the
+    same value encode to the same text in both engines.
+    """
 
     @sync_api
     async def encode(value: Any = None, pretty: Any = None) -> str:
         try:
             return _json.dumps(
-                value,
+                _text_keys(value),
                 ensure_ascii=False,
                 allow_nan=False,
+                sort_keys=True,
                 indent=2 if pretty else None,
                 separators=None if pretty else (",", ":"),
             )

@@ -156,7 +156,8 @@ async def test_loop_of_costly_c_calls_stops_on_time() -> None:
             Limits(memory_bytes=128 * 1024 * 1024, cpu_seconds=0.25),
         )
     assert info.value.limit == "cpu"
-    assert time.thread_time() - start < 0.25 + 0.6  # a fixed hook count overshoots by ~2 s
+    # a fixed hook count overshot by ~2 s of CPU; the bound is loose so a busy machine passes
+    assert time.thread_time() - start < 0.25 + 1.25
     await still_serving()
 
 

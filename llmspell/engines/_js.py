@@ -1,0 +1,82 @@
+"""The JavaScript engine: spells run in QuickJS (quickjs-ng), one Context per instance.
+
+How it works (the modules ``_js_*`` hold the pieces):
+
+* **No Python callables in the Context.** quickjs-ng refuses every call into Python while a
+  time limit is set (verified: ``InternalError: Can not call into Python with a time limit
+  set``), and the time limit is the only thing that stops a runaway loop or regex. So API
+  functions are pure JS stubs (:mod:`._js_prelude`) that queue ``[id, op, args]`` and return a
+  Promise; ``json.encode``/``json.decode`` run in JS (:mod:`._js_pyjson`) because spells call
+  them without ``await``.
+* **A driver task owns the Context** (:mod:`._js_instance`). Each *turn* it hands the Context one
+  batch (settled API calls, callback invocations, released functions), runs pending jobs until
+  none is left, and takes the queue: output, new requests, finished invocations, unhandled
+  rejections. Requests run concurrently in the driver's task group (``Promise.all`` really
+  overlaps; a few idle workers are kept because a hand-off costs far less than a new task);
+  ``sync_api`` functions run inline, in order with the output.
+* **Callbacks.** A script function reaching Python becomes a :class:`ScriptFunction`; calling
+  it posts an invocation to the driver, so it runs while the main code is suspended in an API
+  call and may itself call the API. Python's handle is released when garbage-collected.
+* **Limits.** Every entry into QuickJS gets ``set_time_limit`` with what is left of
+  ``min(CPU budget, wall clock)``, and the thread CPU time of each turn is added to the
+  instance's total, so the budget holds across turns and callbacks. QuickJS's interrupt cannot
+  be caught (``try``/``finally`` do not run). Memory is QuickJS's heap limit; output is counted
+  by ``api.output`` (and capped in JS). Any limit ends the instance: pending API calls are
+  cancelled and every waiting caller gets :class:`LimitExceeded`.
+* **Errors** keep the spell's file name and line (:mod:`._js_errors`). An API call that rejects
+  while nothing handles its Promise (no ``await``/``then``/``catch``/combinator by the time the
+  pending jobs ran out, as in Node) fails the run. A run waiting on a Promise that nothing can
+  settle fails at once ("deadlock") unless Python still holds one of its functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import anyio
+
+from ._base import Api, Engine, Limits, ScriptInstance
+from ._js_errors import compile_check, syntax_error
+from ._js_instance import _JsInstance
+
+
+class JsEngine(Engine):
+    """Runs ``.js`` spells in a quickjs-ng sandbox."""
+
+    name = "javascript"
+    extensions = (".js", ".mjs")
+
+    def check(self, source: str, filename: str) -> None:
+        """Compile ``source`` without running it; raise SpellSyntaxError with file and line."""
+        problem = compile_check(source)
+        if problem:
+            raise syntax_error(filename, problem)
+
+    def open(
+        self, source: str, filename: str, api: Api, limits: Limits
+    ) -> contextlib.AbstractAsyncContextManager[ScriptInstance]:
+        """Load ``source`` into a fresh Context exposing ``api``; see :class:`Engine`."""
+        return _open(source, filename, api, limits)
+
+
+@contextlib.asynccontextmanager
+async def _open(
+    source: str, filename: str, api: Api, limits: Limits
+) -> AsyncIterator[ScriptInstance]:
+    instance = _JsInstance(source, filename, api, limits)
+    error: Exception | None = None
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(instance._drive)
+            try:
+                yield instance
+            except Exception as exc:  # re-raised below, not wrapped in an ExceptionGroup
+                error = exc
+            finally:
+                instance._close()
+                tg.cancel_scope.cancel()
+    finally:
+        instance._free()
+    if error is not None:
+        raise error

@@ -1,0 +1,239 @@
+"""``json.encode``/``json.decode`` inside the engine, as the runtime's Python functions do them.
+
+Spells call ``json.encode(x)`` without ``await`` (as in Lua), and a synchronous call into Python
+is impossible under QuickJS's time limit, so these two run in JavaScript. They must give what
+the host's functions give for the same argument: ``json.dumps(value, ensure_ascii=False,
+allow_nan=False, sort_keys=True)`` (compact, or ``indent=2`` when ``pretty``) of the value
+as the host would have received it (same conversion rules, Python's float repr), and
+``json.loads(text)`` (including Python's ``NaN``/``Infinity``). Errors carry the host's own
+messages, learnt once per function by :func:`json_messages`. A hypothesis test compares both
+implementations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Coroutine
+from typing import Any, cast
+
+from .._exceptions import SpellError
+from ._base import HostObject
+from ._js_codec import dumps
+
+PYJSON = r"""'use strict';
+const { quote, parse, slice, keys, def, isArray, prop, wmGet, wsAdd, wsHas, hostIds, plain, ours,
+  own, D, E, TE, iso, errText, str, isWF, code, indexOf, repeat, toExp, SAFE, MAXD, JM } = deps;
+// json.encode/decode run here (a spell uses them without await), giving exactly what the
+// host's functions give: json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys,
+// compact or indent=2) / json.loads(text) of the value as the host would have received it.
+const NAN = '\u0000\u0001nan:';
+function paramError(fn, param, problem) {
+  const e = new E();
+  def(e, 'name', prop('ParameterError'));
+  def(e, 'message', prop(fn + ": parameter '" + param + "' " + problem));
+  wsAdd(plain, e);
+  return e;
+}
+function notEncodable(key, ind) {  // the host's own error for this kind of value
+  const m = JM[(ind === null ? '' : 'p') + key];
+  if (m === null || m === undefined) return paramError('json.encode', 'value', 'cannot be encoded');
+  const e = new E();
+  def(e, 'name', prop(m[0]));
+  def(e, 'message', prop(m[1]));
+  if (m[2]) wsAdd(plain, e);
+  return e;
+}
+function pyStr(s) {
+  if (isWF(s)) return quote(s);
+  let r = '', run = 0;  // Python writes lone surrogates as they are
+  for (let i = 0; i < s.length; i++) {
+    const c = code(s, i);
+    if (c < 0xDC00 && c >= 0xD800 && (code(s, i + 1) & 0xFC00) === 0xDC00) { i++; continue; }
+    if ((c & 0xF800) === 0xD800) {
+      r += slice(quote(slice(s, run, i)), 1, -1) + slice(s, i, i + 1);
+      run = i + 1;
+    }
+  }
+  return '"' + r + slice(quote(slice(s, run)), 1, -1) + '"';
+}
+function pyFloat(x) {  // Python's repr(float)
+  const t = toExp(x), at = indexOf(t, 'e'), neg = x < 0 ? '-' : '';
+  const m = slice(t, neg === '' ? 0 : 1, at), digits = m.length > 1 ? m[0] + slice(m, 2) : m;
+  const dp = +slice(t, at + 1) + 1;
+  if (dp > -4 && dp <= 16) {
+    if (dp <= 0) return neg + '0.' + repeat('0', -dp) + digits;
+    if (dp >= digits.length) return neg + digits + repeat('0', dp - digits.length) + '.0';
+    return neg + slice(digits, 0, dp) + '.' + slice(digits, dp);
+  }
+  const ex = dp - 1, ax = ex < 0 ? -ex : ex;
+  return neg + (digits.length > 1 ? digits[0] + '.' + slice(digits, 1) : digits) + 'e'
+    + (ex < 0 ? '-' : '+') + (ax < 10 ? '0' : '') + ax;
+}
+function pyEnc(v, d, chain, ind) {
+  switch (typeof v) {
+    case 'string': return pyStr(v);
+    case 'number':
+      if (v - v !== 0) throw notEncodable(v !== v ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity', ind);
+      return v % 1 === 0 && v <= SAFE && v >= -SAFE ? '' + v : pyFloat(v);
+    case 'boolean': return v ? 'true' : 'false';
+    case 'bigint': return '' + v;
+    case 'function': throw notEncodable('fn', ind);
+    case 'object': if (v === null) return 'null'; break;
+    default: return 'null';
+  }
+  if (wmGet(hostIds, v) !== undefined) throw notEncodable('host', ind);
+  if (v instanceof D) { try { return pyStr(iso(v)); } catch (e) { return 'null'; } }
+  if (v instanceof E) return pyStr(errText(v));
+  if (d > MAXD) throw own(new TE('value nested more than ' + MAXD + ' levels deep'));
+  for (let c = chain; c !== null; c = c.up) {
+    if (c.v === v) throw own(new TE('cannot convert a cyclic structure'));
+  }
+  chain = { __proto__: null, v, up: chain };
+  const inner = ind === null ? null : ind + '  ', sep = inner === null ? ',' : ',' + inner;
+  let s = '', n = 0;
+  if (isArray(v)) {
+    for (let i = 0; i < v.length; i++) s += (n++ ? sep : '') + pyEnc(v[i], d + 1, chain, inner);
+    if (n === 0) return '[]';
+    return inner === null ? '[' + s + ']' : '[' + inner + s + ind + ']';
+  }
+  const ks = sortKeys(keys(v));
+  for (let i = 0; i < ks.length; i++) {
+    const x = v[ks[i]];
+    if (x === undefined) continue;
+    s += (n++ ? sep : '') + pyStr(ks[i]) + (inner === null ? ':' : ': ')
+      + pyEnc(x, d + 1, chain, inner);
+  }
+  if (n === 0) return '{}';
+  return inner === null ? '{' + s + '}' : '{' + inner + s + ind + '}';
+}
+function unit(s, i) {  // UTF-16 unit remapped so that unit order is code point order
+  const c = code(s, i);
+  return c >= 0xe000 ? c - 0x800 : c >= 0xd800 ? c + 0x2000 : c;
+}
+function before(a, b) {  // Python's str order (by code point)
+  const n = a.length < b.length ? a.length : b.length;
+  for (let i = 0; i < n; i++) {
+    const x = unit(a, i), y = unit(b, i);
+    if (x !== y) return x < y;
+  }
+  return a.length < b.length;
+}
+function sortKeys(ks) {  // json.encode sorts keys (sort_keys=True); a merge sort, no prototypes
+  if (ks.length < 2) return ks;
+  const mid = ks.length >> 1, l = [], r = [], out = [];
+  for (let i = 0; i < ks.length; i++) (i < mid ? l : r)[i < mid ? i : i - mid] = ks[i];
+  const a = sortKeys(l), b = sortKeys(r);
+  let i = 0, j = 0, k = 0;
+  while (i < a.length && j < b.length) out[k++] = before(b[j], a[i]) ? b[j++] : a[i++];
+  while (i < a.length) out[k++] = a[i++];
+  while (j < b.length) out[k++] = b[j++];
+  return out;
+}
+function pyTruthy(v) {
+  switch (typeof v) {
+    case 'number': return v !== 0;  // NaN is true in Python
+    case 'object':
+      if (v === null) return false;
+      if (wmGet(hostIds, v) !== undefined || v instanceof D || v instanceof E) return true;
+      if (isArray(v)) return v.length > 0;
+      for (let i = 0, ks = keys(v); i < ks.length; i++) if (v[ks[i]] !== undefined) return true;
+      return false;
+    case 'symbol': case 'undefined': return false;
+    default: return !!v;
+  }
+}
+function pyKind(v) {  // the host's name for what it would have received, or null for a string
+  switch (typeof v) {
+    case 'string': return null;
+    case 'boolean': return 'a boolean';
+    case 'number': return v % 1 === 0 && v <= SAFE && v >= -SAFE ? 'int' : 'float';
+    case 'bigint': return 'int';
+    case 'function': return JM.fnType;
+    case 'object':
+      if (v === null) return 'NoneType';
+      if (wmGet(hostIds, v) !== undefined) return JM.hostType;
+      if (v instanceof D || v instanceof E) return null;
+      return isArray(v) ? 'a list' : 'a table';
+    default: return 'NoneType';
+  }
+}
+function pyRevive(k, v) {
+  if (typeof v !== 'string' || slice(v, 0, NAN.length) !== NAN) return v;
+  return +slice(v, NAN.length);
+}
+function pyLoads(text) {
+  try { return parse(text); } catch (e) { /* maybe Python's NaN / Infinity / -Infinity */ }
+  let s = '', run = 0, str = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (str) { if (c === '\\') i++; else if (c === '"') str = false; continue; }
+    if (c === '"') { str = true; continue; }
+    const tok = c === 'N' ? 'NaN' : c === 'I' ? 'Infinity' : c === '-' ? '-Infinity' : '';
+    if (tok !== '' && slice(text, i, i + tok.length) === tok) {
+      s += slice(text, run, i) + quote(NAN + tok);
+      i += tok.length - 1;
+      run = i + 1;
+    }
+  }
+  return parse(s + slice(text, run), pyRevive);
+}
+return {
+  __proto__: null,
+  encode: { encode(value, pretty) {
+    try {
+      return pyEnc(value, 1, null, pyTruthy(pretty) ? '\n' : null);
+    } catch (e) {
+      if (!wsHas(ours, e)) throw e;
+      throw new TE('json.encode: ' + e.message);
+    }
+  } }.encode,
+  decode: { decode(text) {
+    const kind = pyKind(text);
+    if (kind !== null) throw paramError('json.decode', 'text', 'must be a string, not ' + kind);
+    if (typeof text !== 'string') text = str(text);
+    try { return pyLoads(text); } catch (e) {
+      throw paramError('json.decode', 'text', 'is not valid JSON: ' + str(e.message));
+    }
+  } }.decode,
+};
+"""
+
+
+_json_probes: dict[object, str] = {}
+
+
+def json_messages(encode: object, function_type: str) -> str:
+    """What the host's ``json.encode`` raises for values JSON cannot hold.
+
+    The prelude's native ``json.encode`` raises the very same errors; they are learnt by
+    calling the Python function once per kind of value (cached per function body).
+    """
+    key = getattr(encode, "__code__", encode)
+    cached = _json_probes.get(key)
+    if cached is not None:
+        return cached
+    messages: dict[str, Any] = {"fnType": function_type, "hostType": HostObject.__name__}
+    probes = {
+        "NaN": math.nan,
+        "Infinity": math.inf,
+        "-Infinity": -math.inf,
+        "fn": type(function_type, (), {})(),
+        "host": HostObject("probe", {}),
+    }
+    for name, value in probes.items():
+        for prefix, pretty in (("", None), ("p", True)):
+            messages[prefix + name] = None
+            try:
+                coro = cast("Coroutine[Any, Any, Any]", encode(value, pretty))  # type: ignore[operator]
+                coro.send(None)
+                coro.close()  # not a sync_api function after all: no message to learn
+            except StopIteration:
+                pass
+            except Exception as exc:
+                messages[prefix + name] = [
+                    type(exc).__name__,
+                    str(exc),
+                    isinstance(exc, SpellError),
+                ]
+    text = _json_probes[key] = dumps(messages)
+    return text
