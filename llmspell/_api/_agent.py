@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import jsonschema
+import jsonschema  # type: ignore[import-untyped, unused-ignore]
 
 import actors
 

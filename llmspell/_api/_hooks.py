@@ -12,6 +12,7 @@ A spell's handlers see only the operations of their own run; Python handlers see
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import actors
@@ -45,7 +46,7 @@ def _script_context(point: str, data: dict[str, Any]) -> dict[str, ScriptValue]:
 
 def _adapter(
     session: Session, point: str, fn: ScriptFunction, extra: tuple[str, ...]
-) -> actors.HookHandler:
+) -> Callable[[Any, actors.HookContext], Awaitable[Any]]:
     async def handler(value: Any, hook: actors.HookContext) -> Any:
         data = hook.data
         if data.get("run_id") != session.run_id:
