@@ -42,7 +42,7 @@ class RunResult:
     """The outcome of one spell run (what ``llmspell run --json`` prints).
 
     Attributes:
-        status: ``"ok"`` or ``"error"``.
+        status: ``"ok"``, ``"error"``, or ``"stopped"`` (ended by :meth:`Runtime.stop`).
         error_type: the error's class name (``SpellRuntimeError``, ``LimitExceeded`` ...).
         error_line: the spell line the error points at, when known.
     """
@@ -242,14 +242,15 @@ class Runtime:
             with anyio.CancelScope(shield=True):
                 await session.aclose()
             self._active.pop(request.run_id, None)
-        if actor.scope is not None and actor.scope.cancelled_caught and error is None:
+        stopped = actor.scope is not None and actor.scope.cancelled_caught and error is None
+        if stopped:
             error = SpellError("the run was stopped")
         duration = time.perf_counter() - started
         result = RunResult(
             spell=spell.name,
             run_id=request.run_id,
             engine=engine_name,
-            status="ok" if error is None else "error",
+            status="ok" if error is None else "stopped" if stopped else "error",
             value=value if error is None else None,
             error=None if error is None else str(error),
             error_type=None if error is None else type(error).__name__,
@@ -259,9 +260,10 @@ class Runtime:
             usage=session.usage.as_dict(),
             output_bytes=meter.written,
         )
-        if error is None:
+        if error is None or stopped:
             await self.system.bus.publish(
-                "spell.finished", dict(base, duration=duration, usage=result.usage)
+                "spell.finished",
+                dict(base, status=result.status, duration=duration, usage=result.usage),
             )
         else:
             await self.system.bus.publish(

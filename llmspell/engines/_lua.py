@@ -28,7 +28,9 @@ Limits
   instructions are costly (a loop of ``big:upper()``), aiming at :data:`HOOK_INTERVAL`.
   C pattern matching cannot be interrupted, so costly matches run in an interruptible
   pure-Lua matcher (see :mod:`llmspell.engines._lua_patterns`).
-* timeout: wall clock from ``open()``; also a cancel-scope deadline around every pending API
+* timeout: wall clock from ``open()`` for the main chunk and the callbacks made while it runs;
+  a callback made after the main chunk returned (a resident spell handling an event) gets a
+  fresh ``timeout_seconds`` of its own; also a cancel-scope deadline around every pending API
   call.
 * output: bytes printed through the built-in ``print`` (the API's own ``print``/``output`` may
   raise ``LimitExceeded`` too).
@@ -213,6 +215,8 @@ class LuaInstance(ScriptInstance):
         timeout = limits.timeout_seconds
         self._deadline = perf_counter() + timeout if timeout is not None else math.inf
         self._deadline_loop = loop_time + timeout if timeout is not None else math.inf
+        self._main_done = False
+        self._active_deadline = self._deadline
         self._scopes: set[anyio.CancelScope] = set()
         self._fns: list[_Entry] = []
         self._host_tables: dict[HostObject, LuaObject] = {}
@@ -300,7 +304,20 @@ class LuaInstance(ScriptInstance):
         if main is None:
             self._ensure_open()
             raise RuntimeError("run_main() can be called only once")
-        return await self._drive(self._runner.coroutine(main))
+        try:
+            return await self._drive(self._runner.coroutine(main), self._main_deadlines())
+        finally:
+            self._main_done = True
+
+    def _main_deadlines(self) -> tuple[float, float]:
+        return self._deadline, self._deadline_loop
+
+    def _callback_deadlines(self) -> tuple[float, float]:
+        """The main chunk's deadline while it runs; afterwards a fresh timeout per callback."""
+        timeout = self._limits.timeout_seconds
+        if not self._main_done or timeout is None:
+            return self._main_deadlines()
+        return perf_counter() + timeout, anyio.current_time() + timeout
 
     async def call_function(self, fn: LuaObject, args: tuple[ScriptValue, ...]) -> ScriptValue:
         """Call a Lua function of this instance in a new coroutine (see :class:`LuaFunction`)."""
@@ -314,7 +331,7 @@ class LuaInstance(ScriptInstance):
             co = self._runner.coroutine(fn, *[self._conv.to_lua(a) for a in args])
         except _LuaMemoryError:
             raise self._set_limit(LimitExceeded("memory", self._memory_detail())) from None
-        return await self._drive(co)
+        return await self._drive(co, self._callback_deadlines())
 
     def statistics(self) -> InstanceStatistics:
         """CPU seconds used inside the interpreter, its memory in use, API calls made."""
@@ -332,11 +349,13 @@ class LuaInstance(ScriptInstance):
 
     # driving -----------------------------------------------------------------------------------
 
-    async def _drive(self, co: LuaObject) -> ScriptValue:
+    async def _drive(self, co: LuaObject, deadlines: tuple[float, float]) -> ScriptValue:
+        deadline, deadline_loop = deadlines
+        self._active_deadline = deadline
         entry, payload = self._step(co, None, None)
         if entry is None:
             return payload
-        with anyio.CancelScope(deadline=self._deadline_loop) as scope:
+        with anyio.CancelScope(deadline=deadline_loop) as scope:
             self._scopes.add(scope)
             try:
                 while True:
@@ -347,8 +366,10 @@ class LuaInstance(ScriptInstance):
                         raise self._set_limit(exc) from None
                     except Exception as exc:
                         error = self._api_error(exc, label, dynamic, payload)
+                        self._active_deadline = deadline
                         entry, payload = self._step(co, 1, error)
                     else:
+                        self._active_deadline = deadline
                         entry, payload = self._step(co, 0, result, label)
                     if entry is None:
                         return payload
@@ -424,7 +445,7 @@ class LuaInstance(ScriptInstance):
         if self._cpu + (now - self._t0) > self._limits.cpu_seconds:
             self._set_limit(LimitExceeded("cpu", self._cpu_detail()))
             return True
-        if now > self._deadline:
+        if now > self._active_deadline:
             self._set_limit(LimitExceeded("timeout", self._timeout_detail()))
             return True
         interval = now - max(self._last_hook, self._t0)

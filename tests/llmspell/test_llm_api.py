@@ -328,7 +328,7 @@ async def test_stopping_a_spell_cancels_its_llm_call(
             await server.wait_requests(1)
             runtime.stop(runtime.active_runs[0])
         await server.wait_disconnect()
-    assert results[0].status == "error" and "stopped" in (results[0].error or "")
+    assert results[0].status == "stopped" and "stopped" in (results[0].error or "")
 
 
 TOOLS = {

@@ -119,7 +119,7 @@ async def test_resident_spell_handles_events_until_stopped(ext: str) -> None:
             assert rt.stop(rt.active_runs[0])
         ready.cancel()
     assert chunks == ["tick 1\n", "tick 2\n"]
-    assert results[0].status == "error" and "stopped" in (results[0].error or "")
+    assert results[0].status == "stopped" and "stopped" in (results[0].error or "")
 
 
 ERRORS = {
@@ -185,3 +185,44 @@ async def test_hello_spells(path: str, lang: str) -> None:
     assert result.ok, result.error
     assert chunks[-1] == HELLO_EXPECTED.format(lang=lang)
     assert result.value == {"spell": "hello", "name": "Ada"}
+
+
+@BOTH
+async def test_a_resident_spell_outlives_its_timeout_each_callback_gets_its_own(ext: str) -> None:
+    from llmspell.engines import Limits
+
+    chunks: list[str] = []
+    async with open_runtime(limits=Limits(timeout_seconds=0.3)) as rt:
+        results = []
+
+        async def run() -> None:
+            results.append(
+                await rt.run(SpellSource(RESIDENT[ext], f"r.{ext}"), output=chunks.append)
+            )
+
+        async with anyio.create_task_group() as tg:
+            ready = rt.system.bus.subscribe("ready", lambda event: None)
+            tg.start_soon(run)
+            await rt.system.bus.wait_for("ready", timeout=5)
+            await anyio.sleep(0.5)  # let the run's own timeout pass: the clock is the subject
+            await rt.system.bus.publish("tick", {"n": 1})
+            with anyio.fail_after(5):
+                while not chunks:
+                    await anyio.wait_all_tasks_blocked()
+            rt.stop(rt.active_runs[0])
+            ready.cancel()
+    assert chunks == ["tick 1\n"]
+
+
+async def test_runs_publish_spell_events() -> None:
+    async with open_runtime() as rt:
+        seen: list[tuple[str, dict]] = []
+        rt.system.bus.subscribe("spell.*", lambda e: seen.append((e.topic, e.payload)))
+        ok = await run_source("return 1", "lua", runtime=rt)
+        bad = await run_source("throw new Error('nope')", "js", runtime=rt)
+        await anyio.wait_all_tasks_blocked()
+    topics = [t for t, _ in seen]
+    assert topics == ["spell.started", "spell.finished", "spell.started", "spell.failed"]
+    assert seen[1][1]["runId"] == ok.result.run_id and seen[1][1]["status"] == "ok"
+    assert seen[3][1]["runId"] == bad.result.run_id and "nope" in seen[3][1]["error"]
+    assert all(p["spell"] == "spell" for _, p in seen)
