@@ -50,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--memory-mb", type=float, metavar="MB", help="memory limit")
     run.add_argument("--cpu-seconds", type=float, metavar="S", help="CPU-time limit")
     run.add_argument("--model", help="default model, e.g. openai/gpt-4o-mini (else offline)")
+    run.add_argument(
+        "--fallback",
+        action="append",
+        default=[],
+        metavar="MODEL",
+        help="a model to try when the model fails (repeatable, in order)",
+    )
     _permission_flags(run)
 
     tools = sub.add_parser("tools", help="list the tools spells can call, with parameters")
@@ -126,6 +133,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .engines import engine_for
 
     config = load_config(args.config)
+    if args.fallback:
+        config = dataclasses.replace(config, fallbacks=tuple(args.fallback))
     limits = config.limits
     for flag, field, scale in (
         ("timeout", "timeout_seconds", 1.0),

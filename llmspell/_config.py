@@ -3,6 +3,7 @@
 Example ``llmspell.toml``::
 
     model = "openai/gpt-4o-mini"
+fallbacks = ["anthropic/claude-3-5-haiku-latest"]   # tried in order when the model fails
 
     [limits]
     memory_mb = 64
@@ -36,6 +37,7 @@ class Config:
     """Resolved settings for a runtime."""
 
     model: str | None = None
+    fallbacks: tuple[str, ...] = ()
     limits: Limits = dataclasses.field(default_factory=Limits)
     allow: tuple[str, ...] = ()
     workspace: str | None = None
@@ -105,7 +107,7 @@ def load_config(
                 limits_env[name] = float(value)
             except ValueError:
                 raise ConfigError(f"{key}: must be a number, got {value!r}") from None
-        elif name in ("model", "workspace"):
+        elif name in ("model", "workspace", "fallbacks"):
             env_table[name] = value
         elif name in ("allow", "http_hosts"):
             env_table.setdefault("permissions", {})[name] = value
@@ -117,7 +119,7 @@ def load_config(
 
 
 def _apply(config: Config, data: Mapping[str, Any], where: str) -> Config:
-    known = {"model", "limits", "permissions", "workspace"}
+    known = {"model", "fallbacks", "limits", "permissions", "workspace"}
     for key in data:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -126,6 +128,8 @@ def _apply(config: Config, data: Mapping[str, Any], where: str) -> Config:
         if not isinstance(data["model"], str) or not data["model"]:
             raise ConfigError(f"{where}: model must be a model name like 'openai/gpt-4o-mini'")
         changes["model"] = data["model"]
+    if "fallbacks" in data:
+        changes["fallbacks"] = _strings(f"{where}: fallbacks", data["fallbacks"])
     if "limits" in data:
         changes["limits"] = _limits(f"{where} [limits]", data["limits"], config.limits)
     if "workspace" in data:

@@ -324,7 +324,10 @@ async def open_runtime(
             http_allow_private=config.http_allow_private,
         )
     if provider is None:
-        provider = Provider(default_model=resolve_default_model(model, config_model=config.model))
+        provider = Provider(
+            default_model=resolve_default_model(model, config_model=config.model),
+            fallbacks=config.fallbacks,
+        )
     if tools is None:
         tools = ToolRegistry(builtin_tools())
     spells = await system.spawn_supervisor(

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import anyio
+
 import actors
 
 from ._api import Session
@@ -65,6 +67,7 @@ class Services:
         self._notice = notice
         self._noticed = False
         self._pools: dict[str, list[tuple[Any, list[int]]]] = {}
+        self._spawning: dict[str, anyio.Lock] = {}
 
     @property
     def default_model(self) -> str:
@@ -105,25 +108,38 @@ class Services:
             )
         return specs
 
-    async def _actor_for(self, session: Session, registry: ToolRegistry, name: str) -> Any:
+    async def _claim_actor(
+        self, session: Session, registry: ToolRegistry, name: str
+    ) -> tuple[Any, list[int]]:
+        """An idle actor of tool ``name`` (spawning one while the pool has room), claimed.
+
+        The caller must decrement the returned in-flight counter when its call is done.
+        """
         tool = registry.get(name)
         key = f"{session.run_id}:{name}" if tool.source == "script" else name
-        pool = self._pools.setdefault(key, [])
-        for entry in pool:
-            if entry[1][0] == 0 and entry[0].is_alive:
-                return entry
-        if len(pool) < POOL_SIZE:
-            ref = await self._supervisor.spawn(
-                ToolActor, name=f"tool:{key}#{len(pool) + 1}", restart="permanent"
-            )
-            entry = (ref, [0])
-            pool.append(entry)
-            if tool.source == "script":
-                session.closers.append(lambda: self._drop_pool(key))
+        lock = self._spawning.setdefault(key, anyio.Lock())
+        async with lock:  # concurrent first calls must not spawn the same actor twice
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = self._pools[key] = []
+                if tool.source == "script":
+                    session.closers.append(lambda: self._drop_pool(key))
+            idle = [e for e in pool if e[1][0] == 0 and e[0].is_alive]
+            if idle:
+                entry = idle[0]
+            elif len(pool) < POOL_SIZE:
+                ref = await self._supervisor.spawn(
+                    ToolActor, name=f"tool:{key}#{len(pool) + 1}", restart="permanent"
+                )
+                entry = (ref, [0])
+                pool.append(entry)
+            else:
+                entry = min(pool, key=lambda e: e[1][0])
+            entry[1][0] += 1
             return entry
-        return min(pool, key=lambda e: e[1][0])
 
     async def _drop_pool(self, key: str) -> None:
+        self._spawning.pop(key, None)
         for ref, _ in self._pools.pop(key, []):
             if ref.is_alive:
                 await ref.stop()
@@ -146,8 +162,7 @@ class Services:
                     raise ToolError(name, "a tool.before_call hook returned non-table arguments")
                 args = value
                 ctx = ToolContext(self.permissions, run_id=session.run_id, caller=caller)
-                ref, inflight = await self._actor_for(session, registry, name)
-                inflight[0] += 1
+                ref, inflight = await self._claim_actor(session, registry, name)
                 try:
                     result = await ref.ask(_Invoke(registry, name, args, ctx), timeout=None)
                 finally:

@@ -175,6 +175,7 @@ async def test_agent_loops_through_concurrent_tool_calls(
         {"name": "calculator", "arguments": {"expression": "6*7"}},
         {"name": "lookup", "arguments": {"key": "lua"}},
         {"name": "calculator", "arguments": "{not json"},
+        {"name": "lookup", "arguments": {"key": 7}},
     )
     server.reply("the answer is 42")
     server.reply("second answer")
@@ -185,18 +186,20 @@ async def test_agent_loops_through_concurrent_tool_calls(
     assert ran.result.value == {
         "first": "the answer is 42",
         "second": "second answer",
-        "history": 8,
+        "history": 9,
     }
     # the tool results went back to the model, malformed arguments as an error it can fix
     tool_messages = [m for m in server.requests[1]["messages"] if m["role"] == "tool"]
     assert [m["content"] for m in tool_messages[:2]] == ["42", "fact about lua"]
     assert tool_messages[2]["content"].startswith("error: the arguments are not valid JSON")
+    assert "parameter 'key'" in tool_messages[3]["content"]  # schema-invalid: back to the model
     assert server.requests[1]["tools"][0]["function"]["name"] == "calculator"
     # history persists across runs: the second request carries the first conversation
-    assert len(server.requests[2]["messages"]) == 1 + 6 + 1
+    assert len(server.requests[2]["messages"]) == 1 + 7 + 1
     await anyio.wait_all_tasks_blocked()
-    assert sorted(p["toolName"] for _, p in executed) == ["calculator", "lookup"]
-    assert all(p["success"] and p["duration"] >= 0 for _, p in executed)
+    assert sorted(p["toolName"] for _, p in executed) == ["calculator", "lookup", "lookup"]
+    assert all(p["duration"] >= 0 for _, p in executed)
+    assert [p["success"] for _, p in executed].count(False) == 1
     assert [t for t, _ in agent_events] == ["agent.started", "agent.finished"] * 2
 
 
@@ -405,3 +408,37 @@ async def test_a_python_tool_is_callable_from_spells(ext: str) -> None:
         ran = await run_source(source, ext, runtime=rt)
     assert ran.result.ok, ran.result.error
     assert ran.result.value == 3
+
+
+RESET = {
+    "lua": """
+        local a = llm.agent{name = "forgetful"}
+        a:run("one")
+        local before = #a:history()
+        a:reset()
+        a:run("two")
+        local models = llm.models("openai")
+        return {before = before, after = #a:history(), models = #models > 10, first = models[1].name}
+    """,
+    "js": """
+        const a = await llm.agent({name: "forgetful"});
+        await a.run("one");
+        const before = (await a.history()).length;
+        await a.reset();
+        await a.run("two");
+        const models = await llm.models("openai");
+        return {before, after: (await a.history()).length, models: models.length > 10, first: models[0].name};
+    """,
+}
+
+
+@BOTH
+async def test_agent_reset_clears_history_and_models_are_listed(
+    ext: str, server: OpenAIServer, runtime: Runtime
+) -> None:
+    ran = await run_source(RESET[ext], ext, runtime=runtime)
+    assert ran.result.ok, ran.result.error
+    value = ran.result.value
+    assert value["before"] == 2 and value["after"] == 2 and value["models"] is True
+    assert value["first"].startswith("openai/") or "/" not in value["first"]
+    assert server.requests[1]["messages"] == [{"role": "user", "content": "two"}]

@@ -1,0 +1,44 @@
+"""Configuration: llmspell.toml, LLMSPELL_* variables, and clear errors naming what is wrong."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from llmspell import ConfigError
+from llmspell._config import load_config
+
+
+def test_file_then_environment(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "llmspell.toml"
+    path.write_text(
+        'model = "openai/a"\nfallbacks = ["openai/b"]\n[limits]\nmemory_mb = 8\ncpu_seconds = 2\n'
+        '[permissions]\nallow = ["fs.read"]\nhttp_hosts = ["example.com"]\n'
+    )
+    config = load_config(path, env={"LLMSPELL_MODEL": "openai/c", "LLMSPELL_TIMEOUT_SECONDS": "9"})
+    assert config.model == "openai/c" and config.fallbacks == ("openai/b",)
+    assert config.limits.memory_bytes == 8 * 2**20 and config.limits.cpu_seconds == 2
+    assert config.limits.timeout_seconds == 9
+    assert config.allow == ("fs.read",) and config.http_hosts == ("example.com",)
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        ("modle = 'x'\n", {}, "unknown key 'modle'"),
+        ("[limits]\ncpu_seconds = -1\n", {}, "cpu_seconds: must be a positive number"),
+        ("model = \n", {}, "llmspell.toml"),
+        ("", {"LLMSPELL_MEMORY_MB": "lots"}, "LLMSPELL_MEMORY_MB: must be a number"),
+    ],
+)
+def test_errors_name_the_key(tmp_path: pathlib.Path, text: str, env: dict, message: str) -> None:
+    path = tmp_path / "llmspell.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, env=env)
+
+
+def test_missing_explicit_file_is_an_error(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "nope.toml", env={})
