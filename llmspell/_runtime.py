@@ -233,6 +233,12 @@ class Runtime:
                 async with engine.open(spell.source, spell.filename, api, request.limits) as inst:
                     value = await inst.run_main()
                     if session.resident:
+                        session.log(
+                            "info",
+                            f"{spell.name} is resident: handling events until its handlers "
+                            "are removed (events.off) or the run is stopped",
+                            {"subscriptions": len(session.subscriptions)},
+                        )
                         await session.wait_idle()
         except (SpellError, actors.HookCancelledError) as exc:
             error = exc
