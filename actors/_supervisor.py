@@ -64,7 +64,7 @@ class _RestartDue:
 class SupervisorCell(Cell):
     """The cell of a supervisor: its incarnation owns the children's task group."""
 
-    __slots__ = ("backoff", "children", "max_restarts", "period", "strategy", "tg")
+    __slots__ = ("_prune_at", "backoff", "children", "max_restarts", "period", "strategy", "tg")
 
     def __init__(
         self,
@@ -88,6 +88,7 @@ class SupervisorCell(Cell):
         self.strategy, self.max_restarts, self.period = strategy, max_restarts, period
         self.backoff = backoff
         self.children: list[Cell] = []
+        self._prune_at = 64
         self.tg: TaskGroup | None = None
 
     def _make_ref(self) -> SupervisorRef:
@@ -263,7 +264,8 @@ class SupervisorCell(Cell):
         if not self.alive or self.removed:
             raise ActorDeadError(f"supervisor {self.name!r} is stopped")
         self.system._register(child)
-        self._live()
+        if len(self.children) >= self._prune_at:  # drop dead children, amortised O(1) a spawn
+            self._prune_at = max(64, 2 * len(self._live()))
         self.children.append(child)
         if self.running and self.tg is not None:
             error = await child.launch(self.tg)

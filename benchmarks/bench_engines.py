@@ -1,0 +1,461 @@
+"""Engine benchmarks (Lua via lupa, JavaScript via quickjs-ng), per engine.
+
+* trivial spell: ``engine.open`` + ``run_main`` of ``return 1`` + teardown, in-process, with the
+  runtime's real script API (``log``, ``json``, ``events``, ``hooks``, ``llm``, ``tools`` built
+  for one session, as ``rt.run`` builds them). Mean ms per run (best of 3 batches) against a
+  fixed 2 ms budget.
+* API round trips: the spell calls an async Python function in a loop (20k in Lua, 5k in JS);
+  calls/s against fixed budgets (100k/s Lua, 20k/s JS), and against a raw Python ``await fn()``
+  loop for context.
+* memory per idle instance: 1,000 instances opened with ``engine.open`` (main code run, kept
+  open), RSS delta per instance, against a bare ``LuaRuntime()`` / ``quickjs.Context()``
+  measured the same way. Each figure is measured in a fresh child process (RSS never shrinks
+  reliably within one process).
+* 10,000 resident idle spells in one process, through the real ``rt.run`` path: 10,000
+  concurrent runs of a spell doing ``events.on("bench.ping", fn)`` (so each stays resident),
+  one published event that every one handles (each answers ``bench.pong``), then every run is
+  stopped with ``rt.stop``. Count achieved against 10,000; RSS per resident spell reported.
+* whole-process time of ``llmspell run spells/hello.lua`` against ``python -c pass`` (same
+  interpreter), median of 5 each, interleaved.
+
+Run: ``python -m benchmarks engines``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import anyio
+
+from ._harness import Record, compare
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+ENGINES = (("lua", "Lua"), ("js", "JS"))
+TRIVIAL_RUNS = {"lua": 500, "js": 200}
+CALLS = {"lua": 20_000, "js": 5_000}
+CALL_BUDGET = {"lua": 100_000.0, "js": 20_000.0}
+TRIVIAL_BUDGET_MS = 2.0
+RAW_CALLS = 200_000
+MEMORY_N = 1_000
+RESIDENT_N = 10_000
+RESIDENT_TIMEOUT = 180.0
+PROCESS_REPEAT = 5
+PROCESS_TARGET = 1 / 8
+
+LOOP = {
+    "lua": "local f = bench.f\nfor i = 1, {n} do f(i) end\nreturn {n}",
+    "js": "const f = bench.f;\nfor (let i = 1; i <= {n}; i++) { await f(i); }\nreturn {n};",
+}
+TRIVIAL = {"lua": "return 1", "js": "return 1;"}
+RESIDENT = {
+    "lua": (
+        'events.on("bench.ping", function(event, topic) events.emit("bench.pong", {}) end)\n'
+        'events.emit("bench.ready", {})\n'
+        "return 1\n"
+    ),
+    "js": (
+        'events.on("bench.ping", async (event, topic) => {\n'
+        '  await events.emit("bench.pong", {});\n'
+        "});\n"
+        'await events.emit("bench.ready", {});\n'
+        "return 1;\n"
+    ),
+}
+
+
+# -- shared helpers ------------------------------------------------------------------------
+
+
+def _quiet_log(level: str, message: str, fields: dict[str, Any]) -> None:
+    pass
+
+
+def _provider() -> Any:
+    from llmspell.providers import Provider
+
+    return Provider(default_model="offline/llmspell")  # never called here; no network
+
+
+@contextlib.asynccontextmanager
+async def _runtime_api(extra: dict[str, Any] | None = None) -> Any:
+    """The Api ``rt.run`` would build for one run of ``bench.lua`` (plus ``extra`` namespaces)."""
+    from llmspell._api import Session, build_api
+    from llmspell._runtime import open_runtime
+
+    async with open_runtime(provider=_provider()) as rt:
+        session = Session(
+            system=rt.system,
+            run_id="bench",
+            spell="bench",
+            filename="bench.lua",
+            params={},
+            log=_quiet_log,
+        )
+        assert rt.services is not None
+        namespaces = dict(rt.services.namespaces(session))
+        namespaces.update(extra or {})
+        yield build_api(session, lambda text: None, namespaces)
+
+
+def _rss() -> int:
+    """Resident set size in bytes, after a full collection and giving free heap back to the OS."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _child(*args: str, timeout: float) -> dict[str, Any]:
+    """Run ``python -m benchmarks.bench_engines ARGS`` and return the JSON it prints last."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_engines", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {args} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+# -- in-process: trivial spell and API round trips ----------------------------------------
+
+
+async def _trivial_ms(ext: str, api: Any) -> float:
+    from llmspell.engines import Limits, engine_for
+
+    filename = f"trivial.{ext}"
+    engine = engine_for(filename)
+    limits = Limits()
+    source = TRIVIAL[ext]
+    n = TRIVIAL_RUNS[ext]
+    for _ in range(20):  # warm up (prelude bytecode, caches)
+        async with engine.open(source, filename, api, limits) as inst:
+            await inst.run_main()
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(n):
+            async with engine.open(source, filename, api, limits) as inst:
+                value = await inst.run_main()
+        best = min(best, (time.perf_counter() - start) / n)
+        assert value == 1, value
+    return best * 1e3
+
+
+async def _echo(value: Any = None) -> Any:
+    return value
+
+
+async def _calls_per_second(ext: str, api: Any) -> float:
+    from llmspell.engines import Limits, engine_for
+
+    filename = f"loop.{ext}"
+    engine = engine_for(filename)
+    n = CALLS[ext]
+    source = LOOP[ext].replace("{n}", str(n))
+    limits = Limits(cpu_seconds=60.0)
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        async with engine.open(source, filename, api, limits) as inst:
+            value = await inst.run_main()
+        best = max(best, n / (time.perf_counter() - start))
+        assert value == n, value
+    return best
+
+
+async def _raw_calls_per_second() -> float:
+    fn = _echo
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        for i in range(RAW_CALLS):
+            await fn(i)
+        best = max(best, RAW_CALLS / (time.perf_counter() - start))
+    return best
+
+
+async def _in_process() -> dict[str, float]:
+    from llmspell.engines import Namespace
+
+    out: dict[str, float] = {}
+    async with _runtime_api({"bench": Namespace({"f": _echo})}) as api:
+        for ext, _ in ENGINES:
+            out[f"trivial_{ext}"] = await _trivial_ms(ext, api)
+            out[f"calls_{ext}"] = await _calls_per_second(ext, api)
+    out["calls_raw"] = await _raw_calls_per_second()
+    return out
+
+
+# -- child processes: memory ---------------------------------------------------------------
+
+
+def _bare_factory(ext: str) -> Any:
+    if ext == "lua":
+        from lupa import lua54  # type: ignore[import-untyped, unused-ignore]
+
+        return lua54.LuaRuntime
+    import quickjs  # type: ignore[import-untyped, unused-ignore]
+
+    return quickjs.Context
+
+
+async def _memory_child(ext: str, kind: str, n: int) -> dict[str, Any]:
+    from llmspell.engines import Limits, engine_for
+
+    if kind == "bare":
+        make = _bare_factory(ext)
+        spare = [make() for _ in range(20)]
+        del spare
+        before = _rss()
+        kept = [make() for _ in range(n)]
+        after = _rss()
+        assert len(kept) == n
+        return {"kib": (after - before) / n / 1024}
+    filename = f"idle.{ext}"
+    engine = engine_for(filename)
+    limits = Limits()
+    async with _runtime_api() as api:
+        async with contextlib.AsyncExitStack() as warm:
+            for _ in range(20):
+                inst = await warm.enter_async_context(
+                    engine.open(TRIVIAL[ext], filename, api, limits)
+                )
+                await inst.run_main()
+        before = _rss()
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(n):
+                inst = await stack.enter_async_context(
+                    engine.open(TRIVIAL[ext], filename, api, limits)
+                )
+                await inst.run_main()
+            after = _rss()
+    return {"kib": (after - before) / n / 1024}
+
+
+async def _resident_child(ext: str, n: int) -> dict[str, Any]:
+    """``n`` concurrent ``rt.run`` of a resident spell; one event they all handle; stop all."""
+    from llmspell._runtime import SpellSource, open_runtime
+
+    async with open_runtime(provider=_provider()) as rt:
+        spell = SpellSource(RESIDENT[ext], f"resident.{ext}")
+        state = {"ready": 0, "ended_early": 0, "pong": 0}
+        ready, ponged = anyio.Event(), anyio.Event()
+
+        def check_ready() -> None:
+            if state["ready"] + state["ended_early"] >= n:
+                ready.set()
+
+        def on_ready(event: Any) -> None:
+            state["ready"] += 1
+            check_ready()
+
+        def on_pong(event: Any) -> None:
+            state["pong"] += 1
+            if state["pong"] >= state["ready"]:
+                ponged.set()
+
+        bus = rt.system.bus
+        bus.subscribe("bench.ready", on_ready, queue_size=n + 16)
+        bus.subscribe("bench.pong", on_pong, queue_size=n + 16)
+        warm = await rt.run(SpellSource(TRIVIAL[ext], f"warm.{ext}"), log=_quiet_log)
+        assert warm.ok, warm.error
+        errors: list[str] = []
+        pinged = False
+
+        async def one() -> None:
+            result = await rt.run(spell, log=_quiet_log)
+            if not pinged:
+                state["ended_early"] += 1
+                errors.append(str(result.error))
+                check_ready()
+
+        before = _rss()
+        started = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for _ in range(n):
+                tg.start_soon(one)
+            with anyio.move_on_after(RESIDENT_TIMEOUT):
+                await ready.wait()
+            # ``bench.ready`` is emitted after ``events.on``: every counted run is resident
+            open_seconds = time.perf_counter() - started
+            resident = len(rt.active_runs)
+            after = _rss()
+            pinged = True
+            ping_started = time.perf_counter()
+            await bus.publish("bench.ping", {})
+            with anyio.move_on_after(RESIDENT_TIMEOUT):
+                await ponged.wait()
+            ping_seconds = time.perf_counter() - ping_started
+            stop_started = time.perf_counter()
+            for run_id in rt.active_runs:
+                rt.stop(run_id)
+        stop_seconds = time.perf_counter() - stop_started
+        return {
+            "count": min(resident, state["ready"], state["pong"]),
+            "resident": resident,
+            "pong": state["pong"],
+            "errors": errors[:3],
+            "kib": (after - before) / max(1, resident) / 1024,
+            "open_seconds": open_seconds,
+            "ping_seconds": ping_seconds,
+            "stop_seconds": stop_seconds,
+        }
+
+
+def _child_main(argv: list[str]) -> None:
+    if argv[0] == "memory":
+        result = anyio.run(_memory_child, argv[1], argv[2], int(argv[3]))
+    elif argv[0] == "resident":
+        result = anyio.run(_resident_child, argv[1], int(argv[2]))
+    else:
+        raise SystemExit(f"unknown child {argv}")
+    print(json.dumps(result))
+
+
+# -- whole process -------------------------------------------------------------------------
+
+
+def _process_times() -> tuple[float, float]:
+    llmspell = str(pathlib.Path(sys.executable).parent / "llmspell")
+    # No LLMSPELL_* settings; and bytecode may be cached (the warm-up run writes it), as for an
+    # installed package: with PYTHONDONTWRITEBYTECODE set, every module edited since its .pyc
+    # was written would be compiled again on every run.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LLMSPELL_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
+    spell = [llmspell, "run", "spells/hello.lua"]
+    bare = [sys.executable, "-c", "pass"]
+
+    def timed(cmd: list[str]) -> float:
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, check=False)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise RuntimeError(f"{cmd} failed: {proc.stderr.decode()[-2000:]}")
+        return elapsed
+
+    timed(bare), timed(spell)  # warm the page cache
+    spells, bares = [], []
+    for _ in range(PROCESS_REPEAT):
+        bares.append(timed(bare))
+        spells.append(timed(spell))
+    return statistics.median(spells) * 1e3, statistics.median(bares) * 1e3
+
+
+# -- the suite -----------------------------------------------------------------------------
+
+
+def run() -> list[Record]:
+    from llmspell.testing import deny_network
+
+    with deny_network() as refused:
+        figures = anyio.run(_in_process)
+    assert not refused, refused
+    memory = {
+        (ext, kind): _child("memory", ext, kind, str(MEMORY_N), timeout=120)["kib"]
+        for ext, _ in ENGINES
+        for kind in ("bare", "open")
+    }
+    resident = {
+        ext: _child("resident", ext, str(RESIDENT_N), timeout=2 * RESIDENT_TIMEOUT + 60)
+        for ext, _ in ENGINES
+    }
+    spell_ms, bare_ms = _process_times()
+
+    records: list[Record] = []
+    for ext, label in ENGINES:
+        bare_name = "LuaRuntime()" if ext == "lua" else "quickjs.Context()"
+        records += [
+            compare(
+                f"{label}: trivial spell open+run+close",
+                figures[f"trivial_{ext}"],
+                "ms",
+                baseline="ms budget",
+                baseline_value=TRIVIAL_BUDGET_MS,
+                target=1.0,
+                lower_is_better=True,
+            ),
+            compare(
+                f"{label}: API round trips",
+                figures[f"calls_{ext}"],
+                "/s",
+                baseline="/s budget",
+                baseline_value=CALL_BUDGET[ext],
+                target=1.0,
+            ),
+            compare(
+                f"{label}: API round trips vs raw await",
+                figures[f"calls_{ext}"],
+                "/s",
+                baseline="/s raw await fn()",
+                baseline_value=figures["calls_raw"],
+                target=None,
+            ),
+            compare(
+                f"{label}: memory per idle instance",
+                memory[(ext, "open")],
+                "KiB",
+                baseline=f"KiB {bare_name}",
+                baseline_value=memory[(ext, "bare")],
+                target=None,
+                lower_is_better=True,
+            ),
+            compare(
+                f"{label}: 10,000 resident idle spells (rt.run)",
+                resident[ext]["count"],
+                "",
+                baseline="spells",
+                baseline_value=RESIDENT_N,
+                target=1.0,
+            ),
+            compare(
+                f"{label}: memory per resident spell (rt.run)",
+                resident[ext]["kib"],
+                "KiB",
+                baseline=f"KiB {bare_name}",
+                baseline_value=memory[(ext, "bare")],
+                target=None,
+                lower_is_better=True,
+            ),
+        ]
+    records.append(
+        compare(
+            "llmspell run spells/hello.lua (whole process)",
+            spell_ms,
+            "ms",
+            baseline="ms python -c pass",
+            baseline_value=bare_ms,
+            target=PROCESS_TARGET,
+            lower_is_better=True,
+        )
+    )
+    for ext, label in ENGINES:
+        r = resident[ext]
+        print(
+            f"{label} resident: {r['resident']} active, {r['pong']} handled the event; "
+            f"opened in {r['open_seconds']:.1f} s, event to all in {r['ping_seconds']:.2f} s, "
+            f"stopped in {r['stop_seconds']:.2f} s"
+            + (f"; errors: {r['errors']}" if r["errors"] else "")
+        )
+    return records
+
+
+if __name__ == "__main__":
+    _child_main(sys.argv[1:])
