@@ -16,7 +16,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import jsonschema  # type: ignore[import-untyped, unused-ignore]
 
 import actors
 
@@ -85,6 +84,8 @@ def _config(session: Session, config: Any) -> AgentConfig:
         raise ParameterError(fn, "temperature", "must be a number")
     schema = config.get("schema") or None
     if schema is not None:
+        import jsonschema  # type: ignore[import-untyped, unused-ignore]
+
         if not isinstance(schema, dict):
             raise ParameterError(fn, "schema", "must be a JSON Schema table")
         try:
@@ -280,6 +281,8 @@ def _validate(content: str, schema: dict[str, Any]) -> tuple[str | None, Any]:
         value = json.loads(text)
     except ValueError as exc:
         return f"not valid JSON ({exc})", None
+    import jsonschema  # type: ignore[import-untyped, unused-ignore]
+
     error = jsonschema.exceptions.best_match(
         jsonschema.Draft202012Validator(schema).iter_errors(value)
     )

@@ -16,16 +16,13 @@ import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
-from jsonschema.exceptions import (  # type: ignore[import-untyped, unused-ignore]
-    SchemaError,
-    ValidationError,
-    best_match,
-)
-
 from .._exceptions import ParameterError
 
 if TYPE_CHECKING:
+    from jsonschema.exceptions import (  # type: ignore[import-untyped, unused-ignore]
+        ValidationError,
+    )
+
     from ._tool import Tool
 
 _SCHEMA_KEYWORDS = frozenset(
@@ -39,7 +36,10 @@ _JSON_TYPES = {
 
 
 def normalize_parameters(
-    parameters: Mapping[str, Any] | list[Any] | None, *, function: str = "tools.register"
+    parameters: Mapping[str, Any] | list[Any] | None,
+    *,
+    function: str = "tools.register",
+    check: bool = True,
 ) -> dict[str, Any]:
     """Return ``parameters`` as a full JSON Schema object, properties in declared order.
 
@@ -47,14 +47,17 @@ def normalize_parameters(
         parameters: None (no parameters), the shorthand mapping, a list of
             ``{name, type, ...}`` entries, or a full JSON Schema object (``type="object"``).
         function: the API function named in errors.
+        check: check the schemas against the JSON Schema metaschema (builtin tools skip
+            this at start-up; a test checks theirs).
 
     Raises:
-        ParameterError: the parameters are neither form, or a schema in them is invalid.
+        ParameterError: the parameters are neither form, or (with ``check``) a schema in
+            them is invalid.
     """
     if parameters is None or (isinstance(parameters, list | Mapping) and not parameters):
         return {"type": "object", "properties": {}}
     if isinstance(parameters, list):
-        return _from_list(parameters, function)
+        return _from_list(parameters, function, check)
     if not isinstance(parameters, Mapping):
         raise ParameterError(function, "parameters", "must be a table of parameter descriptions")
     if isinstance(parameters.get("type"), str) or (
@@ -62,21 +65,21 @@ def normalize_parameters(
         and isinstance(parameters.get("properties"), Mapping)
         and set(parameters) <= _SCHEMA_KEYWORDS
     ):
-        return _from_schema(parameters, function)
-    return _from_shorthand(parameters.items(), function)
+        return _from_schema(parameters, function, check)
+    return _from_shorthand(parameters.items(), function, check)
 
 
-def _from_list(entries: list[Any], function: str) -> dict[str, Any]:
+def _from_list(entries: list[Any], function: str, check: bool) -> dict[str, Any]:
     items = []
     for i, entry in enumerate(entries):
         if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
             problem = f"entry {i + 1} must be a table with a 'name' and a 'type'"
             raise ParameterError(function, "parameters", problem)
         items.append((entry["name"], {k: v for k, v in entry.items() if k != "name"}))
-    return _from_shorthand(items, function)
+    return _from_shorthand(items, function, check)
 
 
-def _from_shorthand(items: Any, function: str) -> dict[str, Any]:
+def _from_shorthand(items: Any, function: str, check: bool) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     required: list[str] = []
     for name, spec in items:
@@ -94,7 +97,8 @@ def _from_shorthand(items: Any, function: str) -> dict[str, Any]:
             raise ParameterError(function, f"{where}.required", "must be true or false")
         if flag:
             required.append(name)
-        _check(prop, function, where)
+        if check:
+            _check(prop, function, where)
         properties[name] = prop
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
@@ -103,7 +107,7 @@ def _from_shorthand(items: Any, function: str) -> dict[str, Any]:
     return schema
 
 
-def _from_schema(parameters: Mapping[str, Any], function: str) -> dict[str, Any]:
+def _from_schema(parameters: Mapping[str, Any], function: str, check: bool) -> dict[str, Any]:
     schema = copy.deepcopy(dict(parameters))
     schema.setdefault("type", "object")
     if schema["type"] != "object":
@@ -123,11 +127,15 @@ def _from_schema(parameters: Mapping[str, Any], function: str) -> dict[str, Any]
             raise ParameterError(function, "parameters.required", problem)
     if required:
         schema["required"] = required
-    _check(schema, function, "parameters")
+    if check:
+        _check(schema, function, "parameters")
     return schema
 
 
 def _check(schema: dict[str, Any], function: str, where: str) -> None:
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+    from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped, unused-ignore]
+
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -184,6 +192,8 @@ def validate_arguments(tool: Tool, args: Mapping[str, Any]) -> None:
         ParameterError: naming ``tools.<tool>`` and the first offending parameter, e.g.
             ``tools.weather: parameter 'location' is required``.
     """
+    from jsonschema.exceptions import best_match  # type: ignore[import-untyped, unused-ignore]
+
     function = f"tools.{tool.name}"
     if not isinstance(args, Mapping):
         raise ParameterError(

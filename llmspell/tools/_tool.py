@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
-
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 
 from .._exceptions import ParameterError
 from ._schema import normalize_parameters
 
 if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+
     from ._permissions import Permissions
 
 ToolHandler = Callable[[dict[str, Any], "ToolContext"], Awaitable[Any]]
@@ -64,7 +65,6 @@ class Tool:
     permission: str | None = None
     timeout: float = 30.0
     source: ToolSource = "builtin"
-    validator: Draft202012Validator = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         fn = "Tool"
@@ -78,9 +78,17 @@ class Tool:
             raise ParameterError(fn, "timeout", "must be a positive number of seconds")
         if self.source not in ("builtin", "python", "script"):
             raise ParameterError(fn, "source", "must be 'builtin', 'python' or 'script'")
-        schema = normalize_parameters(self.parameters, function=f"tool {self.name!r}")
+        schema = normalize_parameters(
+            self.parameters, function=f"tool {self.name!r}", check=self.source != "builtin"
+        )
         object.__setattr__(self, "parameters", schema)
-        object.__setattr__(self, "validator", Draft202012Validator(schema))
+
+    @functools.cached_property
+    def validator(self) -> Draft202012Validator:
+        """The JSON Schema validator for ``parameters``, built on first use."""
+        from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+
+        return Draft202012Validator(self.parameters)
 
     def describe(self) -> dict[str, Any]:
         """Return ``{name, description, parameters, permission, source}``."""

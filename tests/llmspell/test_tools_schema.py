@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import pytest
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 
 from llmspell._exceptions import ParameterError
 from llmspell.tools import (
@@ -12,6 +13,7 @@ from llmspell.tools import (
     Tool,
     ToolContext,
     bind_arguments,
+    builtin_tools,
     normalize_parameters,
     tool,
     validate_arguments,
@@ -113,6 +115,13 @@ def test_nonsense_parameters_are_a_clear_error(
         normalize_parameters(parameters)
     assert info.value.parameter == parameter
     assert fragment in str(info.value)
+
+
+def test_builtin_tool_schemas_are_valid() -> None:
+    # builtin tools skip the metaschema check at start-up; this is where theirs is checked
+    for builtin in builtin_tools():
+        assert builtin.source == "builtin"
+        Draft202012Validator.check_schema(builtin.parameters)
 
 
 def test_bad_tool_fields_are_refused() -> None:
