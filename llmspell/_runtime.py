@@ -114,6 +114,7 @@ class RunRequest:
     output: Output
     log: Callable[[str, str, dict[str, Any]], None]
     limits: Limits
+    permissions: Permissions | None = None
 
 
 class SpellRun(actors.Actor):
@@ -173,10 +174,12 @@ class Runtime:
         output: Output | None = None,
         log: Callable[[str, str, dict[str, Any]], None] | None = None,
         limits: Limits | None = None,
+        permissions: Permissions | None = None,
         run_id: str | None = None,
     ) -> RunResult:
         """Run a spell to completion (for a resident spell: until it stops listening).
 
+        ``limits`` and ``permissions`` override the runtime's for this run only.
         Errors inside the spell never raise here: they are in the returned result.
         """
         if not isinstance(spell, SpellSource):
@@ -188,6 +191,7 @@ class Runtime:
             output=output or (lambda text: None),
             log=log or _default_log,
             limits=limits or self.limits,
+            permissions=permissions,
         )
         ref = await self._supervisor.spawn(
             SpellRun, self, name=f"spell:{spell.name}:{request.run_id}", restart="temporary"
@@ -213,6 +217,7 @@ class Runtime:
             filename=spell.filename,
             params=request.params,
             log=request.log,
+            services={"permissions": request.permissions} if request.permissions else None,
         )
         base = {"spell": spell.name, "runId": request.run_id}
         self._active[request.run_id] = actor

@@ -161,7 +161,8 @@ class Services:
                 if not isinstance(value, dict):
                     raise ToolError(name, "a tool.before_call hook returned non-table arguments")
                 args = value
-                ctx = ToolContext(self.permissions, run_id=session.run_id, caller=caller)
+                permissions = session.services.get("permissions") or self.permissions
+                ctx = ToolContext(permissions, run_id=session.run_id, caller=caller)
                 ref, inflight = await self._claim_actor(session, registry, name)
                 try:
                     result = await ref.ask(_Invoke(registry, name, args, ctx), timeout=None)

@@ -442,3 +442,27 @@ async def test_agent_reset_clears_history_and_models_are_listed(
     assert value["before"] == 2 and value["after"] == 2 and value["models"] is True
     assert value["first"].startswith("openai/") or "/" not in value["first"]
     assert server.requests[1]["messages"] == [{"role": "user", "content": "two"}]
+
+
+async def test_permissions_are_per_run_and_agent_hooks_apply(tmp_path: Any) -> None:
+    import actors
+    from llmspell.tools import Permissions
+
+    (tmp_path / "note.txt").write_text("secret plans")
+    source = SpellSource(
+        'local ok, r = pcall(tools.file_read, "note.txt")\n'
+        'local a = llm.agent{name = "echo"}\n'
+        'return {file = r, answer = a:run("hi")}',
+        "perm.lua",
+    )
+    async with open_runtime(provider=Provider(default_model="offline/llmspell")) as rt:
+        rt.system.hooks.register("agent.before_run", lambda value: value + " (edited)")
+        rt.system.hooks.register("agent.after_run", lambda value: actors.Replace(value.upper()))
+        denied = await rt.run(source)
+        granted = await rt.run(
+            source,
+            permissions=Permissions.from_flags(allow=["fs.read"], workspace=tmp_path),
+        )
+    assert "permission 'fs.read' not granted" in denied.value["file"]
+    assert granted.value["file"] == "secret plans"
+    assert "HI (EDITED)" in granted.value["answer"]
