@@ -32,6 +32,10 @@ def __getattr__(name: str) -> object:
         from . import _runtime
 
         return getattr(_runtime, name)
+    if name in ("load_config", "Config"):
+        from . import _config
+
+        return getattr(_config, name)
     if name == "Limits":
         from .engines import Limits
 

@@ -23,8 +23,6 @@ from ._config import Config
 from ._exceptions import (
     LimitExceeded,
     SpellError,
-    SpellRuntimeError,
-    SpellSyntaxError,
 )
 from ._services import Services
 from .engines import Limits, Namespace, ScriptValue, engine_for
@@ -359,4 +357,4 @@ async def open_runtime(
     )
 
 
-__all__ = ["RunResult", "Runtime", "SpellRuntimeError", "SpellSource", "SpellSyntaxError"]
+__all__ = ["RunResult", "Runtime", "SpellSource", "open_runtime"]
