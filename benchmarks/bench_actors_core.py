@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 from typing import Any
 
 import anyio
@@ -97,22 +98,10 @@ class _Echo(actors.Actor):
         return message
 
 
-async def _actors_tell(n: int) -> None:
+async def _actors_tell(n: int, sink: type[_Sink] = _Sink) -> None:
     async with actors.open_system() as system:
         done = anyio.Event()
-        ref = await system.spawn(_Sink, n, done)
-        tell = ref.tell
-        for i in range(n):
-            tell(i)
-            if i % BATCH == BATCH - 1:
-                await anyio.lowlevel.checkpoint()
-        await done.wait()
-
-
-async def _actors_tell_async(n: int) -> None:
-    async with actors.open_system() as system:
-        done = anyio.Event()
-        ref = await system.spawn(_AsyncSink, n, done)
+        ref = await system.spawn(sink, n, done)
         tell = ref.tell
         for i in range(n):
             tell(i)
@@ -182,7 +171,7 @@ def run() -> list[Record]:
     base_tell = _asyncio_rate(_queue_tell, TELL_N)
     base_ask = _asyncio_rate(_queue_ask, ASK_N)
     tell = best_rate(_timed("asyncio", _actors_tell, TELL_N))
-    tell_async = best_rate(_timed("asyncio", _actors_tell_async, TELL_N))
+    tell_async = best_rate(_timed("asyncio", partial(_actors_tell, sink=_AsyncSink), TELL_N))
     ask = best_rate(_timed("asyncio", _actors_ask, ASK_N))
     pykka_tell = best_rate(_pykka_tell, repeat=3)
     pykka_ask = best_rate(_pykka_ask, repeat=3)
