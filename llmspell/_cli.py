@@ -183,7 +183,7 @@ def _cmd_tools(args: argparse.Namespace) -> int:
 
     tools = sorted(builtin_tools(), key=lambda t: t.name)
     if args.json:
-        print(json.dumps([_describe_tool(t) for t in tools], indent=2))
+        print(json.dumps([t.describe() for t in tools], indent=2))
         return EXIT_OK
     for tool in tools:
         perm = f"  [needs --allow {tool.permission}]" if tool.permission else ""
@@ -195,15 +195,6 @@ def _cmd_tools(args: argparse.Namespace) -> int:
             desc = schema.get("description", "")
             print(f"    - {name} ({schema.get('type', 'any')}, {flag}) {desc}".rstrip())
     return EXIT_OK
-
-
-def _describe_tool(tool: Any) -> dict[str, Any]:
-    return {
-        "name": tool.name,
-        "description": tool.description,
-        "parameters": tool.parameters,
-        "permission": tool.permission,
-    }
 
 
 def _cmd_models(args: argparse.Namespace) -> int:

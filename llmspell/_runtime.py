@@ -218,6 +218,7 @@ class Runtime:
             services={"permissions": request.permissions} if request.permissions else None,
         )
         base = {"spell": spell.name, "runId": request.run_id}
+        hook_data = {"run_id": request.run_id, "spell": spell.name}
         self._active[request.run_id] = actor
         value: ScriptValue = None
         error: BaseException | None = None
@@ -228,9 +229,7 @@ class Runtime:
             for factory in self._services:
                 extra.update(factory(session))
             api = build_api(session, meter, extra)
-            await self.system.hooks.run(
-                "spell.before_run", base, {"run_id": request.run_id, "spell": spell.name}
-            )
+            await self.system.hooks.run("spell.before_run", base, hook_data)
             await self.system.bus.publish("spell.started", dict(base, engine=engine_name))
             with anyio.CancelScope() as actor.scope:
                 async with engine.open(spell.source, spell.filename, api, request.limits) as inst:
@@ -243,9 +242,9 @@ class Runtime:
                             {"subscriptions": len(session.subscriptions)},
                         )
                         await session.wait_idle()
-        except (SpellError, actors.HookCancelledError) as exc:
-            error = exc
-        except Exception as exc:  # a bug of ours must still end only this run
+        except (
+            Exception
+        ) as exc:  # spell errors, cancelling hooks, even a bug of ours: this run only
             error = exc
         finally:
             with anyio.CancelScope(shield=True):
@@ -278,9 +277,7 @@ class Runtime:
             await self.system.bus.publish(
                 "spell.failed", dict(base, error=result.error, errorType=result.error_type)
             )
-        await self.system.hooks.run(
-            "spell.after_run", result, {"run_id": request.run_id, "spell": spell.name}
-        )
+        await self.system.hooks.run("spell.after_run", result, hook_data)
         return result
 
 
@@ -297,7 +294,8 @@ async def open_runtime(
     system: actors.ActorSystem | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open a spell runtime: an actor system (or ``system``, owned by the caller), a provider,
-    the tool registry, and the ``spells``, ``tools`` and ``agents`` supervisors.
+    the tool registry, and the ``spells`` and ``tools`` supervisors (agents run under the
+    latter).
 
     Args:
         config: settings from :func:`llmspell.load_config`; the other arguments override it.

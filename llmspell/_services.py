@@ -24,7 +24,7 @@ from ._api._tools import tools_namespace
 from ._exceptions import ParameterError, ProviderError, ToolError
 from .engines import Namespace, ScriptFunction
 from .providers import LLMRequest, Provider, is_offline_model
-from .tools import Permissions, ToolContext, ToolRegistry
+from .tools import Permissions, Tool, ToolContext, ToolRegistry
 
 POOL_SIZE = 8
 """How many actors one tool may have, so that concurrent calls of it run concurrently."""
@@ -108,15 +108,12 @@ class Services:
             )
         return specs
 
-    async def _claim_actor(
-        self, session: Session, registry: ToolRegistry, name: str
-    ) -> tuple[Any, list[int]]:
-        """An idle actor of tool ``name`` (spawning one while the pool has room), claimed.
+    async def _claim_actor(self, session: Session, tool: Tool) -> tuple[Any, list[int]]:
+        """An idle actor of ``tool`` (spawning one while the pool has room), claimed.
 
         The caller must decrement the returned in-flight counter when its call is done.
         """
-        tool = registry.get(name)
-        key = f"{session.run_id}:{name}" if tool.source == "script" else name
+        key = f"{session.run_id}:{tool.name}" if tool.source == "script" else tool.name
         lock = self._spawning.setdefault(key, anyio.Lock())
         async with lock:  # concurrent first calls must not spawn the same actor twice
             pool = self._pools.get(key)
@@ -149,7 +146,7 @@ class Services:
     ) -> Any:
         """Run tool ``name`` for ``session`` through hooks, its actor and ``tool.executed``."""
         registry = self.session_tools(session)
-        registry.get(name)  # unknown tools fail before any hook runs
+        tool = registry.get(name)  # unknown tools fail before any hook runs
         data = {"run_id": session.run_id, "spell": session.spell, "tool": name, "caller": caller}
         started = time.perf_counter()
         event = {"toolName": name, "runId": session.run_id, "spell": session.spell}
@@ -163,7 +160,7 @@ class Services:
                 args = value
                 permissions = session.services.get("permissions") or self.permissions
                 ctx = ToolContext(permissions, run_id=session.run_id, caller=caller)
-                ref, inflight = await self._claim_actor(session, registry, name)
+                ref, inflight = await self._claim_actor(session, tool)
                 try:
                     result = await ref.ask(_Invoke(registry, name, args, ctx), timeout=None)
                 finally:

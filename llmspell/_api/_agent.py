@@ -22,7 +22,7 @@ import actors
 from .._exceptions import ParameterError, SpellError
 from ..engines import HostObject, ScriptValue
 from ._session import Session
-from ._values import to_script
+from ._values import is_number, to_script
 
 if TYPE_CHECKING:
     from .._services import Services
@@ -75,13 +75,11 @@ def _config(session: Session, config: Any) -> AgentConfig:
         else:
             raise ParameterError(fn, "tools", "must list tool names or agents")
     max_steps = config.get("max_steps", 10)
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int | float) or max_steps < 1:
+    if not is_number(max_steps) or max_steps < 1:
         raise ParameterError(fn, "max_steps", "must be a positive integer")
     temperature = config.get("temperature")
-    if temperature is not None and (
-        isinstance(temperature, bool) or not isinstance(temperature, int | float)
-    ):
-        raise ParameterError(fn, "temperature", "must be a number")
+    if temperature is not None and (not is_number(temperature) or not 0 <= temperature <= 2):
+        raise ParameterError(fn, "temperature", "must be a number from 0 to 2")
     schema = config.get("schema") or None
     if schema is not None:
         import jsonschema  # type: ignore[import-untyped, unused-ignore]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json as _json
-import math
 from typing import Any
 
 import anyio
@@ -11,6 +10,7 @@ import anyio
 from .._exceptions import ParameterError
 from ..engines import Namespace, ScriptFunction, ScriptValue, sync_api
 from ._session import Session
+from ._values import is_number
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
 
@@ -107,12 +107,7 @@ def json_namespace() -> Namespace:
 
 async def sleep(seconds: Any = None) -> None:
     """``sleep(seconds)``: suspend the spell cooperatively."""
-    if (
-        not isinstance(seconds, int | float)
-        or isinstance(seconds, bool)
-        or not math.isfinite(seconds)
-        or seconds < 0
-    ):
+    if not is_number(seconds) or seconds < 0:
         raise ParameterError("sleep", "seconds", "must be a non-negative number")
     await anyio.sleep(seconds)
 

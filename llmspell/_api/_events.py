@@ -7,7 +7,6 @@ or the run is stopped.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import actors
@@ -15,7 +14,7 @@ import actors
 from .._exceptions import LimitExceeded, ParameterError, SpellError
 from ..engines import Namespace, ScriptFunction, ScriptValue
 from ._session import Session
-from ._values import to_script
+from ._values import is_number, to_script
 
 
 def _pattern(function: str, value: Any, name: str = "pattern") -> str:
@@ -33,7 +32,7 @@ def _handler(function: str, value: Any) -> ScriptFunction:
 def _timeout(function: str, value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not is_number(value):
         raise ParameterError(function, "timeout", "must be a number of seconds")
     return float(value)
 

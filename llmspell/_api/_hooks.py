@@ -11,7 +11,6 @@ A spell's handlers see only the operations of their own run; Python handlers see
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,7 +19,7 @@ import actors
 from .._exceptions import LimitExceeded, ParameterError, SpellRuntimeError
 from ..engines import Namespace, ScriptFunction, ScriptValue
 from ._session import Session
-from ._values import to_script
+from ._values import is_number, to_script
 
 # script key -> (hook point, names of context entries passed as extra arguments before the value)
 SCRIPT_HOOKS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -70,9 +69,7 @@ def _options(value: Any) -> int:
     if not isinstance(value, dict):
         raise ParameterError("hooks.register", "options", "must be a table like {priority=10}")
     priority = value.get("priority", 0)
-    if isinstance(priority, bool) or not isinstance(priority, int | float):
-        raise ParameterError("hooks.register", "priority", "must be a number")
-    if not math.isfinite(priority):
+    if not is_number(priority):
         raise ParameterError("hooks.register", "priority", "must be a finite number")
     return int(priority)
 

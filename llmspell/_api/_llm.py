@@ -8,13 +8,12 @@ max_tokens?, tools?, schema?}``. Every call passes the ``llm.before_generate`` a
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ParameterError
 from ..engines import Namespace, ScriptFunction, ScriptValue
 from ._session import Session
-from ._values import to_script
+from ._values import is_number, to_script
 
 if TYPE_CHECKING:
     from .._services import Services
@@ -86,20 +85,12 @@ def normalize_request(function: str, req: Any) -> dict[str, Any]:
         result["model"] = model
     temperature = req.get("temperature")
     if temperature is not None:
-        if (
-            isinstance(temperature, bool)
-            or not isinstance(temperature, int | float)
-            or not 0 <= temperature <= 2
-        ):
+        if not is_number(temperature) or not 0 <= temperature <= 2:
             raise ParameterError(function, "temperature", "must be a number from 0 to 2")
         result["temperature"] = float(temperature)
     max_tokens = req.get("max_tokens")
     if max_tokens is not None:
-        if (
-            isinstance(max_tokens, bool)
-            or not isinstance(max_tokens, int | float)
-            or max_tokens < 1
-        ):
+        if not is_number(max_tokens) or max_tokens < 1:
             raise ParameterError(function, "max_tokens", "must be a positive integer")
         result["max_tokens"] = int(max_tokens)
     tools = req.get("tools")
@@ -112,16 +103,11 @@ def normalize_request(function: str, req: Any) -> dict[str, Any]:
         if not isinstance(schema, dict):
             raise ParameterError(function, "schema", "must be a JSON Schema table")
         result["schema"] = schema
-    for key in ("api_base",):
-        if req.get(key) is not None:
-            result[key] = str(req[key])
+    if req.get("api_base") is not None:
+        result["api_base"] = str(req["api_base"])
     timeout = req.get("timeout")
     if timeout is not None:
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, int | float)
-            or not (math.isfinite(timeout) and timeout > 0)
-        ):
+        if not is_number(timeout) or timeout <= 0:
             raise ParameterError(function, "timeout", "must be a positive number of seconds")
         result["timeout"] = float(timeout)
     return result

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from ..engines import HostObject, ScriptFunction, ScriptValue
 
 _MAX_DEPTH = 64
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a finite int or float (a boolean is not a number)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def to_script(value: Any, _depth: int = 0) -> ScriptValue:
