@@ -89,7 +89,7 @@ def _provider() -> Any:
 @contextlib.asynccontextmanager
 async def _runtime_api(extra: dict[str, Any] | None = None) -> Any:
     """The Api ``rt.run`` would build for one run of ``bench.lua`` (plus ``extra`` namespaces)."""
-    from llmspell._api import Session, build_api
+    from llmspell._api import Session, Surface
     from llmspell._runtime import open_runtime
 
     async with open_runtime(provider=_provider()) as rt:
@@ -101,10 +101,8 @@ async def _runtime_api(extra: dict[str, Any] | None = None) -> Any:
             params={},
             log=_quiet_log,
         )
-        assert rt.services is not None
-        namespaces = dict(rt.services.namespaces(session))
-        namespaces.update(extra or {})
-        yield build_api(session, lambda text: None, namespaces)
+        surface = Surface({**rt.surface.namespaces, **(extra or {})}, rt.surface.functions)
+        yield surface.api(session, lambda text: None)
 
 
 def _rss() -> int:

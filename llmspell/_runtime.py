@@ -18,21 +18,20 @@ import anyio
 
 import actors
 
-from ._api import Session, build_api
+from ._api import Session, Surface, build_surface
 from ._config import Config
 from ._exceptions import (
     LimitExceeded,
     SpellError,
 )
 from ._services import Services
-from .engines import Limits, Namespace, ScriptValue, engine_for
+from .engines import Limits, ScriptValue, engine_for
 from .providers import Provider, resolve_default_model
 from .tools import Permissions, ToolRegistry, builtin_tools
 
 _log = logging.getLogger("llmspell.spell")
 
 Output = Callable[[str], None]
-ServiceFactory = Callable[[Session], dict[str, Namespace]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,14 +140,14 @@ class Runtime:
         supervisor: Any,
         *,
         limits: Limits,
-        services: list[ServiceFactory],
-        extras: Services | None = None,
+        surface: Surface,
+        services: Services | None = None,
     ) -> None:
         self.system = system
-        self.services = extras
+        self.services = services
+        self.surface = surface
         self._supervisor = supervisor
         self.limits = limits
-        self._services = services
         self._active: dict[str, SpellRun] = {}
 
     def stop(self, run_id: str) -> bool:
@@ -225,10 +224,7 @@ class Runtime:
         try:
             engine = engine_for(spell.filename)
             engine_name = engine.name
-            extra: dict[str, Namespace] = {}
-            for factory in self._services:
-                extra.update(factory(session))
-            api = build_api(session, meter, extra)
+            api = self.surface.api(session, meter)
             await self.system.hooks.run("spell.before_run", base, hook_data)
             await self.system.bus.publish("spell.started", dict(base, engine=engine_name))
             with anyio.CancelScope() as actor.scope:
@@ -350,8 +346,8 @@ async def open_runtime(
         system,
         spells,
         limits=limits or config.limits,
-        services=[services.namespaces],
-        extras=services,
+        surface=build_surface(services.namespaces()),
+        services=services,
     )
 
 

@@ -73,9 +73,9 @@ class Services:
     def default_model(self) -> str:
         return self.provider.default_model
 
-    def namespaces(self, session: Session) -> dict[str, Namespace]:
-        """The ``llm`` and ``tools`` namespaces for one run (a runtime service factory)."""
-        return {"llm": llm_namespace(self, session), "tools": tools_namespace(self, session)}
+    def namespaces(self) -> dict[str, Namespace]:
+        """The ``llm`` and ``tools`` namespaces (shared by every run)."""
+        return {"llm": llm_namespace(self), "tools": tools_namespace(self)}
 
     # -- tools --
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..engines import Api, Namespace
+from ..engines import Api, ApiFunction, Namespace
 from ._core import json_namespace, log_namespace, parallel, sleep
 from ._events import events_namespace
 from ._hooks import SCRIPT_HOOKS as SCRIPT_HOOKS
@@ -15,37 +17,40 @@ from ._session import Usage as Usage
 from ._values import to_script as to_script
 
 
-def build_api(session: Session, output: Any, extra: dict[str, Namespace] | None = None) -> Api:
-    """Assemble the globals a spell sees for one run.
+@dataclasses.dataclass(frozen=True)
+class Surface:
+    """The script API's namespaces and global functions, built once and shared by every run.
+
+    Functions that need their run (``log.info``, ``events.on``, ``llm.complete`` ...) are
+    marked :func:`~llmspell.engines.with_context`: the engine passes them the run's
+    :class:`Session`, the context of the run's :class:`~llmspell.engines.Api`.
+    """
+
+    namespaces: Mapping[str, Namespace]
+    functions: Mapping[str, ApiFunction]
+
+    def api(self, session: Session, output: Callable[[str], None]) -> Api:
+        """The Api of one run: these namespaces, the run's ``params``, output and session."""
+        values = {"params": to_script(session.params)}
+        return Api(self.namespaces, self.functions, values, output, session)
+
+
+def build_surface(extra: Mapping[str, Namespace] | None = None) -> Surface:
+    """Assemble the globals every spell sees.
 
     Args:
-        session: the run's state.
-        output: called with each piece of printed text (may raise LimitExceeded).
         extra: further namespaces (``llm``, ``tools`` ...) supplied by the runtime.
     """
-    log = log_namespace(session)
+    log = log_namespace()
     namespaces: dict[str, Namespace] = {
         "log": log,
         "logger": log,
         "json": json_namespace(),
-        "events": events_namespace(session),
-        "hooks": hooks_namespace(session),
+        "events": events_namespace(),
+        "hooks": hooks_namespace(),
     }
     namespaces.update(extra or {})
-    return Api(
-        namespaces=namespaces,
-        functions={"sleep": sleep, "parallel": parallel},
-        values={"params": to_script(session.params)},
-        output=output,
-    )
-
-
-class _Describe:
-    """A stand-in session: namespaces only touch their session when called."""
-
-    spell = "check"
-    run_id = "check"
-    params: dict[str, Any] = {}
+    return Surface(namespaces, {"sleep": sleep, "parallel": parallel})
 
 
 def describe_api() -> dict[str, Namespace]:
@@ -53,7 +58,6 @@ def describe_api() -> dict[str, Namespace]:
     from ._llm import llm_namespace
     from ._tools import tools_namespace
 
-    stub: Any = _Describe()
-    extra = {"llm": llm_namespace(None, stub), "tools": tools_namespace(None, stub)}  # type: ignore[arg-type]
-    api = build_api(stub, lambda text: None, extra)
-    return dict(api.namespaces)
+    services: Any = None  # namespaces only touch their services when called
+    extra = {"llm": llm_namespace(services), "tools": tools_namespace(services)}
+    return dict(build_surface(extra).namespaces)

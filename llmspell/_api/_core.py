@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 
 from .._exceptions import ParameterError
-from ..engines import Namespace, ScriptFunction, ScriptValue, sync_api
+from ..engines import Namespace, ScriptFunction, ScriptValue, sync_api, with_context
 from ._session import Session
 from ._values import is_number
 
@@ -31,12 +31,13 @@ def _kind(value: Any) -> str:
     )
 
 
-def log_namespace(session: Session) -> Namespace:
+def log_namespace() -> Namespace:
     """``log.debug/info/warn/error(message, fields?)``; ``warning`` is an alias of ``warn``."""
 
     def make(level: str) -> Any:
         @sync_api
-        async def emit(message: Any = None, fields: Any = None) -> None:
+        @with_context
+        async def emit(session: Session, message: Any = None, fields: Any = None) -> None:
             text = message if isinstance(message, str) else _json_text(message)
             session.log(level, text, _fields(f"log.{level}", fields))
 

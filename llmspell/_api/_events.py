@@ -12,7 +12,7 @@ from typing import Any
 import actors
 
 from .._exceptions import LimitExceeded, ParameterError, SpellError
-from ..engines import Namespace, ScriptFunction, ScriptValue
+from ..engines import Namespace, ScriptFunction, ScriptValue, with_context
 from ._session import Session
 from ._values import is_number, to_script
 
@@ -37,10 +37,12 @@ def _timeout(function: str, value: Any) -> float | None:
     return float(value)
 
 
-def events_namespace(session: Session) -> Namespace:
-    """Build ``events.on/once/off/emit/wait`` bound to ``session``."""
+def events_namespace() -> Namespace:
+    """Build ``events.on/once/off/emit/wait`` (each takes the run's session first)."""
 
-    def subscribe(function: str, pattern: Any, handler: Any, *, once: bool) -> str:
+    def subscribe(
+        session: Session, function: str, pattern: Any, handler: Any, *, once: bool
+    ) -> str:
         topic_pattern = _pattern(function, pattern)
         fn = _handler(function, handler)
         sub_id = ""
@@ -66,25 +68,34 @@ def events_namespace(session: Session) -> Namespace:
         sub_id = session.add_subscription(sub)
         return sub_id
 
-    async def on(pattern: Any = None, handler: Any = None) -> str:
-        return subscribe("events.on", pattern, handler, once=False)
+    @with_context
+    async def on(session: Session, pattern: Any = None, handler: Any = None) -> str:
+        return subscribe(session, "events.on", pattern, handler, once=False)
 
-    async def once(pattern: Any = None, handler: Any = None) -> str:
-        return subscribe("events.once", pattern, handler, once=True)
+    @with_context
+    async def once(session: Session, pattern: Any = None, handler: Any = None) -> str:
+        return subscribe(session, "events.once", pattern, handler, once=True)
 
-    async def off(sub_id: Any = None) -> bool:
+    @with_context
+    async def off(session: Session, sub_id: Any = None) -> bool:
         if not isinstance(sub_id, str):
             raise ParameterError("events.off", "id", "must be an id returned by events.on")
         return session.remove_subscription(sub_id)
 
-    async def emit(topic: Any = None, payload: Any = None) -> None:
+    @with_context
+    async def emit(session: Session, topic: Any = None, payload: Any = None) -> None:
         name = _pattern("events.emit", topic, "topic")
         try:
             await session.system.bus.publish(name, payload)
         except ValueError as exc:
             raise ParameterError("events.emit", "topic", str(exc)) from None
 
-    async def wait(pattern: Any = None, timeout: Any = None) -> ScriptValue:  # noqa: ASYNC109
+    @with_context
+    async def wait(
+        session: Session,
+        pattern: Any = None,
+        timeout: Any = None,  # noqa: ASYNC109
+    ) -> ScriptValue:
         topic_pattern = _pattern("events.wait", pattern)
         seconds = _timeout("events.wait", timeout)
         try:

@@ -17,7 +17,7 @@ from typing import Any
 import actors
 
 from .._exceptions import LimitExceeded, ParameterError, SpellRuntimeError
-from ..engines import Namespace, ScriptFunction, ScriptValue
+from ..engines import Namespace, ScriptFunction, ScriptValue, with_context
 from ._session import Session
 from ._values import is_number, to_script
 
@@ -74,10 +74,13 @@ def _options(value: Any) -> int:
     return int(priority)
 
 
-def hooks_namespace(session: Session) -> Namespace:
-    """Build ``hooks.register/unregister/points`` bound to ``session``."""
+def hooks_namespace() -> Namespace:
+    """Build ``hooks.register/unregister`` (each takes the run's session first)."""
 
-    async def register(spec: Any = None, second: Any = None, third: Any = None) -> str:
+    @with_context
+    async def register(
+        session: Session, spec: Any = None, second: Any = None, third: Any = None
+    ) -> str:
         handlers: list[tuple[str, ScriptFunction, tuple[str, ...]]] = []
         if isinstance(spec, str):
             if not isinstance(second, ScriptFunction):
@@ -114,7 +117,8 @@ def hooks_namespace(session: Session) -> Namespace:
         ]
         return hook_id
 
-    async def unregister(hook_id: Any = None) -> bool:
+    @with_context
+    async def unregister(session: Session, hook_id: Any = None) -> bool:
         registrations = session.hooks.pop(hook_id, None) if isinstance(hook_id, str) else None
         if registrations is None:
             return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ParameterError
-from ..engines import Namespace, ScriptFunction, ScriptValue
+from ..engines import Namespace, ScriptFunction, ScriptValue, with_context
 from ._session import Session
 from ._values import is_number, to_script
 
@@ -113,21 +113,24 @@ def normalize_request(function: str, req: Any) -> dict[str, Any]:
     return result
 
 
-def llm_namespace(services: Services, session: Session) -> Namespace:
-    """Build ``llm.complete/stream/agent/models`` bound to ``session``."""
+def llm_namespace(services: Services) -> Namespace:
+    """Build ``llm.complete/stream/agent/models`` (each takes the run's session first)."""
     from ._agent import create_agent
 
-    async def complete(req: Any = None) -> ScriptValue:
+    @with_context
+    async def complete(session: Session, req: Any = None) -> ScriptValue:
         request = normalize_request("llm.complete", req)
         return to_script(await services.generate(session, request))
 
-    async def stream(req: Any = None, on_chunk: Any = None) -> ScriptValue:
+    @with_context
+    async def stream(session: Session, req: Any = None, on_chunk: Any = None) -> ScriptValue:
         request = normalize_request("llm.stream", req)
         if not isinstance(on_chunk, ScriptFunction):
             raise ParameterError("llm.stream", "on_chunk", "must be a function(text)")
         return to_script(await services.generate(session, request, on_chunk=on_chunk))
 
-    async def agent(config: Any = None) -> ScriptValue:
+    @with_context
+    async def agent(session: Session, config: Any = None) -> ScriptValue:
         return await create_agent(services, session, config)
 
     async def models(provider: Any = None) -> ScriptValue:

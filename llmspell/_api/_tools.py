@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ParameterError
-from ..engines import Namespace, ScriptFunction, ScriptValue
+from ..engines import Namespace, ScriptFunction, ScriptValue, with_context
 from ..tools import Tool, ToolContext, bind_arguments, normalize_parameters
 from ._session import Session
 from ._values import to_script
@@ -50,18 +50,18 @@ def _script_tool(session: Session, spec: Any) -> Tool:
     )
 
 
-def tools_namespace(services: Services, session: Session) -> Namespace:
-    """Build ``tools.register/call/list`` and ``tools.<name>(...)`` bound to ``session``."""
+def tools_namespace(services: Services) -> Namespace:
+    """Build ``tools.register/call/list`` and ``tools.<name>(...)`` (each takes the run's
+    session first)."""
 
-    def registry() -> Any:
-        return services.session_tools(session)
-
-    async def register(spec: Any = None) -> str:
+    @with_context
+    async def register(session: Session, spec: Any = None) -> str:
         tool = _script_tool(session, spec)
-        registry().register(tool, replace=True)
+        services.session_tools(session).register(tool, replace=True)
         return tool.name
 
-    async def call(name: Any = None, args: Any = None) -> ScriptValue:
+    @with_context
+    async def call(session: Session, name: Any = None, args: Any = None) -> ScriptValue:
         if not isinstance(name, str):
             raise ParameterError("tools.call", "name", "must be a tool name")
         if args is None or args == []:
@@ -70,11 +70,13 @@ def tools_namespace(services: Services, session: Session) -> Namespace:
             raise ParameterError("tools.call", "args", "must be a table of named arguments")
         return to_script(await services.call_tool(session, name, args))
 
-    async def list_tools() -> ScriptValue:
-        return to_script(registry().list())
+    @with_context
+    async def list_tools(session: Session) -> ScriptValue:
+        return to_script(services.session_tools(session).list())
 
-    async def dynamic(name: str, *args: Any) -> ScriptValue:
-        tool = registry().get(name)
+    @with_context
+    async def dynamic(session: Session, name: str, *args: Any) -> ScriptValue:
+        tool = services.session_tools(session).get(name)
         if len(args) == 1 and isinstance(args[0], dict):
             named = bind_arguments(tool, (), args[0])
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._base import Api as Api
+from ._base import ApiFunction as ApiFunction
 from ._base import Engine as Engine
 from ._base import HostObject as HostObject
 from ._base import InstanceStatistics as InstanceStatistics
@@ -13,5 +14,7 @@ from ._base import ScriptInstance as ScriptInstance
 from ._base import ScriptValue as ScriptValue
 from ._base import is_sync_api as is_sync_api
 from ._base import sync_api as sync_api
+from ._base import takes_context as takes_context
+from ._base import with_context as with_context
 from ._registry import engine_for as engine_for
 from ._registry import extensions as extensions

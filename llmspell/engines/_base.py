@@ -6,7 +6,9 @@ owned by exactly one task (the instance's driver). The script API reaches the in
 
 Calling convention, both directions:
 
-* Script → Python: each API function is ``async def f(*args) -> value``; the script's arguments
+* Script → Python: each API function is ``async def f(*args) -> value`` (or, marked with
+  :func:`with_context`, ``async def f(context, *args)``: it receives :attr:`Api.context`, the
+  run's own state, so one set of namespaces can serve every run); the script's arguments
   arrive converted (tables/objects → ``dict``, arrays → ``list``, script functions →
   :class:`ScriptFunction`, nil/null/undefined → ``None``). While the call is pending the script
   is suspended (Lua: its coroutine yields; JS: a Promise) and the event loop runs freely. Several
@@ -24,10 +26,12 @@ in Python as :class:`SpellRuntimeError` with the spell's file name, line and scr
 from __future__ import annotations
 
 import dataclasses
+import threading
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 ScriptValue = Any
 """A value crossing the script boundary: None, bool, int, float, str, list, dict,
@@ -49,6 +53,21 @@ def sync_api(fn: Callable[..., Awaitable[ScriptValue]]) -> Callable[..., Awaitab
 def is_sync_api(fn: object) -> bool:
     """Whether ``fn`` was marked with :func:`sync_api`."""
     return getattr(fn, "_llmspell_sync", False) is True
+
+
+def with_context(fn: ApiFunction) -> ApiFunction:
+    """Mark an API function that takes :attr:`Api.context` as its first argument.
+
+    Namespaces built once and shared by many runs (the runtime's) use it to reach the run they
+    serve; the engine passes the context of the instance making the call.
+    """
+    fn._llmspell_context = True  # type: ignore[attr-defined]
+    return fn
+
+
+def takes_context(fn: object) -> bool:
+    """Whether ``fn`` was marked with :func:`with_context`."""
+    return getattr(fn, "_llmspell_context", False) is True
 
 
 class ScriptFunction(ABC):
@@ -102,12 +121,51 @@ class Api:
         values: global plain values (``params``).
         output: called with each piece of text the spell prints (``print``/``console.log``
             already joined and newline-terminated); may raise :class:`LimitExceeded`.
+        context: passed as first argument to functions marked :func:`with_context`.
+
+    Engines may cache what they derive from ``namespaces`` and ``functions`` (keyed by the
+    identity of those two mappings): an Api built per run should reuse the same mappings for
+    every run, and must not change them afterwards.
     """
 
     namespaces: Mapping[str, Namespace]
     functions: Mapping[str, ApiFunction]
     values: Mapping[str, ScriptValue]
     output: Callable[[str], None]
+    context: Any = None
+
+
+_T = TypeVar("_T")
+
+
+class ApiCache(Generic[_T]):
+    """What an engine derives from an Api's ``namespaces`` and ``functions`` (the binding plan),
+    computed once per pair of mappings and reused by every instance opened with them.
+
+    Keyed by identity; a cached pair is kept alive, so its ids cannot be reused by other
+    mappings while it is cached. Safe to share between threads.
+    """
+
+    def __init__(self, derive: Callable[[Api], _T], size: int = 16) -> None:
+        self._derive = derive
+        self._size = size
+        self._items: OrderedDict[tuple[int, int], tuple[object, object, _T]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, api: Api) -> _T:
+        namespaces, functions = api.namespaces, api.functions
+        key = (id(namespaces), id(functions))
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] is namespaces and hit[1] is functions:
+                self._items.move_to_end(key)
+                return hit[2]
+        value = self._derive(api)
+        with self._lock:
+            self._items[key] = (namespaces, functions, value)
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
 
 
 @dataclasses.dataclass(frozen=True)

@@ -74,8 +74,7 @@ async def _open(
             except Exception as exc:  # re-raised below, not wrapped in an ExceptionGroup
                 error = exc
             finally:
-                instance._close()
-                tg.cancel_scope.cancel()
+                instance._close()  # the driver sees it and returns
     finally:
         instance._free()
     if error is not None:

@@ -21,7 +21,14 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-from ._base import ApiFunction, HostObject, ScriptFunction, ScriptValue, is_sync_api
+from ._base import (
+    ApiFunction,
+    HostObject,
+    ScriptFunction,
+    ScriptValue,
+    is_sync_api,
+    takes_context,
+)
 
 FN, HOST, FOREIGN, NUM = "\x00f", "\x00h", "\x00c", "\x00n"
 MAX_DEPTH = 200
@@ -39,6 +46,17 @@ class Op(NamedTuple):
     label: str
     sync: bool
     dynamic: bool = False
+    context: bool = False  # called with the Api's context first (see ``with_context``)
+
+
+def api_op(fn: ApiFunction, label: str, dynamic: bool = False) -> Op:
+    """The op of an API function or host method."""
+    return Op(fn, label, is_sync_api(fn), dynamic, takes_context(fn))
+
+
+def no_functions(fid: int) -> ScriptFunction:
+    """The ``make_function`` of a codec that must not meet script functions."""
+    raise BridgeError("this codec cannot make script functions")
 
 
 class _Special(Exception):
@@ -85,6 +103,11 @@ class Codec:
         self._host_methods: dict[int, list[list[object]]] = {}
         self._hosts_sent: set[int] = set()
         self._foreign: dict[ScriptFunction, int] = {}
+
+    def detach(self) -> None:
+        """Drop the instance's ``make_function`` (which refers back to the instance), so that
+        no reference cycle outlives a closed instance; decoding a function then fails."""
+        self._make_function = no_functions
 
     def add_op(self, op: Op) -> int:
         """Register a callable; returns its index (what the script sends)."""
@@ -154,7 +177,7 @@ class Codec:
             self._hosts.append(host)
             hid = self._host_ids[host] = len(self._hosts)
             self._host_methods[hid] = [
-                [name, self.add_op(Op(fn, f"{host.type_name}.{name}", is_sync_api(fn)))]
+                [name, self.add_op(api_op(fn, f"{host.type_name}.{name}"))]
                 for name, fn in host.methods.items()
             ]
         if hid in self._hosts_sent or hid in new_hosts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -16,6 +17,7 @@ import quickjs  # type: ignore[import-untyped]
 from .._exceptions import LimitExceeded, SpellClosedError, SpellError, SpellRuntimeError
 from ._base import (
     Api,
+    ApiCache,
     InstanceStatistics,
     Limits,
     ScriptFunction,
@@ -23,7 +25,7 @@ from ._base import (
     ScriptValue,
     is_sync_api,
 )
-from ._js_codec import BridgeError, Codec, Op, dumps
+from ._js_codec import BridgeError, Codec, Op, api_op, dumps, no_functions
 from ._js_errors import (
     SKIP,
     clone,
@@ -42,6 +44,59 @@ logger = logging.getLogger("llmspell.engines.js")
 _SALVAGE_SECONDS = 0.05
 _IDLE_WORKERS = 4
 _NATIVE_JSON = ("encode", "decode")  # json.* functions the prelude implements (sync in JS)
+
+
+def _bind(api: Api, codec: Codec) -> dict[str, Any]:
+    """Register the Api's functions as ops of ``codec``; return the spec's ``ns`` and ``fn``."""
+    namespaces = []
+    for ns_name, ns in api.namespaces.items():
+        fns = [
+            [
+                name,
+                codec.add_op(api_op(fn, f"{ns_name}.{name}")),
+                int(ns_name == "json" and name in _NATIVE_JSON and is_sync_api(fn)),
+            ]
+            for name, fn in ns.functions.items()
+        ]
+        dyn = -1 if ns.dynamic is None else codec.add_op(api_op(ns.dynamic, ns_name, True))
+        namespaces.append([ns_name, fns, dyn, dict(ns.values)])
+    functions = [[name, codec.add_op(api_op(fn, name))] for name, fn in api.functions.items()]
+    return {"ns": namespaces, "fn": functions}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """What every instance opened with the same Api shares (see :class:`ApiCache`).
+
+    Attributes:
+        ops: the API functions, in op order.
+        messages: the error messages of Python's json functions, for the in-engine json.
+        members: the spec's ``"ns":...,"fn":...`` text; None when the namespaces' values hold
+            host objects or functions, which each instance's codec must encode itself.
+    """
+
+    ops: tuple[Op, ...]
+    messages: str
+    members: str | None
+
+
+def _derive_plan(api: Api) -> _Plan:
+    codec = Codec(no_functions)
+    flagged, text = codec.encode(_bind(api, codec))
+    json_ns = api.namespaces.get("json")
+    native = json_ns is not None and any(
+        name in _NATIVE_JSON and is_sync_api(fn) for name, fn in json_ns.functions.items()
+    )
+    messages = "{}"
+    if native:
+        assert json_ns is not None
+        messages = json_messages(json_ns.functions.get("encode"), _JsFunction.__name__)
+    # Shared as text only when plain: no markers, and no key the decoder would take for one.
+    shareable = not flagged and "\\u0000" not in text
+    return _Plan(tuple(codec.ops), messages, text[1:-1] if shareable else None)
+
+
+_plans = ApiCache(_derive_plan)
 
 
 class _Waiter:
@@ -101,6 +156,7 @@ class _JsInstance(ScriptInstance):
     def __init__(self, source: str, filename: str, api: Api, limits: Limits) -> None:
         self._filename = filename
         self._api = api
+        self._context = api.context
         self._limits = limits
         self._codec = Codec(lambda fid: _JsFunction(self, fid))
         self._inbox: list[str] = []
@@ -146,30 +202,16 @@ class _JsInstance(ScriptInstance):
 
     def _spec(self) -> str:
         codec, api = self._codec, self._api
-        namespaces = []
-        messages = "{}"
-        for ns_name, ns in api.namespaces.items():
-            fns = [
-                [
-                    name,
-                    codec.add_op(Op(fn, f"{ns_name}.{name}", is_sync_api(fn))),
-                    int(ns_name == "json" and name in _NATIVE_JSON and is_sync_api(fn)),
-                ]
-                for name, fn in ns.functions.items()
-            ]
-            if any(native for _, _, native in fns):
-                messages = json_messages(ns.functions.get("encode"), _JsFunction.__name__)
-            dyn = -1
-            if ns.dynamic is not None:
-                dyn = codec.add_op(Op(ns.dynamic, ns_name, is_sync_api(ns.dynamic), True))
-            namespaces.append([ns_name, fns, dyn, dict(ns.values)])
-        functions = [
-            [name, codec.add_op(Op(fn, name, is_sync_api(fn)))]
-            for name, fn in api.functions.items()
-        ]
-        flagged, text = codec.encode({"ns": namespaces, "fn": functions, "val": dict(api.values)})
+        plan = _plans(api)
+        if plan.members is not None:
+            codec.ops.extend(plan.ops)
+            flagged, values = codec.encode(dict(api.values))
+            text = f'{{{plan.members},"val":{values}}}'
+        else:  # namespace values that need this instance's codec (host objects, functions)
+            members = _bind(api, codec)
+            flagged, text = codec.encode({**members, "val": dict(api.values)})
         return (
-            f'{{"file":{dumps(self._filename)},"skip":{SKIP},"jm":{messages},'
+            f'{{"file":{dumps(self._filename)},"skip":{SKIP},"jm":{plan.messages},'
             f'"out":{self._limits.output_bytes},"f":{int(flagged)},"api":{text}}}'
         )
 
@@ -184,6 +226,8 @@ class _JsInstance(ScriptInstance):
         self._closed = True
         self._bridge = None
         self._ctx = None
+        self._tg = None
+        self._codec.detach()
 
     # Public API ---------------------------------------------------------------------------
 
@@ -283,7 +327,13 @@ class _JsInstance(ScriptInstance):
                 if self._fatal is None and not self._closed and not self._inbox:
                     await self._wake.wait()
                     self._wake = anyio.Event()
-            tg.cancel_scope.cancel()
+            # Idle workers just return; only calls still in flight are cancelled (cancelling
+            # idle tasks too would leave their frames in reference cycles for the GC).
+            for slot in self._idle_workers:
+                slot.event.set()
+            self._idle_workers.clear()
+            if self._inflight:
+                tg.cancel_scope.cancel()
 
     def _idle(self) -> None:
         """Nothing to feed the script: finish run_main, or detect a deadlock."""
@@ -400,7 +450,10 @@ class _JsInstance(ScriptInstance):
                 self._tg.start_soon(self._worker, job)
             return
         try:
-            coro = cast("Coroutine[Any, Any, ScriptValue]", op.fn(*args))
+            coro = cast(
+                "Coroutine[Any, Any, ScriptValue]",
+                op.fn(self._context, *args) if op.context else op.fn(*args),
+            )
             try:
                 coro.send(None)
             except StopIteration as stop:
@@ -425,12 +478,16 @@ class _JsInstance(ScriptInstance):
             slot = _Slot()
             self._idle_workers.append(slot)
             await slot.event.wait()
-            assert slot.job is not None
+            if slot.job is None:  # the driver is done
+                return
             job = slot.job
 
     async def _run_request(self, call_id: int, op: Op, args: list[Any], label: str) -> None:
         try:
-            value = await op.fn(*args)
+            if op.context:
+                value = await op.fn(self._context, *args)
+            else:
+                value = await op.fn(*args)
         except LimitExceeded as exc:
             self._inflight -= 1
             self._die(exc)

@@ -42,6 +42,7 @@ Once a limit is hit it is sticky: the hook re-raises it, the sandbox's ``pcall``
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import threading
 from collections.abc import AsyncIterator, Coroutine
@@ -59,6 +60,7 @@ from .._exceptions import (
 )
 from ._base import (
     Api,
+    ApiCache,
     ApiFunction,
     Engine,
     HostObject,
@@ -68,6 +70,7 @@ from ._base import (
     ScriptInstance,
     ScriptValue,
     is_sync_api,
+    takes_context,
 )
 from ._lua_convert import LuaConverter, LuaObject
 from ._lua_errors import (
@@ -96,7 +99,9 @@ PATTERN_BUDGET = 1e7
 _LuaError = lua54.LuaError
 _LuaMemoryError = lua54.LuaMemoryError
 _lua_type = lua54.lua_type
-_Entry = tuple[ApiFunction, str, bool]  # function, label, dynamic (first argument is the key)
+_Entry = tuple[ApiFunction, str, bool, bool]
+"""An API function as Lua calls it (by its 1-based index): function, label, dynamic (the first
+argument is the key), takes the context."""
 
 _SOURCES = {b"prelude": PRELUDE, b"guards": GUARDS, b"fallback": FALLBACK}
 _chunks: dict[bytes, bytes] = {}
@@ -130,6 +135,66 @@ def _chunk(name: bytes) -> bytes:
             )
             code = _chunks[name] = dump(_SOURCES[name])
         return code
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """How an Api's namespaces and functions are installed, derived once per Api (see
+    :class:`ApiCache`): instances copy ``entries`` and replay the ``make_table`` calls.
+
+    Attributes:
+        entries: the API functions, in the order of their Lua ids.
+        tables: per distinct namespace: its global names (aliases share the table), its values,
+            and the ``make_table`` arguments after ``fields``.
+        functions: per global function: name, id, sync.
+    """
+
+    entries: tuple[_Entry, ...]
+    tables: tuple[tuple[tuple[bytes, ...], dict[str, ScriptValue] | None, tuple[Any, ...]], ...]
+    functions: tuple[tuple[bytes, int, bool], ...]
+
+
+def _entry(fn: ApiFunction, label: str, dynamic: bool = False) -> _Entry:
+    return (fn, label, dynamic, takes_context(fn))
+
+
+def _derive_plan(api: Api) -> _Plan:
+    entries: list[_Entry] = []
+
+    def add(fn: ApiFunction, label: str, dynamic: bool = False) -> int:
+        entries.append(_entry(fn, label, dynamic))
+        return len(entries)  # Lua ids start at 1 (0 and below are status codes)
+
+    tables: dict[int, tuple[list[bytes], dict[str, ScriptValue] | None, tuple[Any, ...]]] = {}
+    for name, ns in api.namespaces.items():
+        table = tables.get(id(ns))
+        if table is None:
+            spec: list[Any] = []
+            for fname, fn in ns.functions.items():
+                spec += (fname.encode(), add(fn, f"{name}.{fname}"), is_sync_api(fn))
+            dyn_id = None if ns.dynamic is None else add(ns.dynamic, name, True)
+            args = (dyn_id, is_sync_api(ns.dynamic), *spec)
+            table = tables[id(ns)] = ([], dict(ns.values) or None, args)
+        table[0].append(name.encode())
+    functions = tuple(
+        (name.encode(), add(fn, name), is_sync_api(fn)) for name, fn in api.functions.items()
+    )
+    return _Plan(
+        tuple(entries),
+        tuple((tuple(names), values, args) for names, values, args in tables.values()),
+        functions,
+    )
+
+
+_plans = ApiCache(_derive_plan)
+
+
+def _detached(*args: Any) -> Any:
+    raise SpellClosedError("the spell's run has ended")
+
+
+_DETACHED = LuaConverter(_detached, _detached, _detached, _detached)
+"""The converter of a closed instance."""
 
 
 class LuaEngine(Engine):
@@ -202,6 +267,7 @@ class LuaInstance(ScriptInstance):
         self._chunk = chunk_name(filename)
         self._limits = limits
         self._api = api
+        self._context = api.context
         self._limit: LimitExceeded | None = None
         self._closed = False
         self._busy = False
@@ -247,20 +313,14 @@ class LuaInstance(ScriptInstance):
         self._runner, self._make_table = runner, make_table
         self._conv = LuaConverter(rt.table_from, self._wrap, self._unwrap, self._host_table)
         to_lua = self._conv.to_lua
-        tables: dict[int, LuaObject] = {}
-        for name, ns in api.namespaces.items():
-            table = tables.get(id(ns))
-            if table is None:
-                spec: list[Any] = []
-                for fname, fn in ns.functions.items():
-                    spec += (fname.encode(), self._add(fn, f"{name}.{fname}"), is_sync_api(fn))
-                dyn_id = None if ns.dynamic is None else self._add(ns.dynamic, name, True)
-                fields = to_lua(dict(ns.values)) if ns.values else None
-                table = make_table(name.encode(), fields, dyn_id, is_sync_api(ns.dynamic), *spec)
-                tables[id(ns)] = table
-            env[name.encode()] = table
-        for name, fn in api.functions.items():
-            env[name.encode()] = make_function(self._add(fn, name), is_sync_api(fn))
+        plan = _plans(api)
+        self._fns = list(plan.entries)
+        for names, values, args in plan.tables:
+            table = make_table(names[0], to_lua(values) if values else None, *args)
+            for alias in names:
+                env[alias] = table
+        for fname, fid, sync in plan.functions:
+            env[fname] = make_function(fid, sync)
         if "print" not in api.functions:
             env[b"print"] = print_via(self._add(self._builtin_print, "print"))
         for name, value in api.values.items():
@@ -272,9 +332,9 @@ class LuaInstance(ScriptInstance):
         del chunk
         rt.gccollect()  # frees the prelude's bytecode string: a quarter of an idle instance
 
-    def _add(self, fn: ApiFunction, label: str, dynamic: bool = False) -> int:
-        self._fns.append((fn, label, dynamic))
-        return len(self._fns)  # Lua ids start at 1 (0 and below are status codes)
+    def _add(self, fn: ApiFunction, label: str) -> int:
+        self._fns.append(_entry(fn, label))
+        return len(self._fns)
 
     def _host_table(self, host: HostObject) -> LuaObject:
         table = self._host_tables.get(host)
@@ -343,7 +403,11 @@ class LuaInstance(ScriptInstance):
         self._closed = True
         for scope in list(self._scopes):
             scope.cancel()
+        # Drop every reference to the interpreter, the converter's included: the interpreter
+        # holds this instance's methods, and a cycle left here would keep the whole Lua state
+        # alive until the cyclic GC finds it.
         self._rt = self._runner = self._make_table = self._main = None
+        self._conv = _DETACHED
         self._host_tables = {}
         self._fns = []
 
@@ -359,9 +423,12 @@ class LuaInstance(ScriptInstance):
             self._scopes.add(scope)
             try:
                 while True:
-                    fn, label, dynamic = entry
+                    fn, label, dynamic, contextual = entry
                     try:
-                        result = await fn(*payload)
+                        if contextual:
+                            result = await fn(self._context, *payload)
+                        else:
+                            result = await fn(*payload)
                     except LimitExceeded as exc:
                         raise self._set_limit(exc) from None
                     except Exception as exc:
@@ -461,11 +528,14 @@ class LuaInstance(ScriptInstance):
 
     def _call_sync(self, fid: int, *args: Any) -> tuple[int, Any]:
         """Called directly from Lua for sync_api functions: returns (status, value)."""
-        fn, label, dynamic = self._fns[fid - 1]
+        fn, label, dynamic, contextual = self._fns[fid - 1]
         self._calls += 1
         try:
             pyargs = self._conv.args_to_py(args, 0)
-            coro = cast(Coroutine[Any, Any, Any], fn(*pyargs))
+            coro = cast(
+                Coroutine[Any, Any, Any],
+                fn(self._context, *pyargs) if contextual else fn(*pyargs),
+            )
             try:
                 coro.send(None)
             except StopIteration as stop:

@@ -1,0 +1,169 @@
+"""The engine seam in both engines: API functions marked ``with_context`` get the Api's context,
+and the binding plan an engine caches per Api is shared without mixing up runs."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import pytest
+
+from llmspell.engines import (
+    Api,
+    HostObject,
+    Limits,
+    Namespace,
+    engine_for,
+    sync_api,
+    with_context,
+)
+
+pytestmark = pytest.mark.anyio
+
+LIMITS = Limits(memory_bytes=32 * 1024 * 1024, cpu_seconds=5.0, timeout_seconds=10.0)
+BOTH = pytest.mark.parametrize("ext", ["lua", "js"])
+
+
+@with_context
+async def whoami(ctx: str, suffix: Any = None) -> str:
+    return f"{ctx}{suffix or ''}"
+
+
+@sync_api
+@with_context
+async def whoami_now(ctx: str) -> str:
+    return ctx
+
+
+@with_context
+async def keyed(ctx: str, key: str, *args: Any) -> list[Any]:
+    return [ctx, key, *args]
+
+
+async def plain(*args: Any) -> list[Any]:
+    return list(args)
+
+
+@with_context
+async def greet(ctx: str, name: Any = None) -> str:
+    return f"{ctx} greets {name}"
+
+
+AGENT = HostObject("agent", {"greet": greet}, {"name": "a1"})
+
+
+async def make_agent() -> HostObject:
+    return AGENT
+
+
+NAMESPACES = {
+    "ctx": Namespace(
+        {"whoami": whoami, "now": whoami_now, "plain": plain, "agent": make_agent},
+        dynamic=keyed,
+    )
+}
+FUNCTIONS = {"who": whoami}
+
+SOURCES = {
+    "lua": """
+        local agent = ctx.agent()
+        return {ctx.whoami("!"), ctx.now(), ctx.plain(1, 2), ctx.weather("x"), who(),
+                agent:greet("Ada")}
+    """,
+    "js": """
+        const agent = await ctx.agent();
+        return [await ctx.whoami("!"), await ctx.now(), await ctx.plain(1, 2),
+                await ctx.weather("x"), await who(), await agent.greet("Ada")];
+    """,
+}
+
+
+async def _run(ext: str, api: Api) -> Any:
+    engine = engine_for(f"seam.{ext}")
+    async with engine.open(SOURCES[ext], f"seam.{ext}", api, LIMITS) as instance:
+        return await instance.run_main()
+
+
+@BOTH
+async def test_context_functions_get_their_instances_context(ext: str) -> None:
+    # Two Apis over the same mappings share the engine's cached plan but not their context.
+    for context in ("run-1", "run-2", "run-1"):
+        api = Api(NAMESPACES, FUNCTIONS, {}, print, context)
+        assert await _run(ext, api) == [
+            f"{context}!",
+            context,
+            [1, 2],
+            [context, "weather", "x"],
+            context,
+            f"{context} greets Ada",
+        ]
+
+
+@BOTH
+async def test_different_apis_are_bound_separately(ext: str) -> None:
+    async def other(*args: Any) -> str:
+        return "other"
+
+    renamed = {"ctx": Namespace({**NAMESPACES["ctx"].functions, "whoami": other}, keyed)}
+    first = await _run(ext, Api(NAMESPACES, FUNCTIONS, {}, print, "c"))
+    second = await _run(ext, Api(renamed, FUNCTIONS, {}, print, "c"))
+    assert first[0] == "c!"
+    assert second[0] == "other"
+    assert second[1:] == first[1:]
+
+
+@BOTH
+async def test_namespace_values_holding_host_objects(ext: str) -> None:
+    # JS cannot share such a plan as text: each instance encodes the host object itself.
+    namespaces = {"ctx": Namespace(NAMESPACES["ctx"].functions, keyed, {"agent1": AGENT})}
+    source = {
+        "lua": 'return ctx.agent1:greet("Bo")',
+        "js": 'return await ctx.agent1.greet("Bo")',
+    }[ext]
+    engine = engine_for(f"seam.{ext}")
+    for context in ("x", "y"):
+        api = Api(namespaces, FUNCTIONS, {}, print, context)
+        async with engine.open(source, f"seam.{ext}", api, LIMITS) as instance:
+            assert await instance.run_main() == f"{context} greets Bo"
+
+
+FREED_SPELLS = {
+    "lua": """
+        events.off(events.on("never.*", function() end))
+        local r = llm.complete("hi")
+        print(r.content ~= nil)
+        hooks.register({beforeGenerate = function() end})
+        return json.encode({ok = true})
+    """,
+    "js": """
+        await events.off(await events.on("never.*", () => {}));
+        const r = await llm.complete("hi");
+        print(r.content !== null);
+        hooks.register({beforeGenerate: () => {}});
+        return json.encode({ok: true});
+    """,
+}
+
+
+@BOTH
+async def test_a_finished_run_frees_its_interpreter_without_the_gc(ext: str) -> None:
+    # No reference cycle may hold a closed instance (and its whole interpreter) until the
+    # cyclic GC happens to run: with 1,000s of runs that is both memory and GC time.
+    from llmspell import open_runtime
+    from llmspell.engines._js_instance import _JsInstance
+    from llmspell.engines._lua import LuaInstance
+
+    from .spellkit import run_source
+
+    kinds = (LuaInstance, _JsInstance)
+    async with open_runtime() as rt:
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(3):
+                ran = await run_source(FREED_SPELLS[ext], ext, runtime=rt)
+                assert ran.result.ok, ran.result.error
+            alive = [o for o in gc.get_objects() if isinstance(o, kinds)]
+        finally:
+            gc.enable()
+    assert alive == []
