@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ._cell import Cell
     from ._ref import ActorRef
     from ._signal import Signal
+    from ._timer import Timed
 
 #: Anything an actor accepts: messages are arbitrary Python objects.
 Message: TypeAlias = Any
@@ -89,7 +90,7 @@ class Request(Envelope):
         self.value: Any = None
         self.error: BaseException | None = None
         self.deadline = 0.0
-        self.timer_queue: deque[Request] | None = None
+        self.timer_queue: deque[Timed] | None = None
 
     def resolve(self, value: Any) -> None:
         """Deliver the reply; a reply to an abandoned or timed-out request is discarded."""
@@ -99,6 +100,13 @@ class Request(Envelope):
             event = self.event
             if not event.done():
                 event.set_result(None)
+
+    def time_out(self) -> None:
+        """No reply in time (called by the system's timer): wake the caller, who raises."""
+        self.state = TIMED_OUT
+        event = self.event
+        if not event.done():
+            event.set_result(None)
 
     def fail(self, error: BaseException) -> None:
         """Deliver an error to the caller (re-raised there)."""

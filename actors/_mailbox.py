@@ -76,7 +76,9 @@ class Mailbox:
         self.owner = owner
         self.dropped = 0
         self.waiter: Signal | None = None  # set while the consumer sleeps
-        self.putters: deque[anyio.Event] = deque()  # senders waiting for room
+        # Senders waiting for room; made by the first one (a deque is ~600 bytes, and most
+        # mailboxes never fill up).
+        self.putters: deque[anyio.Event] | None = None
         self._event_cls = event_cls
         self._new_signal = new_signal
 
@@ -147,14 +149,17 @@ class Mailbox:
             if self.limit < 0 or self.overflow != "wait":
                 return self.put_full(item, nowait=False)
             room = self._event_cls()
-            self.putters.append(room)
+            putters = self.putters
+            if putters is None:
+                putters = self.putters = deque()
+            putters.append(room)
             try:
                 await room.wait()
             except BaseException:
                 if room.is_set():
                     self.wake_putter()  # pass the room we were given on
                 else:
-                    self.putters.remove(room)
+                    putters.remove(room)
                 raise
         queue.append(item)
         self.wake()
@@ -168,14 +173,16 @@ class Mailbox:
 
     def wake_putter(self) -> None:
         """Let one waiting sender retry (the consumer took a message)."""
-        if self.putters:
-            self.putters.popleft().set()
+        putters = self.putters
+        if putters:
+            putters.popleft().set()
 
     def close(self) -> None:
         """Refuse new messages; waiting senders wake up and find it closed."""
         self.limit = -1
-        while self.putters:
-            self.putters.popleft().set()
+        putters = self.putters
+        while putters:
+            putters.popleft().set()
 
     def take_all(self) -> list[Message]:
         """Remove and return every queued item."""

@@ -24,6 +24,7 @@ up, is stopped for good and ``actor.escalated`` is published.
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -100,11 +101,11 @@ class SupervisorCell(Cell):
         error: Exception | None = None
         async with anyio.create_task_group() as tg:
             self.tg = tg
-            self.restart_times.clear()
+            self.restart_times = None
             for child in self._live():  # a restarted supervisor starts its children afresh
                 if not child.running:
                     await self._relaunch(child, self.error)
-            self._started.set()
+            self._set_started()
             try:
                 await self._control()
             except Exception as exc:
@@ -162,7 +163,10 @@ class SupervisorCell(Cell):
         if child.restart == "temporary" or (child.restart == "transient" and not failed):
             child.finalize(exit.reason, error)
             return
-        times = child.restart_times if self.parent is None else self.restart_times
+        owner = child if self.parent is None else self  # the root counts per child
+        times = owner.restart_times
+        if times is None:
+            times = owner.restart_times = deque()
         now = anyio.current_time()
         times.append(now)
         while times[0] <= now - self.period:

@@ -22,7 +22,7 @@ from ._registry import Registry
 from ._signal import Signal, clock_factory, signal_factory
 from ._statistics import EVENT_DEAD_LETTER, EVENT_HOOK_FAILED, DeadLetter, SystemStatistics
 from ._supervisor import Strategy, SupervisorCell, SupervisorRef
-from ._timer import AskTimer
+from ._timer import DeadlineTimer
 
 if TYPE_CHECKING:
     from ._ref import ActorRef
@@ -67,7 +67,7 @@ class ActorSystem:
         self.shutdown_timeout = shutdown_timeout
         self.event_cls: Callable[[], anyio.Event] = anyio.Event
         self.new_signal: Callable[[], Signal] = anyio.Event  # type: ignore[assignment]
-        self.timer = AskTimer(anyio.Event)
+        self.timer = DeadlineTimer(anyio.Event)
         self._root_options = (max_restarts, period, backoff)
         self._root: SupervisorCell | None = None
         self._state = _NEW
@@ -85,7 +85,7 @@ class ActorSystem:
             raise RuntimeError("an ActorSystem can be entered only once")
         self.event_cls = type(anyio.Event())  # the backend's class: skips a dispatch per event
         self.new_signal = signal_factory()
-        self.timer = AskTimer(self.event_cls, clock_factory())
+        self.timer = DeadlineTimer(self.event_cls, clock_factory())
         self._release_bus = self.event_cls()
         self._bus_closed = self.event_cls()
         self._closed = self.event_cls()

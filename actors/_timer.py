@@ -1,16 +1,18 @@
-"""Ask deadlines without a cancel scope per ask.
+"""Ask and stop deadlines without a cancel scope (or a loop timer) each.
 
 A cancel scope with a deadline costs ~4-6 µs on either backend, as much as the rest of an ask
-round trip. Instead, pending requests are queued by timeout value: with one timeout value the
-deadlines arrive in order, so each queue is sorted and the head is the next to expire. One
-task per system sleeps until the earliest head deadline and fails what has expired. A caller
-that got its reply pops finished requests off the head of its queue, so the queues hold only
-requests still in flight (plus any finished out of order behind a slow one).
+round trip (and as much again as stopping an idle actor). Instead, pending deadlines are
+queued by timeout value: with one timeout value the deadlines arrive in order, so each queue is
+sorted and the head is the next to expire. One task per system sleeps until the earliest head
+deadline and times out what has expired. Whoever finishes first (a caller that got its reply,
+an incarnation that stopped in time) marks its entry done and pops finished entries off the
+head of its queue, so the queues hold only what is still in flight (plus any finished out of
+order behind a slow one).
 
-The task does not sleep "forever" while asks are coming and going: it wakes at least every
-``TICK`` seconds, so an ask whose deadline is beyond the next wake-up (the usual case: a
-timeout of seconds) never has to wake it. Once a whole tick passed without any ask, it sleeps
-until the next one.
+The task does not sleep "forever" while deadlines are coming and going: it wakes at least every
+``TICK`` seconds, so a deadline beyond the next wake-up (the usual case: a timeout of seconds)
+never has to wake it. Once a whole tick passed without any new deadline, it sleeps until the
+next one.
 """
 
 from __future__ import annotations
@@ -18,16 +20,31 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 import anyio
 
-from ._envelope import PENDING, TIMED_OUT, Request
+from ._envelope import PENDING
 
 TICK = 1.0
 
 
-class AskTimer:
-    """Expires pending asks of one system; :meth:`run` is its task."""
+class Timed(Protocol):
+    """What the timer expires: an ask in flight, or an incarnation asked to stop.
+
+    ``state`` is ``PENDING`` until the entry is finished (any other value); the timer calls
+    :meth:`time_out` on a pending entry whose ``deadline`` has passed.
+    """
+
+    deadline: float
+    state: int
+    timer_queue: deque[Timed] | None
+
+    def time_out(self) -> None: ...
+
+
+class DeadlineTimer:
+    """Expires the pending deadlines of one system; :meth:`run` is its task."""
 
     def __init__(
         self,
@@ -35,20 +52,20 @@ class AskTimer:
         clock: Callable[[], float] = anyio.current_time,
     ) -> None:
         self._clock = clock
-        self._queues: dict[float, deque[Request]] = {}
+        self._queues: dict[float, deque[Timed]] = {}
         self._next = math.inf
         self._event_cls = event_cls
         self._wake: anyio.Event | None = None
         self._added = 0
 
-    def add(self, request: Request, timeout: float) -> None:
-        """Fail ``request`` with a timeout unless it is answered within ``timeout`` seconds."""
-        deadline = request.deadline = self._clock() + timeout
+    def add(self, entry: Timed, timeout: float) -> None:
+        """Time ``entry`` out unless it is finished within ``timeout`` seconds."""
+        deadline = entry.deadline = self._clock() + timeout
         queue = self._queues.get(timeout)
         if queue is None:
             queue = self._queues[timeout] = deque()
-        request.timer_queue = queue
-        queue.append(request)
+        entry.timer_queue = queue
+        queue.append(entry)
         self._added += 1
         if deadline < self._next:
             self._next = deadline
@@ -58,7 +75,7 @@ class AskTimer:
                 wake.set()
 
     def _expire(self) -> float:
-        """Time out every due request; return the next deadline (``inf`` if none)."""
+        """Time out every due entry; return the next deadline (``inf`` if none)."""
         now = self._clock()
         upcoming = math.inf
         for timeout, queue in list(self._queues.items()):
@@ -68,9 +85,7 @@ class AskTimer:
                     queue.popleft()
                 elif head.deadline <= now:
                     queue.popleft()
-                    head.state = TIMED_OUT
-                    if not head.event.done():
-                        head.event.set_result(None)
+                    head.time_out()
                 else:
                     upcoming = min(upcoming, head.deadline)
                     break
@@ -91,9 +106,9 @@ class AskTimer:
                 await wake.wait()
 
 
-def forget(request: Request) -> None:
-    """Pop finished requests off the head of ``request``'s timer queue (called on reply)."""
-    queue = request.timer_queue
+def forget(entry: Timed) -> None:
+    """Pop finished entries off the head of ``entry``'s queue (called once it is finished)."""
+    queue = entry.timer_queue
     if queue is not None:
         while queue and queue[0].state:
             queue.popleft()

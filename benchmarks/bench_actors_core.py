@@ -7,6 +7,11 @@
 * ask: sequential round trips (default 5 s timeout armed); baseline: an ``asyncio.Queue`` plus a
   ``Future`` per request. Also against Pykka's thread-based ask.
 * The same tell/ask figures on trio, against the asyncio baselines (reported, no target).
+* lifecycle: what the spell runtime does per run, one actor after another: spawn a named
+  temporary actor under a supervisor, ask it once, stop it; in µs per actor. Baseline, on the
+  same backend: its hand-written equivalent in anyio, ``tg.start_soon`` of a task reading a
+  memory object stream, one request with a reply event, then closing the stream and waiting
+  for the task to end.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pykka
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 import actors
 
@@ -28,6 +34,7 @@ TELL_N = 200_000
 ASK_N = 20_000
 PYKKA_TELL_N = 50_000
 PYKKA_ASK_N = 5_000
+LIFECYCLE_N = 5_000
 BATCH = 256
 
 
@@ -118,6 +125,50 @@ async def _actors_ask(n: int) -> None:
             await ask(i)
 
 
+class _Answer:
+    __slots__ = ("done", "value")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.value: Any = None
+
+
+async def _one_shot_server(
+    requests: MemoryObjectReceiveStream[tuple[Any, _Answer]], finished: anyio.Event
+) -> None:
+    with requests:
+        async for message, answer in requests:
+            answer.value = message
+            answer.done.set()
+    finished.set()
+
+
+async def _bare_lifecycle(n: int) -> None:
+    async with anyio.create_task_group() as tg:
+        for i in range(n):
+            send, receive = anyio.create_memory_object_stream[tuple[Any, _Answer]](1)
+            finished = anyio.Event()
+            tg.start_soon(_one_shot_server, receive, finished)
+            answer = _Answer()
+            await send.send((i, answer))
+            await answer.done.wait()
+            send.close()
+            await finished.wait()
+
+
+async def _actors_lifecycle(n: int) -> None:
+    async with actors.open_system() as system:
+        supervisor = await system.spawn_supervisor(name="runs")
+        for i in range(n):
+            ref = await supervisor.spawn(_Echo, name=f"run-{i}", restart="temporary")
+            await ref.ask(i, timeout=None)
+            await ref.stop()
+
+
+def _per_actor_us(backend: str, fn: Any) -> float:
+    return 1e6 / best_rate(_timed(backend, fn, LIFECYCLE_N))
+
+
 def _timed(backend: str, fn: Any, n: int) -> Any:
     def run() -> int:
         anyio.run(fn, n, backend=backend)
@@ -167,7 +218,10 @@ def _asyncio_rate(fn: Any, n: int) -> float:
 
 
 def run() -> list[Record]:
-    """Measure and compare; every figure is the best of 5 runs, in messages (or asks) per s."""
+    """Measure and compare; every figure is the best of 5 runs.
+
+    Rates are in messages (or asks) per second; the lifecycle is in µs per actor.
+    """
     base_tell = _asyncio_rate(_queue_tell, TELL_N)
     base_ask = _asyncio_rate(_queue_ask, ASK_N)
     tell = best_rate(_timed("asyncio", _actors_tell, TELL_N))
@@ -177,6 +231,13 @@ def run() -> list[Record]:
     pykka_ask = best_rate(_pykka_ask, repeat=3)
     trio_tell = best_rate(_timed("trio", _actors_tell, TELL_N))
     trio_ask = best_rate(_timed("trio", _actors_ask, ASK_N))
+    lifecycle = {
+        backend: (
+            _per_actor_us(backend, _actors_lifecycle),
+            _per_actor_us(backend, _bare_lifecycle),
+        )
+        for backend in ("asyncio", "trio")
+    }
     tell_base = ("asyncio.Queue put_nowait/get", base_tell)
     ask_base = ("asyncio.Queue + Future", base_ask)
     rows = [
@@ -188,10 +249,19 @@ def run() -> list[Record]:
         ("actors tell (trio)", trio_tell, "msg/s", tell_base, None),
         ("actors ask (trio)", trio_ask, "ask/s", ask_base, None),
     ]
-    return [
+    records = [
         compare(name, value, unit, baseline=base, baseline_value=base_value, target=target)
         for name, value, unit, (base, base_value), target in rows
     ]
+    for backend, (value, base_value) in lifecycle.items():
+        name = f"actor lifecycle: spawn + ask + stop ({backend})"
+        base = "anyio start_soon + stream"  # on the same backend
+        record = compare(
+            name, value, "µs", baseline=base, baseline_value=base_value, target=None,
+            lower_is_better=True,
+        )  # fmt: skip
+        records.append(record)
+    return records
 
 
 if __name__ == "__main__":

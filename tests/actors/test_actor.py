@@ -168,6 +168,30 @@ async def test_lifecycle_order_and_on_start_failure_raises_from_spawn() -> None:
             await system.spawn(lambda: object())  # type: ignore[arg-type, return-value]
 
 
+async def test_a_spawn_given_up_during_on_start_leaves_the_actor_starting() -> None:
+    entered, release = anyio.Event(), anyio.Event()
+
+    class Slow(actors.Actor):
+        async def on_start(self) -> None:
+            entered.set()
+            await release.wait()
+
+        def on_receive(self, message: Any) -> Any:
+            return message
+
+    async with actors.open_system() as system:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: system.spawn(Slow, name="slow"))
+            await entered.wait()
+            tg.cancel_scope.cancel()  # the caller gives up; the actor goes on starting
+        ref = system.lookup("slow")
+        assert ref is not None
+        release.set()
+        assert await ref.ask("hi") == "hi"
+        await ref.stop()
+        assert not ref.is_alive
+
+
 async def test_context_sender_and_header_inheritance() -> None:
     class Forwarder(actors.Actor):
         def __init__(self, target: actors.ActorRef) -> None:

@@ -282,6 +282,40 @@ async def test_a_stuck_actor_is_cancelled_after_the_shutdown_timeout() -> None:
     assert log == ["start other", "stop other"]
 
 
+async def test_a_stuck_actor_is_cancelled_even_if_its_stopper_gives_up() -> None:
+    async with actors.open_system(shutdown_timeout=0.05) as system:
+        probe = await create_probe(system)
+        ref, _, _ = await spawn_blocked(system, name="stuck")  # never released
+        await probe.watch(ref)
+        with anyio.move_on_after(0.01):
+            await ref.stop()
+        assert ref.is_alive
+        terminated = await probe.expect_terminated(ref)  # the shutdown timeout still holds
+        assert terminated.reason == "stopped"
+
+
+async def test_a_stopper_that_gives_up_does_not_disturb_the_others() -> None:
+    async with actors.open_system() as system:
+        ref, release, _ = await spawn_blocked(system)
+        impatient = anyio.CancelScope()
+        returned: list[bool] = []
+
+        async def stop(scope: anyio.CancelScope) -> None:
+            with scope:
+                await ref.stop()
+                returned.append(ref.is_alive)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stop, impatient)
+            tg.start_soon(stop, anyio.CancelScope())
+            await anyio.wait_all_tasks_blocked()
+            impatient.cancel()
+            await anyio.wait_all_tasks_blocked()
+            assert ref.is_alive
+            release.set()
+        assert returned == [False]  # the patient stop returned once the actor had stopped
+
+
 async def test_actors_spawn_and_stop_actors_in_their_lifecycle() -> None:
     class Parent(actors.Actor):
         async def on_start(self) -> None:
