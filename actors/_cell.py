@@ -298,6 +298,7 @@ class Cell:
                     target.watchers.discard(self)
             self.watching = None
         if self.parent is not None:  # the root is an implementation detail
+            self.parent.children.pop(self, None)
             self.system._publish(EVENT_STOPPED, {"actor": self.name, "reason": reason})
 
     def dead_letter(self, item: Message) -> None:
