@@ -6,6 +6,7 @@ A crash, timeout or memory blow-up ends that run with a clear error and never th
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import pathlib
 import time
@@ -77,7 +78,7 @@ class SpellSource:
         p = pathlib.Path(path)
         return cls(p.read_text(encoding="utf-8"), str(path))
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         return pathlib.Path(self.filename).stem
 

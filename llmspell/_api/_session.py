@@ -26,7 +26,10 @@ class Usage:
     cost: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {name: getattr(self, name) for name in _USAGE_FIELDS}  # asdict() deep-copies
+
+
+_USAGE_FIELDS = tuple(field.name for field in dataclasses.fields(Usage))
 
 
 class Session:
