@@ -303,7 +303,7 @@ class Services:
             dict(
                 base,
                 model=response.model,
-                usage=dataclasses.asdict(response.usage),
+                usage=response.usage.as_dict(),
                 cost=response.cost,
                 duration=response.duration,
                 finishReason=response.finish_reason,

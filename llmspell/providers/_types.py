@@ -103,6 +103,13 @@ class Usage:
     completion_tokens: int = 0
     total_tokens: int = 0
 
+    def as_dict(self) -> dict[str, int]:
+        # Not dataclasses.asdict, which deep-copies: this is on every call's path.
+        return {name: getattr(self, name) for name in _USAGE_FIELDS}
+
+
+_USAGE_FIELDS = tuple(field.name for field in dataclasses.fields(Usage))
+
 
 @dataclasses.dataclass
 class LLMResponse:
@@ -140,7 +147,7 @@ class LLMResponse:
                 {"id": call.id, "name": call.name, "arguments": call.arguments}
                 for call in self.tool_calls
             ],
-            "usage": dataclasses.asdict(self.usage),
+            "usage": self.usage.as_dict(),
             "finish_reason": self.finish_reason,
             "cost": self.cost,
         }
