@@ -124,7 +124,10 @@ class SpellRun(actors.Actor):
 
     async def on_receive(self, message: Any) -> RunResult:
         assert isinstance(message, RunRequest)
-        return await self.runtime._execute(message, self)
+        try:
+            return await self.runtime._execute(message, self)
+        finally:
+            self.context.stop()  # one run per actor: Runtime.run then finds it ended
 
     def cancel(self) -> None:
         """End the run now (a resident spell stops listening; main code is cancelled)."""
@@ -196,11 +199,12 @@ class Runtime:
         )
         try:
             result: RunResult = await ref.ask(request, timeout=None)
-        finally:
+        except BaseException:  # cancelled while waiting: the run ends too
             self.stop(request.run_id)
-            if ref.is_alive:
-                with anyio.CancelScope(shield=True):
-                    await ref.stop()
+            with anyio.CancelScope(shield=True):
+                await ref.stop()
+            raise
+        await ref.stop()  # the actor ended itself after the run: this only forgets it
         return result
 
     async def _execute(self, request: RunRequest, actor: SpellRun) -> RunResult:

@@ -89,6 +89,8 @@ class Services:
 
     def tool_specs(self, session: Session, names: list[str]) -> list[dict[str, Any]]:
         """OpenAI function-tool definitions for ``names``."""
+        if not names:
+            return []  # without copying the shared tools for this run
         registry = self.session_tools(session)
         specs = []
         for name in names:
