@@ -82,15 +82,12 @@ class _Plan:
 
 def _derive_plan(api: Api) -> _Plan:
     codec = Codec(no_functions)
-    flagged, text = codec.encode(_bind(api, codec))
-    json_ns = api.namespaces.get("json")
-    native = json_ns is not None and any(
-        name in _NATIVE_JSON and is_sync_api(fn) for name, fn in json_ns.functions.items()
-    )
+    members = _bind(api, codec)
+    flagged, text = codec.encode(members)
     messages = "{}"
-    if native:
-        assert json_ns is not None
-        messages = json_messages(json_ns.functions.get("encode"), _JsFunction.__name__)
+    if any(native for _, fns, _, _ in members["ns"] for _, _, native in fns):
+        encode = api.namespaces["json"].functions.get("encode")
+        messages = json_messages(encode, _JsFunction.__name__)
     # Shared as text only when plain: no markers, and no key the decoder would take for one.
     shareable = not flagged and "\\u0000" not in text
     return _Plan(tuple(codec.ops), messages, text[1:-1] if shareable else None)
