@@ -41,11 +41,10 @@ Once a limit is hit it is sticky: the hook re-raises it, the sandbox's ``pcall``
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import threading
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from contextlib import AbstractAsyncContextManager
 from time import perf_counter
 from typing import Any, cast
@@ -220,17 +219,28 @@ class LuaEngine(Engine):
         self, source: str, filename: str, api: Api, limits: Limits
     ) -> AbstractAsyncContextManager[ScriptInstance]:
         """Load the spell into a fresh sandbox; see :class:`Engine`."""
-        return self._open(source, filename, api, limits)
+        return _Opening(source, filename, api, limits)
 
-    @contextlib.asynccontextmanager
-    async def _open(
-        self, source: str, filename: str, api: Api, limits: Limits
-    ) -> AsyncIterator[ScriptInstance]:
-        instance = LuaInstance(source, filename, api, limits, anyio.current_time())
-        try:
-            yield instance
-        finally:
-            instance.close()
+
+class _Opening(AbstractAsyncContextManager[ScriptInstance]):
+    """What :meth:`LuaEngine.open` returns (a class: cheaper than an asynccontextmanager, and
+    opened on every run)."""
+
+    __slots__ = ("_api", "_filename", "_instance", "_limits", "_source")
+
+    def __init__(self, source: str, filename: str, api: Api, limits: Limits) -> None:
+        self._source, self._filename, self._api, self._limits = source, filename, api, limits
+        self._instance: LuaInstance | None = None
+
+    async def __aenter__(self) -> ScriptInstance:
+        self._instance = LuaInstance(
+            self._source, self._filename, self._api, self._limits, anyio.current_time()
+        )
+        return self._instance
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._instance is not None:
+            self._instance.close()
 
 
 class LuaFunction(ScriptFunction):
