@@ -24,7 +24,6 @@ from ._bus import EventBus as EventBus
 from ._hooks import Cancel as Cancel
 from ._hooks import HandlerStatistics as HandlerStatistics
 from ._hooks import HookContext as HookContext
-from ._hooks import HookPoint as HookPoint
 from ._hooks import HookRegistration as HookRegistration
 from ._hooks import HookRegistry as HookRegistry
 from ._hooks import HookStatistics as HookStatistics

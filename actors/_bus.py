@@ -339,4 +339,6 @@ _now = time.time
 
 
 def _freeze(headers: Mapping[str, str]) -> Mapping[str, str]:
+    if type(headers) is MappingProxyType:  # already read-only: share it
+        return headers
     return MappingProxyType(dict(headers))

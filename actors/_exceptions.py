@@ -47,7 +47,7 @@ class HookCancelledError(ActorError):
     """A hook handler cancelled the operation.
 
     Attributes:
-        point: the hook point name, e.g. ``"llm.before_generate"``.
+        point: the hook point name, e.g. ``"order.before_ship"``.
         reason: the reason the handler gave.
     """
 

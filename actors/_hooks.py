@@ -2,7 +2,7 @@
 
 A caller runs a hook point with the value it is about to use::
 
-    request = await hooks.run(HookPoint.LLM_BEFORE_GENERATE, request, {"agent": name})
+    request = await hooks.run("order.before_ship", request, {"customer": name})
     if isinstance(request, Replace):
         return request.result  # a handler answered instead of the operation
 
@@ -23,6 +23,7 @@ unless the handler was registered with ``fail_closed=True``: then :meth:`run` ra
 
 from __future__ import annotations
 
+import heapq
 import inspect
 import itertools
 import logging
@@ -37,7 +38,6 @@ __all__ = [
     "Cancel",
     "HandlerStatistics",
     "HookContext",
-    "HookPoint",
     "HookRegistration",
     "HookRegistry",
     "HookStatistics",
@@ -48,21 +48,6 @@ _log = logging.getLogger("actors.hooks")
 
 #: ``on_handler_error(point, exc, handler_name)``.
 ErrorCallback = Callable[[str, BaseException, str], None]
-
-
-class HookPoint:
-    """Names of the hook points the runtime and ``llmspell`` run (any dotted name is allowed)."""
-
-    LLM_BEFORE_GENERATE = "llm.before_generate"
-    LLM_AFTER_GENERATE = "llm.after_generate"
-    TOOL_BEFORE_CALL = "tool.before_call"
-    TOOL_AFTER_CALL = "tool.after_call"
-    AGENT_BEFORE_RUN = "agent.before_run"
-    AGENT_AFTER_RUN = "agent.after_run"
-    WORKFLOW_BEFORE_STEP = "workflow.before_step"
-    WORKFLOW_AFTER_STEP = "workflow.after_step"
-    SPELL_BEFORE_RUN = "spell.before_run"
-    SPELL_AFTER_RUN = "spell.after_run"
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +158,13 @@ class HookRegistration:
         self._registry.unregister(self)
 
 
+def _merge(
+    first: tuple[HookRegistration, ...], second: tuple[HookRegistration, ...]
+) -> tuple[HookRegistration, ...]:
+    """Both chains in one priority order; ``first`` wins ties (each is already sorted)."""
+    return tuple(heapq.merge(first, second, key=lambda r: -r.priority))
+
+
 def _wants_context(fn: Callable[..., Any]) -> bool:
     """Whether ``fn`` needs a second positional argument (or takes ``*args``).
 
@@ -219,7 +211,7 @@ class HookRegistry:
         """Add ``handler`` to ``point``.
 
         Args:
-            point: a dotted name such as ``"llm.before_generate"`` (no wildcards).
+            point: a dotted name such as ``"order.before_ship"`` (no wildcards).
             handler: a sync or async callable, ``handler(value)`` or ``handler(value, ctx)``
                 where ``ctx`` is a :class:`HookContext`; decided once, from its signature:
                 two required positional parameters (or ``*args``) get the context.
@@ -257,18 +249,33 @@ class HookRegistry:
         """Whether ``point`` has at least one handler (callers may skip building a value)."""
         return point in self._chains
 
-    async def run(self, point: str, value: Any, context: dict[str, Any] | None = None) -> Any:
+    async def run(
+        self,
+        point: str,
+        value: Any,
+        context: dict[str, Any] | None = None,
+        *,
+        extra: HookRegistry | None = None,
+    ) -> Any:
         """Run the handlers of ``point`` on ``value``; return the final value or a Replace.
 
         Args:
             point: the hook point.
             value: what the operation is about to use (a request, a result, ...).
             context: extra data for two-argument handlers (``ctx.data``).
+            extra: another registry whose handlers of ``point`` run in the same chain, merged
+                by priority (this registry's first among equal priorities). A caller keeps
+                handlers that concern only some operations there (a spell run's own hooks),
+                so that they neither see nor slow down the others.
 
         Raises:
             HookCancelledError: a handler cancelled, or a fail-closed handler raised.
         """
         chain = self._chains.get(point)
+        if extra is not None:
+            more = extra._chains.get(point)
+            if more is not None:
+                chain = more if chain is None else _merge(chain, more)
         if chain is None:
             return value
         return await self._run(point, chain, value, context)

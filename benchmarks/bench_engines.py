@@ -89,20 +89,24 @@ def _provider() -> Any:
 @contextlib.asynccontextmanager
 async def _runtime_api(extra: dict[str, Any] | None = None) -> Any:
     """The Api ``rt.run`` would build for one run of ``bench.lua`` (plus ``extra`` namespaces)."""
-    from llmspell._api import Session, Surface
+    from llmspell._api import Surface, build_surface
+    from llmspell._ops import RunContext
     from llmspell._runtime import open_runtime
 
     async with open_runtime(provider=_provider()) as rt:
-        session = Session(
-            system=rt.system,
+        ctx = RunContext(
+            rt.ops,
             run_id="bench",
             spell="bench",
             filename="bench.lua",
             params={},
             log=_quiet_log,
+            permissions=rt.ops.permissions,
+            limits=rt.limits,
         )
-        surface = Surface({**rt.surface.namespaces, **(extra or {})}, rt.surface.functions)
-        yield surface.api(session, lambda text: None)
+        shared = build_surface()
+        surface = Surface({**shared.namespaces, **(extra or {})}, shared.functions)
+        yield surface.api(ctx, lambda text: None)
 
 
 def _rss() -> int:

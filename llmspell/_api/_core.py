@@ -8,8 +8,8 @@ from typing import Any
 import anyio
 
 from .._exceptions import ParameterError
+from .._ops import RunContext
 from ..engines import Namespace, ScriptFunction, ScriptValue, sync_api, with_context
-from ._session import Session
 from ._values import is_number
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
@@ -37,9 +37,9 @@ def log_namespace() -> Namespace:
     def make(level: str) -> Any:
         @sync_api
         @with_context
-        async def emit(session: Session, message: Any = None, fields: Any = None) -> None:
+        async def emit(ctx: RunContext, message: Any = None, fields: Any = None) -> None:
             text = message if isinstance(message, str) else _json_text(message)
-            session.log(level, text, _fields(f"log.{level}", fields))
+            ctx.log(level, text, _fields(f"log.{level}", fields))
 
         return emit
 

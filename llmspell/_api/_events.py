@@ -1,8 +1,8 @@
 """``events``: the spell's view of the system's event bus.
 
-Handlers are called ``fn(event, topic)`` where ``event`` is the payload. A run that still holds
-subscriptions when its main code returns stays resident until they are all gone (``events.off``)
-or the run is stopped.
+Handlers are called ``fn(event, topic)`` where ``event`` is the payload. Under ``llmspell run`` a
+spell ends once its main code returned and its handlers have nothing left to do; a resident run
+(``llmspell serve``) keeps its handlers until it removes them (``events.off``) or is stopped.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 import actors
 
 from .._exceptions import LimitExceeded, ParameterError, SpellError
-from ..engines import Namespace, ScriptFunction, ScriptValue, with_context
-from ._session import Session
+from .._ops import RunContext
+from ..engines import Namespace, ScriptFunction, ScriptValue, sync_api, with_context
 from ._values import is_number, to_script
 
 
@@ -38,68 +38,62 @@ def _timeout(function: str, value: Any) -> float | None:
 
 
 def events_namespace() -> Namespace:
-    """Build ``events.on/once/off/emit/wait`` (each takes the run's session first)."""
+    """Build ``events.on/once/off/emit/wait`` (each takes the run's context first)."""
 
-    def subscribe(
-        session: Session, function: str, pattern: Any, handler: Any, *, once: bool
-    ) -> str:
+    def subscribe(ctx: RunContext, function: str, pattern: Any, handler: Any, *, once: bool) -> str:
         topic_pattern = _pattern(function, pattern)
         fn = _handler(function, handler)
-        sub_id = ""
 
         async def deliver(event: actors.Event) -> None:
-            if once:
-                session.remove_subscription(sub_id)
             try:
                 await fn(to_script(event.payload), event.topic)
             except LimitExceeded as exc:
-                session.fail(exc)
+                ctx.fail(exc)
                 raise
             except SpellError as exc:
-                session.log("error", f"event handler for {event.topic!r} failed: {exc}", {})
+                ctx.log("error", f"event handler for {event.topic!r} failed: {exc}", {})
                 raise
 
         try:
-            sub = session.system.bus.subscribe(
-                topic_pattern, deliver, name=f"{session.spell}:{function}"
-            )
+            return ctx.subscribe(topic_pattern, deliver, name=f"{ctx.spell}:{function}", once=once)
         except ValueError as exc:
             raise ParameterError(function, "pattern", str(exc)) from None
-        sub_id = session.add_subscription(sub)
-        return sub_id
 
+    @sync_api
     @with_context
-    async def on(session: Session, pattern: Any = None, handler: Any = None) -> str:
-        return subscribe(session, "events.on", pattern, handler, once=False)
+    async def on(ctx: RunContext, pattern: Any = None, handler: Any = None) -> str:
+        return subscribe(ctx, "events.on", pattern, handler, once=False)
 
+    @sync_api
     @with_context
-    async def once(session: Session, pattern: Any = None, handler: Any = None) -> str:
-        return subscribe(session, "events.once", pattern, handler, once=True)
+    async def once(ctx: RunContext, pattern: Any = None, handler: Any = None) -> str:
+        return subscribe(ctx, "events.once", pattern, handler, once=True)
 
+    @sync_api
     @with_context
-    async def off(session: Session, sub_id: Any = None) -> bool:
+    async def off(ctx: RunContext, sub_id: Any = None) -> bool:
         if not isinstance(sub_id, str):
             raise ParameterError("events.off", "id", "must be an id returned by events.on")
-        return session.remove_subscription(sub_id)
+        return ctx.unsubscribe(sub_id)
 
     @with_context
-    async def emit(session: Session, topic: Any = None, payload: Any = None) -> None:
+    async def emit(ctx: RunContext, topic: Any = None, payload: Any = None) -> None:
         name = _pattern("events.emit", topic, "topic")
         try:
-            await session.system.bus.publish(name, payload)
+            await ctx.system.bus.publish(name, payload, headers=ctx.current_headers())
         except ValueError as exc:
             raise ParameterError("events.emit", "topic", str(exc)) from None
 
     @with_context
     async def wait(
-        session: Session,
+        ctx: RunContext,
         pattern: Any = None,
         timeout: Any = None,  # noqa: ASYNC109
     ) -> ScriptValue:
         topic_pattern = _pattern("events.wait", pattern)
         seconds = _timeout("events.wait", timeout)
         try:
-            event = await session.system.bus.wait_for(topic_pattern, timeout=seconds)
+            event = await ctx.system.bus.wait_for(topic_pattern, timeout=seconds)
         except ValueError as exc:
             raise ParameterError("events.wait", "pattern", str(exc)) from None
         except TimeoutError:

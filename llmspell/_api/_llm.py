@@ -3,20 +3,18 @@
 A request is a prompt string or ``{model?, messages?, prompt?, system?, temperature?,
 max_tokens?, tools?, schema?}``. Every call passes the ``llm.before_generate`` and
 ``llm.after_generate`` hooks and publishes ``llm.request``/``llm.response`` (see
-:mod:`llmspell._services`).
+:mod:`llmspell._ops`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._exceptions import ParameterError
-from ..engines import Namespace, ScriptFunction, ScriptValue, with_context
-from ._session import Session
+from .._ops import RunContext
+from ..engines import Namespace, ScriptFunction, ScriptValue, sync_api, with_context
+from ._agent import create_agent
 from ._values import is_number, to_script
-
-if TYPE_CHECKING:
-    from .._services import Services
 
 _ROLES = ("system", "user", "assistant", "tool")
 _REQUEST_KEYS = {
@@ -113,29 +111,30 @@ def normalize_request(function: str, req: Any) -> dict[str, Any]:
     return result
 
 
-def llm_namespace(services: Services) -> Namespace:
-    """Build ``llm.complete/stream/agent/models`` (each takes the run's session first)."""
-    from ._agent import create_agent
+def llm_namespace() -> Namespace:
+    """Build ``llm.complete/stream/agent/models`` (each takes the run's context first)."""
 
     @with_context
-    async def complete(session: Session, req: Any = None) -> ScriptValue:
+    async def complete(ctx: RunContext, req: Any = None) -> ScriptValue:
         request = normalize_request("llm.complete", req)
-        return to_script(await services.generate(session, request))
+        return to_script(await ctx.ops.generate(ctx, request))
 
     @with_context
-    async def stream(session: Session, req: Any = None, on_chunk: Any = None) -> ScriptValue:
+    async def stream(ctx: RunContext, req: Any = None, on_chunk: Any = None) -> ScriptValue:
         request = normalize_request("llm.stream", req)
         if not isinstance(on_chunk, ScriptFunction):
             raise ParameterError("llm.stream", "on_chunk", "must be a function(text)")
-        return to_script(await services.generate(session, request, on_chunk=on_chunk))
+        return to_script(await ctx.ops.generate(ctx, request, on_chunk=on_chunk))
+
+    @sync_api
+    @with_context
+    async def agent(ctx: RunContext, config: Any = None) -> ScriptValue:
+        return create_agent(ctx, config)
 
     @with_context
-    async def agent(session: Session, config: Any = None) -> ScriptValue:
-        return await create_agent(services, session, config)
-
-    async def models(provider: Any = None) -> ScriptValue:
+    async def models(ctx: RunContext, provider: Any = None) -> ScriptValue:
         if provider is not None and not isinstance(provider, str):
             raise ParameterError("llm.models", "provider", "must be a provider name like 'openai'")
-        return to_script(services.provider.models(provider=provider))
+        return to_script(ctx.ops.provider.models(provider=provider))
 
     return Namespace({"complete": complete, "stream": stream, "agent": agent, "models": models})

@@ -9,19 +9,16 @@ hooks, publishing ``tool.executed``; ``tools.list()`` describes every tool the r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._exceptions import ParameterError
-from ..engines import Namespace, ScriptFunction, ScriptValue, with_context
+from .._ops import RunContext
+from ..engines import Namespace, ScriptFunction, ScriptValue, sync_api, with_context
 from ..tools import Tool, ToolContext, bind_arguments, normalize_parameters
-from ._session import Session
 from ._values import to_script
 
-if TYPE_CHECKING:
-    from .._services import Services
 
-
-def _script_tool(session: Session, spec: Any) -> Tool:
+def _script_tool(spec: Any) -> Tool:
     fn = "tools.register"
     if not isinstance(spec, dict):
         raise ParameterError(fn, "spec", "must be a table {name, description, parameters, handler}")
@@ -50,37 +47,38 @@ def _script_tool(session: Session, spec: Any) -> Tool:
     )
 
 
-def tools_namespace(services: Services) -> Namespace:
+def tools_namespace() -> Namespace:
     """Build ``tools.register/call/list`` and ``tools.<name>(...)`` (each takes the run's
-    session first)."""
+    context first)."""
 
+    @sync_api
     @with_context
-    async def register(session: Session, spec: Any = None) -> str:
-        tool = _script_tool(session, spec)
-        services.session_tools(session).register(tool, replace=True)
+    async def register(ctx: RunContext, spec: Any = None) -> str:
+        tool = _script_tool(spec)
+        ctx.register_tool(tool)
         return tool.name
 
     @with_context
-    async def call(session: Session, name: Any = None, args: Any = None) -> ScriptValue:
+    async def call(ctx: RunContext, name: Any = None, args: Any = None) -> ScriptValue:
         if not isinstance(name, str):
             raise ParameterError("tools.call", "name", "must be a tool name")
         if args is None or args == []:
             args = {}
         if not isinstance(args, dict):
             raise ParameterError("tools.call", "args", "must be a table of named arguments")
-        return to_script(await services.call_tool(session, name, args))
+        return to_script(await ctx.ops.call_tool(ctx, name, args))
 
     @with_context
-    async def list_tools(session: Session) -> ScriptValue:
-        return to_script(services.session_tools(session).list())
+    async def list_tools(ctx: RunContext) -> ScriptValue:
+        return to_script(ctx.tools.list())
 
     @with_context
-    async def dynamic(session: Session, name: str, *args: Any) -> ScriptValue:
-        tool = services.session_tools(session).get(name)
+    async def dynamic(ctx: RunContext, name: str, *args: Any) -> ScriptValue:
+        tool = ctx.tools.get(name)
         if len(args) == 1 and isinstance(args[0], dict):
             named = bind_arguments(tool, (), args[0])
         else:
             named = bind_arguments(tool, args, None)
-        return to_script(await services.call_tool(session, name, named))
+        return to_script(await ctx.ops.call_tool(ctx, name, named))
 
     return Namespace({"register": register, "call": call, "list": list_tools}, dynamic=dynamic)

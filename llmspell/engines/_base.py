@@ -94,6 +94,8 @@ class HostObject:
     type_name: str
     methods: Mapping[str, ApiFunction]
     fields: Mapping[str, ScriptValue] = dataclasses.field(default_factory=dict)
+    target: Any = None
+    """The Python object behind it, for the API's own use (never shown to the script)."""
 
 
 @dataclasses.dataclass(frozen=True)

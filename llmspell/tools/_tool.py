@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import ParameterError
@@ -32,11 +32,13 @@ class ToolContext:
         permissions: what the call may touch (workspace, granted permissions, hosts).
         run_id: the spell run making the call, if any.
         caller: the spell or agent name making the call, if any.
+        headers: the trace context of the call (what a tool's own calls should nest under).
     """
 
     permissions: Permissions
     run_id: str | None = None
     caller: str | None = None
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

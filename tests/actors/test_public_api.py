@@ -41,7 +41,6 @@ PUBLIC = {
     "HookContext",
     "HookStatistics",
     "HandlerStatistics",
-    "HookPoint",
     "Cancel",
     "Replace",
     # errors

@@ -104,7 +104,9 @@ async def test_resident_spell_handles_events_until_stopped(ext: str) -> None:
 
         async def run() -> None:
             results.append(
-                await rt.run(SpellSource(RESIDENT[ext], f"r.{ext}"), output=chunks.append)
+                await rt.run(
+                    SpellSource(RESIDENT[ext], f"r.{ext}"), output=chunks.append, resident=True
+                )
             )
 
         async with anyio.create_task_group() as tg:
@@ -197,7 +199,9 @@ async def test_a_resident_spell_outlives_its_timeout_each_callback_gets_its_own(
 
         async def run() -> None:
             results.append(
-                await rt.run(SpellSource(RESIDENT[ext], f"r.{ext}"), output=chunks.append)
+                await rt.run(
+                    SpellSource(RESIDENT[ext], f"r.{ext}"), output=chunks.append, resident=True
+                )
             )
 
         async with anyio.create_task_group() as tg:
@@ -226,3 +230,62 @@ async def test_runs_publish_spell_events() -> None:
     assert seen[1][1]["runId"] == ok.result.run_id and seen[1][1]["status"] == "ok"
     assert seen[3][1]["runId"] == bad.result.run_id and "nope" in seen[3][1]["error"]
     assert all(p["spell"] == "spell" for _, p in seen)
+
+
+LINGERING = {
+    "lua": """
+        local seen = 0
+        events.on("work.*", function(event, topic)
+          seen = seen + 1
+          print(topic .. " " .. event.n)
+          if event.n < 3 then events.emit("work.next", {n = event.n + 1}) end
+        end)
+        events.emit("work.start", {n = 1})
+        return "main done"
+    """,
+    "js": """
+        let seen = 0;
+        events.on("work.*", (event, topic) => {
+          seen += 1;
+          print(topic + " " + event.n);
+          if (event.n < 3) events.emit("work.next", {n: event.n + 1});
+        });
+        events.emit("work.start", {n: 1});
+        return "main done";
+    """,
+}
+
+
+@BOTH
+async def test_a_run_ends_once_its_handlers_have_nothing_left_to_do(ext: str) -> None:
+    """Under ``run`` a spell that leaves handlers registered is not resident: it ends when idle,
+    after its queued events (and those its handlers emit) are handled."""
+    with anyio.fail_after(10):
+        ran = await run_source(LINGERING[ext], ext)
+    assert ran.result.ok, ran.result.error
+    assert ran.result.value == "main done"
+    assert ran.output == "work.start 1\nwork.next 2\nwork.next 3\n"
+
+
+FOREVER = {
+    "lua": """
+        events.on("loop", function(event) sleep(0.01); events.emit("loop", {}) end)
+        events.emit("loop", {})
+        return "never idle"
+    """,
+    "js": """
+        events.on("loop", async (event) => { await sleep(0.01); events.emit("loop", {}); });
+        events.emit("loop", {});
+        return "never idle";
+    """,
+}
+
+
+@BOTH
+async def test_the_timeout_bounds_the_whole_run_handlers_included(ext: str) -> None:
+    from llmspell.engines import Limits
+
+    with anyio.fail_after(10):
+        ran = await run_source(FOREVER[ext], ext, limits=Limits(timeout_seconds=0.5))
+    assert ran.result.error_type == "LimitExceeded"
+    assert "timeout limit exceeded" in (ran.result.error or "")

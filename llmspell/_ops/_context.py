@@ -1,0 +1,246 @@
+"""The run context: everything one spell run owns, typed, and released when the run ends.
+
+A :class:`RunContext` is what every API function of a run receives (the engine passes it as
+:attr:`~llmspell.engines.Api.context`) and what every operation of the run is charged to: its
+identity (spell, run id), its permissions and limits, its usage totals, its trace headers, the
+subscriptions, hooks and tools the spell made, and what must be closed at the end.
+
+It also decides when a run is over. Under ``llmspell run`` a spell ends when its main code has
+returned and nothing is left to do: no event queued for its handlers, no handler running (the way
+a Node.js process ends when its event loop is empty). A *resident* run (``llmspell serve``) keeps
+handling events until it removes its handlers or is stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+import actors
+
+from ._trace import NO_HEADERS, current_headers, reset_headers, use_headers
+
+if TYPE_CHECKING:
+    from ..engines import Limits
+    from ..tools import Permissions, Tool, ToolRegistry
+    from ._operations import Operations
+
+LogSink = Callable[[str, str, dict[str, Any]], None]
+"""Receives ``(level, message, fields)`` for every ``log.*`` call of a spell."""
+
+EventHandler = Callable[[actors.Event], Awaitable[None]]
+
+
+@dataclasses.dataclass
+class Usage:
+    """Token usage and cost summed over a run's LLM calls."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost: float = 0.0
+
+    def add(self, prompt: int, completion: int, total: int, cost: float) -> None:
+        self.calls += 1
+        self.prompt_tokens += prompt
+        self.completion_tokens += completion
+        self.total_tokens += total
+        self.cost += cost
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _USAGE_FIELDS}  # asdict() deep-copies
+
+
+_USAGE_FIELDS = tuple(field.name for field in dataclasses.fields(Usage))
+
+
+class RunContext:
+    """One spell run: identity, permissions, limits, usage, and what the spell registered.
+
+    Everything registered through the context is released by :meth:`aclose`, so a finished or
+    crashed run leaves nothing behind on the shared bus and hook registry.
+
+    Attributes:
+        ops: the runtime's operations (provider, tools, supervisors, observer).
+        run_id: unique per run.
+        spell: the spell's name (its file stem, or the daemon's name for it).
+        filename: what errors name.
+        params: the spell's parameters.
+        log: where ``log.*`` lines go.
+        permissions: what the run's tool calls may touch.
+        limits: the run's sandbox limits.
+        headers: the run's trace context (what its operations nest under).
+        usage: tokens and cost of the run's LLM calls.
+        hooks: the spell's own hook handlers (None until it registers one); they see only
+            this run's operations.
+    """
+
+    def __init__(
+        self,
+        ops: Operations,
+        *,
+        run_id: str,
+        spell: str,
+        filename: str,
+        params: dict[str, Any],
+        log: LogSink,
+        permissions: Permissions,
+        limits: Limits,
+        headers: Mapping[str, str] = NO_HEADERS,
+    ) -> None:
+        self.ops = ops
+        self.system: actors.ActorSystem = ops.system
+        self.run_id = run_id
+        self.spell = spell
+        self.filename = filename
+        self.params = params
+        self.log = log
+        self.permissions = permissions
+        self.limits = limits
+        self.headers = headers
+        self.usage = Usage()
+        self.hooks: actors.HookRegistry | None = None
+        self.subscriptions: dict[str, actors.Subscription] = {}
+        self.hook_ids: dict[str, list[actors.HookRegistration]] = {}
+        self.fatal: Exception | None = None
+        self.closers: list[Callable[[], Awaitable[None]]] = []
+        self._tools: ToolRegistry | None = None
+        self._ids = itertools.count(1)
+        self._calls = itertools.count(1)
+        self._busy = 0  # event handlers running
+        self._wake: anyio.Event | None = None
+
+    def next_id(self, prefix: str) -> str:
+        """A short id unique within the run (``sub-3``, ``hook-1``)."""
+        return f"{prefix}-{next(self._ids)}"
+
+    def new_call_id(self) -> str:
+        """An operation's call id: unique within the process (``<run id>.<n>``)."""
+        return f"{self.run_id}.{next(self._calls)}"
+
+    def current_headers(self) -> Mapping[str, str]:
+        """The trace headers calls made now nest under: the current operation's, else the run's."""
+        return current_headers() or self.headers
+
+    # -- tools --------------------------------------------------------------------------------
+
+    @property
+    def tools(self) -> ToolRegistry:
+        """The run's tools: the runtime's, plus those the spell registered."""
+        return self.ops.tools if self._tools is None else self._tools
+
+    def register_tool(self, tool: Tool) -> None:
+        """Add a tool visible to this run only (the shared registry is copied on first use)."""
+        if self._tools is None:
+            self._tools = self.ops.tools.copy()
+        self._tools.register(tool, replace=True)
+
+    # -- hooks --------------------------------------------------------------------------------
+
+    def add_hooks(self, handlers: list[tuple[str, Callable[..., Any]]], priority: int) -> str:
+        """Register the spell's handlers ``[(point, fn)]`` as one unit; return its id.
+
+        They run fail-closed (a handler's error cancels the operation) and only on this run's
+        operations.
+        """
+        if self.hooks is None:
+            self.hooks = actors.HookRegistry()
+        hook_id = self.next_id("hook")
+        self.hook_ids[hook_id] = [
+            self.hooks.register(
+                point, fn, priority=priority, fail_closed=True, name=f"{self.spell}:{hook_id}"
+            )
+            for point, fn in handlers
+        ]
+        return hook_id
+
+    def remove_hooks(self, hook_id: str) -> bool:
+        registrations = self.hook_ids.pop(hook_id, None)
+        if registrations is None:
+            return False
+        for registration in registrations:
+            registration.cancel()
+        return True
+
+    # -- events -------------------------------------------------------------------------------
+
+    def subscribe(self, pattern: str, handler: EventHandler, *, name: str, once: bool) -> str:
+        """Subscribe ``handler`` for this run; return the subscription's id.
+
+        The handler runs with the event's trace headers current, and the run counts it as
+        work in progress until it returns. ``once`` removes the subscription at the first
+        event. Raises ``ValueError`` for an invalid pattern.
+        """
+        sub_id = self.next_id("sub")
+
+        async def deliver(event: actors.Event) -> None:
+            if once:
+                self.unsubscribe(sub_id)
+            self._busy += 1
+            token = use_headers(event.headers or self.headers)
+            try:
+                await handler(event)
+            finally:
+                reset_headers(token)
+                self._busy -= 1
+                self._changed()
+
+        self.subscriptions[sub_id] = self.system.bus.subscribe(pattern, deliver, name=name)
+        return sub_id
+
+    def unsubscribe(self, sub_id: str) -> bool:
+        sub = self.subscriptions.pop(sub_id, None)
+        if sub is None:
+            return False
+        sub.cancel()
+        self._changed()
+        return True
+
+    @property
+    def resident(self) -> bool:
+        """Whether the run still has event handlers."""
+        return bool(self.subscriptions)
+
+    def idle(self) -> bool:
+        """Whether nothing is left to do: no handler running, no event queued for one."""
+        if self._busy:
+            return False
+        return all(sub.statistics().queued == 0 for sub in self.subscriptions.values())
+
+    def fail(self, exc: Exception) -> None:
+        """End the run with ``exc`` (a callback hit a sandbox limit)."""
+        if self.fatal is None:
+            self.fatal = exc
+        self._changed()
+
+    def _changed(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    async def wait_done(self, *, resident: bool) -> None:
+        """After the main code returned: wait until the run is over.
+
+        Not ``resident``: until it is idle. ``resident``: until it holds no subscription.
+        Raises the error a callback ended the run with.
+        """
+        while self.fatal is None and (self.resident if resident else not self.idle()):
+            self._wake = anyio.Event()
+            await self._wake.wait()
+        self._wake = None
+        if self.fatal is not None:
+            raise self.fatal
+
+    async def aclose(self) -> None:
+        """Release everything the run made: subscriptions, hooks, agents, script tools."""
+        closers, self.closers = self.closers, []
+        for close in reversed(closers):
+            await close()
+        for sub_id in list(self.subscriptions):
+            self.unsubscribe(sub_id)
+        for hook_id in list(self.hook_ids):
+            self.remove_hooks(hook_id)

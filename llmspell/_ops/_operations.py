@@ -1,0 +1,111 @@
+"""The runtime's operations: what every run shares (provider, tools, supervisors, observer).
+
+:class:`Operations` is built once per runtime. Its methods are the operations a spell can make
+happen, each through :func:`~llmspell._ops.instrumented`: :meth:`generate` (an LLM call),
+:meth:`call_tool`, :meth:`create_agent` and :meth:`run_agent`. The script API (``llmspell._api``)
+validates a script's arguments, converts values and calls these; nothing below it knows scripts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import actors
+
+from ..engines import ScriptFunction
+from ..providers import Provider, is_offline_model
+from ..tools import Permissions, ToolRegistry
+from ._agent import AgentConfig, AgentHandle, AgentRun, spawn_agent
+from ._instrument import instrumented
+from ._llm import LlmCall
+from ._tools import ToolCall, ToolPools, tool_specs
+
+if TYPE_CHECKING:
+    from ._context import RunContext
+    from ._trace import Observer
+
+
+class Operations:
+    """What the runs of one runtime share, and the operations they make.
+
+    Attributes:
+        system: the actor system (bus, hooks, supervisors).
+        provider: the LLM provider; ``provider.default_model`` answers requests naming none.
+        tools: the runtime's tools (a run sees these plus its own).
+        permissions: what tool calls may touch unless a run brings its own.
+        observer: watches every operation (tracing, metrics), or None.
+    """
+
+    def __init__(
+        self,
+        system: actors.ActorSystem,
+        workers: actors.SupervisorRef,
+        *,
+        provider: Provider,
+        tools: ToolRegistry,
+        permissions: Permissions,
+        notice: Callable[[str], None] | None = None,
+        observer: Observer | None = None,
+    ) -> None:
+        self.system = system
+        self.provider = provider
+        self.tools = tools
+        self.permissions = permissions
+        self.observer = observer
+        self.workers = workers
+        self.pools = ToolPools(workers)
+        self.active: dict[str, Callable[[], None]] = {}
+        """The runs in progress: run id → what stops it."""
+        self._notice = notice
+
+    @property
+    def default_model(self) -> str:
+        return self.provider.default_model
+
+    async def generate(
+        self,
+        ctx: RunContext,
+        request: dict[str, Any],
+        *,
+        on_chunk: ScriptFunction | None = None,
+        specs: list[dict[str, Any]] | None = None,
+        agent: str | None = None,
+    ) -> dict[str, Any]:
+        """One LLM call for ``ctx``: ``request`` is ``{messages, model?, temperature?, ...}``.
+
+        Returns the script-shaped response ``{content, role, model, tool_calls, usage, cost,
+        finish_reason, object?}``. ``specs`` are the tools offered (else the request's
+        ``tools`` names are looked up).
+        """
+        call = LlmCall(self, request.get("model") or self.default_model, on_chunk, specs, agent)
+        return await instrumented(call, ctx, request)
+
+    def tool_specs(self, ctx: RunContext, names: list[str]) -> list[dict[str, Any]]:
+        """OpenAI function-tool definitions for the tools ``names`` of the run."""
+        return tool_specs(ctx.tools, names)
+
+    async def call_tool(
+        self, ctx: RunContext, name: str, args: dict[str, Any], *, caller: str | None = None
+    ) -> Any:
+        """Run tool ``name`` with named ``args`` for ``ctx`` (unknown names fail at once)."""
+        tool = ctx.tools.get(name)
+        return await instrumented(ToolCall(self, tool, caller), ctx, args)
+
+    def create_agent(self, ctx: RunContext, config: AgentConfig) -> AgentHandle:
+        """An agent living as long as the run (its actor is spawned on first use)."""
+        return spawn_agent(self, ctx, config)
+
+    async def run_agent(self, ctx: RunContext, agent: AgentHandle, user_input: Any) -> Any:
+        """Let ``agent`` answer ``user_input`` (a run through ``agent.before/after_run``)."""
+        return await instrumented(AgentRun(agent), ctx, user_input)
+
+    def answered(self, model: str) -> None:
+        """Tell the user once which model answered, when it was the offline one."""
+        if self._notice is not None and is_offline_model(model):
+            notice, self._notice = self._notice, None
+            notice(
+                f"answered by the offline model ({model}). To use a real model pass "
+                "--model (e.g. openai/gpt-4o-mini with OPENAI_API_KEY set), or set "
+                "LLMSPELL_MODEL or `model` in llmspell.toml."
+            )

@@ -1,0 +1,262 @@
+"""A spell run: ``spell.before_run`` → the engine runs the spell → ``spell.after_run``.
+
+Each run is a :class:`SpellRun` actor under the runtime's ``spells`` supervisor: a crash, a
+limit or a timeout ends that run with an error in its :class:`RunResult`, never the process. The
+``before`` hooks see (and may change) the run's parameters, may refuse the run (cancel) or answer
+it without running (replace); the ``after`` hooks see the :class:`RunResult`. Publishes
+``spell.started`` and then ``spell.finished`` or ``spell.failed``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import pathlib
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import anyio
+
+import actors
+
+from .._exceptions import LimitExceeded, SpellError
+from ..engines import Api, Engine, Limits, ScriptValue, engine_for
+from ._catalogue import SPELL, OpKind, Payload, SpellFailed, SpellFinished, SpellStarted
+from ._context import LogSink, RunContext
+from ._instrument import Call, Operation, instrumented
+from ._trace import NO_HEADERS
+
+if TYPE_CHECKING:
+    from ..tools import Permissions
+    from ._operations import Operations
+
+Output = Callable[[str], None]
+MakeApi = Callable[[RunContext, Output], Api]
+
+
+@dataclasses.dataclass(frozen=True)
+class SpellSource:
+    """A spell to run: its text and the file name errors should name."""
+
+    source: str
+    filename: str
+
+    @classmethod
+    def from_path(cls, path: str | pathlib.Path) -> SpellSource:
+        p = pathlib.Path(path)
+        return cls(p.read_text(encoding="utf-8"), str(path))
+
+    @functools.cached_property
+    def name(self) -> str:
+        return pathlib.Path(self.filename).stem
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """The outcome of one spell run (what ``llmspell run --json`` prints).
+
+    Attributes:
+        status: ``"ok"``, ``"error"``, or ``"stopped"`` (ended by ``Runtime.stop``).
+        error_type: the error's class name (``SpellRuntimeError``, ``LimitExceeded`` ...).
+        error_line: the spell line the error points at, when known.
+    """
+
+    spell: str
+    run_id: str
+    engine: str
+    status: str
+    value: ScriptValue = None
+    error: str | None = None
+    error_type: str | None = None
+    error_line: int | None = None
+    traceback: str | None = None
+    duration: float = 0.0
+    usage: dict[str, Any] = dataclasses.field(default_factory=dict)
+    output_bytes: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class RunRequest:
+    """Everything one run needs, as :meth:`Runtime.run` assembled it."""
+
+    spell: SpellSource
+    params: dict[str, Any]
+    run_id: str
+    output: Output
+    log: LogSink
+    limits: Limits
+    permissions: Permissions
+    make_api: MakeApi
+    resident: bool = False
+    headers: Mapping[str, str] = dataclasses.field(default_factory=lambda: NO_HEADERS)
+
+
+class OutputMeter:
+    """Passes printed text on and enforces the run's output limit (the one place it is)."""
+
+    __slots__ = ("limit", "sink", "written")
+
+    def __init__(self, sink: Output, limit: int) -> None:
+        self.sink = sink
+        self.limit = limit
+        self.written = 0
+
+    def __call__(self, text: str) -> None:
+        size = len(text.encode("utf-8"))
+        if self.written + size > self.limit:
+            raise LimitExceeded("output", f"the spell printed more than {self.limit} bytes")
+        self.written += size
+        self.sink(text)
+
+
+class SpellRun(actors.Actor):
+    """The actor that owns one spell run: its engine instance, context, events and hooks."""
+
+    def __init__(self, ops: Operations) -> None:
+        self.ops = ops
+        self.scope: anyio.CancelScope | None = None
+
+    async def on_receive(self, message: Any) -> RunResult:
+        assert isinstance(message, RunRequest)
+        try:
+            return await run_spell(self.ops, message, self)
+        finally:
+            self.context.stop()  # one run per actor: Runtime.run then finds it ended
+
+    def cancel(self) -> None:
+        """End the run now (a resident spell stops listening; main code is cancelled)."""
+        if self.scope is not None:
+            self.scope.cancel()
+
+
+async def run_spell(ops: Operations, request: RunRequest, actor: SpellRun) -> RunResult:
+    """Run ``request`` through the instrumented path; errors end up in the result."""
+    spell = request.spell
+    ctx = RunContext(
+        ops,
+        run_id=request.run_id,
+        spell=spell.name,
+        filename=spell.filename,
+        params=request.params,
+        log=request.log,
+        permissions=request.permissions,
+        limits=request.limits,
+        headers=request.headers,
+    )
+    op = _SpellRunOp(request, actor)
+    ops.active[request.run_id] = actor.cancel
+    try:
+        return await instrumented(op, ctx, request.params)
+    except Exception as exc:  # refused by a hook, no engine for the file: this run only
+        return op.result(ctx, None, exc)
+    finally:
+        ops.active.pop(request.run_id, None)
+
+
+class _SpellRunOp(Operation[dict[str, Any], RunResult]):
+    kind: ClassVar[OpKind] = SPELL
+
+    def __init__(self, request: RunRequest, actor: SpellRun) -> None:
+        self.request = request
+        self.actor = actor
+        self.engine: Engine | None = None
+        self.started_at = time.perf_counter()
+        self.written = 0
+
+    def accept(self, value: Any, call: Call) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise SpellError("a spell.before_run hook returned parameters that are not a table")
+        self.engine = engine_for(self.request.spell.filename)
+        call.ctx.params = value
+        return value
+
+    def started(self, call: Call) -> Payload:
+        assert self.engine is not None
+        return SpellStarted(*call.ids(), self.engine.name)
+
+    async def run(self, value: dict[str, Any], call: Call) -> RunResult:
+        ctx, request, engine = call.ctx, self.request, self.engine
+        assert engine is not None
+        meter = OutputMeter(request.output, request.limits.output_bytes)
+        value_out: ScriptValue = None
+        error: Exception | None = None
+        timeout = None if request.resident else request.limits.timeout_seconds
+        try:
+            api = request.make_api(ctx, meter)
+            with anyio.CancelScope() as self.actor.scope:
+                with anyio.move_on_after(timeout if timeout is not None else float("inf")) as dl:
+                    value_out = await self._run(engine, api, ctx)
+                if dl.cancelled_caught:
+                    raise LimitExceeded("timeout", f"the run took longer than {timeout:g} s")
+        except Exception as exc:  # spell errors, cancelling hooks, even a bug of ours: this run
+            error = exc
+        finally:
+            with anyio.CancelScope(shield=True):
+                await ctx.aclose()
+            self.written = meter.written
+        scope = self.actor.scope
+        if scope is not None and scope.cancelled_caught and error is None:
+            return self.result(ctx, None, SpellError("the run was stopped"), stopped=True)
+        return self.result(ctx, value_out, error)
+
+    async def _run(self, engine: Engine, api: Api, ctx: RunContext) -> ScriptValue:
+        request = self.request
+        async with engine.open(request.spell.source, ctx.filename, api, request.limits) as inst:
+            value = await inst.run_main()
+            if request.resident and ctx.resident:
+                ctx.log(
+                    "info",
+                    f"{ctx.spell} is resident: handling events until its handlers "
+                    "are removed (events.off) or the run is stopped",
+                    {"subscriptions": len(ctx.subscriptions)},
+                )
+            await ctx.wait_done(resident=request.resident)
+            return value
+
+    def result(
+        self,
+        ctx: RunContext,
+        value: ScriptValue,
+        error: Exception | None,
+        *,
+        stopped: bool = False,
+    ) -> RunResult:
+        return RunResult(
+            spell=ctx.spell,
+            run_id=ctx.run_id,
+            engine=self.engine.name if self.engine is not None else "?",
+            status="ok" if error is None else "stopped" if stopped else "error",
+            value=value if error is None else None,
+            error=None if error is None else str(error),
+            error_type=None if error is None else type(error).__name__,
+            error_line=getattr(error, "line", None),
+            traceback=getattr(error, "traceback", None) or None,
+            duration=time.perf_counter() - self.started_at,
+            usage=ctx.usage.as_dict(),
+            output_bytes=self.written,
+        )
+
+    def replaced(self, result: Any, call: Call) -> RunResult:
+        if isinstance(result, RunResult):
+            return result
+        return self.result(call.ctx, result, None)
+
+    def modified(self, value: Any, result: RunResult, call: Call) -> RunResult:
+        return value if isinstance(value, RunResult) else result
+
+    def finished(self, call: Call, result: RunResult | None, error: Exception | None) -> Payload:
+        if result is None:
+            result = self.result(call.ctx, None, error)
+        if result.status == "error":
+            return SpellFailed(
+                *call.ids(), result.error or "", result.error_type or "", result.duration
+            )
+        return SpellFinished(*call.ids(), result.status, result.duration, result.usage)

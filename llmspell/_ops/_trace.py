@@ -1,0 +1,60 @@
+"""Trace context: the headers that follow an operation into actors, events and nested calls.
+
+Within a task the current headers live in a context variable; across actors they travel in the
+envelope (``ref.ask(..., headers=current_headers())``, read back with
+:func:`actors.current_envelope`), and across the bus in the event's ``headers``. An
+:class:`Observer` (the observability layer) sets a call's headers when the call starts, so that
+every call made inside it — in this task, in an actor, in an event handler — names it as parent.
+Without an observer the run's own headers (given by whoever started the run, e.g. the daemon from
+an HTTP ``traceparent``) flow unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextvars import ContextVar, Token
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Protocol
+
+import actors
+
+if TYPE_CHECKING:
+    from ._instrument import Call
+
+NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+_HEADERS: ContextVar[Mapping[str, str]] = ContextVar("llmspell_headers", default=NO_HEADERS)
+
+
+def current_headers() -> Mapping[str, str]:
+    """The trace headers of the operation running in this task (empty outside any)."""
+    return _HEADERS.get()
+
+
+def use_headers(headers: Mapping[str, str]) -> Token[Mapping[str, str]]:
+    """Make ``headers`` current in this task; undo with :func:`reset_headers`."""
+    return _HEADERS.set(headers)
+
+
+def reset_headers(token: Token[Mapping[str, str]]) -> None:
+    _HEADERS.reset(token)
+
+
+def adopt_envelope_headers() -> None:
+    """Inside an actor's handler: make the headers of the message being handled current."""
+    envelope = actors.current_envelope()
+    _HEADERS.set(NO_HEADERS if envelope is None else envelope.headers)
+
+
+class Observer(Protocol):
+    """Watches every operation on the instrumented path (tracing, metrics).
+
+    ``start`` runs after the call is created and before its hooks; it may set
+    ``call.headers`` (the child trace context) and ``call.token`` (its own state). ``end`` runs
+    after the call's event was published, with the error it failed with, if any. Neither may
+    raise: an observer's failure must not change the operation.
+    """
+
+    def start(self, call: Call) -> None: ...
+
+    def end(self, call: Call, error: BaseException | None) -> None: ...
