@@ -24,6 +24,9 @@ from ._exceptions import ToolError as ToolError
 
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
+# The instrumentation surface (what observers and hook authors name): loaded on first use.
+_OPS = ("HookPoint", "Topic", "OpKind", "Call", "Observer", "Payload", "RunContext", "KINDS")
+
 
 def __getattr__(name: str) -> object:
     # The runtime pulls in the actor system and engines; keep `import llmspell` (and so
@@ -40,4 +43,8 @@ def __getattr__(name: str) -> object:
         from .engines import Limits
 
         return Limits
+    if name in _OPS:
+        from . import _ops
+
+        return getattr(_ops, name)
     raise AttributeError(f"module 'llmspell' has no attribute {name!r}")

@@ -11,6 +11,12 @@ from __future__ import annotations
 
 from ._provider import ChunkCallback as ChunkCallback
 from ._provider import Provider as Provider
+from ._scripted import ERROR_KINDS as ERROR_KINDS
+from ._scripted import RECORD_ENV as RECORD_ENV
+from ._scripted import SCRIPT_ENV as SCRIPT_ENV
+from ._scripted import ReplyQueue as ReplyQueue
+from ._scripted import install as install_replies
+from ._scripted import uninstall as uninstall_replies
 from ._types import MODEL_ENV as MODEL_ENV
 from ._types import OFFLINE_MODEL as OFFLINE_MODEL
 from ._types import LLMRequest as LLMRequest
@@ -22,15 +28,21 @@ from ._types import is_offline_model as is_offline_model
 from ._types import resolve_default_model as resolve_default_model
 
 __all__ = [
+    "ERROR_KINDS",
     "MODEL_ENV",
     "OFFLINE_MODEL",
+    "RECORD_ENV",
+    "SCRIPT_ENV",
     "ChunkCallback",
     "LLMRequest",
     "LLMResponse",
     "Provider",
+    "ReplyQueue",
     "RetryPolicy",
     "ToolCall",
     "Usage",
+    "install_replies",
     "is_offline_model",
     "resolve_default_model",
+    "uninstall_replies",
 ]

@@ -8,19 +8,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ..providers import _scripted
+from .. import providers
 
-SCRIPT_ENV = _scripted.SCRIPT_ENV
+SCRIPT_ENV = providers.SCRIPT_ENV
 """Environment variable: path of a JSON reply script the offline model loads."""
 
-RECORD_ENV = _scripted.RECORD_ENV
+RECORD_ENV = providers.RECORD_ENV
 """Environment variable: path where the offline model appends each request as a JSON line."""
 
-ERROR_KINDS = tuple(_scripted.ERROR_KINDS)
+ERROR_KINDS = tuple(providers.ERROR_KINDS)
 """The error kinds :meth:`OfflineScript.error` accepts (an HTTP status works too)."""
 
 
-class OfflineScript(_scripted.ReplyQueue):
+class OfflineScript(providers.ReplyQueue):
     """Replies the offline model (``offline/...``) returns next, and the requests it received.
 
     Queue replies, then install the script with ``with`` (sync or async) around the calls that
@@ -89,11 +89,11 @@ class OfflineScript(_scripted.ReplyQueue):
 
     def install(self) -> None:
         """Make the offline model use this script until :meth:`uninstall`."""
-        _scripted.install(self)
+        providers.install_replies(self)
 
     def uninstall(self) -> None:
         """Stop using this script."""
-        _scripted.uninstall(self)
+        providers.uninstall_replies(self)
 
     def __enter__(self) -> OfflineScript:
         self.install()

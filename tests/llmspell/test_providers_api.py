@@ -38,17 +38,23 @@ def no_network() -> Iterator[None]:
 def test_public_names_are_pinned() -> None:
     assert sorted(providers.__all__) == sorted(
         [
+            "ERROR_KINDS",
             "MODEL_ENV",
             "OFFLINE_MODEL",
+            "RECORD_ENV",
+            "SCRIPT_ENV",
             "ChunkCallback",
             "LLMRequest",
             "LLMResponse",
             "Provider",
+            "ReplyQueue",
             "RetryPolicy",
             "ToolCall",
             "Usage",
+            "install_replies",
             "is_offline_model",
             "resolve_default_model",
+            "uninstall_replies",
         ]
     )
     assert sorted(testing.__all__) == sorted(
