@@ -11,8 +11,8 @@ hooks.register({
   end,
 })
 
--- An event handler. Because it is still subscribed when the main code returns, the spell
--- stays resident and keeps handling events until the handler unsubscribes itself.
+-- An event handler. The run handles the events it emits below before it ends; under
+-- `llmspell serve` a spell that keeps handlers stays resident until it unsubscribes them.
 local greeted = {}
 local sub
 sub = events.on("hello.*", function(event, topic)
