@@ -138,7 +138,7 @@ async def open_runtime(
     provider: Provider | None = None,
     notice: Callable[[str], None] | None = None,
     system: actors.ActorSystem | None = None,
-    observer: Observer | None = None,
+    observability: Observer | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open a spell runtime: an actor system (or ``system``, owned by the caller), a provider,
     the tool registry, and the ``spells`` and ``tools`` supervisors (agents run under the
@@ -152,7 +152,8 @@ async def open_runtime(
         tools: the shared tools; default: the built-ins.
         provider: the LLM provider; default: litellm with the default model.
         notice: receives one-off notices for the user (e.g. "the offline model answered").
-        observer: watches every operation (the observability layer).
+        observability: watches every operation: the observability layer's tracing and
+            metrics (``observability.create_observer(...)``), or any :class:`llmspell.Observer`.
     """
     config = config or Config()
     async with AsyncExitStack() as stack:
@@ -183,7 +184,7 @@ async def open_runtime(
             tools=tools if tools is not None else ToolRegistry(builtin_tools()),
             permissions=permissions,
             notice=notice,
-            observer=observer,
+            observer=observability,
         )
         yield Runtime(ops, spells, limits=limits or config.limits)
 

@@ -173,7 +173,7 @@ async def test_trace_headers_flow_into_actors_events_and_handlers(ext: str) -> N
     tracer = _Tracer()
     registry = ToolRegistry([*builtin_tools(), probe])
     events: list[actors.Event] = []
-    async with open_runtime(tools=registry, observer=tracer) as rt:
+    async with open_runtime(tools=registry, observability=tracer) as rt:
         rt.system.bus.subscribe("tool.executed", events.append)
         with OfflineScript().tool_call("probe", {}).reply("done"):
             ran = await run_source(AGENT_WITH_TOOL[ext], ext, runtime=rt)
