@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import anyio
 import pytest
+import sniffio
+import trio
+import trio.testing
 
 import actors
 from actors.testing import EventRecorder, create_probe
@@ -199,3 +204,65 @@ async def test_a_child_may_stop_its_own_supervisor() -> None:
         with anyio.fail_after(1):  # far less than the 5 s shutdown timeout
             assert (await probe.expect_terminated(sup)).reason == "stopped"
         assert not ref.is_alive
+
+
+class _SkewedLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop whose clock a test can move forward (``anyio.current_time`` reads it)."""
+
+    skew = 0.0
+
+    def time(self) -> float:
+        return super().time() + self.skew
+
+
+def advance_clock(seconds: float) -> None:
+    """Move the running loop's clock forward: a fake clock on either backend."""
+    if sniffio.current_async_library() == "trio":
+        clock = trio.lowlevel.current_clock()
+        assert isinstance(clock, trio.testing.MockClock)
+        clock.jump(seconds)
+    else:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, _SkewedLoop)
+        loop.skew += seconds
+
+
+# Real time still passes on both (so a broken test fails on its fail_after instead of hanging);
+# the test moves the clock forward on top of it.
+FAKE_CLOCK = pytest.mark.parametrize(
+    "anyio_backend",
+    [
+        pytest.param(("asyncio", {"loop_factory": _SkewedLoop}), id="asyncio"),
+        pytest.param(("trio", {"clock": trio.testing.MockClock(rate=1.0)}), id="trio"),
+    ],
+)
+
+
+@FAKE_CLOCK
+async def test_only_restarts_within_the_period_count_towards_intensity() -> None:
+    log: list[str] = []
+    async with actors.open_system() as system:
+        events = EventRecorder.attach(system.bus, "actor.>")
+        sup = await system.spawn_supervisor(name="sup", max_restarts=1, period=60)
+        worker = await sup.spawn(Worker, log, name="w")
+
+        async def crash() -> list[tuple[str, str]]:
+            before = len(events.events)
+            worker.tell("crash")
+            with anyio.fail_after(5):
+                await anyio.wait_all_tasks_blocked()
+            return [
+                (e.topic, e.payload["actor"])
+                for e in events.events[before:]
+                if e.topic in ("actor.restarted", "actor.escalated")
+            ]
+
+        assert await crash() == [("actor.restarted", "w")]
+        advance_clock(61)  # the first restart is now outside the 60 s window
+        assert await crash() == [("actor.restarted", "w")], (
+            "two restarts more than `period` apart made the supervisor give up"
+        )
+        assert sup.is_alive and await worker.ask("ping") == "pong"
+        advance_clock(30)  # the second restart is still inside the window: one too many
+        assert await crash() == [("actor.escalated", "sup")]
+        assert not sup.is_alive

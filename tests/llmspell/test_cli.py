@@ -132,3 +132,39 @@ def test_console_script_runs_offline_and_says_which_model_answered(tmp_path: pat
     assert proc.stdout.startswith("[offline model]")
     assert proc.stderr.count("answered by the offline model") == 1
     assert "--model" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("wait.lua", 'print("ready")\nsleep(60)\n'),
+        ("wait.js", 'print("ready");\nawait sleep(60);\n'),
+    ],
+)
+def test_sigint_while_a_spell_runs_exits_130(tmp_path: pathlib.Path, name: str, text: str) -> None:
+    import select
+    import signal
+
+    spell = write(tmp_path, name, text)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmspell", "run", spell],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        readable, _, _ = select.select([proc.stdout], [], [], 120)
+        assert readable, "the spell never printed 'ready'"
+        assert proc.stdout.readline() == "ready\n"  # the spell is running: now interrupt it
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, f"exit code {proc.returncode}, stderr: {err}"
+    assert "llmspell: interrupted" in err
