@@ -6,8 +6,8 @@ each an :class:`Operation` subclass; :func:`instrumented` runs any of them the s
 1. a :class:`Call` is made: a call id, the hook data (``runId``, ``spell``, ``callId`` and the
    operation's own entries), the start time; an observer may give it trace headers;
 2. the ``before`` hooks run on the input: a handler may modify it, cancel the operation (it
-   fails with the operation's own error), or replace it (the operation is skipped and the
-   handler's result used);
+   fails with the operation's own error, or — a spell run — ends with a result saying so),
+   or replace it (the operation is skipped and the handler's result used);
 3. the operation's ``started`` event, if any, is published; the operation runs with the call's
    headers current, so nested calls, actor messages and events name it as parent;
 4. the ``after`` hooks run on the result (also on a replaced one, so that a redacting hook sees
@@ -121,6 +121,11 @@ class Operation(Generic[In, Out]):
         """What an ``after`` hook's returned ``value`` becomes (``result`` is the original)."""
         return value  # type: ignore[no-any-return]
 
+    def refused(self, error: actors.HookCancelledError, call: Call) -> Out:
+        """When a ``before`` hook cancels: raise (the default), or return the result that
+        stands for the refusal (it then passes the ``after`` hooks like any result)."""
+        raise error
+
     def cancelled(self, error: actors.HookCancelledError, call: Call) -> Exception:
         """The error the operation fails with when a hook cancels it."""
         return error
@@ -143,7 +148,10 @@ async def instrumented(op: Operation[In, Out], ctx: RunContext, value: Any) -> O
     error: Exception | None = None
     result: Out | None = None
     try:
-        value = await hooks.run(kind.before, value, call.data, extra=extra)
+        try:
+            value = await hooks.run(kind.before, value, call.data, extra=extra)
+        except actors.HookCancelledError as exc:
+            value = actors.Replace(op.refused(exc, call))
         if isinstance(value, actors.Replace):
             call.replaced = True
             result = op.replaced(value.result, call)

@@ -244,6 +244,9 @@ class _SpellRunOp(Operation[dict[str, Any], RunResult]):
             output_bytes=self.written,
         )
 
+    def refused(self, error: actors.HookCancelledError, call: Call) -> RunResult:
+        return self.result(call.ctx, None, SpellError(f"refused by a hook: {error.reason}"))
+
     def replaced(self, result: Any, call: Call) -> RunResult:
         if isinstance(result, RunResult):
             return result
