@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 import pathlib
 import time
 import uuid
@@ -28,6 +29,7 @@ from ._exceptions import (
 from ._services import Services
 from .engines import Limits, ScriptValue, engine_for
 from .providers import Provider, resolve_default_model
+from .state import DEFAULT_STATE_PATH, StateStore, create_state_store
 from .tools import Permissions, ToolRegistry, builtin_tools
 
 _log = logging.getLogger("llmspell.spell")
@@ -146,9 +148,11 @@ class Runtime:
         limits: Limits,
         surface: Surface,
         services: Services | None = None,
+        state: StateStore | None = None,
     ) -> None:
         self.system = system
         self.services = services
+        self.state = state
         self.surface = surface
         self._supervisor = supervisor
         self.limits = limits
@@ -212,6 +216,7 @@ class Runtime:
         started = time.perf_counter()
         engine_name = "?"
         meter = _OutputMeter(request.output, request.limits.output_bytes)
+        permissions = request.permissions or (self.services and self.services.permissions)
         session = Session(
             system=self.system,
             run_id=request.run_id,
@@ -219,7 +224,8 @@ class Runtime:
             filename=spell.filename,
             params=request.params,
             log=request.log,
-            services={"permissions": request.permissions} if request.permissions else None,
+            services={"permissions": permissions} if permissions else None,
+            state=self.state,
         )
         base = {"spell": spell.name, "runId": request.run_id}
         hook_data = {"run_id": request.run_id, "spell": spell.name}
@@ -293,6 +299,7 @@ async def open_runtime(
     provider: Provider | None = None,
     notice: Callable[[str], None] | None = None,
     system: actors.ActorSystem | None = None,
+    state: StateStore | str | os.PathLike[str] | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open a spell runtime: an actor system (or ``system``, owned by the caller), a provider,
     the tool registry, and the ``spells`` and ``tools`` supervisors (agents run under the
@@ -306,6 +313,9 @@ async def open_runtime(
         tools: the shared tools; default: the built-ins.
         provider: the LLM provider; default: litellm with the default model.
         notice: receives one-off notices for the user (e.g. "the offline model answered").
+        state: the state store (the caller closes it), or the path of one to open on first
+            use and close with the runtime (``":memory:"``: keep nothing); default:
+            ``config.state``, else ``.llmspell/state.db`` under the current directory.
     """
     if system is None:
         async with (
@@ -319,6 +329,7 @@ async def open_runtime(
                 provider=provider,
                 notice=notice,
                 system=own,
+                state=state,
             ) as runtime,
         ):
             yield runtime
@@ -347,13 +358,23 @@ async def open_runtime(
     services = Services(
         system, workers, provider=provider, tools=tools, permissions=permissions, notice=notice
     )
-    yield Runtime(
-        system,
-        spells,
-        limits=limits or config.limits,
-        surface=build_surface(services.namespaces()),
-        services=services,
-    )
+    if isinstance(state, StateStore):
+        store, own_store = state, False
+    else:  # opened on first use: a runtime whose spells keep no state creates no file
+        store, own_store = create_state_store(state or config.state or DEFAULT_STATE_PATH), True
+    try:
+        yield Runtime(
+            system,
+            spells,
+            limits=limits or config.limits,
+            surface=build_surface(services.namespaces()),
+            services=services,
+            state=store,
+        )
+    finally:
+        if own_store:
+            with anyio.CancelScope(shield=True):
+                await store.aclose()
 
 
 __all__ = ["RunResult", "Runtime", "SpellSource", "open_runtime"]

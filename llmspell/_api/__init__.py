@@ -14,6 +14,7 @@ from ._hooks import hooks_namespace
 from ._session import LogSink as LogSink
 from ._session import Session as Session
 from ._session import Usage as Usage
+from ._state import state_namespace
 from ._values import to_script as to_script
 
 
@@ -48,6 +49,7 @@ def build_surface(extra: Mapping[str, Namespace] | None = None) -> Surface:
         "json": json_namespace(),
         "events": events_namespace(),
         "hooks": hooks_namespace(),
+        "state": state_namespace(),
     }
     namespaces.update(extra or {})
     return Surface(namespaces, {"sleep": sleep, "parallel": parallel})

@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 import actors
+
+if TYPE_CHECKING:
+    from ..state import StateStore
 
 LogSink = Callable[[str, str, dict[str, Any]], None]
 """Receives ``(level, message, fields)`` for every ``log.*`` call of a spell."""
@@ -49,6 +52,7 @@ class Session:
         params: dict[str, Any],
         log: LogSink,
         services: dict[str, Any] | None = None,
+        state: StateStore | None = None,
     ) -> None:
         self.system = system
         self.run_id = run_id
@@ -57,6 +61,7 @@ class Session:
         self.params = params
         self.log = log
         self.services = services or {}
+        self.state = state
         self.usage = Usage()
         self.subscriptions: dict[str, actors.Subscription] = {}
         self.hooks: dict[str, list[actors.HookRegistration]] = {}
