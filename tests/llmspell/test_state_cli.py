@@ -129,3 +129,19 @@ def test_run_takes_a_state_flag(tmp_path: pathlib.Path, capsys: pytest.CaptureFi
         assert main(["run", str(spell), "--state", db]) == 0
         assert capsys.readouterr().out == expected
     assert run(capsys, "get", "runs", "--scope", "spell:counter", "--state", db)[1] == "2\n"
+
+
+@pytest.mark.parametrize("ext", ["lua", "js"])
+def test_the_notes_spell_remembers_across_runs(
+    ext: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spell = str(pathlib.Path(__file__).resolve().parents[2] / "spells" / f"notes.{ext}")
+    db = str(tmp_path / "state.db")
+    assert main(["run", spell, "--state", db, "-p", "add=buy milk"]) == 0
+    assert capsys.readouterr().out == "1. buy milk\n1 note(s), run #1\n"
+    assert main(["run", spell, "--state", db, "-p", "add=call Ada", "-p", "user=ada"]) == 0
+    assert capsys.readouterr().out == "1. buy milk\n2. call Ada\n2 note(s), run #2\n"
+    assert main(["run", spell, "--state", db, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["value"] == {"keys": ["stats.runs"], "runs": 3}
+    assert run(capsys, "get", "note_count", "--scope", "user:ada", "--state", db)[1] == "2\n"
+    assert run(capsys, "get", "last_spell", "--state", db)[1] == "notes\n"
