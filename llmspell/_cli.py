@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from . import __version__
-from ._cli_state import add_state_parser, state_command
+from ._cli_state import add_state_parser, open_existing_store, state_command
 from ._exceptions import ConfigError
 
 EXIT_OK, EXIT_SPELL_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -172,6 +172,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         async with open_runtime(
             config, limits=limits, model=args.model, permissions=permissions, notice=_notice
         ) as runtime:
+            await open_existing_store(runtime.state)  # a damaged file: an error now, not later
             return await runtime.run(spell, params=params, output=output, log=_print_log)
 
     result = anyio.run(main)

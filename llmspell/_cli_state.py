@@ -98,6 +98,16 @@ def state_command(args: argparse.Namespace, config: Any) -> int:
         raise ConfigError(str(exc)) from None
 
 
+async def open_existing_store(store: Any) -> None:
+    """Open ``store`` now if its file exists, so that a damaged or unreadable file is reported
+    before the spell starts; a store with no file yet is created when a spell first uses it."""
+    import anyio.to_thread
+
+    path = getattr(store, "path", None)
+    if path is not None and await anyio.to_thread.run_sync(os.path.exists, path):
+        await store.open()
+
+
 def _parse_value(text: str, *, strict: bool) -> Any:
     try:
         return json.loads(text)

@@ -145,3 +145,22 @@ def test_the_notes_spell_remembers_across_runs(
     assert json.loads(capsys.readouterr().out)["value"] == {"keys": ["stats.runs"], "runs": 3}
     assert run(capsys, "get", "note_count", "--scope", "user:ada", "--state", db)[1] == "2\n"
     assert run(capsys, "get", "last_spell", "--state", db)[1] == "notes\n"
+
+
+def test_run_reports_a_damaged_state_file_before_the_spell_starts(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spell = tmp_path / "hello.lua"
+    spell.write_text("print('started')\n")
+    db = tmp_path / "state.db"
+    db.write_bytes(b"not sqlite at all " * 300)
+    assert main(["run", str(spell), "--state", str(db)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert (
+        err
+        == f"llmspell: error: state store '{db}': is not a SQLite database (is it the right file?)\n"
+    )
+    assert main(["run", str(spell), "--state", str(tmp_path / "new.db")]) == 0
+    assert capsys.readouterr().out == "started\n"
+    assert not (tmp_path / "new.db").exists()  # created when a spell first uses state
