@@ -64,6 +64,10 @@ class _Target(NamedTuple):
     scope: str
 
 
+TargetOf = Callable[[Session], _Target]
+"""Finds a call's target from its run (the runtime's store, or a store the spell made)."""
+
+
 async def _write(
     session: Session, target: _Target, op: str, path: Any, apply: Callable[[], Awaitable[_T]]
 ) -> _T:
@@ -76,85 +80,74 @@ async def _write(
     return await apply()
 
 
-# -- the five calls, for any target ------------------------------------------------------------
+def _calls(target_of: TargetOf) -> dict[str, Any]:
+    """``get/set/delete/keys/update`` acting on ``target_of(session)``."""
 
+    @with_context
+    async def get(session: Session, path: Any = None) -> ScriptValue:
+        store, scope = target_of(session)
+        return to_script(await store.get(scope, path))
 
-async def _get(target: _Target, path: Any = None) -> ScriptValue:
-    return to_script(await target.store.get(target.scope, path))
+    @with_context
+    async def set_(session: Session, path: Any = None, value: Any = None) -> None:
+        store, scope = target = target_of(session)
+        await _write(session, target, "set", path, lambda: store.set(scope, path, value))
 
+    @with_context
+    async def delete(session: Session, path: Any = None) -> bool:
+        store, scope = target = target_of(session)
+        return await _write(session, target, "delete", path, lambda: store.delete(scope, path))
 
-async def _set(session: Session, target: _Target, path: Any = None, value: Any = None) -> None:
-    await _write(session, target, "set", path, lambda: target.store.set(target.scope, path, value))
+    @with_context
+    async def keys(session: Session, prefix: Any = None) -> list[str]:
+        store, scope = target_of(session)
+        return await store.keys(scope, prefix)
 
+    @with_context
+    async def update(session: Session, path: Any = None, fn: Any = None) -> ScriptValue:
+        if not isinstance(fn, ScriptFunction):
+            raise ParameterError(
+                "state.update", "fn", "must be a function(current) returning the new value"
+            )
 
-async def _delete(session: Session, target: _Target, path: Any = None) -> bool:
-    return await _write(
-        session, target, "delete", path, lambda: target.store.delete(target.scope, path)
-    )
+        async def apply(current: Any) -> Any:
+            return await fn(to_script(current))
 
-
-async def _keys(target: _Target, prefix: Any = None) -> list[str]:
-    return await target.store.keys(target.scope, prefix)
-
-
-async def _update(session: Session, target: _Target, path: Any = None, fn: Any = None) -> Any:
-    if not isinstance(fn, ScriptFunction):
-        raise ParameterError(
-            "state.update", "fn", "must be a function(current) returning the new value"
+        store, scope = target = target_of(session)
+        result = await _write(
+            session, target, "update", path, lambda: store.update(scope, path, apply)
         )
+        return to_script(result)
 
-    async def apply(current: Any) -> Any:
-        return await fn(to_script(current))
-
-    result = await _write(
-        session, target, "update", path, lambda: target.store.update(target.scope, path, apply)
-    )
-    return to_script(result)
+    return {"get": get, "set": set_, "delete": delete, "keys": keys, "update": update}
 
 
 # -- objects ------------------------------------------------------------------------------------
 
-_targets: weakref.WeakKeyDictionary[HostObject, Callable[[Session], _Target]] = (
-    weakref.WeakKeyDictionary()
-)
+_targets: weakref.WeakKeyDictionary[HostObject, TargetOf] = weakref.WeakKeyDictionary()
 """The target behind each state object a script holds (``merge`` takes any of them)."""
 
 
-def _scope_object(session: Session, target: _Target, type_name: str = "state") -> HostObject:
-    """A script object acting on ``target``: get/set/delete/keys/update."""
-
-    async def get(path: Any = None) -> ScriptValue:
-        return await _get(target, path)
-
-    async def set_(path: Any = None, value: Any = None) -> None:
-        await _set(session, target, path, value)
-
-    async def delete(path: Any = None) -> bool:
-        return await _delete(session, target, path)
-
-    async def keys(prefix: Any = None) -> list[str]:
-        return await _keys(target, prefix)
-
-    async def update(path: Any = None, fn: Any = None) -> Any:
-        return await _update(session, target, path, fn)
-
-    methods: dict[str, Any] = {
-        "get": get,
-        "set": set_,
-        "delete": delete,
-        "keys": keys,
-        "update": update,
-    }
-    if type_name == "store":
-        methods["transform"] = _transform_method(session, target)
-        methods["merge"] = _merge_method(session, target)
-    obj = HostObject(type_name, methods, {"scope": target.scope})
-    _targets[obj] = lambda _session: target
+def _state_object(target_of: TargetOf, scope: str, *, store: bool = False) -> HostObject:
+    """A script object with the five calls; a ``store`` (from state.create, a transform or a
+    merge) also has ``transform`` and ``merge``."""
+    methods = _calls(target_of)
+    if store:
+        methods["transform"] = _transform_method(target_of)
+        methods["merge"] = _merge_method(target_of)
+    obj = HostObject("store" if store else "state", methods, {"scope": scope})
+    _targets[obj] = target_of
     return obj
 
 
-def _transform_method(session: Session, target: _Target) -> Any:
-    async def transform_(spec: Any = None) -> HostObject:
+def _memory_object(result: StateStore, scope: str) -> HostObject:
+    target = _Target(result, scope)
+    return _state_object(lambda session: target, scope, store=True)
+
+
+def _transform_method(target_of: TargetOf) -> Any:
+    @with_context
+    async def transform_(session: Session, spec: Any = None) -> HostObject:
         fn = "store.transform"
         if not isinstance(spec, dict) or spec.get("type") not in TRANSFORMS:
             raise ParameterError(fn, "type", f"must be one of {', '.join(TRANSFORMS)}")
@@ -166,17 +159,19 @@ def _transform_method(session: Session, target: _Target) -> Any:
         ):
             raise ParameterError(fn, "keys", "must be a list of key names or dot paths")
         extra = {"replacement": spec["replacement"]} if "replacement" in spec else {}
-        result = await transform(target.store, target.scope, spec["type"], keys=keys, **extra)
-        return _scope_object(session, _Target(result, target.scope), "store")
+        store, scope = target_of(session)
+        result = await transform(store, scope, spec["type"], keys=keys, **extra)
+        return _memory_object(result, scope)
 
     return transform_
 
 
-def _merge_method(session: Session, target: _Target) -> Any:
-    async def merge_(other: Any = None, options: Any = None) -> HostObject:
+def _merge_method(target_of: TargetOf) -> Any:
+    @with_context
+    async def merge_(session: Session, other: Any = None, options: Any = None) -> HostObject:
         fn = "store.merge"
-        resolve = _targets.get(other) if isinstance(other, HostObject) else None
-        if resolve is None:
+        theirs_of = _targets.get(other) if isinstance(other, HostObject) else None
+        if theirs_of is None:
             raise ParameterError(fn, "other", "must be a store or scope object (state.create)")
         options = options or {}
         if not isinstance(options, dict):
@@ -187,16 +182,16 @@ def _merge_method(session: Session, target: _Target) -> Any:
             raise ParameterError(fn, "strategy", f"must be one of {', '.join(STRATEGIES)}")
         if conflict not in CONFLICTS:
             raise ParameterError(fn, "conflictResolution", f"must be one of {', '.join(CONFLICTS)}")
-        theirs = resolve(session)
+        ours, theirs = target_of(session), theirs_of(session)
         result = await merge(
-            target.store,
+            ours.store,
             theirs.store,
-            target.scope,
+            ours.scope,
             strategy=strategy,
             conflict=conflict,
             their_scope=theirs.scope,
         )
-        return _scope_object(session, _Target(result, target.scope), "store")
+        return _memory_object(result, ours.scope)
 
     return merge_
 
@@ -223,7 +218,8 @@ def _create(session: Session, options: Any) -> HostObject:
             raise ParameterError(fn, "path", f"is required for persistence {persistence!r}")
         store = create_state_store(_workspace_file(session, path), persistence=persistence)
         session.closers.append(store.aclose)
-    return _scope_object(session, _Target(store, GLOBAL_SCOPE), "store")
+    target = _Target(store, GLOBAL_SCOPE)
+    return _state_object(lambda session: target, GLOBAL_SCOPE, store=True)
 
 
 def _workspace_file(session: Session, path: str) -> str:
@@ -247,50 +243,29 @@ def _workspace_file(session: Session, path: str) -> str:
 # -- the namespace --------------------------------------------------------------------------------
 
 
+def _own(session: Session) -> _Target:
+    return _Target(store_for(session), spell_scope(session))
+
+
+def _global(session: Session) -> _Target:
+    return _Target(store_for(session), GLOBAL_SCOPE)
+
+
 def state_namespace() -> Namespace:
     """Build ``state`` (shared by every run; each call finds its run's store)."""
-
-    def own(session: Session) -> _Target:
-        return _Target(store_for(session), spell_scope(session))
-
-    def global_(session: Session) -> _Target:
-        return _Target(store_for(session), GLOBAL_SCOPE)
-
-    def bound(target_of: Callable[[Session], _Target]) -> dict[str, Any]:
-        @with_context
-        async def get(session: Session, path: Any = None) -> ScriptValue:
-            return await _get(target_of(session), path)
-
-        @with_context
-        async def set_(session: Session, path: Any = None, value: Any = None) -> None:
-            await _set(session, target_of(session), path, value)
-
-        @with_context
-        async def delete(session: Session, path: Any = None) -> bool:
-            return await _delete(session, target_of(session), path)
-
-        @with_context
-        async def keys(session: Session, prefix: Any = None) -> list[str]:
-            return await _keys(target_of(session), prefix)
-
-        @with_context
-        async def update(session: Session, path: Any = None, fn: Any = None) -> Any:
-            return await _update(session, target_of(session), path, fn)
-
-        return {"get": get, "set": set_, "delete": delete, "keys": keys, "update": update}
 
     @sync_api
     @with_context
     async def scope(session: Session, name: Any = None) -> HostObject:
-        return _scope_object(session, _Target(store_for(session), check_scope("state.scope", name)))
+        target = _Target(store_for(session), check_scope("state.scope", name))
+        return _state_object(lambda session: target, target.scope)
 
     @sync_api
     @with_context
     async def create(session: Session, options: Any = None) -> HostObject:
         return _create(session, options)
 
-    global_object = HostObject("state", bound(global_), {"scope": GLOBAL_SCOPE})
-    _targets[global_object] = global_
     return Namespace(
-        {**bound(own), "scope": scope, "create": create}, values={"global": global_object}
+        {**_calls(_own), "scope": scope, "create": create},
+        values={"global": _state_object(_global, GLOBAL_SCOPE)},
     )
