@@ -15,8 +15,11 @@ repeat a version a slow updater may still hold).
   for other processes (a deferred transaction that reads and then writes can fail at once
   with ``SQLITE_BUSY`` in WAL mode).
 * **One connection, one owner.** aiosqlite runs the connection in its own thread and feeds it
-  one call at a time; a lock keeps each transaction's statements together, and the
-  transaction is shielded from cancellation so it always ends in COMMIT or ROLLBACK.
+  one call at a time, in order: it is the connection's only owner. Every store operation is
+  *one* such call: a read, or a whole ``BEGIN IMMEDIATE`` … ``COMMIT`` run in that thread. So
+  operations of one process are serialised without a lock, a transaction is never split
+  across awaits, and cancelling a caller can never leave one open (the call still finishes;
+  a cancelled write may have committed, as with any database).
 * **Atomic updates between processes.** ``update`` reads ``(value, version)``, runs its
   function with no lock held, then ``UPDATE … WHERE version = ?``; zero rows changed means
   another writer won, and it tries again (see :class:`~llmspell.state.RowStore`).
@@ -67,6 +70,28 @@ _KEYS = "SELECT key FROM state WHERE scope = ? AND key >= ? AND substr(key, 1, ?
 _ITEMS = "SELECT key, value FROM state WHERE scope = ? ORDER BY key"
 
 
+class _Connection(aiosqlite.Connection):
+    """aiosqlite's connection, plus a write transaction run whole in the connection's thread
+    (aiosqlite's own ``execute_insert``/``execute_fetchall`` are built the same way)."""
+
+    async def execute_write(self, sql: str, params: tuple[Any, ...]) -> int:
+        """``BEGIN IMMEDIATE``, ``sql``, ``COMMIT`` in one call; the number of rows changed."""
+        changed: int = await self._execute(self._execute_write, sql, params)  # type: ignore[no-untyped-call]
+        return changed
+
+    def _execute_write(self, sql: str, params: tuple[Any, ...]) -> int:
+        db = self._conn
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            changed = db.execute(sql, params).rowcount
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return changed
+
+
 class SqliteStateStore(RowStore):
     """Every scope in one SQLite database file.
 
@@ -86,8 +111,8 @@ class SqliteStateStore(RowStore):
         super().__init__(update_attempts=update_attempts)
         self.path = os.fspath(path)
         self.busy_timeout = busy_timeout
-        self._db: aiosqlite.Connection | None = None
-        self._lock = anyio.Lock()
+        self._db: _Connection | None = None
+        self._opening = anyio.Lock(fast_acquire=True)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -96,39 +121,46 @@ class SqliteStateStore(RowStore):
     # -- connection --------------------------------------------------------------------------
 
     async def open(self) -> None:
-        async with self._lock:
-            await self._connection()
+        await self._connection()
 
-    async def _connection(self) -> aiosqlite.Connection:
-        """The open connection (opening it on first use). Call holding ``_lock``."""
+    async def _connection(self) -> _Connection:
+        """The open connection (opening it on first use)."""
         if self._db is not None:
             return self._db
-        if self._closed:
-            raise StateError(f"the state store {self.path!r} is closed")
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            raise StateError(
-                "the SQLite state store needs asyncio (aiosqlite); on trio use a memory or "
-                "file store"
-            ) from None
-        if self.path != ":memory:":
+        async with self._opening:
+            if self._db is not None:
+                return self._db
+            if self._closed:
+                raise StateError(f"the state store {self.path!r} is closed")
             try:
-                pathlib.Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StateFileError(
-                    self.path, f"cannot create its directory: {exc.strerror or exc}"
+                asyncio.get_running_loop()
+            except RuntimeError:
+                raise StateError(
+                    "the SQLite state store needs asyncio (aiosqlite); on trio use a memory or "
+                    "file store"
                 ) from None
-        with anyio.CancelScope(shield=True):  # never leave a half-open connection behind
-            db = self._db = await self._connect()
-        return db
+            if self.path != ":memory:":
+                try:
+                    pathlib.Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StateFileError(
+                        self.path, f"cannot create its directory: {exc.strerror or exc}"
+                    ) from None
+            with anyio.CancelScope(shield=True):  # never leave a half-open connection behind
+                db = self._db = await self._connect()
+            return db
 
-    async def _connect(self) -> aiosqlite.Connection:
+    async def _connect(self) -> _Connection:
         # aiosqlite leaves its thread a future to settle after a failed connect, which fails
         # if the loop has closed by then; try the file once in a plain thread first instead.
         await anyio.to_thread.run_sync(self._try_connect)
+        path, timeout = self.path, self.busy_timeout
+        db = _Connection(
+            lambda: sqlite3.connect(path, isolation_level=None, timeout=timeout),
+            iter_chunk_size=64,
+        )
         try:
-            db = await aiosqlite.connect(self.path, isolation_level=None, timeout=self.busy_timeout)
+            await db
         except sqlite3.Error as exc:
             raise StateFileError(self.path, _describe(exc)) from None
         try:
@@ -157,12 +189,12 @@ class SqliteStateStore(RowStore):
             raise StateFileError(self.path, _describe(exc)) from None
 
     async def aclose(self) -> None:
-        async with self._lock:
+        async with self._opening:
             self._closed = True
             db, self._db = self._db, None
             if db is not None:
                 with anyio.CancelScope(shield=True):
-                    await db.close()
+                    await db.close()  # after the calls already queued
 
     # -- row primitives ----------------------------------------------------------------------
 
@@ -192,30 +224,23 @@ class SqliteStateStore(RowStore):
         return await self._transaction(sql, (scope, key, text, version)) == 1
 
     async def _query(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        async with self._lock:
-            db = await self._connection()
-            try:
-                return list(await db.execute_fetchall(sql, params))
-            except sqlite3.Error as exc:
-                raise self._error(exc) from None
+        db = await self._connection()
+        try:
+            return list(await db.execute_fetchall(sql, params))
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        except ValueError:  # aiosqlite: "Connection closed"
+            raise StateError(f"the state store {self.path!r} is closed") from None
 
     async def _transaction(self, sql: str, params: tuple[Any, ...]) -> int:
         """Run one statement in ``BEGIN IMMEDIATE`` … ``COMMIT``; the rows it changed."""
-        async with self._lock:
-            db = await self._connection()
-            with anyio.CancelScope(shield=True):
-                try:
-                    await db.execute("BEGIN IMMEDIATE")
-                    try:
-                        cursor = await db.execute(sql, params)
-                        await db.execute("COMMIT")
-                    except BaseException:
-                        if db.in_transaction:
-                            await db.execute("ROLLBACK")
-                        raise
-                except sqlite3.Error as exc:
-                    raise self._error(exc) from None
-        return cursor.rowcount
+        db = await self._connection()
+        try:
+            return await db.execute_write(sql, params)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        except ValueError:
+            raise StateError(f"the state store {self.path!r} is closed") from None
 
     def _error(self, exc: sqlite3.Error) -> StateError:
         if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):

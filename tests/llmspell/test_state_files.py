@@ -7,8 +7,10 @@ import json
 import os
 import pathlib
 import sqlite3
+import threading
 
 import anyio
+import anyio.to_thread
 import pytest
 
 from llmspell import ConfigError
@@ -128,36 +130,28 @@ async def test_a_write_waits_for_another_process_lock_then_fails_clearly(
         assert await store.get("global", "a") == 3
 
 
-async def test_a_write_cancelled_inside_its_transaction_still_commits(
-    tmp_path: pathlib.Path,
-) -> None:
+async def test_a_write_cancelled_inside_its_transaction_ends_it(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "s.db"
     async with SqliteStateStore(path) as store:
         await store.open()
         db = store._db
         assert db is not None
-        entered = anyio.Event()
-        execute = db.execute
-
-        def spy(sql: str, *args: object) -> object:
-            if sql == "BEGIN IMMEDIATE":
-                entered.set()
-            return execute(sql, *args)
-
-        db.execute = spy  # type: ignore[method-assign]
+        begun = threading.Event()
+        await db.set_trace_callback(lambda sql: begun.set() if sql == "BEGIN IMMEDIATE" else None)
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # our BEGIN waits for this lock
         try:
             with anyio.CancelScope() as scope:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(store.set, "global", "during", "value")
-                    await entered.wait()
+                    await anyio.to_thread.run_sync(begun.wait)
                     scope.cancel()  # cancelled while its transaction is starting
-                    other.execute("ROLLBACK")
+            other.execute("ROLLBACK")
         finally:
             other.close()
+        # the transaction ran to its end in the connection's thread, before later calls
+        assert await store.get("global", "during") == "value"
         assert not db.in_transaction
-        assert await store.get("global", "during") == "value"  # shielded: it committed
         await store.set("global", "after", 1)
         assert await store.get("global", "after") == 1
 
