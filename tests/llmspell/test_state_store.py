@@ -304,3 +304,51 @@ def _const(value: Any) -> Any:
         return value
 
     return fn
+
+
+def test_the_public_surface_is_pinned() -> None:
+    import ast
+    import types
+
+    import llmspell.state as state
+
+    exported = {
+        name
+        for name, value in vars(state).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    } - {"annotations"}
+    assert (
+        exported
+        == set(state.__all__)
+        == {
+            "CONFLICTS",
+            "DEFAULT_STATE_PATH",
+            "MAX_VALUE_BYTES",
+            "PERSISTENCE",
+            "STRATEGIES",
+            "TRANSFORMS",
+            "FileStateStore",
+            "JsonValue",
+            "MemoryStateStore",
+            "RowStore",
+            "SqliteStateStore",
+            "StateConflictError",
+            "StateError",
+            "StateFileError",
+            "StateStore",
+            "StateValueError",
+            "UpdateFn",
+            "create_state_store",
+            "flatten_items",
+            "merge",
+            "merge_items",
+            "open_state_store",
+            "persistence_for",
+            "sanitize_items",
+            "transform",
+        }
+    )
+    source = pathlib.Path(state.__file__ or "").read_text(encoding="utf-8")
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            assert all(alias.asname == alias.name for alias in node.names)
