@@ -140,9 +140,10 @@ def _state_object(target_of: TargetOf, scope: str, *, store: bool = False) -> Ho
     return obj
 
 
-def _memory_object(result: StateStore, scope: str) -> HostObject:
-    target = _Target(result, scope)
-    return _state_object(lambda session: target, scope, store=True)
+def _object_on(store: StateStore, scope: str, *, is_store: bool) -> HostObject:
+    """A script object on one fixed store and scope."""
+    target = _Target(store, scope)
+    return _state_object(lambda session: target, scope, store=is_store)
 
 
 def _transform_method(target_of: TargetOf) -> Any:
@@ -161,7 +162,7 @@ def _transform_method(target_of: TargetOf) -> Any:
         extra = {"replacement": spec["replacement"]} if "replacement" in spec else {}
         store, scope = target_of(session)
         result = await transform(store, scope, spec["type"], keys=keys, **extra)
-        return _memory_object(result, scope)
+        return _object_on(result, scope, is_store=True)
 
     return transform_
 
@@ -191,7 +192,7 @@ def _merge_method(target_of: TargetOf) -> Any:
             conflict=conflict,
             their_scope=theirs.scope,
         )
-        return _memory_object(result, ours.scope)
+        return _object_on(result, ours.scope, is_store=True)
 
     return merge_
 
@@ -218,8 +219,7 @@ def _create(session: Session, options: Any) -> HostObject:
             raise ParameterError(fn, "path", f"is required for persistence {persistence!r}")
         store = create_state_store(_workspace_file(session, path), persistence=persistence)
         session.closers.append(store.aclose)
-    target = _Target(store, GLOBAL_SCOPE)
-    return _state_object(lambda session: target, GLOBAL_SCOPE, store=True)
+    return _object_on(store, GLOBAL_SCOPE, is_store=True)
 
 
 def _workspace_file(session: Session, path: str) -> str:
@@ -257,8 +257,7 @@ def state_namespace() -> Namespace:
     @sync_api
     @with_context
     async def scope(session: Session, name: Any = None) -> HostObject:
-        target = _Target(store_for(session), check_scope("state.scope", name))
-        return _state_object(lambda session: target, target.scope)
+        return _object_on(store_for(session), check_scope("state.scope", name), is_store=False)
 
     @sync_api
     @with_context

@@ -35,7 +35,7 @@ import anyio.to_thread
 
 from ._codec import encode_value
 from ._errors import StateError, StateFileError, StateValueError
-from ._rows import ANY, DEFAULT_UPDATE_ATTEMPTS, Expect, Row, RowStore
+from ._rows import DEFAULT_UPDATE_ATTEMPTS, Expect, Row, RowStore, expected, rows_of
 
 Scopes = dict[str, dict[str, str]]
 _Signature = tuple[int, int, int, int]
@@ -145,8 +145,7 @@ class FileStateStore(RowStore):
     async def _read(self, scope: str, keys: tuple[str, ...]) -> dict[str, Row]:
         async with self._lock:
             await self._refresh()
-            rows = self._scopes.get(scope, {})
-            return {key: Row(rows[key], rows[key]) for key in keys if key in rows}
+            return rows_of(self._scopes.get(scope, {}), keys)
 
     async def _write(self, scope: str, key: str, text: str | None, expect: Expect) -> bool:
         async with self._lock:
@@ -169,9 +168,7 @@ class FileStateStore(RowStore):
                 self._load_sync()  # another process wrote since we last looked
             rows = self._scopes.get(scope, {})
             current = rows.get(key)
-            if expect is not ANY and (
-                current != expect.text if isinstance(expect, Row) else current is not None
-            ):
+            if not expected(current, expect):
                 return False
             if text is None and current is None:
                 return False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._errors import StateError
-from ._rows import ANY, DEFAULT_UPDATE_ATTEMPTS, Expect, Row, RowStore
+from ._rows import DEFAULT_UPDATE_ATTEMPTS, Expect, Row, RowStore, expected, rows_of
 
 
 class MemoryStateStore(RowStore):
@@ -27,17 +27,12 @@ class MemoryStateStore(RowStore):
         return self._scopes.get(scope) or {}
 
     async def _read(self, scope: str, keys: tuple[str, ...]) -> dict[str, Row]:
-        rows = self._rows(scope)
-        # The text is its own token: a conditional write compares it (an equal value written
-        # meanwhile is no conflict: the caller computed its change from that same value).
-        return {key: Row(rows[key], rows[key]) for key in keys if key in rows}
+        return rows_of(self._rows(scope), keys)
 
     async def _write(self, scope: str, key: str, text: str | None, expect: Expect) -> bool:
         rows = self._rows(scope)
         current = rows.get(key)
-        if expect is not ANY and (
-            current != expect.text if isinstance(expect, Row) else current is not None
-        ):
+        if not expected(current, expect):
             return False
         if text is None:
             if current is None:

@@ -48,6 +48,20 @@ ANY: Final = _Any()
 Expect = Row | None | _Any
 """What a write expects to replace: ANY, None (no row) or the Row that was read."""
 
+
+def rows_of(texts: dict[str, str], keys: tuple[str, ...]) -> dict[str, Row]:
+    """The rows of ``keys`` in a store that keeps texts only: the text is its own token (an
+    equal value written meanwhile is no conflict: the change was computed from that value)."""
+    return {key: Row(texts[key], texts[key]) for key in keys if key in texts}
+
+
+def expected(current: str | None, expect: Expect) -> bool:
+    """Whether a row whose text is ``current`` (None: no row) is what ``expect`` wants."""
+    if isinstance(expect, Row):
+        return current == expect.text
+    return expect is ANY or current is None
+
+
 _UNCHANGED: Final = object()
 Change = Callable[[bool, JsonValue], Awaitable[Any]]
 """``change(found, current)`` → the new value, None to delete, or _UNCHANGED to write nothing."""
