@@ -248,7 +248,10 @@ BAD = {
     "lua": """
         local function try(f, ...) local ok, err = pcall(f, ...); return ok and "no error" or tostring(err) end
         state.set("keep", 1)
+        local cyclic = {}
+        cyclic.me = cyclic
         return {
+          cycle = try(state.set, "keep", {inner = cyclic}),
           fn = try(state.set, "keep", {handler = function() end}),
           nan = try(state.set, "keep", {x = 0/0}),
           inf = try(state.set, "keep", math.huge),
@@ -265,7 +268,10 @@ BAD = {
     "js": """
         const attempt = async (f) => { try { await f(); return "no error"; } catch (e) { return String(e); } };
         await state.set("keep", 1);
+        const cyclic = {};
+        cyclic.me = cyclic;
         return {
+          cycle: await attempt(() => state.set("keep", {inner: cyclic})),
           fn: await attempt(() => state.set("keep", {handler: () => 1})),
           nan: await attempt(() => state.set("keep", {x: NaN})),
           inf: await attempt(() => state.set("keep", Infinity)),
@@ -287,6 +293,9 @@ async def test_bad_input_is_refused_naming_the_path_and_nothing_is_written(
     ext: str, runtime: Runtime
 ) -> None:
     value = await run_ok(runtime, BAD[ext], ext)
+    # a cycle never reaches the store: the engine refuses it while converting the arguments
+    assert "state.set: " in value["cycle"]
+    assert "contains itself" in value["cycle"] or "cyclic" in value["cycle"]
     assert "'keep.handler' is a function" in value["fn"]
     assert "'keep.x' is nan" in value["nan"]
     assert "for 'keep' is not JSON: it is inf" in value["inf"]
