@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from . import __version__
+from ._cli_state import add_state_parser, open_existing_store, state_command
 from ._exceptions import ConfigError
 
 EXIT_OK, EXIT_SPELL_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -57,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MODEL",
         help="a model to try when the model fails (repeatable, in order)",
     )
+    run.add_argument("--state", metavar="PATH", help="the state store (default .llmspell/state.db)")
     _permission_flags(run)
 
     tools = sub.add_parser("tools", help="list the tools spells can call, with parameters")
@@ -68,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="report syntax errors and unknown API names")
     check.add_argument("file", nargs="+", help="spell files")
+
+    add_state_parser(sub)
     return parser
 
 
@@ -135,6 +139,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.fallback:
         config = dataclasses.replace(config, fallbacks=tuple(args.fallback))
+    if args.state:
+        config = dataclasses.replace(config, state=args.state)
     limits = config.limits
     for flag, field, scale in (
         ("timeout", "timeout_seconds", 1.0),
@@ -166,6 +172,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         async with open_runtime(
             config, limits=limits, model=args.model, permissions=permissions, notice=_notice
         ) as runtime:
+            await open_existing_store(runtime.ops.state)  # a damaged file: an error now, not later
             return await runtime.run(spell, params=params, output=output, log=_print_log)
 
     result = anyio.run(main)
@@ -235,10 +242,22 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_state(args: argparse.Namespace) -> int:
+    from ._config import load_config
+
+    return state_command(args, load_config(args.config))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``llmspell`` console script."""
     args = _parser().parse_args(argv)
-    commands = {"run": _cmd_run, "check": _cmd_check, "tools": _cmd_tools, "models": _cmd_models}
+    commands = {
+        "run": _cmd_run,
+        "check": _cmd_check,
+        "tools": _cmd_tools,
+        "models": _cmd_models,
+        "state": _cmd_state,
+    }
     if args.command is None:
         _parser().print_help()
         return EXIT_USAGE

@@ -15,6 +15,9 @@ fallbacks = ["anthropic/claude-3-5-haiku-latest"]   # tried in order when the mo
     allow = ["fs.read"]
     workspace = "."
     http_hosts = ["example.com"]
+
+    [state]
+    path = ".llmspell/state.db"    # or "state.json" (one JSON file), or ":memory:" (keep nothing)
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ class Config:
     workspace: str | None = None
     http_hosts: tuple[str, ...] = ()
     http_allow_private: bool = False
+    state: str | None = None
+    """The state store's path (``--state``, ``LLMSPELL_STATE``, ``[state] path``); None: the
+    default, ``.llmspell/state.db`` under the current directory."""
     source: str = "defaults"
 
 
@@ -77,6 +83,15 @@ def _strings(where: str, value: Any) -> tuple[str, ...]:
     raise ConfigError(f"{where}: must be a list of strings")
 
 
+def _state_path(where: str, table: Any) -> str:
+    if not isinstance(table, Mapping) or set(table) - {"path"}:
+        raise ConfigError(f"{where}: expected a table with one key, path")
+    path = table.get("path")
+    if not isinstance(path, str) or not path:
+        raise ConfigError(f"{where}: path must be a file name (or ':memory:')")
+    return path
+
+
 def load_config(
     path: str | pathlib.Path | None = None, env: Mapping[str, str] | None = None
 ) -> Config:
@@ -109,6 +124,8 @@ def load_config(
                 raise ConfigError(f"{key}: must be a number, got {value!r}") from None
         elif name in ("model", "workspace", "fallbacks"):
             env_table[name] = value
+        elif name == "state":
+            env_table["state"] = {"path": value}
         elif name in ("allow", "http_hosts"):
             env_table.setdefault("permissions", {})[name] = value
     if limits_env:
@@ -119,7 +136,7 @@ def load_config(
 
 
 def _apply(config: Config, data: Mapping[str, Any], where: str) -> Config:
-    known = {"model", "fallbacks", "limits", "permissions", "workspace"}
+    known = {"model", "fallbacks", "limits", "permissions", "workspace", "state"}
     for key in data:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -134,6 +151,8 @@ def _apply(config: Config, data: Mapping[str, Any], where: str) -> Config:
         changes["limits"] = _limits(f"{where} [limits]", data["limits"], config.limits)
     if "workspace" in data:
         changes["workspace"] = str(data["workspace"])
+    if "state" in data:
+        changes["state"] = _state_path(f"{where} [state]", data["state"])
     perms = data.get("permissions", {})
     for key, value in perms.items():
         if key == "allow":

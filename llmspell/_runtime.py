@@ -6,6 +6,7 @@ A crash, timeout or memory blow-up ends that run with a clear error and never th
 from __future__ import annotations
 
 import logging
+import os
 import pathlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -29,6 +30,7 @@ from ._ops import (
 )
 from .engines import Limits
 from .providers import Provider, resolve_default_model
+from .state import DEFAULT_STATE_PATH, StateStore, create_state_store
 from .tools import Permissions, ToolRegistry, builtin_tools
 
 _log = logging.getLogger("llmspell.spell")
@@ -44,6 +46,11 @@ def _default_log(level: str, message: str, fields: dict[str, Any]) -> None:
 
 def _discard(text: str) -> None:
     pass
+
+
+async def _close_shielded(store: StateStore) -> None:
+    with anyio.CancelScope(shield=True):
+        await store.aclose()
 
 
 class Runtime:
@@ -139,6 +146,7 @@ async def open_runtime(
     notice: Callable[[str], None] | None = None,
     system: actors.ActorSystem | None = None,
     observability: Observer | None = None,
+    state: StateStore | str | os.PathLike[str] | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open a spell runtime: an actor system (or ``system``, owned by the caller), a provider,
     the tool registry, and the ``spells`` and ``tools`` supervisors (agents run under the
@@ -154,6 +162,10 @@ async def open_runtime(
         notice: receives one-off notices for the user (e.g. "the offline model answered").
         observability: watches every operation: the observability layer's tracing and
             metrics (``observability.create_observer(...)``), or any :class:`llmspell.Observer`.
+        state: the state store (the caller closes it), or the path of one to open on first
+            use and close with the runtime (``":memory:"``: keep nothing); default:
+            ``config.state``, else ``.llmspell/state.db`` under the current directory. Durable
+            workflows record their runs in the same database.
     """
     config = config or Config()
     async with AsyncExitStack() as stack:
@@ -177,6 +189,11 @@ async def open_runtime(
         workers = await system.spawn_supervisor(
             name="tools", strategy="one_for_one", max_restarts=100, period=1.0
         )
+        if isinstance(state, StateStore):
+            store = state
+        else:  # opened on first use: a runtime whose spells keep no state creates no file
+            store = create_state_store(state or config.state or DEFAULT_STATE_PATH)
+            stack.push_async_callback(_close_shielded, store)
         ops = Operations(
             system,
             workers,
@@ -185,6 +202,7 @@ async def open_runtime(
             permissions=permissions,
             notice=notice,
             observer=observability,
+            state=store,
         )
         yield Runtime(ops, spells, limits=limits or config.limits)
 

@@ -300,5 +300,7 @@ SCRIPT_HOOKS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 """Script hook key (``beforeGenerate``) → (hook point, hook-data entries before the value)."""
 
-HOOK_CONTEXT_KEYS = ("spell", "runId", "callId", "model", "tool", "agent", "workflow", "step")
+HOOK_CONTEXT_KEYS = (
+    "spell", "runId", "callId", "model", "tool", "agent", "workflow", "step", "scope", "path",
+)  # fmt: skip
 """The hook-data entries a script handler's ``ctx`` shows (besides ``point``)."""

@@ -8,17 +8,19 @@ validates a script's arguments, converts values and calls these; nothing below i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import actors
 
 from ..engines import ScriptFunction
 from ..providers import Provider, is_offline_model
+from ..state import MemoryStateStore, StateStore
 from ..tools import Permissions, ToolRegistry
 from ._agent import AgentConfig, AgentHandle, AgentRun, spawn_agent
 from ._instrument import instrumented
 from ._llm import LlmCall
+from ._state import StateWrite
 from ._tools import ToolCall, ToolPools, tool_specs
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ class Operations:
         tools: the runtime's tools (a run sees these plus its own).
         permissions: what tool calls may touch unless a run brings its own.
         observer: watches every operation (tracing, metrics), or None.
+        state: the runtime's state store (``state.*`` from spells, agent memory).
     """
 
     def __init__(
@@ -47,6 +50,7 @@ class Operations:
         permissions: Permissions,
         notice: Callable[[str], None] | None = None,
         observer: Observer | None = None,
+        state: StateStore | None = None,
     ) -> None:
         self.system = system
         self.provider = provider
@@ -58,6 +62,7 @@ class Operations:
         self.active: dict[str, Callable[[], None]] = {}
         """The runs in progress: run id → what stops it."""
         self._notice = notice
+        self.state = state if state is not None else MemoryStateStore()
 
     @property
     def default_model(self) -> str:
@@ -99,6 +104,19 @@ class Operations:
     async def run_agent(self, ctx: RunContext, agent: AgentHandle, user_input: Any) -> Any:
         """Let ``agent`` answer ``user_input`` (a run through ``agent.before/after_run``)."""
         return await instrumented(AgentRun(agent), ctx, user_input)
+
+    async def write_state(
+        self,
+        ctx: RunContext,
+        store: StateStore,
+        scope: str,
+        path: str,
+        value: Any,
+        apply: Callable[[Any], Awaitable[Any]],
+    ) -> Any:
+        """A change to state (``set``/``delete``/``update``) through ``state.before_write`` →
+        ``apply(value)`` → ``state.after_write``, then ``state.changed``."""
+        return await instrumented(StateWrite(store, scope, path, apply), ctx, value)
 
     def answered(self, model: str) -> None:
         """Tell the user once which model answered, when it was the offline one."""

@@ -44,6 +44,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
+import weakref
 from collections.abc import Coroutine
 from contextlib import AbstractAsyncContextManager
 from time import perf_counter
@@ -248,7 +249,7 @@ class LuaFunction(ScriptFunction):
 
     def __init__(self, instance: LuaInstance, fn: LuaObject) -> None:
         self._instance = instance
-        self._fn = fn
+        self._fn: LuaObject | None = fn
 
     async def __call__(self, *args: ScriptValue) -> ScriptValue:
         return await self._instance.call_function(self._fn, args)
@@ -296,6 +297,8 @@ class LuaInstance(ScriptInstance):
         self._scopes: set[anyio.CancelScope] = set()
         self._fns: list[_Entry] = []
         self._host_tables: dict[HostObject, LuaObject] = {}
+        self._wrappers: weakref.WeakSet[LuaFunction] = weakref.WeakSet()
+        self._anchor: LuaObject | None = None
         self._main: LuaObject | None = None
         self._rt: Any = None
         try:
@@ -321,6 +324,7 @@ class LuaInstance(ScriptInstance):
             limits.memory_bytes,
         )
         self._runner, self._make_table = runner, make_table
+        self._anchor = rt.table_from({})
         self._conv = LuaConverter(rt.table_from, self._wrap, self._unwrap, self._host_table)
         to_lua = self._conv.to_lua
         plan = _plans(api)
@@ -359,7 +363,19 @@ class LuaInstance(ScriptInstance):
         return table
 
     def _wrap(self, fn: LuaObject) -> ScriptFunction:
-        return LuaFunction(self, fn)
+        # lupa ties a Lua object to the Lua thread it was made in: a function the spell passes
+        # to the API arrives from a coroutine, which Lua may collect once it ends, leaving the
+        # object to unref itself through freed memory later. Re-read it through a table of the
+        # main state (made in _setup, outside any coroutine) so the wrapper holds a reference
+        # anchored there.
+        anchor = self._anchor
+        assert anchor is not None
+        anchor[1] = fn
+        fn = anchor[1]
+        anchor[1] = None
+        wrapper = LuaFunction(self, fn)
+        self._wrappers.add(wrapper)
+        return wrapper
 
     def _unwrap(self, fn: ScriptFunction) -> LuaObject | None:
         if isinstance(fn, LuaFunction) and fn._instance is self:
@@ -416,7 +432,11 @@ class LuaInstance(ScriptInstance):
         # Drop every reference to the interpreter, the converter's included: the interpreter
         # holds this instance's methods, and a cycle left here would keep the whole Lua state
         # alive until the cyclic GC finds it.
-        self._rt = self._runner = self._make_table = self._main = None
+        # A function the spell handed out may outlive the instance (in a handler's frame kept by
+        # a traceback, say): let its Lua reference go now, while the interpreter surely lives.
+        for wrapper in list(self._wrappers):
+            wrapper._fn = None
+        self._rt = self._runner = self._make_table = self._main = self._anchor = None
         self._conv = _DETACHED
         self._host_tables = {}
         self._fns = []
@@ -505,6 +525,9 @@ class LuaInstance(ScriptInstance):
                 raise self._set_limit(self._limit) from None
             raise SpellRuntimeError(self.filename, None, str(exc) or "unknown error") from None
         finally:
+            # no Lua object made in the coroutine may outlive it in this frame (a traceback
+            # keeps frames): see _wrap
+            r = send = raw = None
             self._cpu += perf_counter() - t0
             self._busy = False
             if self._cpu > self._limits.cpu_seconds and self._limit is None:

@@ -23,6 +23,7 @@ from ._schema import validate_arguments as validate_arguments
 from ._tool import Tool as Tool
 from ._tool import ToolContext as ToolContext
 from ._tool import ToolHandler as ToolHandler
+from ._workspace import Workspace as Workspace
 
 __all__ = [
     "FS_READ",
@@ -33,6 +34,7 @@ __all__ = [
     "ToolContext",
     "ToolHandler",
     "ToolRegistry",
+    "Workspace",
     "bind_arguments",
     "builtin_tools",
     "normalize_parameters",

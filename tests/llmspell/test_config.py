@@ -42,3 +42,23 @@ def test_errors_name_the_key(tmp_path: pathlib.Path, text: str, env: dict, messa
 def test_missing_explicit_file_is_an_error(tmp_path: pathlib.Path) -> None:
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "nope.toml", env={})
+
+
+def test_the_state_path_from_the_file_then_the_environment(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "llmspell.toml"
+    path.write_text('[state]\npath = "data/state.db"\n')
+    assert load_config(path, env={}).state == "data/state.db"
+    assert load_config(path, env={"LLMSPELL_STATE": ":memory:"}).state == ":memory:"
+    assert load_config(tmp_path / "llmspell.toml", env={}).state == "data/state.db"
+    path.write_text("")
+    assert load_config(path, env={}).state is None  # the runtime's default
+
+
+@pytest.mark.parametrize(
+    "text", ['[state]\nfile = "x.db"\n', 'state = "x.db"\n', "[state]\npath = 3\n"]
+)
+def test_a_bad_state_table_names_it(tmp_path: pathlib.Path, text: str) -> None:
+    path = tmp_path / "llmspell.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"\[state\]"):
+        load_config(path, env={})

@@ -566,3 +566,44 @@ async def test_script_functions_refuse_reentry_and_other_threads() -> None:
         with pytest.raises(RuntimeError):
             await anyio.to_thread.run_sync(anyio.run, host.functions["f"])
         assert await host.functions["f"]() == 1
+
+
+async def test_functions_a_spell_passes_outlive_the_coroutine_that_passed_them() -> None:
+    """lupa ties a Lua object to the Lua thread it was made in. A handler registered by the main
+    chunk (a coroutine) is called long after that coroutine ended and Lua collected it; the
+    engine must hold it through the main state, or calling and freeing it touches freed memory
+    (this crashed the process)."""
+    import anyio
+
+    from llmspell import open_runtime
+    from llmspell._runtime import SpellSource
+
+    source = """
+        local n = 0
+        local sub
+        sub = events.on("tick", function(event)
+          local junk = {}
+          for i = 1, 20000 do junk[i] = {i, tostring(i) .. "padding padding"} end
+          n = n + 1
+          if n == 200 then events.off(sub); print("handled " .. n) end
+        end)
+        events.emit("ready", {})
+    """
+    out: list[str] = []
+    async with open_runtime(state=":memory:") as rt:
+        ready = rt.system.bus.subscribe("ready", lambda e: None)
+        async with anyio.create_task_group() as tg:
+            results = []
+
+            async def run() -> None:
+                results.append(
+                    await rt.run(SpellSource(source, "r.lua"), output=out.append, resident=True)
+                )
+
+            tg.start_soon(run)
+            await rt.system.bus.wait_for("ready", timeout=5)
+            for _ in range(200):
+                await rt.system.bus.publish("tick", {})
+        ready.cancel()
+    assert results[0].ok, results[0].error
+    assert out == ["handled 200\n"]

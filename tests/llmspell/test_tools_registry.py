@@ -36,7 +36,7 @@ def test_public_api_is_pinned() -> None:
     assert sorted(llmspell.tools.__all__) == sorted(
         [
             "FS_READ", "FS_WRITE", "NET_HTTP", "Permissions", "Tool", "ToolContext",
-            "ToolHandler", "ToolRegistry", "bind_arguments", "builtin_tools",
+            "ToolHandler", "ToolRegistry", "Workspace", "bind_arguments", "builtin_tools",
             "normalize_parameters", "tool", "validate_arguments",
         ]
     )  # fmt: skip
