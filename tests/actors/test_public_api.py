@@ -36,6 +36,10 @@ PUBLIC = {
     "Subscription",
     "BusStatistics",
     "SubscriptionStatistics",
+    "EventLog",
+    "LogRecord",
+    "MemoryEventLog",
+    "SqliteEventLog",
     "HookRegistry",
     "HookRegistration",
     "HookContext",
@@ -52,6 +56,7 @@ PUBLIC = {
     "NameTakenError",
     "SupervisorError",
     "SystemClosedError",
+    "EventLogError",
     "HookCancelledError",
     "WouldBlock",
 }
