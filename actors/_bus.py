@@ -119,6 +119,7 @@ class EventBus:
         self._blocked = 0  # publishers waiting for room
         self._state = _NEW
         self._accepting = False  # publish allowed: open, or closing (handlers may publish)
+        self._plain = False  # accepting, and no log: publish takes the unlogged path at once
         self._tg: TaskGroup | None = None
         self._new_event: Callable[[], anyio.Event] = anyio.Event
         self._on_change: anyio.Event | None = None
@@ -137,6 +138,7 @@ class EventBus:
             tg.start_soon(self._writer.run, name="bus event log writer")
         self._state = _OPEN
         self._accepting = True
+        self._plain = self._writer is None
         for sub in self._subs.values():
             self._start(sub)
         return self
@@ -181,7 +183,7 @@ class EventBus:
 
     def _shutdown(self, tg: TaskGroup) -> None:
         self._state = _CLOSED
-        self._accepting = False
+        self._accepting = self._plain = False
         for waiter in list(self._waiters):
             waiter.cancel()
         for sub in list(self._subs.values()):
@@ -311,13 +313,14 @@ class EventBus:
             EventLogError: the log failed to commit the event: it was not delivered either.
             SystemClosedError: the bus is not open.
         """
-        if not self._accepting:
-            raise self._closed_error()
-        writer = self._writer
-        if writer is not None and writer.log.logs(topic):
-            self._published += 1
-            head = _NO_HEADERS if headers is None else _freeze(headers)
-            return await writer.append(topic, payload, head)
+        if not self._plain:  # one test on the hot path of a bus without a log
+            if not self._accepting:
+                raise self._closed_error()
+            writer = self._writer
+            if writer is not None and writer.log.logs(topic):
+                self._published += 1
+                head = _NO_HEADERS if headers is None else _freeze(headers)
+                return await writer.append(topic, payload, head)
         subs = self._index.lookup(topic)
         self._published += 1
         if not subs:
