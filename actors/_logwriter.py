@@ -13,8 +13,11 @@ part of ``subscribe(..., since=)`` continues its replay in order); and an event 
 committed is delivered even if its publisher was cancelled while waiting. A publisher cancelled
 *before* the writer took its batch withdraws the event: it is neither logged nor delivered.
 
-A ``"block"`` subscriber with a full queue makes the writer wait, which holds back every logged
-publish, as it would hold back the publisher of an unlogged event.
+The writer itself never waits for a subscriber. A ``"block"`` subscriber whose queue is full
+gets the event anyway (its queue may exceed its size by the events in flight), and it is that
+event's publisher who waits for room before ``publish`` returns: backpressure as on the unlogged
+path, without the deadlock of a writer waiting for a handler that waits for the writer (a full
+subscriber whose handler publishes a logged event).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from ._subscription import Event
 
 if TYPE_CHECKING:
     from ._bus import EventBus
+    from ._subscription import Subscription
 
 __all__ = ["LogWriter"]
 
@@ -57,11 +61,12 @@ def _lenient(payload: Any) -> str:
 class _Batch:
     """Events committed together; ``done`` is set once they are committed and fanned out."""
 
-    __slots__ = ("done", "error", "items", "seqs")
+    __slots__ = ("done", "error", "full", "items", "seqs")
 
     def __init__(self, done: anyio.Event) -> None:
         self.items: list[_Item | None] = []  # None: withdrawn by a cancelled publisher
         self.seqs: list[int | None] = []
+        self.full: dict[int, list[Subscription]] = {}  # item -> "block" queues it overfilled
         self.error: BaseException | None = None
         self.done = done
 
@@ -133,6 +138,8 @@ class LogWriter:
             if isinstance(error, SystemClosedError):
                 raise SystemClosedError(str(error))
             raise EventLogError(f"logging an event on {topic!r} failed: {error}") from error
+        for sub in batch.full.get(index, ()):
+            await sub._wait_room()  # backpressure: the event is queued, wait for the room
         seq = batch.seqs[index]
         assert seq is not None
         return seq
@@ -196,17 +203,16 @@ class LogWriter:
         self.logged += len(live)
         numbers = iter(seqs)
         batch.seqs = [None if item is None else next(numbers) for item in batch.items]
-        try:
-            await self._fan_out(live, seqs)
-        except SystemClosedError as exc:  # the bus closed while waiting for a full queue
-            batch.error = exc
-        finally:
-            self._pending -= len(live)
+        self._pending -= len(live)
+        self._fan_out(batch)
 
-    async def _fan_out(self, live: list[_Item], seqs: list[int]) -> None:
+    def _fan_out(self, batch: _Batch) -> None:
         lookup = self._bus._index.lookup
-        for (topic, payload, headers, record), seq in zip(live, seqs, strict=True):
-            ev = Event(topic, payload, headers, record.timestamp, seq)
+        for index, item in enumerate(batch.items):
+            if item is None:
+                continue
+            topic, payload, headers, record = item
+            ev = Event(topic, payload, headers, record.timestamp, batch.seqs[index])
             for sub in lookup(topic):
                 queue = sub._queue
                 if len(queue) < sub._fast_limit:
@@ -215,8 +221,9 @@ class LogWriter:
                     if wakeup is not None:
                         sub._wakeup = None
                         wakeup.set()
-                elif not sub._offer(ev):
-                    await sub._put(ev)
+                elif not sub._offer(ev):  # a full "block" queue: see the module docstring
+                    sub._enqueue(ev)
+                    batch.full.setdefault(index, []).append(sub)
 
     async def _maybe_prune(self) -> None:
         log = self.log

@@ -309,6 +309,22 @@ class Subscription:
             bus._blocked -= 1
             bus._changed()
 
+    async def _wait_room(self) -> None:
+        """Wait until the queue is below its size (for a logged event queued past it)."""
+        bus = self._bus
+        bus._blocked += 1
+        try:
+            while not self._cancelled and len(self._queue) >= self._maxlen:
+                if bus._state is _CLOSED:
+                    return
+                space = self._space
+                if space is None:
+                    space = self._space = bus._new_event()
+                await space.wait()
+        finally:
+            bus._blocked -= 1
+            bus._changed()
+
     # -- delivery side ---------------------------------------------------------------------
 
     def _busy(self) -> bool:

@@ -398,3 +398,57 @@ def test_the_threaded_facade_logs_replays_and_subscribes_since(tmp_path: pathlib
         assert system.bus.publish("order.shipped", {"id": 1}) == 3
     assert seen == [2, 3]
     assert sorted(rows(path)) == [1, 2, 3]
+
+
+async def test_a_full_blocking_subscriber_that_publishes_does_not_deadlock_the_log(
+    kind: str, tmp_path: pathlib.Path
+) -> None:
+    """A handler that publishes logged events while its own "block" queue is full: the writer
+    must not wait for that queue, or the handler (waiting for the writer) never drains it."""
+    audits: list[int] = []
+
+    async def on_order(event: Event) -> None:
+        seq = await bus.publish("audit.order", event.payload)  # a logged publish
+        assert seq is not None
+        audits.append(event.payload)
+
+    async with EventBus(event_log=make_log(kind, tmp_path)) as bus:
+        bus.subscribe("order.*", on_order, queue_size=1, overflow="block")
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                for p in range(5):
+
+                    async def publish(p: int = p) -> None:
+                        for i in range(10):
+                            await bus.publish("order.created", p * 10 + i)
+
+                    tg.start_soon(publish)
+    stats = bus.statistics()  # after the close: every handler has run
+    assert sorted(audits) == list(range(50))
+    assert stats.logged == 100 and stats.dropped == 0
+
+
+async def test_a_full_blocking_subscriber_holds_back_the_publisher_of_a_logged_event() -> None:
+    held = anyio.Event()
+    seen: list[int] = []
+
+    async def slow(event: Event) -> None:
+        await held.wait()
+        seen.append(event.payload)
+
+    returned: list[int | None] = []
+    async with EventBus(event_log=MemoryEventLog()) as bus:
+        bus.subscribe("t.>", slow, queue_size=1, overflow="block")
+        returned.append(await bus.publish("t.x", 0))  # taken by the handler, which holds
+        returned.append(await bus.publish("t.x", 1))  # fills the queue of 1
+        async with anyio.create_task_group() as tg:
+
+            async def publish() -> None:
+                returned.append(await bus.publish("t.x", 2))
+
+            tg.start_soon(publish)
+            await anyio.wait_all_tasks_blocked()
+            assert returned == [1, 2]  # the third is committed and queued, but waits for room
+            assert [e.seq for e in await bus.event_log.read()] == [1, 2, 3]  # type: ignore[union-attr]
+            held.set()
+    assert returned == [1, 2, 3] and seen == [0, 1, 2]
