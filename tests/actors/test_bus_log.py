@@ -452,3 +452,12 @@ async def test_a_full_blocking_subscriber_holds_back_the_publisher_of_a_logged_e
             assert [e.seq for e in await bus.event_log.read()] == [1, 2, 3]  # type: ignore[union-attr]
             held.set()
     assert returned == [1, 2, 3] and seen == [0, 1, 2]
+
+
+async def test_a_log_that_cannot_open_fails_the_system_start_plainly(
+    tmp_path: pathlib.Path,
+) -> None:
+    log = SqliteEventLog(tmp_path / "missing" / "state.db", create=False)
+    with pytest.raises(EventLogError, match="unable to open"):
+        async with open_system(event_log=log):
+            pass
