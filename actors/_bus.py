@@ -93,10 +93,6 @@ class BusStatistics:
 class EventBus:
     """Topic-based publish/subscribe; use as ``async with EventBus() as bus:``.
 
-    Args:
-        event_log: log the events of the topics it selects; the bus opens the log on entry and
-            closes it on exit.
-
     Subscribing is allowed before the bus is entered (delivery starts on entry); publishing is
     allowed from entry until the close completes. Leaving the context (from the task that
     entered it) waits until every queue is empty and every handler idle, events published by
@@ -104,6 +100,10 @@ class EventBus:
     :class:`~actors.SystemClosedError`. If the block raised or was cancelled, queued events
     are discarded instead. Wrap the ``async with`` in a cancel scope to bound a close that
     waits on a stuck handler.
+
+    Args:
+        event_log: log the events of the topics it selects; the bus opens the log on entry and
+            closes it on exit (after the events waiting for it are committed and delivered).
     """
 
     def __init__(self, *, event_log: EventLog | None = None) -> None:
@@ -131,7 +131,12 @@ class EventBus:
         if self._log is not None:
             await self._log.__aenter__()  # opens it and applies retention
         tg = anyio.create_task_group()
-        await tg.__aenter__()
+        try:
+            await tg.__aenter__()
+        except BaseException:
+            if self._log is not None:
+                await self._log.__aexit__(None, None, None)
+            raise
         self._tg = tg
         if self._log is not None:
             self._writer = LogWriter(self, self._log)
@@ -230,7 +235,8 @@ class EventBus:
                 Events pruned from the log are skipped. While it catches up, live logged events
                 never make a publisher wait (the log has them); live unlogged ones queue under
                 ``overflow``. If the log cannot be read, the subscription is disconnected
-                (``bus.subscriber_disconnected``). Needs a bus with an event log.
+                (``bus.subscriber_disconnected``). Closing the bus waits for a catch-up as it
+                waits for queued events. Needs a bus with an event log.
 
         Raises:
             ValueError: invalid pattern, queue size, overflow policy or ``since``, or ``since``
