@@ -35,7 +35,7 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
 from typing import Any
@@ -433,7 +433,7 @@ class EventBus:
             raise self._closed_error()
         return waiter._result
 
-    def replay(self, pattern: str = ">", *, since: int = 0) -> Replay:
+    def replay(self, pattern: str = ">", *, since: int = 0) -> AsyncIterator[Event]:
         """Read back logged events matching ``pattern`` with a sequence number above ``since``.
 
         Use as ``async for event in bus.replay("order.>", since=seq):``. Events come oldest
