@@ -10,6 +10,7 @@ import logging as _logging
 from ._exceptions import ActorDeadError as ActorDeadError
 from ._exceptions import ActorError as ActorError
 from ._exceptions import AskTimeoutError as AskTimeoutError
+from ._exceptions import EventLogError as EventLogError
 from ._exceptions import HookCancelledError as HookCancelledError
 from ._exceptions import MailboxFullError as MailboxFullError
 from ._exceptions import NameTakenError as NameTakenError
@@ -17,10 +18,13 @@ from ._exceptions import SupervisorError as SupervisorError
 from ._exceptions import SystemClosedError as SystemClosedError
 from ._exceptions import WouldBlock as WouldBlock
 
-# -- bus and hooks (actors/_topics.py, _bus.py, _hooks.py) --
+# -- bus, event log and hooks (actors/_topics.py, _bus.py, _eventlog.py, _hooks.py, ...) --
 # isort: split
 from ._bus import BusStatistics as BusStatistics
 from ._bus import EventBus as EventBus
+from ._eventlog import EventLog as EventLog
+from ._eventlog import LogRecord as LogRecord
+from ._eventlog import MemoryEventLog as MemoryEventLog
 from ._hooks import Cancel as Cancel
 from ._hooks import HandlerStatistics as HandlerStatistics
 from ._hooks import HookContext as HookContext
@@ -28,6 +32,7 @@ from ._hooks import HookRegistration as HookRegistration
 from ._hooks import HookRegistry as HookRegistry
 from ._hooks import HookStatistics as HookStatistics
 from ._hooks import Replace as Replace
+from ._sqlitelog import SqliteEventLog as SqliteEventLog
 from ._subscription import Event as Event
 from ._subscription import Subscription as Subscription
 from ._subscription import SubscriptionStatistics as SubscriptionStatistics

@@ -16,6 +16,15 @@ counted, logged and published as ``bus.handler_failed`` with payload
 ``publish`` suspends only when a ``"block"`` subscriber's queue is full; it is not otherwise a
 checkpoint. The delivery task drains its queue in batches and calls sync handlers directly.
 
+A bus created with an :class:`~actors.EventLog` (``EventBus(event_log=log)``, or
+``open_system(event_log=...)``) logs the events of the topics the log selects: ``publish``
+returns their sequence number once they are committed (see ``_eventlog.py`` and
+``_logwriter.py``), :meth:`EventBus.replay` reads them back, and ``subscribe(..., since=seq)``
+replays and then continues live. Unlogged topics take the path above, unchanged. A
+subscriber sees a publisher's events in order among logged topics and among unlogged ones;
+``publish_nowait`` on a logged topic returns before the commit, so a later unlogged event from
+the same publisher may arrive first.
+
 Example:
     >>> async def main() -> None:
     ...     async with EventBus() as bus:
@@ -26,7 +35,7 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
 from typing import Any
@@ -34,7 +43,10 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
+from ._eventlog import EventLog
 from ._exceptions import MailboxFullError, SystemClosedError
+from ._logwriter import LogWriter
+from ._replay import Replay
 from ._subscription import (
     _CLOSED,
     _CLOSING,
@@ -62,6 +74,10 @@ class BusStatistics:
         dropped: deliveries lost to overflow policies or disconnections.
         failed: deliveries whose handler raised.
         subscriptions: the live subscriptions.
+        logged: events committed to the event log.
+        log_commits: transactions that committed them (fewer than ``logged`` when concurrent
+            publishes shared a commit).
+        log_failed: events whose commit failed (their publishers got the error).
     """
 
     published: int
@@ -69,6 +85,9 @@ class BusStatistics:
     dropped: int
     failed: int
     subscriptions: tuple[SubscriptionStatistics, ...]
+    logged: int = 0
+    log_commits: int = 0
+    log_failed: int = 0
 
 
 class EventBus:
@@ -81,9 +100,17 @@ class EventBus:
     :class:`~actors.SystemClosedError`. If the block raised or was cancelled, queued events
     are discarded instead. Wrap the ``async with`` in a cancel scope to bound a close that
     waits on a stuck handler.
+
+    Args:
+        event_log: log the events of the topics it selects; the bus opens the log on entry and
+            closes it on exit (after the events waiting for it are committed and delivered).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, event_log: EventLog | None = None) -> None:
+        if event_log is not None and not isinstance(event_log, EventLog):
+            raise TypeError(f"event_log must be an actors.EventLog, not {event_log!r}")
+        self._log = event_log
+        self._writer: LogWriter | None = None
         self._index: TopicIndex[Subscription] = TopicIndex()
         self._subs: dict[int, Subscription] = {}  # id() -> live subscriptions with a handler
         self._waiters: set[Subscription] = set()
@@ -92,6 +119,7 @@ class EventBus:
         self._blocked = 0  # publishers waiting for room
         self._state = _NEW
         self._accepting = False  # publish allowed: open, or closing (handlers may publish)
+        self._plain = False  # accepting, and no log: publish takes the unlogged path at once
         self._tg: TaskGroup | None = None
         self._new_event: Callable[[], anyio.Event] = anyio.Event
         self._on_change: anyio.Event | None = None
@@ -99,12 +127,23 @@ class EventBus:
     async def __aenter__(self) -> EventBus:
         if self._state is not _NEW:
             raise RuntimeError("an EventBus can be entered only once")
-        tg = anyio.create_task_group()
-        await tg.__aenter__()
-        self._tg = tg
         self._new_event = type(anyio.Event())  # the backend's class: skips a dispatch
+        if self._log is not None:
+            await self._log.__aenter__()  # opens it and applies retention
+        tg = anyio.create_task_group()
+        try:
+            await tg.__aenter__()
+        except BaseException:
+            if self._log is not None:
+                await self._log.__aexit__(None, None, None)
+            raise
+        self._tg = tg
+        if self._log is not None:
+            self._writer = LogWriter(self, self._log)
+            tg.start_soon(self._writer.run, name="bus event log writer")
         self._state = _OPEN
         self._accepting = True
+        self._plain = self._writer is None
         for sub in self._subs.values():
             self._start(sub)
         return self
@@ -124,19 +163,32 @@ class EventBus:
                 await self._drain()
         finally:
             self._shutdown(tg)
-            # The body's exception is not handed to the task group, so it propagates as it
-            # is, not wrapped in an exception group; delivery tasks never raise Exceptions.
-            await tg.__aexit__(None, None, None)
+            try:
+                # The body's exception is not handed to the task group, so it propagates as
+                # it is, not wrapped in an exception group; our tasks never raise Exceptions.
+                await tg.__aexit__(None, None, None)
+            finally:
+                if self._log is not None:
+                    await self._log.__aexit__(None, None, None)  # shielded
+
+    @property
+    def event_log(self) -> EventLog | None:
+        """The bus's event log, or ``None``."""
+        return self._log
+
+    def _busy(self) -> bool:
+        writer = self._writer
+        return bool(self._blocked) or (writer is not None and writer.busy())
 
     async def _drain(self) -> None:
         """Wait until every queue is empty, every handler idle and no publisher blocked."""
-        while self._blocked or any(sub._busy() for sub in self._subs.values()):
+        while self._busy() or any(sub._busy() for sub in self._subs.values()):
             changed = self._on_change = self._new_event()
             await changed.wait()
 
     def _shutdown(self, tg: TaskGroup) -> None:
         self._state = _CLOSED
-        self._accepting = False
+        self._accepting = self._plain = False
         for waiter in list(self._waiters):
             waiter.cancel()
         for sub in list(self._subs.values()):
@@ -166,6 +218,7 @@ class EventBus:
         queue_size: int = 1024,
         overflow: Overflow = "block",
         name: str | None = None,
+        since: int | None = None,
     ) -> Subscription:
         """Deliver events whose topic matches ``pattern`` to ``handler``.
 
@@ -176,12 +229,28 @@ class EventBus:
             queue_size: how many events may wait for this subscriber.
             overflow: what happens when the queue is full (see the module docstring).
             name: for statistics and error reports; defaults to the handler's name.
+            since: first deliver every logged event matching ``pattern`` with a sequence
+                number above ``since`` (``0``: the whole log), oldest first, then continue with
+                live events: no gap and no duplicate, however publishes race the switch-over.
+                Events pruned from the log are skipped. While it catches up, live logged events
+                never make a publisher wait (the log has them); live unlogged ones queue under
+                ``overflow``. If the log cannot be read, the subscription is disconnected
+                (``bus.subscriber_disconnected``). Closing the bus waits for a catch-up as it
+                waits for queued events. Needs a bus with an event log.
 
         Raises:
-            ValueError: invalid pattern, queue size or overflow policy.
+            ValueError: invalid pattern, queue size, overflow policy or ``since``, or ``since``
+                without an event log.
             SystemClosedError: the bus is closed.
         """
-        return self._subscribe(pattern, handler, queue_size, overflow, name, once=False)
+        if since is not None:
+            if self._log is None:
+                raise ValueError("since= needs a bus with an event log (open_system(event_log=))")
+            if not isinstance(since, int) or isinstance(since, bool) or since < 0:
+                raise ValueError(f"since must be a sequence number (an int >= 0), not {since!r}")
+        return self._subscribe(
+            pattern, handler, queue_size, overflow, name, once=False, since=since
+        )
 
     def once(
         self,
@@ -204,12 +273,14 @@ class EventBus:
         name: str | None,
         *,
         once: bool,
+        since: int | None = None,
     ) -> Subscription:
         if self._state is _CLOSED:
             raise self._closed_error()
         sub = Subscription(
-            self, pattern, handler, queue_size=queue_size, overflow=overflow, name=name, once=once
-        )
+            self, pattern, handler, queue_size=queue_size, overflow=overflow, name=name,
+            once=once, since=since,
+        )  # fmt: skip
         self._index.add(pattern, sub)
         if handler is None:
             self._waiters.add(sub)
@@ -233,19 +304,33 @@ class EventBus:
 
     async def publish(
         self, topic: str, payload: Any = None, *, headers: Mapping[str, str] | None = None
-    ) -> None:
+    ) -> int | None:
         """Publish an event; wait only while a ``"block"`` subscriber's queue is full.
 
+        On a logged topic, also wait until the event is committed to the event log (together
+        with whatever else is being published: group commit) and queued for every subscriber.
+
+        Returns:
+            The event's sequence number if it was logged, else ``None``.
+
         Raises:
-            ValueError: ``topic`` is invalid or contains a wildcard.
+            ValueError: ``topic`` is invalid or contains a wildcard; or the topic is logged and
+                the payload (or headers) cannot be encoded as JSON (the message names the topic).
+            EventLogError: the log failed to commit the event: it was not delivered either.
             SystemClosedError: the bus is not open.
         """
-        if not self._accepting:
-            raise self._closed_error()
+        if not self._plain:  # one test on the hot path of a bus without a log
+            if not self._accepting:
+                raise self._closed_error()
+            writer = self._writer
+            if writer is not None and writer.log.logs(topic):
+                self._published += 1
+                head = _NO_HEADERS if headers is None else _freeze(headers)
+                return await writer.append(topic, payload, head)
         subs = self._index.lookup(topic)
         self._published += 1
         if not subs:
-            return
+            return None
         ev = Event(topic, payload, _NO_HEADERS if headers is None else _freeze(headers), _now())
         for sub in subs:
             queue = sub._queue
@@ -257,19 +342,37 @@ class EventBus:
                     wakeup.set()
             elif not sub._offer(ev):
                 await sub._put(ev)
+        return None
 
     def publish_nowait(
         self, topic: str, payload: Any = None, *, headers: Mapping[str, str] | None = None
     ) -> None:
         """Publish an event without waiting; all matching subscribers get it, or none.
 
+        On a logged topic the event is handed to the log writer and delivered once committed;
+        a failed commit is logged (``actors.bus`` logger) and counted in ``log_failed``.
+
         Raises:
-            MailboxFullError: (a ``WouldBlock``) a ``"block"`` subscriber's queue is full.
-            ValueError: ``topic`` is invalid or contains a wildcard.
+            MailboxFullError: (a ``WouldBlock``) a ``"block"`` subscriber's queue is full, or
+                (logged topic) too many events already wait for the log.
+            ValueError: ``topic`` is invalid or contains a wildcard; or the topic is logged and
+                the payload cannot be encoded as JSON.
             SystemClosedError: the bus is not open.
         """
+        self._publish_nowait(topic, payload, headers, lenient=False)
+
+    def _publish_nowait(
+        self, topic: str, payload: Any, headers: Mapping[str, str] | None, *, lenient: bool
+    ) -> None:
+        """``publish_nowait``; ``lenient``: log what is not JSON as its repr (runtime events)."""
         if not self._accepting:
             raise self._closed_error()
+        writer = self._writer
+        if writer is not None and writer.log.logs(topic):
+            head = _NO_HEADERS if headers is None else _freeze(headers)
+            writer.append_nowait(topic, payload, head, lenient=lenient)
+            self._published += 1
+            return
         subs = self._index.lookup(topic)
         for sub in subs:
             if sub._blocking and len(sub._queue) >= sub._maxlen and not sub._cancelled:
@@ -282,6 +385,14 @@ class EventBus:
     def _emit(self, topic: str, payload: object) -> None:
         """Publish the bus's own events: never waits; full ``"block"`` queues drop them."""
         if not self._accepting:
+            return
+        writer = self._writer
+        if writer is not None and writer.log.logs(topic):
+            try:
+                writer.append_nowait(topic, payload, _NO_HEADERS, lenient=True)
+            except MailboxFullError:
+                return
+            self._published += 1
             return
         self._published += 1
         subs = self._index.lookup(topic)
@@ -322,16 +433,35 @@ class EventBus:
             raise self._closed_error()
         return waiter._result
 
+    def replay(self, pattern: str = ">", *, since: int = 0) -> AsyncIterator[Event]:
+        """Read back logged events matching ``pattern`` with a sequence number above ``since``.
+
+        Use as ``async for event in bus.replay("order.>", since=seq):``. Events come oldest
+        first, each with its ``seq``, up to the last one committed when iteration begins; those
+        pruned from the log are skipped. Payloads are decoded from JSON.
+
+        Raises:
+            ValueError: an invalid pattern or ``since``, or the bus has no event log.
+            SystemClosedError: the bus is not open.
+        """
+        if self._log is None:
+            raise ValueError("replay needs a bus with an event log (open_system(event_log=...))")
+        if self._state is _NEW or self._state is _CLOSED:
+            raise self._closed_error()
+        return Replay(self._log, pattern, since)
+
     def statistics(self) -> BusStatistics:
         """Return the bus's counters and those of each live subscription."""
         subs = tuple(sub.statistics() for sub in self._subs.values())
         delivered, dropped, failed = self._totals
+        writer = self._writer
         return BusStatistics(
             self._published,
             delivered + sum(s.delivered for s in subs),
             dropped + sum(s.dropped for s in subs),
             failed + sum(s.failed for s in subs),
             subs,
+            *((writer.logged, writer.commits, writer.failed) if writer else (0, 0, 0)),
         )
 
 

@@ -9,6 +9,7 @@ Hierarchy::
     ├── NameTakenError          a registry name is already in use
     ├── SupervisorError         a supervisor exceeded its restart intensity (escalation)
     ├── HookCancelledError      a hook handler cancelled the operation
+    ├── EventLogError           the durable event log failed (I/O, locked database, closed)
     └── SystemClosedError       the actor system is shut down or not started
 
 ``WouldBlock`` is anyio's, re-exported: every ``*_nowait`` operation raises it (or a subclass).
@@ -55,6 +56,14 @@ class HookCancelledError(ActorError):
         super().__init__(f"{point} cancelled: {reason}")
         self.point = point
         self.reason = reason
+
+
+class EventLogError(ActorError):
+    """The event log could not append or read: the cause is chained (``__cause__``).
+
+    A logged ``publish`` raises it when its transaction failed: the event was neither logged
+    nor delivered.
+    """
 
 
 class SystemClosedError(ActorError):

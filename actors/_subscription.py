@@ -1,8 +1,10 @@
 """Subscriptions of the event bus: a bounded queue, an overflow policy and a delivery task.
 
-The publishing side (:meth:`Subscription._offer`, ``_put``) runs in the publisher's task; the
-delivery side (``_run``) is the subscription's own task in the bus's task group. A subscription
-with no handler is a ``wait_for`` waiter: it keeps the first event and has no task.
+The publishing side (:meth:`Subscription._offer`, ``_put``) runs in the publisher's task (or the
+log writer's, for logged events); the delivery side (``_run``) is the subscription's own task in
+the bus's task group. A subscription with no handler is a ``wait_for`` waiter: it keeps the first
+event and has no task. A subscription made with ``since=`` first catches up from the event log
+(``_replay.catch_up``), then goes on live.
 """
 
 from __future__ import annotations
@@ -42,18 +44,27 @@ class Event:
 
     Attributes:
         topic: the topic it was published to, e.g. ``"order.created"``.
-        payload: whatever the publisher passed.
+        payload: whatever the publisher passed (for an event read back from the log: the
+            payload decoded from its JSON, so tuples come back as lists).
         headers: small string metadata (trace context travels here).
         timestamp: wall-clock publication time, seconds since the epoch.
+        seq: the event's sequence number in the bus's event log, or ``None`` for an event that
+            was not logged (no log, or a topic the log leaves out).
     """
 
     topic: str
     payload: Any
     headers: Mapping[str, str]
     timestamp: float
+    seq: int | None
 
     def __init__(
-        self, topic: str, payload: Any, headers: Mapping[str, str], timestamp: float
+        self,
+        topic: str,
+        payload: Any,
+        headers: Mapping[str, str],
+        timestamp: float,
+        seq: int | None = None,
     ) -> None:
         # One event per publish: set the slots directly, at half the cost of the frozen
         # dataclass __init__ (which goes through object.__setattr__ for each field).
@@ -61,10 +72,11 @@ class Event:
         _set_payload(self, payload)
         _set_headers(self, headers)
         _set_timestamp(self, timestamp)
+        _set_seq(self, seq)
 
 
-_set_topic, _set_payload, _set_headers, _set_timestamp = (
-    vars(Event)[field].__set__ for field in ("topic", "payload", "headers", "timestamp")
+_set_topic, _set_payload, _set_headers, _set_timestamp, _set_seq = (
+    vars(Event)[field].__set__ for field in ("topic", "payload", "headers", "timestamp", "seq")
 )
 
 
@@ -123,9 +135,11 @@ class Subscription:
 
     __slots__ = (
         "__weakref__",
+        "_behind",
         "_blocking",
         "_bus",
         "_cancelled",
+        "_catching_up",
         "_delivered",
         "_dropped",
         "_failed",
@@ -140,6 +154,7 @@ class Subscription:
         "_result",
         "_running",
         "_space",
+        "_upto",
         "_wakeup",
         "name",
         "pattern",
@@ -155,6 +170,7 @@ class Subscription:
         overflow: Overflow,
         name: str | None,
         once: bool,
+        since: int | None = None,
     ) -> None:
         split_pattern(pattern)
         if overflow not in _OVERFLOWS:
@@ -179,7 +195,12 @@ class Subscription:
         self._blocking = overflow == "block"
         self._once = once
         # publish appends directly while the queue is shorter than this; 0 = take _offer()
-        self._fast_limit = queue_size if not once and handler is not None else 0
+        plain = not once and handler is not None and since is None
+        self._fast_limit = queue_size if plain else 0
+        # since=: logged events with seq <= _upto are dropped on arrival (already delivered)
+        self._upto = since
+        self._catching_up = since is not None
+        self._behind = False  # a logged event was left out during catch-up: read the log again
         self._cancelled = self._running = False
         self._wakeup: anyio.Event | None = None  # set while the delivery task is idle
         self._space: anyio.Event | None = None  # set while a publisher waits for room
@@ -236,16 +257,26 @@ class Subscription:
             self.cancel()
             return True
         queue = self._queue
+        if self._upto is not None and ev.seq is not None:
+            if ev.seq <= self._upto:
+                return True  # delivered from the log already (or before ``since``)
+            if self._catching_up and len(queue) >= self._maxlen:
+                self._behind = True  # the log has it: catch-up reads it again
+                return True
         if len(queue) >= self._maxlen:
             if self._blocking:
                 return False
-            self._dropped += 1
             if self._overflow == "drop_newest":
+                self._dropped += 1
                 return True
             if self._overflow == "disconnect":
+                self._dropped += 1
                 self._disconnect("queue full")
                 return True
-            queue.popleft()
+            if queue.popleft().seq is not None and self._catching_up:
+                self._behind = True  # not lost: catch-up reads it again
+            else:
+                self._dropped += 1
         self._enqueue(ev)
         return True
 
@@ -278,6 +309,22 @@ class Subscription:
             bus._blocked -= 1
             bus._changed()
 
+    async def _wait_room(self) -> None:
+        """Wait until the queue is below its size (for a logged event queued past it)."""
+        bus = self._bus
+        bus._blocked += 1
+        try:
+            while not self._cancelled and len(self._queue) >= self._maxlen:
+                if bus._state is _CLOSED:
+                    return
+                space = self._space
+                if space is None:
+                    space = self._space = bus._new_event()
+                await space.wait()
+        finally:
+            bus._blocked -= 1
+            bus._changed()
+
     # -- delivery side ---------------------------------------------------------------------
 
     def _busy(self) -> bool:
@@ -288,6 +335,8 @@ class Subscription:
         queue, fn, bus = self._queue, self._fn, self._bus
         assert fn is not None
         try:
+            if self._catching_up:
+                await self._catch_up()
             while not self._cancelled:
                 if not queue:
                     wakeup = self._wakeup = bus._new_event()
@@ -329,6 +378,39 @@ class Subscription:
                 self._fail(ev, exc)
             else:
                 self._delivered += 1
+
+    async def _catch_up(self) -> None:
+        from ._replay import catch_up
+
+        log = self._bus.event_log
+        assert log is not None
+        try:
+            await catch_up(self, log)
+        except Exception as exc:
+            _log.warning("bus subscriber %r could not replay the log", self.name, exc_info=exc)
+            self._disconnect(f"replay failed: {type(exc).__name__}: {exc}")
+
+    async def _deliver(self, ev: Event) -> None:
+        """Hand one event to the handler (used for events replayed from the log)."""
+        fn = self._fn
+        assert fn is not None
+        try:
+            result = fn(ev)
+            if result is not None and hasattr(result, "__await__"):
+                await result
+        except Exception as exc:
+            self._fail(ev, exc)
+        else:
+            self._delivered += 1
+
+    def _purge(self, upto: int | None) -> None:
+        """Drop queued logged events (with ``seq <= upto``, or all when ``upto`` is None)."""
+        queue = self._queue
+        kept = [ev for ev in queue if ev.seq is None or (upto is not None and ev.seq > upto)]
+        if len(kept) != len(queue):
+            queue.clear()
+            queue.extend(kept)
+            self._wake_publishers()
 
     def _wake_publishers(self) -> None:
         space = self._space

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -15,11 +16,13 @@ from ._actor import Actor
 from ._bus import EventBus
 from ._cell import Cell, RestartType
 from ._envelope import CURRENT, Message
+from ._eventlog import EventLog
 from ._exceptions import SystemClosedError, WouldBlock
 from ._hooks import HookRegistry
 from ._mailbox import Overflow
 from ._registry import Registry
 from ._signal import Signal, clock_factory, signal_factory
+from ._sqlitelog import SqliteEventLog
 from ._statistics import EVENT_DEAD_LETTER, EVENT_HOOK_FAILED, DeadLetter, SystemStatistics
 from ._supervisor import Strategy, SupervisorCell, SupervisorRef
 from ._timer import DeadlineTimer
@@ -44,6 +47,9 @@ class ActorSystem:
         backoff: ``(initial, maximum)`` delay before restarting a top-level actor.
         shutdown_timeout: seconds an actor may take to stop before it is cancelled.
         dead_letter_history: how many recent dead letters :meth:`statistics` keeps.
+        event_log: log the bus's events durably: an :class:`~actors.EventLog`, or the path of
+            an SQLite file (an :class:`~actors.SqliteEventLog` with the default options). The
+            system opens it on entry and closes it after the bus.
 
     Attributes:
         bus: the :class:`~actors.EventBus` (the runtime publishes ``actor.*`` events on it).
@@ -60,8 +66,11 @@ class ActorSystem:
         backoff: tuple[float, float] | None = None,
         shutdown_timeout: float = 5.0,
         dead_letter_history: int = 100,
+        event_log: EventLog | str | os.PathLike[str] | None = None,
     ) -> None:
-        self.bus = EventBus()
+        if isinstance(event_log, str | os.PathLike):
+            event_log = SqliteEventLog(event_log)
+        self.bus = EventBus(event_log=event_log)
         self.hooks = HookRegistry(on_handler_error=self._hook_failed)
         self.registry = Registry()
         self.shutdown_timeout = shutdown_timeout
@@ -247,7 +256,7 @@ class ActorSystem:
         """Publish a runtime event if the bus is open; never waits, never raises."""
         if self._bus_open:
             try:
-                self.bus.publish_nowait(topic, payload)
+                self.bus._publish_nowait(topic, payload, None, lenient=True)
             except (WouldBlock, SystemClosedError):
                 pass  # a full blocking subscriber: runtime events are not worth blocking for
 
@@ -268,6 +277,7 @@ def open_system(
     backoff: tuple[float, float] | None = None,
     shutdown_timeout: float = 5.0,
     dead_letter_history: int = 100,
+    event_log: EventLog | str | os.PathLike[str] | None = None,
 ) -> ActorSystem:
     """Create an actor system, to be used as ``async with actors.open_system() as system:``.
 
@@ -277,8 +287,10 @@ def open_system(
         backoff: see :class:`ActorSystem`.
         shutdown_timeout: see :class:`ActorSystem`.
         dead_letter_history: see :class:`ActorSystem`.
+        event_log: see :class:`ActorSystem`.
     """
     return ActorSystem(
         max_restarts=max_restarts, period=period, backoff=backoff,
         shutdown_timeout=shutdown_timeout, dead_letter_history=dead_letter_history,
+        event_log=event_log,
     )  # fmt: skip

@@ -17,6 +17,7 @@ facade (it would wait for itself).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
@@ -27,6 +28,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from ._actor import Actor
 from ._bus import BusStatistics, EventBus
 from ._envelope import Message
+from ._eventlog import EventLog
 from ._hooks import HookRegistration, HookRegistry
 from ._ref import ActorRef
 from ._statistics import ActorStatistics, SystemStatistics
@@ -118,9 +120,10 @@ class BlockingBus:
 
     def publish(
         self, topic: str, payload: Any = None, *, headers: Mapping[str, str] | None = None
-    ) -> None:
-        """Publish, waiting while a blocking subscriber's queue is full."""
-        self._portal.call(partial(self.bus.publish, topic, payload, headers=headers))
+    ) -> int | None:
+        """Publish, waiting while a blocking subscriber's queue is full (and, on a logged
+        topic, for the commit); return the sequence number of a logged event, else ``None``."""
+        return self._portal.call(partial(self.bus.publish, topic, payload, headers=headers))
 
     def publish_nowait(
         self, topic: str, payload: Any = None, *, headers: Mapping[str, str] | None = None
@@ -136,13 +139,27 @@ class BlockingBus:
         queue_size: int = 1024,
         overflow: BusOverflow = "block",
         name: str | None = None,
+        since: int | None = None,
     ) -> Subscription:
-        """Subscribe ``handler`` (it runs in the loop thread); ``cancel()`` the result to stop."""
+        """Subscribe ``handler`` (it runs in the loop thread); ``cancel()`` the result to stop.
+
+        See :meth:`EventBus.subscribe` (``since`` replays the event log first).
+        """
         target = handler.ref if isinstance(handler, BlockingActorRef) else handler
         call = partial(
-            self.bus.subscribe, pattern, target, queue_size=queue_size, overflow=overflow, name=name
-        )
+            self.bus.subscribe, pattern, target, queue_size=queue_size, overflow=overflow,
+            name=name, since=since,
+        )  # fmt: skip
         return self._portal.call(call)
+
+    def replay(self, pattern: str = ">", *, since: int = 0) -> list[Event]:
+        """Return the logged events matching ``pattern`` after ``since`` (see
+        :meth:`EventBus.replay`), as a list."""
+
+        async def collect() -> list[Event]:
+            return [event async for event in self.bus.replay(pattern, since=since)]
+
+        return self._portal.call(collect)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Cancel a subscription from a thread."""
@@ -230,6 +247,7 @@ def start_in_thread(
     backoff: tuple[float, float] | None = None,
     shutdown_timeout: float = 5.0,
     dead_letter_history: int = 100,
+    event_log: EventLog | str | os.PathLike[str] | None = None,
 ) -> Iterator[BlockingSystem]:
     """Run an actor system on a background thread; yield its blocking facade.
 
@@ -242,10 +260,12 @@ def start_in_thread(
         backoff: see :class:`~actors.ActorSystem`.
         shutdown_timeout: see :class:`~actors.ActorSystem`.
         dead_letter_history: see :class:`~actors.ActorSystem`.
+        event_log: see :class:`~actors.ActorSystem`.
     """
     system = open_system(
         max_restarts=max_restarts, period=period, backoff=backoff,
         shutdown_timeout=shutdown_timeout, dead_letter_history=dead_letter_history,
+        event_log=event_log,
     )  # fmt: skip
     with start_blocking_portal(backend) as portal:
         with portal.wrap_async_context_manager(system):

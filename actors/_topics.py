@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Generic, TypeVar
 
-__all__ = ["TopicIndex", "split_pattern", "split_topic", "topic_matches"]
+__all__ = ["TopicIndex", "pattern_regex", "split_pattern", "split_topic", "topic_matches"]
 
 T = TypeVar("T")
 
@@ -91,6 +91,24 @@ def topic_matches(pattern: str, topic: str) -> bool:
     elif len(ttoks) != len(ptoks):
         return False
     return all(p in ("*", t) for p, t in zip(ptoks, ttoks, strict=True))
+
+
+def pattern_regex(pattern: str) -> str | None:
+    """Translate a validated pattern into a regular expression for ``re.fullmatch``.
+
+    Returns ``None`` for ``">"``, which matches every topic. Used where patterns are matched one
+    topic at a time outside a :class:`TopicIndex` (reading the event log, for one).
+
+    Example:
+        >>> regex = pattern_regex("order.*")
+        >>> bool(re.fullmatch(regex, "order.created")), bool(re.fullmatch(regex, "order.a.b"))
+        (True, False)
+    """
+    tokens = split_pattern(pattern)
+    if tokens == (">",):
+        return None
+    parts = [".+" if t == ">" else "[^.]+" if t == "*" else re.escape(t) for t in tokens]
+    return r"\.".join(parts)
 
 
 class _Node(Generic[T]):

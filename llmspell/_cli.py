@@ -13,7 +13,7 @@ import pathlib
 import sys
 from typing import Any
 
-from . import __version__
+from . import __version__, _cli_events
 from ._cli_state import add_state_parser, open_existing_store, state_command
 from ._exceptions import ConfigError
 
@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", nargs="+", help="spell files")
 
     add_state_parser(sub)
+    _cli_events.add_parser(sub)
     return parser
 
 
@@ -257,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         "tools": _cmd_tools,
         "models": _cmd_models,
         "state": _cmd_state,
+        "events": _cli_events.run,
     }
     if args.command is None:
         _parser().print_help()

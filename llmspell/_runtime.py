@@ -147,6 +147,7 @@ async def open_runtime(
     system: actors.ActorSystem | None = None,
     observability: Observer | None = None,
     state: StateStore | str | os.PathLike[str] | None = None,
+    event_log: actors.EventLog | str | os.PathLike[str] | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open a spell runtime: an actor system (or ``system``, owned by the caller), a provider,
     the tool registry, and the ``spells`` and ``tools`` supervisors (agents run under the
@@ -166,11 +167,13 @@ async def open_runtime(
             use and close with the runtime (``":memory:"``: keep nothing); default:
             ``config.state``, else ``.llmspell/state.db`` under the current directory. Durable
             workflows record their runs in the same database.
+        event_log: log the bus's events durably (an :class:`actors.EventLog`, or a database
+            path, usually the state database); only for a system this call creates.
     """
     config = config or Config()
     async with AsyncExitStack() as stack:
         if system is None:
-            system = await stack.enter_async_context(actors.open_system())
+            system = await stack.enter_async_context(actors.open_system(event_log=event_log))
         if permissions is None:
             permissions = Permissions.from_flags(
                 allow=config.allow,

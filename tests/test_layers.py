@@ -184,6 +184,7 @@ LAYERS: dict[str, int] = {
     "llmspell.__main__": 7,
     "llmspell._cli": 6,
     "llmspell._cli_state": 5,
+    "llmspell._cli_events": 5,
     "llmspell._check": 5,
     "llmspell._runtime": 5,
     "llmspell._api": 4,

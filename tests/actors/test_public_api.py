@@ -36,6 +36,10 @@ PUBLIC = {
     "Subscription",
     "BusStatistics",
     "SubscriptionStatistics",
+    "EventLog",
+    "LogRecord",
+    "MemoryEventLog",
+    "SqliteEventLog",
     "HookRegistry",
     "HookRegistration",
     "HookContext",
@@ -51,6 +55,7 @@ PUBLIC = {
     "NameTakenError",
     "SupervisorError",
     "SystemClosedError",
+    "EventLogError",
     "HookCancelledError",
     "WouldBlock",
 }

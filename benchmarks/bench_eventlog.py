@@ -1,0 +1,184 @@
+"""The durable event log: logged ``publish`` with group commit against one commit per insert.
+
+Every figure is measured in this run, on files in one temporary directory, with the pragmas the
+log uses (WAL, ``synchronous=NORMAL``, ``BEGIN IMMEDIATE`` per transaction, the same table):
+
+* **logged publish**: a bus with a :class:`~actors.SqliteEventLog` and one subscriber on the
+  topics; 100 publisher tasks each ``await bus.publish(...)`` in a loop (each publish returns
+  once its event is committed and queued). Rate over all publishes, and the latency of each
+  publish (p50, p99), on asyncio and trio.
+* **raw sqlite3, one commit per insert**: a plain loop in one thread, no event loop: ``BEGIN
+  IMMEDIATE; INSERT; COMMIT`` per event. The floor cost of a commit on this disk.
+* **one commit per event through the log**: 100 tasks each ``await log.append([one])``: what a
+  logged publish would cost without group commit (same driver, same worker-thread hop).
+
+The issue's target is logged publish >= 5x the one-commit-per-insert rate. Both baselines carry
+the target, so the table shows where it is met and where not.
+
+``python -m benchmarks.bench_eventlog`` prints the table and writes ``results/eventlog.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Coroutine
+
+import anyio
+
+from actors import EventBus, LogRecord, SqliteEventLog
+
+from ._harness import Record, compare, report
+
+PUBLISHERS = 100
+EACH = 60  # publishes per publisher per round: 6,000 events a round
+ROUNDS = 5
+RAW_INSERTS = 3000
+
+
+def _raw_rate(directory: pathlib.Path) -> float:
+    """Best inserts/s of a synchronous ``BEGIN IMMEDIATE; INSERT; COMMIT`` loop."""
+    path = directory / "raw.db"
+    anyio.run(_create, path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    sql = "INSERT INTO event_log (topic, payload, headers, time) VALUES (?, ?, ?, ?)"
+    best = 0.0
+    try:
+        for _ in range(ROUNDS):
+            start = time.perf_counter()
+            for i in range(RAW_INSERTS):
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(sql, ("bench.raw", json.dumps({"publisher": 0, "n": i}), None, 0.0))
+                conn.execute("COMMIT")
+            best = max(best, RAW_INSERTS / (time.perf_counter() - start))
+    finally:
+        conn.close()
+    return best
+
+
+async def _create(path: pathlib.Path) -> None:
+    async with SqliteEventLog(path):
+        pass  # creates the file and the table, exactly as the log does
+
+
+def _unbatched(directory: pathlib.Path, backend: str) -> tuple[float, list[float]]:
+    """Best events/s (and that round's latencies) of one ``log.append`` per event, 100 tasks."""
+
+    async def main() -> tuple[float, list[float]]:
+        best: tuple[float, list[float]] = (0.0, [])
+        async with SqliteEventLog(directory / f"unbatched-{backend}.db") as log:
+
+            async def task(p: int, latencies: list[float]) -> None:
+                for i in range(EACH // 4):  # it is slow: fewer events, same concurrency
+                    payload = json.dumps({"publisher": p, "n": i})
+                    start = time.perf_counter()
+                    await log.append([LogRecord(f"bench.{p}", payload, None, time.time())])
+                    latencies.append(time.perf_counter() - start)
+
+            for _ in range(ROUNDS):
+                rate, latencies = await _timed(task, PUBLISHERS * (EACH // 4))
+                if rate > best[0]:
+                    best = (rate, latencies)
+        return best
+
+    return anyio.run(main, backend=backend)
+
+
+def _logged_publish(directory: pathlib.Path, backend: str) -> tuple[float, list[float], float]:
+    """Best publishes/s, that round's latencies, and the mean batch size."""
+
+    async def main() -> tuple[float, list[float], float]:
+        best: tuple[float, list[float]] = (0.0, [])
+        received = 0
+
+        def on_event(event: object) -> None:
+            nonlocal received
+            received += 1
+
+        log = SqliteEventLog(directory / f"logged-{backend}.db")
+        async with EventBus(event_log=log) as bus:
+            bus.subscribe("bench.>", on_event)
+
+            async def task(p: int, latencies: list[float]) -> None:
+                topic = f"bench.{p}"
+                for i in range(EACH):
+                    start = time.perf_counter()
+                    await bus.publish(topic, {"publisher": p, "n": i})
+                    latencies.append(time.perf_counter() - start)
+
+            for _ in range(ROUNDS):
+                rate, latencies = await _timed(task, PUBLISHERS * EACH)
+                if rate > best[0]:
+                    best = (rate, latencies)
+            stats = bus.statistics()
+        assert received == stats.logged == PUBLISHERS * EACH * ROUNDS
+        return best[0], best[1], stats.logged / stats.log_commits
+
+    return anyio.run(main, backend=backend)
+
+
+async def _timed(
+    task: Callable[[int, list[float]], Coroutine[None, None, None]], total: int
+) -> tuple[float, list[float]]:
+    """Run ``task(p, latencies)`` for each publisher at once; return events/s and latencies."""
+    latencies: list[float] = []
+    start = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for p in range(PUBLISHERS):
+            tg.start_soon(task, p, latencies)
+    return total / (time.perf_counter() - start), latencies
+
+
+def _p(latencies: list[float], q: int) -> float:
+    """The ``q``-th percentile of ``latencies``, in milliseconds."""
+    return statistics.quantiles(latencies, n=100)[q - 1] * 1e3
+
+
+def run() -> list[Record]:
+    """Measure and return the records."""
+    with tempfile.TemporaryDirectory(prefix="bench-eventlog-") as tmp:
+        directory = pathlib.Path(tmp)
+        raw = _raw_rate(directory)
+        records: list[Record] = []
+        for backend in ("asyncio", "trio"):
+            rate, latencies, batch = _logged_publish(directory, backend)
+            unbatched, unbatched_latencies = _unbatched(directory, backend)
+            name = f"eventlog: logged publish, {PUBLISHERS} publishers ({backend})"
+            records += [
+                compare(
+                    name, rate, "/s",
+                    baseline="sqlite3 1 commit/insert, sync loop",
+                    baseline_value=raw, target=5.0,
+                ),
+                compare(
+                    name, rate, "/s",
+                    baseline=f"log.append 1 event/commit, {PUBLISHERS} tasks",
+                    baseline_value=unbatched, target=5.0,
+                ),
+                compare(
+                    f"eventlog: logged publish p99 latency ({backend})", _p(latencies, 99), "ms",
+                    baseline=f"p99, 1 event/commit, {PUBLISHERS} tasks",
+                    baseline_value=_p(unbatched_latencies, 99), target=None,
+                    lower_is_better=True,
+                ),
+                compare(
+                    f"eventlog: logged publish p50 latency ({backend})", _p(latencies, 50), "ms",
+                    baseline="ms, the p99", baseline_value=_p(latencies, 99), target=None,
+                    lower_is_better=True,
+                ),
+                compare(
+                    f"eventlog: events per commit ({backend})", batch, "ev",
+                    baseline="1 event per commit", baseline_value=1.0, target=None,
+                ),
+            ]  # fmt: skip
+    return records
+
+
+if __name__ == "__main__":
+    report("eventlog", run())
