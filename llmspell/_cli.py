@@ -68,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="report syntax errors and unknown API names")
     check.add_argument("file", nargs="+", help="spell files")
+
+    from . import _cli_workflows
+
+    _cli_workflows.add_parser(sub)
     return parser
 
 
@@ -235,10 +239,23 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_workflows(args: argparse.Namespace) -> int:
+    from . import _cli_workflows
+    from ._config import load_config
+
+    return _cli_workflows.run(args, load_config(args.config))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``llmspell`` console script."""
     args = _parser().parse_args(argv)
-    commands = {"run": _cmd_run, "check": _cmd_check, "tools": _cmd_tools, "models": _cmd_models}
+    commands = {
+        "run": _cmd_run,
+        "check": _cmd_check,
+        "tools": _cmd_tools,
+        "models": _cmd_models,
+        "workflows": _cmd_workflows,
+    }
     if args.command is None:
         _parser().print_help()
         return EXIT_USAGE

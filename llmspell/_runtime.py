@@ -19,6 +19,7 @@ import actors
 from ._api import build_surface
 from ._config import Config
 from ._ops import (
+    DEFAULT_STATE,
     NO_HEADERS,
     Observer,
     Operations,
@@ -139,6 +140,7 @@ async def open_runtime(
     notice: Callable[[str], None] | None = None,
     system: actors.ActorSystem | None = None,
     observability: Observer | None = None,
+    state: str | pathlib.Path | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open a spell runtime: an actor system (or ``system``, owned by the caller), a provider,
     the tool registry, and the ``spells`` and ``tools`` supervisors (agents run under the
@@ -154,6 +156,7 @@ async def open_runtime(
         notice: receives one-off notices for the user (e.g. "the offline model answered").
         observability: watches every operation: the observability layer's tracing and
             metrics (``observability.create_observer(...)``), or any :class:`llmspell.Observer`.
+        state: the state database (``":memory:"``: none); default ``.llmspell/state.db``.
     """
     config = config or Config()
     async with AsyncExitStack() as stack:
@@ -185,7 +188,9 @@ async def open_runtime(
             permissions=permissions,
             notice=notice,
             observer=observability,
+            state_path=str(state) if state is not None else DEFAULT_STATE,
         )
+        stack.push_async_callback(ops.aclose)
         yield Runtime(ops, spells, limits=limits or config.limits)
 
 

@@ -183,6 +183,7 @@ def _strongly_connected(edges: dict[str, set[str]]) -> list[set[str]]:
 LAYERS: dict[str, int] = {
     "llmspell.__main__": 7,
     "llmspell._cli": 6,
+    "llmspell._cli_workflows": 5,
     "llmspell._check": 5,
     "llmspell._runtime": 5,
     "llmspell._api": 4,
@@ -192,6 +193,7 @@ LAYERS: dict[str, int] = {
     "llmspell.engines": 2,
     "llmspell.providers": 2,
     "llmspell.tools": 2,
+    "llmspell.workflows": 2,
     "llmspell._exceptions": 0,
 }
 

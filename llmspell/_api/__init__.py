@@ -20,6 +20,7 @@ from ._hooks import hooks_namespace
 from ._llm import llm_namespace
 from ._tools import tools_namespace
 from ._values import to_script as to_script
+from ._workflow import workflow_namespace
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +48,7 @@ def build_surface() -> Surface:
         "hooks": hooks_namespace(),
         "llm": llm_namespace(),
         "tools": tools_namespace(),
+        "workflow": workflow_namespace(),
     }
     return Surface(namespaces, {"sleep": sleep, "parallel": parallel})
 

@@ -29,6 +29,7 @@ from ._context import Usage as Usage
 from ._instrument import Call as Call
 from ._instrument import Operation as Operation
 from ._instrument import instrumented as instrumented
+from ._operations import DEFAULT_STATE as DEFAULT_STATE
 from ._operations import Operations as Operations
 from ._spell import OutputMeter as OutputMeter
 from ._spell import RunRequest as RunRequest
@@ -38,3 +39,6 @@ from ._spell import SpellSource as SpellSource
 from ._trace import NO_HEADERS as NO_HEADERS
 from ._trace import Observer as Observer
 from ._trace import current_headers as current_headers
+from ._workflow import Step as Step
+from ._workflow import Workflow as Workflow
+from ._workflow import WorkflowError as WorkflowError

@@ -16,10 +16,15 @@ import actors
 from ..engines import ScriptFunction
 from ..providers import Provider, is_offline_model
 from ..tools import Permissions, ToolRegistry
+from ..workflows import WorkflowStore, open_workflow_store
 from ._agent import AgentConfig, AgentHandle, AgentRun, spawn_agent
 from ._instrument import instrumented
 from ._llm import LlmCall
 from ._tools import ToolCall, ToolPools, tool_specs
+from ._workflow import Workflow, run_workflow
+
+DEFAULT_STATE = ".llmspell/state.db"
+"""The state database when none is configured (under the current directory)."""
 
 if TYPE_CHECKING:
     from ._context import RunContext
@@ -47,6 +52,7 @@ class Operations:
         permissions: Permissions,
         notice: Callable[[str], None] | None = None,
         observer: Observer | None = None,
+        state_path: str = DEFAULT_STATE,
     ) -> None:
         self.system = system
         self.provider = provider
@@ -58,6 +64,8 @@ class Operations:
         self.active: dict[str, Callable[[], None]] = {}
         """The runs in progress: run id → what stops it."""
         self._notice = notice
+        self.state_path = state_path
+        self._workflows: WorkflowStore | None = None
 
     @property
     def default_model(self) -> str:
@@ -99,6 +107,24 @@ class Operations:
     async def run_agent(self, ctx: RunContext, agent: AgentHandle, user_input: Any) -> Any:
         """Let ``agent`` answer ``user_input`` (a run through ``agent.before/after_run``)."""
         return await instrumented(AgentRun(agent), ctx, user_input)
+
+    def workflow_store(self) -> WorkflowStore:
+        """Where durable workflows record their runs (opened on first use)."""
+        if self._workflows is None:
+            self._workflows = open_workflow_store(self.state_path)
+        return self._workflows
+
+    async def run_workflow(
+        self, ctx: RunContext, wf: Workflow, input: Any, run_id: str | None
+    ) -> dict[str, Any]:
+        """Run, resume or recall the durable workflow run ``run_id`` of ``wf`` on ``input``."""
+        return await run_workflow(ctx, self.workflow_store(), wf, input, run_id)
+
+    async def aclose(self) -> None:
+        """Release what the operations opened (the workflow store)."""
+        if self._workflows is not None:
+            store, self._workflows = self._workflows, None
+            await store.aclose()
 
     def answered(self, model: str) -> None:
         """Tell the user once which model answered, when it was the offline one."""
