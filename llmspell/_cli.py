@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_state_parser(sub)
     _cli_events.add_parser(sub)
+    from . import _cli_workflows
+
+    _cli_workflows.add_parser(sub)
     return parser
 
 
@@ -249,6 +252,13 @@ def _cmd_state(args: argparse.Namespace) -> int:
     return state_command(args, load_config(args.config))
 
 
+def _cmd_workflows(args: argparse.Namespace) -> int:
+    from . import _cli_workflows
+    from ._config import load_config
+
+    return _cli_workflows.run(args, load_config(args.config))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``llmspell`` console script."""
     args = _parser().parse_args(argv)
@@ -259,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         "models": _cmd_models,
         "state": _cmd_state,
         "events": _cli_events.run,
+        "workflows": _cmd_workflows,
     }
     if args.command is None:
         _parser().print_help()

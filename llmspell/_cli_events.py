@@ -50,7 +50,9 @@ def add_parser(sub: Any) -> None:
 
 
 def _state_path(args: argparse.Namespace) -> pathlib.Path:
-    path = args.state or os.environ.get("LLMSPELL_STATE") or DEFAULT_STATE
+    from ._config import load_config, state_path
+
+    path = state_path(args.state, load_config(args.config))
     if path == ":memory:":
         raise ConfigError("the state database is ':memory:': there is no event log to read")
     if not pathlib.Path(path).is_file():

@@ -58,9 +58,10 @@ def state_command(args: argparse.Namespace, config: Any) -> int:
     """Run ``llmspell state ACTION``; returns the exit code."""
     import anyio
 
-    from .state import DEFAULT_STATE_PATH, StateValueError, open_state_store
+    from ._config import state_path
+    from .state import StateValueError, open_state_store
 
-    path = args.state or config.state or DEFAULT_STATE_PATH
+    path = state_path(args.state, config)
     if args.action == "set":
         value = _parse_value(args.value, strict=args.json)
     if args.action != "set" and path != ":memory:" and not os.path.exists(path):

@@ -31,6 +31,7 @@ from typing import Any
 
 from ._exceptions import ConfigError
 from .engines import Limits
+from .state import DEFAULT_STATE_PATH
 
 CONFIG_FILE = "llmspell.toml"
 
@@ -166,3 +167,9 @@ def _apply(config: Config, data: Mapping[str, Any], where: str) -> Config:
         else:
             raise ConfigError(f"{where}: unknown permissions key {key!r}")
     return dataclasses.replace(config, **changes)
+
+
+def state_path(flag: str | None, config: Config) -> str:
+    """The state database a command uses: ``--state``, then ``LLMSPELL_STATE`` / ``[state] path``
+    (already in ``config``), then ``.llmspell/state.db`` under the current directory."""
+    return flag or config.state or DEFAULT_STATE_PATH

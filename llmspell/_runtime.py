@@ -30,7 +30,7 @@ from ._ops import (
 )
 from .engines import Limits
 from .providers import Provider, resolve_default_model
-from .state import DEFAULT_STATE_PATH, StateStore, create_state_store
+from .state import DEFAULT_STATE_PATH, SqliteStateStore, StateStore, create_state_store
 from .tools import Permissions, ToolRegistry, builtin_tools
 
 _log = logging.getLogger("llmspell.spell")
@@ -206,7 +206,9 @@ async def open_runtime(
             notice=notice,
             observer=observability,
             state=store,
+            state_path=store.path if isinstance(store, SqliteStateStore) else ":memory:",
         )
+        stack.push_async_callback(ops.aclose)
         yield Runtime(ops, spells, limits=limits or config.limits)
 
 

@@ -185,6 +185,7 @@ LAYERS: dict[str, int] = {
     "llmspell._cli": 6,
     "llmspell._cli_state": 5,
     "llmspell._cli_events": 5,
+    "llmspell._cli_workflows": 5,
     "llmspell._check": 5,
     "llmspell._runtime": 5,
     "llmspell._api": 4,
@@ -195,6 +196,7 @@ LAYERS: dict[str, int] = {
     "llmspell.providers": 2,
     "llmspell.tools": 2,
     "llmspell.state": 2,
+    "llmspell.workflows": 2,
     "llmspell._exceptions": 0,
 }
 

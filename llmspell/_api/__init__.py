@@ -21,6 +21,7 @@ from ._llm import llm_namespace
 from ._state import state_namespace
 from ._tools import tools_namespace
 from ._values import to_script as to_script
+from ._workflow import workflow_namespace
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +50,7 @@ def build_surface() -> Surface:
         "llm": llm_namespace(),
         "tools": tools_namespace(),
         "state": state_namespace(),
+        "workflow": workflow_namespace(),
     }
     return Surface(namespaces, {"sleep": sleep, "parallel": parallel})
 

@@ -2,7 +2,8 @@
 
 ``hooks.register({beforeGenerate=fn(ctx, req), afterGenerate=fn(ctx, req, resp),
 beforeToolCall=fn(ctx, tool, input), afterToolCall=fn(ctx, tool, input, output)}, {priority=})``
-returns an id. A handler returns nothing to continue, a value to replace the hooked value, or
+returns an id. A handler returns nothing to continue, a value to replace the hooked value,
+``hooks.replace(result)`` (in a ``before`` handler) to skip the operation and use ``result``, or
 raises (``error(...)`` / ``throw``) to cancel the operation with that message. Also accepted:
 ``hooks.register("llm.before_generate", fn(ctx, value), opts)`` for any hook point.
 
@@ -19,7 +20,7 @@ import actors
 
 from .._exceptions import LimitExceeded, ParameterError, SpellRuntimeError
 from .._ops import HOOK_CONTEXT_KEYS, SCRIPT_HOOKS, RunContext
-from ..engines import Namespace, ScriptFunction, ScriptValue, sync_api, with_context
+from ..engines import HostObject, Namespace, ScriptFunction, ScriptValue, sync_api, with_context
 from ._values import is_number, to_script
 
 
@@ -34,12 +35,15 @@ def _adapter(
                 script_ctx[key] = to_script(data[key])
         args = [to_script(data.get(key)) for key in extra]
         try:
-            return await fn(script_ctx, *args, to_script(value))
+            result = await fn(script_ctx, *args, to_script(value))
         except LimitExceeded as exc:
             ctx.fail(exc)
             raise
         except SpellRuntimeError as exc:
             return actors.Cancel(exc.message)
+        if isinstance(result, HostObject) and isinstance(result.target, actors.Replace):
+            return result.target
+        return result
 
     return handler
 
@@ -99,4 +103,8 @@ def hooks_namespace() -> Namespace:
     async def unregister(ctx: RunContext, hook_id: Any = None) -> bool:
         return isinstance(hook_id, str) and ctx.remove_hooks(hook_id)
 
-    return Namespace({"register": register, "unregister": unregister})
+    @sync_api
+    async def replace(value: Any = None) -> ScriptValue:
+        return HostObject("replacement", {}, {}, target=actors.Replace(value))
+
+    return Namespace({"register": register, "unregister": unregister, "replace": replace})

@@ -38,3 +38,6 @@ from ._spell import SpellSource as SpellSource
 from ._trace import NO_HEADERS as NO_HEADERS
 from ._trace import Observer as Observer
 from ._trace import current_headers as current_headers
+from ._workflow import Step as Step
+from ._workflow import Workflow as Workflow
+from ._workflow import WorkflowError as WorkflowError

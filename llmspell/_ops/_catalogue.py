@@ -27,6 +27,7 @@ __all__ = [
     "SPELL",
     "STATE_WRITE",
     "TOOL",
+    "WORKFLOW",
     "WORKFLOW_STEP",
     "HookPoint",
     "OpKind",
@@ -50,6 +51,8 @@ class HookPoint:
     SPELL_AFTER_RUN = "spell.after_run"
     STATE_BEFORE_WRITE = "state.before_write"
     STATE_AFTER_WRITE = "state.after_write"
+    WORKFLOW_BEFORE_RUN = "workflow.before_run"
+    WORKFLOW_AFTER_RUN = "workflow.after_run"
 
 
 class Topic:
@@ -64,6 +67,8 @@ class Topic:
     TOOL_EXECUTED = "tool.executed"
     AGENT_STARTED = "agent.started"
     AGENT_FINISHED = "agent.finished"
+    WORKFLOW_STARTED = "workflow.started"
+    WORKFLOW_FINISHED = "workflow.finished"
     WORKFLOW_STEP_STARTED = "workflow.step.started"
     WORKFLOW_STEP_FINISHED = "workflow.step.finished"
     STATE_CHANGED = "state.changed"
@@ -177,10 +182,30 @@ class AgentFinished(Payload):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class WorkflowStarted(Payload):
+    topic = Topic.WORKFLOW_STARTED
+    workflow: str
+    id: str
+    resumed: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WorkflowFinished(Payload):
+    topic = Topic.WORKFLOW_FINISHED
+    workflow: str
+    id: str
+    status: str
+    duration: float
+    error: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class WorkflowStepStarted(Payload):
     topic = Topic.WORKFLOW_STEP_STARTED
     workflow: str
     step: str
+    id: str
+    position: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -188,9 +213,12 @@ class WorkflowStepFinished(Payload):
     topic = Topic.WORKFLOW_STEP_FINISHED
     workflow: str
     step: str
+    id: str
+    position: str
     duration: float
     success: bool
     error: str | None
+    attempts: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -270,6 +298,12 @@ AGENT = OpKind(
     before_args=("agent",),
     after_args=("agent", "input"),
 )
+WORKFLOW = OpKind(
+    "workflow",
+    HookPoint.WORKFLOW_BEFORE_RUN,
+    HookPoint.WORKFLOW_AFTER_RUN,
+    (WorkflowStarted, WorkflowFinished),
+)
 WORKFLOW_STEP = OpKind(
     "workflow_step",
     HookPoint.WORKFLOW_BEFORE_STEP,
@@ -287,7 +321,7 @@ STATE_WRITE = OpKind(
     (StateChanged,),
 )
 
-KINDS: tuple[OpKind, ...] = (SPELL, LLM, TOOL, AGENT, WORKFLOW_STEP, STATE_WRITE)
+KINDS: tuple[OpKind, ...] = (SPELL, LLM, TOOL, AGENT, WORKFLOW, WORKFLOW_STEP, STATE_WRITE)
 
 SCRIPT_HOOKS: dict[str, tuple[str, tuple[str, ...]]] = {
     key: (point, args)

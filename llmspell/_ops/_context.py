@@ -75,6 +75,7 @@ class RunContext:
         permissions: what the run's tool calls may touch.
         limits: the run's sandbox limits.
         headers: the run's trace context (what its operations nest under).
+        source: the spell's text (durable workflows record its hash).
         usage: tokens and cost of the run's LLM calls.
         hooks: the spell's own hook handlers (None until it registers one); they see only
             this run's operations.
@@ -92,8 +93,10 @@ class RunContext:
         permissions: Permissions,
         limits: Limits,
         headers: Mapping[str, str] = NO_HEADERS,
+        source: str = "",
     ) -> None:
         self.ops = ops
+        self.source = source
         self.system: actors.ActorSystem = ops.system
         self.run_id = run_id
         self.spell = spell

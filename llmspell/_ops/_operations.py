@@ -17,11 +17,13 @@ from ..engines import ScriptFunction
 from ..providers import Provider, is_offline_model
 from ..state import MemoryStateStore, StateStore
 from ..tools import Permissions, ToolRegistry
+from ..workflows import WorkflowStore, open_workflow_store
 from ._agent import AgentConfig, AgentHandle, AgentRun, spawn_agent
 from ._instrument import instrumented
 from ._llm import LlmCall
 from ._state import StateWrite
 from ._tools import ToolCall, ToolPools, tool_specs
+from ._workflow import Workflow, run_workflow
 
 if TYPE_CHECKING:
     from ._context import RunContext
@@ -38,6 +40,8 @@ class Operations:
         permissions: what tool calls may touch unless a run brings its own.
         observer: watches every operation (tracing, metrics), or None.
         state: the runtime's state store (``state.*`` from spells, agent memory).
+        state_path: the SQLite file durable workflows record in (the state store's, when it
+            is one; ``":memory:"``: this process only).
     """
 
     def __init__(
@@ -51,6 +55,7 @@ class Operations:
         notice: Callable[[str], None] | None = None,
         observer: Observer | None = None,
         state: StateStore | None = None,
+        state_path: str = ":memory:",
     ) -> None:
         self.system = system
         self.provider = provider
@@ -63,6 +68,8 @@ class Operations:
         """The runs in progress: run id → what stops it."""
         self._notice = notice
         self.state = state if state is not None else MemoryStateStore()
+        self.state_path = state_path
+        self._workflows: WorkflowStore | None = None
 
     @property
     def default_model(self) -> str:
@@ -117,6 +124,24 @@ class Operations:
         """A change to state (``set``/``delete``/``update``) through ``state.before_write`` →
         ``apply(value)`` → ``state.after_write``, then ``state.changed``."""
         return await instrumented(StateWrite(store, scope, path, apply), ctx, value)
+
+    def workflow_store(self) -> WorkflowStore:
+        """Where durable workflows record their runs (opened on first use)."""
+        if self._workflows is None:
+            self._workflows = open_workflow_store(self.state_path)
+        return self._workflows
+
+    async def run_workflow(
+        self, ctx: RunContext, wf: Workflow, input: Any, run_id: str | None
+    ) -> dict[str, Any]:
+        """Run, resume or recall the durable workflow run ``run_id`` of ``wf`` on ``input``."""
+        return await run_workflow(ctx, self.workflow_store(), wf, input, run_id)
+
+    async def aclose(self) -> None:
+        """Release what the operations opened (the workflow store)."""
+        if self._workflows is not None:
+            store, self._workflows = self._workflows, None
+            await store.aclose()
 
     def answered(self, model: str) -> None:
         """Tell the user once which model answered, when it was the offline one."""

@@ -150,6 +150,7 @@ async def run_spell(ops: Operations, request: RunRequest, actor: SpellRun) -> Ru
         permissions=request.permissions,
         limits=request.limits,
         headers=request.headers,
+        source=spell.source,
     )
     op = _SpellRunOp(request, actor)
     ops.active[request.run_id] = actor.cancel

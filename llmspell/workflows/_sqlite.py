@@ -1,0 +1,262 @@
+"""Workflow runs in the state database (SQLite through aiosqlite).
+
+Two tables beside the state store's, in the same file: ``workflow_runs`` (one row per run) and
+``workflow_steps`` (one row per checkpoint, keyed by run and position). WAL mode with
+``synchronous=NORMAL`` survives a killed process; each checkpoint is one statement, committed
+before :meth:`checkpoint` returns; read-then-write changes take the write lock first
+(``BEGIN IMMEDIATE``: in WAL a deferred transaction that reads then writes can fail with
+SQLITE_BUSY without waiting).
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sqlite3
+import time
+from typing import Any
+
+import anyio
+
+from .._exceptions import ConfigError
+from ._store import (
+    COMPLETED,
+    FAILED,
+    RUNNING,
+    STRANDED,
+    Checkpoint,
+    RunRecord,
+    WorkflowStore,
+    canonical,
+    check_same,
+    owner_alive,
+    owner_id,
+    with_liveness,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS workflow_runs (
+    id TEXT PRIMARY KEY, workflow TEXT NOT NULL, spell TEXT NOT NULL, version TEXT NOT NULL,
+    input TEXT NOT NULL, status TEXT NOT NULL, result TEXT, error TEXT, owner TEXT NOT NULL,
+    created REAL NOT NULL, updated REAL NOT NULL, params TEXT
+);
+CREATE INDEX IF NOT EXISTS workflow_runs_updated ON workflow_runs (status, updated);
+CREATE TABLE IF NOT EXISTS workflow_steps (
+    run_id TEXT NOT NULL, position TEXT NOT NULL, name TEXT NOT NULL, output TEXT,
+    error TEXT, PRIMARY KEY (run_id, position)
+) WITHOUT ROWID;
+"""
+_COLUMNS = (
+    "id, workflow, spell, version, input, status, result, error, owner, created, updated, params"
+)
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _record(row: Any, steps: int = 0) -> RunRecord:
+    """A ``workflow_runs`` row (in ``_COLUMNS`` order) as a record."""
+    return with_liveness(
+        RunRecord(
+            id=row[0],
+            workflow=row[1],
+            spell=row[2],
+            version=row[3],
+            input=_json(row[4]),
+            status=row[5],
+            result=_json(row[6]),
+            error=row[7],
+            owner=row[8],
+            created=row[9],
+            updated=row[10],
+            params=_json(row[11]),
+            steps=steps,
+        )
+    )
+
+
+class SqliteWorkflowStore(WorkflowStore):
+    """Workflow runs in the SQLite file ``path`` (created, with its directory, on first use)."""
+
+    def __init__(self, path: str | pathlib.Path, *, busy_timeout: float = 30.0) -> None:
+        self.path = pathlib.Path(path)
+        self._busy_ms = int(busy_timeout * 1000)
+        self._db: Any = None
+        self._lock = anyio.Lock()
+
+    async def _conn(self) -> Any:
+        if self._db is None:
+            async with self._lock:
+                if self._db is None:
+                    self._db = await self._open()
+        return self._db
+
+    async def _open(self) -> Any:
+        import aiosqlite
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = await aiosqlite.connect(self.path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"{self.path}: cannot open the state database: {exc}") from None
+        try:
+            await db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA synchronous = NORMAL")
+            await db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            await db.close()
+            raise ConfigError(
+                f"{self.path}: not a usable state database ({exc}); move it away or pass "
+                "another --state"
+            ) from None
+        return db
+
+    async def begin(
+        self, run_id: str, workflow: str, spell: str, version: str, input: Any, params: Any = None
+    ) -> RunRecord | None:
+        db = await self._conn()
+        text = canonical(input)
+        now = time.time()
+        me = owner_id()
+        async with self._lock:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = await db.execute(
+                    f"SELECT {_COLUMNS} FROM workflow_runs WHERE id = ?", (run_id,)
+                )
+                row = await cursor.fetchone()
+                if row is None:
+                    await db.execute(
+                        f"INSERT INTO workflow_runs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (
+                            run_id,
+                            workflow,
+                            spell,
+                            version,
+                            text,
+                            RUNNING,
+                            None,
+                            None,
+                            me,
+                            now,
+                            now,
+                            json.dumps(params),
+                        ),
+                    )
+                    record = None
+                else:
+                    record = _record(row)
+                    check_same(record, workflow, text)
+                    if record.status == RUNNING and record.owner != me:
+                        if owner_alive(record.owner) is not False:
+                            raise ValueError(
+                                f"run id {run_id!r} is in progress in another process "
+                                f"({record.owner})"
+                            )
+                    if record.status != COMPLETED:
+                        await db.execute(
+                            "UPDATE workflow_runs SET status = ?, owner = ?, updated = ? "
+                            "WHERE id = ?",
+                            (RUNNING, me, now, run_id),
+                        )
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+        return record
+
+    async def checkpoints(self, run_id: str) -> dict[str, Checkpoint]:
+        db = await self._conn()
+        cursor = await db.execute(
+            "SELECT position, name, output, error FROM workflow_steps WHERE run_id = ?", (run_id,)
+        )
+        return {
+            row[0]: Checkpoint(
+                row[0], row[1], None if row[2] is None else json.loads(row[2]), row[3]
+            )
+            for row in await cursor.fetchall()
+        }
+
+    async def checkpoint(self, run_id: str, step: Checkpoint) -> None:
+        db = await self._conn()
+        async with self._lock:  # never inside another coroutine's open transaction
+            await db.execute(
+                "INSERT OR REPLACE INTO workflow_steps (run_id, position, name, output, error) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (run_id, step.position, step.name, json.dumps(step.output), step.error),
+            )
+
+    async def finish(self, run_id: str, status: str, result: Any, error: str | None) -> None:
+        db = await self._conn()
+        async with self._lock:
+            await db.execute(
+                "UPDATE workflow_runs SET status = ?, result = ?, error = ?, updated = ? "
+                "WHERE id = ?",
+                (status, json.dumps(result), error, time.time(), run_id),
+            )
+
+    async def get(self, run_id: str) -> RunRecord | None:
+        db = await self._conn()
+        cursor = await db.execute(
+            f"SELECT {_COLUMNS}, (SELECT COUNT(*) FROM workflow_steps WHERE run_id = id) "
+            "FROM workflow_runs WHERE id = ?",
+            (run_id,),
+        )
+        row = await cursor.fetchone()
+        return None if row is None else _record(row, row[12])
+
+    async def list_runs(self, *, status: str | None = None, limit: int = 100) -> list[RunRecord]:
+        db = await self._conn()
+        query = (
+            f"SELECT {_COLUMNS}, (SELECT COUNT(*) FROM workflow_steps WHERE run_id = id) "
+            "FROM workflow_runs"
+        )
+        args: tuple[Any, ...] = ()
+        if status is not None:
+            query += " WHERE status = ?"
+            args = (RUNNING if status == STRANDED else status,)
+        query += " ORDER BY created DESC"
+        if status != STRANDED:
+            query += f" LIMIT {int(limit)}"
+        cursor = await db.execute(query, args)
+        runs = [_record(row, row[12]) for row in await cursor.fetchall()]
+        if status is not None:
+            runs = [r for r in runs if r.status == status]
+        return runs[:limit]
+
+    async def prune(self, *, max_age: float | None, max_runs: int | None) -> int:
+        db = await self._conn()
+        doomed: set[str] = set()
+        if max_age is not None:
+            cursor = await db.execute(
+                "SELECT id FROM workflow_runs WHERE status IN (?, ?) AND updated < ?",
+                (COMPLETED, FAILED, time.time() - max_age),
+            )
+            doomed.update(row[0] for row in await cursor.fetchall())
+        if max_runs is not None:
+            cursor = await db.execute(
+                "SELECT id FROM workflow_runs WHERE status IN (?, ?) ORDER BY updated DESC "
+                "LIMIT -1 OFFSET ?",
+                (COMPLETED, FAILED, max_runs),
+            )
+            doomed.update(row[0] for row in await cursor.fetchall())
+        if not doomed:
+            return 0
+        async with self._lock:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                for run_id in doomed:
+                    await db.execute("DELETE FROM workflow_steps WHERE run_id = ?", (run_id,))
+                    await db.execute("DELETE FROM workflow_runs WHERE id = ?", (run_id,))
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+        return len(doomed)
+
+    async def aclose(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
