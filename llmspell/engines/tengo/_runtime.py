@@ -1,0 +1,102 @@
+"""A run's context: the step budget, the limit checks, memory accounting, native modules.
+
+Every compiled frame reaches the context as ``globals[0]``. Loops and calls decrement
+``steps``; at zero :meth:`Context.tick` runs the checks (CPU time, deadline, memory) and refills
+it. Memory is accounted where values grow (string concatenation, array and map growth, bytes):
+each growth is charged to ``allocated``, and once the charges since the last measurement pass a
+threshold the context measures what the run really holds (:mod:`._memory`) and ends the run
+past the limit. So a string, array or map that keeps growing ends the run, and garbage that is
+no longer reachable is not counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ._values import ImmMap, Value
+
+STEP_BATCH = 2000
+"""Steps (loop iterations and calls) between two limit checks."""
+
+
+class LimitError(Exception):
+    """A sandbox limit ended the run (``kind``: cpu, memory, timeout, output). Not a VMError:
+    no Tengo construct can catch it."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+class Context:
+    """Per-run state reachable from compiled code. This base has no limits (the conformance
+    suite runs on it); the engine's subclass enforces :class:`llmspell.engines.Limits`."""
+
+    def __init__(self, modules: Callable[[str, Context], ImmMap] | None = None) -> None:
+        self.steps = STEP_BATCH
+        self.depth = 0
+        self.allocated = 0
+        self.next_measure = 1 << 20
+        self.memory_limit: int | None = None
+        self._module_factory = modules
+        self._modules: dict[str, ImmMap] = {}
+        self.printed: list[str] = []
+
+    # budget -------------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        self.steps = STEP_BATCH
+
+    # memory ------------------------------------------------------------------------------------
+
+    def alloc_str(self, s: str) -> None:
+        n = len(s)
+        if n > 256:
+            self.charge(n)
+
+    def alloc_items(self, n: int) -> None:
+        self.charge(n * 8)
+
+    def alloc_bytes(self, n: int) -> None:
+        self.charge(n)
+
+    def charge(self, n: int) -> None:
+        limit = self.memory_limit
+        if limit is not None and n > limit:
+            raise LimitError("memory")
+        self.allocated += n
+        if self.allocated > self.next_measure:
+            self.measure()
+
+    def measure(self) -> None:
+        """Hook for the engine: measure live memory and enforce the limit."""
+        self.allocated = 0
+
+    # modules and output ------------------------------------------------------------------------
+
+    def native_module(self, name: str) -> ImmMap:
+        mod = self._modules.get(name)
+        if mod is None:
+            if self._module_factory is None:
+                from ._stdlib import module
+
+                mod = module(name, self)
+            else:
+                mod = self._module_factory(name, self)
+            self._modules[name] = mod
+        return mod
+
+    def output(self, text: str) -> None:
+        self.printed.append(text)
+
+
+def run_program(program: Any, ctx: Context, symbols: dict[str, Value] | None = None) -> list[Value]:
+    """Run a compiled main file to completion; returns its globals list."""
+    g: list[Value] = [None] * program.nglobals
+    g[0] = ctx
+    for name, value in (symbols or {}).items():
+        g[program.names[name]] = value
+    frame: list[Value] = [None, g, None]
+    program.main(frame)
+    return g
