@@ -10,7 +10,8 @@ from typing import Any
 from llmspell.engines.tengo._compiler import CompileError, Modules, compile_main
 from llmspell.engines.tengo._parser import ParseError
 from llmspell.engines.tengo._runtime import Context, run_program
-from llmspell.engines.tengo._stdlib import NAMES as STDLIB_NAMES
+from llmspell.engines.tengo._stdlib import NATIVE as STDLIB_NATIVE
+from llmspell.engines.tengo._stdlib import SOURCES as STDLIB_SOURCES
 from llmspell.engines.tengo._stdlib import module as stdlib_module
 from llmspell.engines.tengo._values import Char, Error, ImmArray, ImmMap, Time, VMError
 
@@ -107,7 +108,8 @@ def _modules(opts: dict[str, Any]) -> tuple[Modules, dict[str, Any]]:
             builtin[name] = {k: decode(v) for k, v in mod["builtin"].items()}
     native = set(builtin)
     if opts.get("stdlib"):
-        native |= set(STDLIB_NAMES)
+        native |= STDLIB_NATIVE
+        sources = {**STDLIB_SOURCES, **sources}
     return Modules(sources, frozenset(native)), builtin
 
 
