@@ -7,6 +7,7 @@ from typing import Any
 
 from . import _ops
 from ._gofmt import go_format
+from ._runtime import charge
 from ._values import (
     Builtin,
     Char,
@@ -58,7 +59,10 @@ def _len(args: list[Value]) -> Value:
 
 def _copy(args: list[Value]) -> Value:
     _nargs(args, 1)
-    return _ops.copy(args[0])
+    v = args[0]
+    if type(v) in (list, dict, ImmArray, ImmMap):
+        charge(16 * len(v if type(v) in (list, dict) else v.v))
+    return _ops.copy(v)
 
 
 def _append(args: list[Value]) -> Value:
@@ -67,8 +71,11 @@ def _append(args: list[Value]) -> Value:
     a = args[0]
     t = type(a)
     if t is list:
+        if len(a) > 64:
+            charge(8 * (len(a) + len(args)))
         return a + args[1:]
     if t is ImmArray:
+        charge(8 * (len(a.v) + len(args)))
         return a.v + args[1:]
     raise arg_error("first", "array", a)
 
@@ -180,6 +187,7 @@ def _bytes(args: list[Value]) -> Value:
     if len(args) not in (1, 2):
         raise VMError(WRONG_ARGS)
     if type(args[0]) is int:
+        charge(args[0])
         return bytes(max(args[0], 0))
     return _convert(lambda v: type(v) is bytes, _to_bytes)(args)
 
@@ -218,6 +226,7 @@ def _range(args: list[Value]) -> Value:
             raise VMError("range step must be greater than 0")
     start, stop = args[0], args[1]
     step = args[2] if len(args) == 3 else 1
+    charge(8 * (abs(stop - start) // step + 1))
     if start <= stop:
         return list(range(start, stop, step))
     return list(range(start, stop, -step))

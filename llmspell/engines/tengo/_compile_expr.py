@@ -28,6 +28,7 @@ class ExprCompiler:
 
     file: Any
     table: Any
+    lenient = False
 
     def error(self, node: A.Node, msg: str) -> Exception:
         raise NotImplementedError
@@ -117,6 +118,12 @@ class ExprCompiler:
 
     def x_Ident(self, node: A.Ident) -> Ev:
         found = self.table.resolve(node.name)
+        if found is None and self.lenient:
+            root = self.table
+            while root.parent is not None:
+                root = root.parent
+            root.define(node.name)
+            found = self.table.resolve(node.name)
         if found is None:
             raise self.error(node, f"unresolved reference '{node.name}'")
         return self.read(found[0])

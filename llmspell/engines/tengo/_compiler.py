@@ -157,7 +157,7 @@ class Compiler(ExprCompiler):
     def s_ExportStmt(self, node: A.ExportStmt) -> Ex | None:
         if self.function_depth > 0:
             raise self.error(node, "export not allowed inside function")
-        if not self.is_module:
+        if not self.is_module and not self.main_export:
             return None
         ev = self.expr(node.result)
 
@@ -168,6 +168,7 @@ class Compiler(ExprCompiler):
         return export
 
     function_depth = 0
+    main_export = False
 
     def s_BranchStmt(self, node: A.BranchStmt) -> Ex | None:
         if node.token == T.BREAK:
@@ -597,6 +598,8 @@ def compile_main(
     filename: str,
     modules: Modules | None = None,
     predefined: tuple[str, ...] = (),
+    main_export: bool = False,
+    lenient: bool = False,
 ) -> Program:
     """Parse and compile a main file; ``predefined`` names become the first globals (the
     script API's globals), in that order from slot 1."""
@@ -610,6 +613,8 @@ def compile_main(
         sym = table.define(name)
         names[name] = sym.index
     comp = Compiler(file, table, modules or Modules(), {})
+    comp.main_export = main_export
+    comp.lenient = lenient
     main = comp.stmts(tree.stmts)
     for name, sym in table.store.items():
         if sym.scope == GLOBAL:

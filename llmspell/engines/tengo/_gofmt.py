@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from ._ops import char_str, go_quote, to_str
+from ._runtime import charge
 from ._values import Char, type_name
 
 _DIRECTIVE = re.compile(r"%([-+# 0]*)(\*|\d+)?(?:\.(\*|\d+)?)?(.)", re.DOTALL)
@@ -219,6 +220,8 @@ def go_format(fmt: str, args: list[Any]) -> str:
             argi += 1
         elif width_s:
             width = int(width_s)
+        if width is not None and width > 4096:
+            charge(width)
         if "." in m.group(0)[: m.group(0).rfind(verb)]:
             if prec_s == "*":
                 if argi < n and type(args[argi]) is int:

@@ -11,6 +11,7 @@ no longer reachable is not counted.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,29 @@ from ._values import ImmMap, Value
 
 STEP_BATCH = 2000
 """Steps (loop iterations and calls) between two limit checks."""
+
+
+_active = threading.local()
+
+
+def active_context() -> Context | None:
+    """The context of the run executing on this thread (None outside runs)."""
+    ctx: Context | None = getattr(_active, "ctx", None)
+    return ctx
+
+
+def set_active(ctx: Context | None) -> Context | None:
+    """Make ``ctx`` the running context; returns the previous one (to restore)."""
+    previous: Context | None = getattr(_active, "ctx", None)
+    _active.ctx = ctx
+    return previous
+
+
+def charge(n: int) -> None:
+    """Charge ``n`` bytes of growth to the running context (native functions use it)."""
+    ctx = getattr(_active, "ctx", None)
+    if ctx is not None:
+        ctx.charge(n)
 
 
 class LimitError(Exception):
@@ -98,5 +122,9 @@ def run_program(program: Any, ctx: Context, symbols: dict[str, Value] | None = N
     for name, value in (symbols or {}).items():
         g[program.names[name]] = value
     frame: list[Value] = [None, g, None]
-    program.main(frame)
+    previous = set_active(ctx)
+    try:
+        program.main(frame)
+    finally:
+        set_active(previous)
     return g
