@@ -108,7 +108,8 @@ class ExprCompiler:
 
     def x_ErrorExpr(self, node: A.ErrorExpr) -> Ev:
         inner = self.expr(node.expr)
-        return lambda f: Error(inner(f))
+        where = (self.file, node.pos())
+        return lambda f: Error(inner(f), where)
 
     def x_ImmutableExpr(self, node: A.ImmutableExpr) -> Ev:
         inner = self.expr(node.expr)

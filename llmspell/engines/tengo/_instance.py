@@ -86,7 +86,7 @@ class _Run(greenlet):  # type: ignore[misc]
 class _EngineContext(Context):
     def __init__(self, instance: TengoInstance, limits: Limits) -> None:
         super().__init__()
-        self.instance = instance
+        self.instance: Any = instance
         self.memory_limit = limits.memory_bytes
         self.next_measure = max(1 << 20, limits.memory_bytes // 16)
 
@@ -230,6 +230,10 @@ class TengoInstance(ScriptInstance):
                 "(from a synchronous API function) or from another thread"
             )
         targs = [self.to_tengo(a) for a in args]
+        info = fn.info
+        if not info.var_args and len(targs) != info.nparams:
+            # as in Lua and JS, missing arguments are undefined and extra ones are dropped
+            targs = (targs + [None] * info.nparams)[: info.nparams]
         g = self._g
 
         def body() -> Any:
@@ -237,8 +241,10 @@ class TengoInstance(ScriptInstance):
 
         value = await self._drive(_Run(self, body), self._callback_deadlines())
         if type(value) is Error:
-            message = self.to_py(value)
-            raise SpellRuntimeError(self.filename, None, f"the function returned error: {message}")
+            line = None
+            if value.where is not None and value.where[0].name == self.filename:
+                line = value.where[0].position(value.where[1])[0]
+            raise SpellRuntimeError(self.filename, line, str(self.to_py(value)))
         return self._result(value, "the function's result")
 
     def _result(self, value: Any, what: str) -> Any:
@@ -272,6 +278,7 @@ class TengoInstance(ScriptInstance):
         self._runs.clear()
         self._g = None
         self._hosts = {}
+        self.ctx.instance = None  # no cycle left: the instance is freed without the GC
 
     # driving ---------------------------------------------------------------------------------
 

@@ -107,10 +107,13 @@ class ImmMap:
 
 
 class Error:
-    __slots__ = ("v",)
+    """An error value; ``where`` is the (file, pos) of the ``error(...)`` that made it."""
 
-    def __init__(self, v: Value) -> None:
+    __slots__ = ("v", "where")
+
+    def __init__(self, v: Value, where: tuple[Any, int] | None = None) -> None:
         self.v = v
+        self.where = where
 
     def __repr__(self) -> str:
         return f"Error({self.v!r})"
