@@ -71,8 +71,7 @@ def _append(args: list[Value]) -> Value:
     a = args[0]
     t = type(a)
     if t is list:
-        if len(a) > 64:
-            charge(8 * (len(a) + len(args)))
+        charge(8 * (len(a) + len(args)) + 56)
         return a + args[1:]
     if t is ImmArray:
         charge(8 * (len(a.v) + len(args)))

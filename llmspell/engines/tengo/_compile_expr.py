@@ -83,8 +83,7 @@ class ExprCompiler:
         n = len(items)
 
         def ev(f: list[Any]) -> Any:
-            if n > 64:
-                f[1][0].alloc_items(n)
+            f[1][0].charge(56 + 8 * n)
             return [e(f) for e in items]
 
         return ev
@@ -94,8 +93,7 @@ class ExprCompiler:
         n = len(pairs)
 
         def ev(f: list[Any]) -> Any:
-            if n > 64:
-                f[1][0].alloc_items(n)
+            f[1][0].charge(64 + 100 * n)
             return {k: v(f) for k, v in pairs}
 
         return ev

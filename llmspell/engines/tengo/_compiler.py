@@ -13,6 +13,7 @@ context checks the CPU, wall-clock and memory limits (:mod:`._runtime`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -332,6 +333,10 @@ class Compiler(ExprCompiler):
         elif found is None:
             raise self.error(node, f"unresolved reference '{name}'")
         pos = node.pos()
+        if op == T.ASSIGN and not selectors and sym is not None:
+            grow = self.append_in_place(sym, name, rhs[0])
+            if grow is not None:
+                return grow
         value = self.expr(rhs[0])
         if op not in (T.ASSIGN, T.DEFINE):
             current = self.expr(lhs[0])
@@ -344,6 +349,50 @@ class Compiler(ExprCompiler):
         if selectors:
             return self.assign_selectors(sym, [self.expr(s) for s in selectors], value, pos)
         return self.store(sym, value, op == T.DEFINE)
+
+    def append_in_place(self, sym: Any, name: str, rhs: A.Node) -> Ex | None:
+        """``a = append(a, x...)``: when nothing else refers to the array, no one can tell a
+        new array from the old one grown in place, so grow it in place (amortised O(1)
+        instead of a copy per append)."""
+        if not (
+            isinstance(rhs, A.CallExpr)
+            and not rhs.ellipsis
+            and isinstance(rhs.func, A.Ident)
+            and rhs.func.name == "append"
+            and len(rhs.args) >= 2
+            and isinstance(rhs.args[0], A.Ident)
+            and rhs.args[0].name == name
+        ):
+            return None
+        found = self.table.resolve("append")
+        if found is None or found[0].scope != BUILTIN:
+            return None
+        current = self.read(sym)
+        extra = [self.expr(a) for a in rhs.args[1:]]
+        file, pos = self.file, rhs.pos()
+        # the slow path stores a new array through the frame's result slot (reset after)
+        store_new = self.store(sym, lambda f: f[2], False)
+        getrefcount = sys.getrefcount
+        from ._builtins import BUILTINS
+
+        append = BUILTINS[found[0].index]
+
+        def grow(f: list[Any]) -> Any:
+            arr = current(f)
+            items = [e(f) for e in extra]
+            if type(arr) is list and getrefcount(arr) <= 3:
+                f[1][0].charge(8 * len(items))
+                arr.extend(items)
+                return None
+            try:
+                f[2] = append.fn([arr, *items])
+            except VMError as exc:
+                raise _ops_builtin_error(exc, append).frame(file, pos) from None
+            store_new(f)
+            f[2] = None
+            return None
+
+        return grow
 
     def store(self, sym: Any, value: Ev, define: bool) -> Ex:
         i = sym.index
@@ -399,7 +448,7 @@ class Compiler(ExprCompiler):
             dst = target(f)
             if len(keys) == 1 and type(dst) is dict and type(keys[0]) is str:
                 if keys[0] not in dst:
-                    f[1][0].alloc_items(1)
+                    f[1][0].charge(100)
                 dst[keys[0]] = v
                 return
             try:
@@ -526,6 +575,13 @@ class Compiler(ExprCompiler):
         info = FuncInfo(0, False, state.nslots, (), body, file, 0)
         self.module_cache[name] = info
         return info
+
+
+def _ops_builtin_error(exc: VMError, fn: Any) -> VMError:
+    from ._calls import _builtin_message
+
+    _builtin_message(exc, fn)
+    return exc
 
 
 def sequence(stmts: list[Ex]) -> Ex:

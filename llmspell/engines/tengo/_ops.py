@@ -452,7 +452,7 @@ def index_set(x: Value, i: Value, v: Value, ctx: Any = None) -> None:
             raise VMError("invalid index type: undefined")
         key = i if type(i) is str else to_str(i)
         if ctx is not None and key not in x:
-            ctx.alloc_items(1)
+            ctx.charge(100)
         x[key] = v
         return
     if t is list:

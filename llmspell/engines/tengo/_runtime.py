@@ -75,17 +75,16 @@ class Context:
     # memory ------------------------------------------------------------------------------------
 
     def alloc_str(self, s: str) -> None:
-        n = len(s)
-        if n > 256:
-            self.charge(n)
+        self.charge(len(s) + 49)
 
     def alloc_items(self, n: int) -> None:
-        self.charge(n * 8)
+        self.charge(n * 8 + 56)
 
     def alloc_bytes(self, n: int) -> None:
-        self.charge(n)
+        self.charge(n + 33)
 
     def charge(self, n: int) -> None:
+        """Account ``n`` bytes of growth (an estimate of what Python allocates)."""
         limit = self.memory_limit
         if limit is not None and n > limit:
             raise LimitError("memory")
