@@ -97,7 +97,7 @@ def test_check_reports_syntax_errors_and_unknown_api_names(
         tmp_path, "typo.js", "// events.nope in a comment is fine\nawait events.emitt('a');\n"
     )
     broken = write(tmp_path, "broken.lua", "if then\n")
-    tengo = write(tmp_path, "broken.tengo", 'x := 1\nif x {\n  y := [1, 2,]\n}\n')
+    tengo = write(tmp_path, "broken.tengo", "x := 1\nif x {\n  y := [1, 2,]\n}\n")
     code = main(["check", good, typo, broken, tengo])
     out = capsys.readouterr().out
     assert code == 1

@@ -109,6 +109,12 @@ def compile_call(comp: Any, node: A.CallExpr) -> Callable[[list[Any]], Any]:
                 _builtin_message(exc, fn)
             raise exc.frame(file, pos) from None
 
+    from ._inline import inline_call
+
+    fast = inline_call(comp, node, fn_ev, arg_evs, invoke)
+    if fast is not None:
+        return fast
+
     if n == 0 and not spread:
 
         def call0(f: list[Any]) -> Any:

@@ -147,6 +147,11 @@ class Compiler(ExprCompiler):
             tail = compile_tail_return(self, result)
             if tail is not None:
                 return tail
+        from ._inline import inline_return
+
+        fast = inline_return(self, result)
+        if fast is not None:
+            return fast
         ev = self.expr(node.result)
 
         def ret(f: list[Any]) -> int:
@@ -199,7 +204,15 @@ class Compiler(ExprCompiler):
             return els(f)
 
         if init is None:
-            return ex
+            from ._inline import inline_if
+
+            outer2 = self.table
+            self.table = self.table.fork(True)
+            try:
+                fast = inline_if(self, node.cond, cond, body, els)
+            finally:
+                self.table = outer2
+            return fast or ex
 
         def ex_init(f: list[Any]) -> Any:
             init(f)

@@ -150,7 +150,7 @@ class Builtin:
 class FuncInfo:
     """What the compiler knows of one function literal."""
 
-    __slots__ = ("body", "cells", "file", "nlocals", "nparams", "pos", "var_args")
+    __slots__ = ("arity", "body", "cells", "file", "nlocals", "nparams", "pos", "var_args")
 
     def __init__(
         self,
@@ -169,6 +169,8 @@ class FuncInfo:
         self.body = body
         self.file = file
         self.pos = pos
+        self.arity = -1 if var_args or cells else nparams
+        """The argument count a call can bind directly (-1: go through ``bind``)."""
 
 
 class Closure:
