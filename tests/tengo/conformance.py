@@ -104,6 +104,8 @@ def _modules(opts: dict[str, Any]) -> tuple[Modules, dict[str, Any]]:
     for name, mod in opts.get("modules", {}).items():
         if isinstance(mod, str):
             sources[name] = mod
+        elif "stdlib_source" in mod:
+            sources[name] = STDLIB_SOURCES[mod["stdlib_source"]]
         else:
             builtin[name] = {k: decode(v) for k, v in mod["builtin"].items()}
     native = set(builtin)
@@ -164,3 +166,25 @@ def run_case(case: dict[str, Any]) -> None:
     symbols["out"] = zero(expected)
     got = run('out = import("__code__")', module_opts, symbols)["out"]
     assert same(got, expected), f"second pass: got {got!r}, expected {expected!r}"
+
+
+def run_stdlib_case(case: dict[str, Any]) -> None:
+    """A ``module(t, name).call(...)...expect(...)`` chain of Tengo's stdlib tests."""
+    from llmspell.engines.tengo._runtime import set_active
+
+    ctx = Context()
+    previous = set_active(ctx)
+    try:
+        obj: Any = stdlib_module(case["module"], ctx)
+        try:
+            for name, args in case["calls"]:
+                fn = obj.v[name]
+                obj = fn.fn([decode(a) for a in args])
+        except VMError as exc:
+            assert case.get("error"), f"unexpected error: {exc.message}"
+            return
+    finally:
+        set_active(previous)
+    assert not case.get("error"), f"no error; got {obj!r}"
+    expected = decode(case["expect"])
+    assert same(obj, expected), f"got {obj!r}, expected {expected!r}"

@@ -25,11 +25,12 @@ from llmspell.engines.tengo._scanner import (
     strip_cr,
 )
 
-from .conformance import load, run_case
+from .conformance import load, run_case, run_stdlib_case
 
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 30000))
 
 VM = load("vm")
+STDLIB = load("stdlib")
 PARSER = load("parser")
 SCANNER = load("scanner")
 
@@ -43,6 +44,13 @@ def test_vm(case: dict[str, Any]) -> None:
     if "skip" in case:
         pytest.skip(case["skip"])
     run_case(case)
+
+
+@pytest.mark.parametrize("case", STDLIB, ids=[f"{c['file']}:{c['line']}" for c in STDLIB])
+def test_stdlib(case: dict[str, Any]) -> None:
+    if "skip" in case:
+        pytest.skip(case["skip"])
+    run_stdlib_case(case)
 
 
 # parser ----------------------------------------------------------------------------------------

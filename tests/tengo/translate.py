@@ -261,7 +261,9 @@ def tree(v: Any) -> Any:
     if isinstance(v, Go):
         if v.kind == "call" and v.name == "p" and len(v.args) == 2:
             return ["p", const(v.args[0]), const(v.args[1])]
-        if v.kind == "sel" and v.name == "token.NoPos":
+        if (v.kind == "sel" and v.name == "token.NoPos") or (
+            v.kind == "ident" and v.name == "NoPos"
+        ):
             return ["nopos"]
         if v.kind == "sel" and v.name.startswith("token."):
             return ["tok", v.name[6:]]
@@ -310,6 +312,70 @@ def vm_case(name: str, args: list[Any]) -> dict[str, Any]:
     return out
 
 
+HELPERS = ("testEquality", "testEnumModule", "testAllocsLimit")
+
+
+def helper_cases(src: str) -> list[dict[str, Any]]:
+    """The vm tests' helper functions, expanded at each call site as the Go code does."""
+    tokens = tokenize(src)
+    at = {pos: i for i, (_, _, pos) in enumerate(tokens)}
+    out: list[dict[str, Any]] = []
+    for name, paren, line in find_calls(src, HELPERS):
+        if src[:paren].rstrip().endswith("func " + name) or paren not in at:
+            continue  # the helper's own definition, or a mention inside a comment or string
+        base = {"test": enclosing_func(src, paren), "line": line, "via": name}
+        try:
+            args = read_args(tokens, at[paren])
+            if name == "testEquality":
+                lhs, rhs, expected = const(args[1]), const(args[2]), const(args[3])
+                for a, op, b, want in (
+                    (lhs, "==", rhs, expected),
+                    (rhs, "==", lhs, expected),
+                    (lhs, "!=", rhs, not expected),
+                    (rhs, "!=", lhs, not expected),
+                ):
+                    out.append(
+                        {
+                            **base,
+                            "kind": "expectRun",
+                            "src": f"out = {a} {op} {b}",
+                            "opts": {},
+                            "expect": ["bool", want],
+                        }
+                    )
+            elif name == "testEnumModule":
+                out.append(
+                    {
+                        **base,
+                        "kind": "expectRun",
+                        "src": 'enum := import("enum"); ' + const(args[1]),
+                        "opts": {"modules": {"enum": {"stdlib_source": "enum"}}},
+                        "expect": obj(args[2]),
+                    }
+                )
+            else:
+                out.append(
+                    {
+                        **base,
+                        "kind": "expectRun",
+                        "src": const(args[1]),
+                        "opts": {"skip2nd": True},
+                        "expect": ["undefined"],
+                    }
+                )
+                out.append(
+                    {
+                        **base,
+                        "kind": "expectError",
+                        "src": const(args[1]),
+                        "skip": "MaxAllocs counts Go VM object allocations; our limit is in bytes",
+                    }
+                )
+        except Dynamic as exc:
+            out.append({**base, "skip": f"computed by Go code ({exc})"})
+    return out
+
+
 def parser_case(name: str, args: list[Any]) -> dict[str, Any]:
     source = const(args[1])
     if name == "expectParse":
@@ -350,20 +416,128 @@ def scanner_cases(src: str) -> dict[str, Any]:
     return {"tokens": out, "strip_cr": [[json.loads(a), json.loads(b)] for a, b in strip]}
 
 
+def stdlib_cases(src: str, path: str) -> list[dict[str, Any]]:
+    """``module(t, "name").call("fn", args...)....expect(value)`` / ``.expectError()`` chains."""
+    from gosyntax import Reader
+
+    tokens = tokenize(src)
+    at = {pos: i for i, (_, _, pos) in enumerate(tokens)}
+    out = []
+    first_func = src.find("\nfunc ")
+    top_env = _definitions(src, tokens, at, r"^(?:var |const |\t)(\w+)\s*=\s", 0, first_func, {})
+    for m in re.finditer(r"\bmodule\(t,", src):
+        if re.search(r"^\s*//", src[src.rfind("\n", 0, m.start()) + 1 : m.start()]):
+            continue
+        line = src.count("\n", 0, m.start()) + 1
+        case: dict[str, Any] = {"test": enclosing_func(src, m.start()), "line": line, "file": path}
+        fstart = src.rfind("\nfunc ", 0, m.start())
+        limits = re.findall(r"tengo\.Max(?:String|Bytes)Len = (\w+)", src[fstart : m.start()])
+        if limits and limits[-1] != "2147483647":
+            case["skip"] = "depends on Go-side size limits (tengo.MaxStringLen/MaxBytesLen)"
+            out.append(case)
+            continue
+        env = _definitions(src, tokens, at, r"^\t(\w+)\s*:?=\s", fstart, m.start(), top_env)
+        try:
+            chain = Reader(tokens, at[m.start()], env).expr()
+            case.update(_chain(chain))
+        except Dynamic as exc:
+            case["skip"] = f"computed by Go code ({exc})"
+        except (ValueError, KeyError, IndexError) as exc:
+            case["skip"] = f"not a module call chain ({exc})"
+        out.append(case)
+    return out
+
+
+def _definitions(
+    src: str,
+    tokens: list[Any],
+    at: dict[int, int],
+    pattern: str,
+    start: int,
+    end: int,
+    base: dict[str, Any],
+) -> dict[str, Any]:
+    """Simple Go variable definitions (``var x = ...`` / ``x := ...``) between ``start`` and
+    ``end`` whose values are constant expressions; later ones override earlier ones."""
+    from gosyntax import Reader
+
+    env = dict(base)
+    for m in re.finditer(pattern, src[start:end], re.MULTILINE):
+        first = start + m.end()
+        while src[first] == " ":
+            first += 1
+        if first not in at:
+            continue
+        try:
+            env[m.group(1)] = Reader(tokens, at[first], env).expr()
+        except (Dynamic, ValueError, KeyError, IndexError):
+            env.pop(m.group(1), None)
+    return env
+
+
+def _chain(v: Any) -> dict[str, Any]:
+    steps: list[Any] = []
+    while isinstance(v, Go) and v.kind == "mcall":
+        steps.append(v)
+        v = v.args[0]
+    if not (isinstance(v, Go) and v.kind == "call" and v.name == "module"):
+        raise Dynamic("chain does not start with module()")
+    steps.reverse()
+    if not steps or steps[-1].name not in ("expect", "expectError"):
+        raise Dynamic("chain without expect")
+    out: dict[str, Any] = {"module": const(v.args[1]), "calls": []}
+    for step in steps[:-1]:
+        if step.name != "call":
+            raise Dynamic(f"method {step.name}")
+        out["calls"].append([const(step.args[1]), [_stdlib_obj(a) for a in step.args[2:]]])
+    last = steps[-1]
+    if last.name == "expectError":
+        out["error"] = True
+    else:
+        out["expect"] = _stdlib_obj(last.args[1])
+    return out
+
+
+def _stdlib_obj(v: Any) -> list[Any]:
+    """The stdlib tests' ``object(v)``: ``toObject`` plus ``[]int`` → array."""
+    if isinstance(v, Go) and v.kind == "composite" and v.name == "[]int":
+        return ["array", [["int", const(e)] for e in v.args]]
+    if isinstance(v, Go) and v.kind == "composite" and v.name == "[]string":
+        return ["array", [["str", const(e)] for e in v.args]]
+    return obj(v)
+
+
+STDLIB_TESTS = (
+    "stdlib/base64_test.go",
+    "stdlib/fmt_test.go",
+    "stdlib/hex_test.go",
+    "stdlib/json_test.go",
+    "stdlib/rand_test.go",
+    "stdlib/text_regexp_test.go",
+    "stdlib/text_test.go",
+    "stdlib/times_test.go",
+)
+
+
 def main(repo: pathlib.Path) -> None:
     DATA.mkdir(exist_ok=True)
-    vm = cases(
-        read_source(repo, "vm_test.go"),
-        ("expectRun", "expectError", "expectErrorIs", "expectErrorAs"),
-        vm_case,
-    )
+    vm_src = read_source(repo, "vm_test.go")
+    vm = [
+        c
+        for c in cases(
+            vm_src, ("expectRun", "expectError", "expectErrorIs", "expectErrorAs"), vm_case
+        )
+        if c["test"] not in HELPERS  # the helpers' own bodies: expanded at their call sites
+    ]
+    vm += helper_cases(vm_src)
     parser = cases(
         read_source(repo, "parser/parser_test.go"),
         ("expectParse", "expectParseError", "expectParseString"),
         parser_case,
     )
     scanner = scanner_cases(read_source(repo, "parser/scanner_test.go"))
-    for name, data in (("vm", vm), ("parser", parser), ("scanner", scanner)):
+    stdlib = [c for path in STDLIB_TESTS for c in stdlib_cases(read_source(repo, path), path)]
+    for name, data in (("vm", vm), ("parser", parser), ("scanner", scanner), ("stdlib", stdlib)):
         path = DATA / f"{name}.json"
         path.write_text(json.dumps(data, indent=1, ensure_ascii=True) + "\n")
         if isinstance(data, list):

@@ -113,6 +113,12 @@ class Context:
     def output(self, text: str) -> None:
         self.printed.append(text)
 
+    def sleep(self, seconds: float) -> None:
+        """``times.sleep`` outside the engine (the engine suspends the run instead)."""
+        import time
+
+        time.sleep(max(0.0, min(seconds, 1.0)))
+
 
 def run_program(program: Any, ctx: Context, symbols: dict[str, Value] | None = None) -> list[Value]:
     """Run a compiled main file to completion; returns its globals list."""
