@@ -66,7 +66,7 @@ LIMIT_CASES = {
     ),
     "string doubling": ('s := "x"\nfor { s += s }', "memory"),
     "string growth": (
-        'text := import("text")\nchunk := text.repeat("x", 10000)\ns := ""\nfor { s += chunk }',
+        'text := import("text")\nchunk := text.repeat("x", 100000)\ns := ""\nfor { s += chunk }',
         "memory",
     ),
     "array growth": ("a := []\nfor { a = append(a, 1, 2, 3, 4, 5, 6, 7, 8) }", "memory"),
@@ -77,6 +77,7 @@ LIMIT_CASES = {
     "huge bytes": ("b := bytes(1 << 40)", "memory"),
     "huge repeat": ('text := import("text")\ns := text.repeat("x", 1 << 30)', "memory"),
     "huge format width": ('s := format("%999999999d", 1)', "memory"),
+    "loop of costly steps": ("a := range(0, 30000)\nb := copy(a)\nfor { x := a == b }", "cpu"),
     "huge output": ('for { print("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx") }', "output"),
     "huge fmt output": (
         'fmt := import("fmt")\nfor { fmt.println("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx") }',

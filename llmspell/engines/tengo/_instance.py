@@ -72,6 +72,12 @@ from ._values import Closure, Error, VMError
 
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
 
+TICK_INTERVAL = 0.002
+"""Target seconds between two limit checks."""
+
+STEP_START = 64
+"""The step batch a run starts with; it grows to STEP_BATCH while steps are cheap."""
+
 _CLOSURE_CODE = _calls.call_closure.__code__
 
 
@@ -89,9 +95,20 @@ class _EngineContext(Context):
         self.instance: Any = instance
         self.memory_limit = limits.memory_bytes
         self.next_measure = max(1 << 20, limits.memory_bytes // 16)
+        self.batch = self.steps = STEP_START
+        self.last_tick = perf_counter()
 
     def tick(self) -> None:
-        self.steps = STEP_BATCH
+        """Check the limits; adapt the batch so checks stay near :data:`TICK_INTERVAL` apart
+        even when single steps are costly (a loop comparing huge arrays)."""
+        now = perf_counter()
+        interval = now - self.last_tick
+        self.last_tick = now
+        if interval > TICK_INTERVAL * 4 and self.batch > 1:
+            self.batch = max(1, self.batch // 16)
+        elif interval < TICK_INTERVAL / 4 and self.batch < STEP_BATCH:
+            self.batch = min(STEP_BATCH, self.batch * 4)
+        self.steps = self.batch
         self.instance.check_limits()
 
     def measure(self) -> None:
