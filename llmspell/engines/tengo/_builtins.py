@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import _ops
+from . import _index, _ops
 from ._gofmt import go_format
 from ._runtime import charge
 from ._values import (
@@ -268,7 +268,7 @@ _SPECS: list[tuple[str, Callable[[list[Value]], Value]]] = [
     ("delete", _delete),
     ("splice", _splice),
     ("string", _convert(lambda v: type(v) is str, _to_string)),
-    ("int", _convert(lambda v: type(v) is int, _ops.to_int)),
+    ("int", _convert(lambda v: type(v) is int, _index.to_int)),
     ("bool", _bool),
     ("float", _convert(lambda v: type(v) is float, _to_float)),
     ("char", _convert(lambda v: type(v) is Char, _to_char)),

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _ast as A
-from . import _ops
+from . import _index, _ops
 from . import _token as T
 from ._scope import BUILTIN, FREE, GLOBAL, LOCAL, Symbol
 from ._values import Builtin, Char, Closure, Error, ImmArray, ImmMap, VMError, type_name
@@ -255,7 +255,7 @@ class ExprCompiler:
 
     def index(self, obj: Ev, idx: Ev, pos: int, key: str | None = None) -> Ev:
         file = self.file
-        get = _ops.index_get
+        get = _index.index_get
         if key is not None:
 
             def sel(f: list[Any]) -> Any:
@@ -289,7 +289,7 @@ class ExprCompiler:
         low = self.expr(node.low) if node.low is not None else self.const(None)
         high = self.expr(node.high) if node.high is not None else self.const(None)
         file, pos = self.file, node.pos()
-        slice_value = _ops.slice_value
+        slice_value = _index.slice_value
 
         def ev(f: list[Any]) -> Any:
             x, lo, hi = obj(f), low(f), high(f)

@@ -13,7 +13,6 @@ context checks the CPU, wall-clock and memory limits (:mod:`._runtime`).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -21,10 +20,12 @@ from . import _ast as A
 from . import _ops
 from . import _token as T
 from ._calls import BREAK, CONTINUE, RETURN, TAIL, compile_tail_return
-from ._compile_expr import Ev, ExprCompiler, immutable
+from ._compile_assign import AssignCompiler
+from ._compile_expr import ExprCompiler, immutable
+from ._compile_func import FuncCompiler, builtin_table
 from ._scanner import SourceFile
-from ._scope import BUILTIN, FREE, GLOBAL, LOCAL, Function, Globals, Table, captured_names
-from ._values import Cell, Closure, FuncInfo, VMError, type_name
+from ._scope import GLOBAL, Globals, Table
+from ._values import FuncInfo, VMError, type_name
 
 Ex = Callable[[list[Any]], Any]
 
@@ -64,7 +65,7 @@ def _void(f: list[Any]) -> None:
     return None
 
 
-class Compiler(ExprCompiler):
+class Compiler(AssignCompiler, FuncCompiler, ExprCompiler):
     def __init__(
         self,
         file: SourceFile,
@@ -304,298 +305,6 @@ class Compiler(ExprCompiler):
 
         return loop
 
-    def define_setter(self, name: str) -> Callable[[list[Any], Any], None]:
-        sym = self.table.define(name)
-        i = sym.index
-        if sym.scope == GLOBAL:
-
-            def set_global(f: list[Any], v: Any) -> None:
-                f[1][i] = v
-
-            return set_global
-        sym.assigned = True
-        slot = i + 3
-        if sym.cell:
-
-            def set_cell(f: list[Any], v: Any) -> None:
-                f[slot] = Cell(v)
-
-            return set_cell
-
-        def set_local(f: list[Any], v: Any) -> None:
-            f[slot] = v
-
-        return set_local
-
-    # assignment ---------------------------------------------------------------------------------
-
-    def assign(self, node: A.Node, lhs: list[A.Node], rhs: list[A.Node], op: int) -> Ex:
-        if len(lhs) > 1 or len(rhs) > 1:
-            raise self.error(node, "tuple assignment not allowed")
-        name, selectors = _resolve_lhs(lhs[0])
-        if op == T.DEFINE and selectors:
-            raise self.error(node, "operator ':=' not allowed with selector")
-        is_func = isinstance(rhs[0], A.FuncLit)
-        found = self.table.resolve(name)
-        sym = found[0] if found else None
-        if op == T.DEFINE:
-            if found is not None and found[1] == 0:
-                raise self.error(node, f"'{name}' redeclared in this block")
-            if is_func:
-                sym = self.table.define(name)
-        elif found is None:
-            raise self.error(node, f"unresolved reference '{name}'")
-        pos = node.pos()
-        if op == T.ASSIGN and not selectors and sym is not None:
-            grow = self.append_in_place(sym, name, rhs[0])
-            if grow is not None:
-                return grow
-        value = self.expr(rhs[0])
-        if op not in (T.ASSIGN, T.DEFINE):
-            current = self.expr(lhs[0])
-            value = self.binary(T.COMPOUND[op], current, value, lhs[0], rhs[0], pos)
-        if op == T.DEFINE and not is_func:
-            sym = self.table.define(name)
-        assert sym is not None
-        if sym.scope == BUILTIN:
-            raise self.error(node, f"cannot assign to builtin '{name}'")
-        if selectors:
-            return self.assign_selectors(sym, [self.expr(s) for s in selectors], value, pos)
-        return self.store(sym, value, op == T.DEFINE)
-
-    def append_in_place(self, sym: Any, name: str, rhs: A.Node) -> Ex | None:
-        """``a = append(a, x...)``: when nothing else refers to the array, no one can tell a
-        new array from the old one grown in place, so grow it in place (amortised O(1)
-        instead of a copy per append)."""
-        if not (
-            isinstance(rhs, A.CallExpr)
-            and not rhs.ellipsis
-            and isinstance(rhs.func, A.Ident)
-            and rhs.func.name == "append"
-            and len(rhs.args) >= 2
-            and isinstance(rhs.args[0], A.Ident)
-            and rhs.args[0].name == name
-        ):
-            return None
-        found = self.table.resolve("append")
-        if found is None or found[0].scope != BUILTIN:
-            return None
-        current = self.read(sym)
-        extra = [self.expr(a) for a in rhs.args[1:]]
-        file, pos = self.file, rhs.pos()
-        # the slow path stores a new array through the frame's result slot (reset after)
-        store_new = self.store(sym, lambda f: f[2], False)
-        getrefcount = sys.getrefcount
-        from ._builtins import BUILTINS
-
-        append = BUILTINS[found[0].index]
-
-        def grow(f: list[Any]) -> Any:
-            arr = current(f)
-            items = [e(f) for e in extra]
-            if type(arr) is list and getrefcount(arr) <= 3:
-                f[1][0].charge(8 * len(items))
-                arr.extend(items)
-                return None
-            try:
-                f[2] = append.fn([arr, *items])
-            except VMError as exc:
-                raise _ops_builtin_error(exc, append).frame(file, pos) from None
-            store_new(f)
-            f[2] = None
-            return None
-
-        return grow
-
-    def store(self, sym: Any, value: Ev, define: bool) -> Ex:
-        i = sym.index
-        if sym.scope == GLOBAL:
-
-            def set_global(f: list[Any]) -> None:
-                f[1][i] = value(f)
-
-            return set_global
-        if sym.scope == FREE:
-
-            def set_free(f: list[Any]) -> None:
-                f[0].free[i].v = value(f)
-
-            return set_free
-        slot = i + 3
-        fresh = define and not sym.assigned
-        sym.assigned = True
-        if sym.cell:
-            if fresh:
-
-                def new_cell(f: list[Any]) -> None:
-                    f[slot] = Cell(value(f))
-
-                return new_cell
-
-            def set_cell(f: list[Any]) -> None:
-                v = value(f)
-                cell = f[slot]
-                if type(cell) is Cell:
-                    cell.v = v
-                else:
-                    f[slot] = Cell(v)
-
-            return set_cell
-
-        def set_local(f: list[Any]) -> None:
-            f[slot] = value(f)
-
-        return set_local
-
-    def assign_selectors(self, sym: Any, sels: list[Ev], value: Ev, pos: int) -> Ex:
-        target = self.read(sym)
-        file = self.file
-        assign = _ops.index_assign
-        sels_rev = list(reversed(sels))
-        if sym.scope == LOCAL:
-            sym.assigned = True
-
-        def ex(f: list[Any]) -> None:
-            v = value(f)
-            keys = [s(f) for s in sels_rev]
-            dst = target(f)
-            if len(keys) == 1 and type(dst) is dict and type(keys[0]) is str:
-                if keys[0] not in dst:
-                    f[1][0].charge(100)
-                dst[keys[0]] = v
-                return
-            try:
-                assign(dst, v, keys, f[1][0])
-            except VMError as exc:
-                raise exc.at(file, pos) from None
-
-        return ex
-
-    # functions and modules ------------------------------------------------------------------
-
-    def compile_func(self, node: A.FuncLit) -> Ev:
-        outer_table, outer_loops, outer_in = self.table, self.loops, self.in_function
-        fn_state = Function(captured_names(node.body))
-        table = outer_table.fork(False, fn_state)
-        self.table, self.loops, self.in_function = table, 0, True
-        self.function_depth += 1
-        try:
-            params = []
-            for p in node.type.params.list:
-                sym = table.define(p.name)
-                sym.assigned = True
-                params.append(sym)
-            stmts = list(node.body.stmts)
-            while stmts and isinstance(stmts[-1], A.EmptyStmt):
-                stmts.pop()
-            last = stmts[-1] if stmts else None
-            if (
-                isinstance(last, A.ExprStmt)
-                and isinstance(last.expr, A.CallExpr)
-                and isinstance(last.expr.func, A.Ident)
-            ):
-                # Tengo reuses the frame for a self call followed by the implicit return
-                head = [s for s in (self.stmt(n) for n in stmts[:-1]) if s is not None]
-                tail = compile_tail_return(self, last.expr, discard=True)
-                body = sequence([*head, tail]) if tail is not None else self.stmts(stmts)
-            else:
-                body = self.stmts(stmts)
-        finally:
-            self.table, self.loops, self.in_function = outer_table, outer_loops, outer_in
-            self.function_depth -= 1
-        info = FuncInfo(
-            len(params),
-            node.type.params.var_args,
-            fn_state.nslots,
-            tuple(s.index + 3 for s in params if s.cell),
-            body,
-            self.file,
-            node.pos(),
-        )
-        captures = [self.capture(sym) for sym in table.free]
-        if not captures:
-            fn = Closure(info, ())
-            return lambda f: fn
-        if len(captures) == 1:
-            (c0,) = captures
-            return lambda f: Closure(info, (c0(f),))
-        return lambda f: Closure(info, tuple(c(f) for c in captures))
-
-    def capture(self, sym: Any) -> Callable[[list[Any]], Cell]:
-        """The cell of a variable a new closure captures (created now if the variable was not
-        assigned yet: a function that refers to itself)."""
-        if sym.scope == FREE:
-            i = sym.index
-            return lambda f: f[0].free[i]
-        slot = sym.index + 3
-        if not sym.cell:  # captured_names() is conservative: this cannot happen
-            raise AssertionError(f"captured variable {sym.name} has no cell")
-        if not sym.assigned:
-            sym.assigned = True
-
-            def make(f: list[Any]) -> Cell:
-                cell = f[slot]
-                if type(cell) is not Cell:
-                    cell = f[slot] = Cell(None)
-                return cell
-
-            return make
-
-        def get(f: list[Any]) -> Cell:
-            cell = f[slot]
-            if type(cell) is not Cell:  # a parameter captured before assignment
-                cell = f[slot] = Cell(cell)
-            return cell
-
-        return get
-
-    def compile_import(self, node: A.ImportExpr) -> Ev:
-        name = node.module_name
-        if not name:
-            raise self.error(node, "empty module name")
-        if name in self.modules.sources:
-            info = self.module(node, name)
-            fn = Closure(info, ())
-            from ._calls import call_closure
-
-            file, pos = self.file, node.pos()
-
-            def run_module(f: list[Any]) -> Any:
-                try:
-                    return call_closure(fn, [], f[1])
-                except VMError as exc:
-                    raise exc.frame(file, pos) from None
-
-            return run_module
-        if name in self.modules.native:
-            return lambda f: f[1][0].native_module(name)
-        raise self.error(node, f"module '{name}' not found")
-
-    def module(self, node: A.Node, name: str) -> FuncInfo:
-        if name in self.importing:
-            raise self.error(node, f"cyclic module import: {name}")
-        cached = self.module_cache.get(name)
-        if cached is not None:
-            return cached
-        from ._parser import parse
-
-        tree, file = parse(self.modules.sources[name], name)
-        root = builtin_table(Globals())
-        state = Function(captured_names(tree))
-        table = root.fork(False, state)
-        sub = Compiler(file, table, self.modules, self.module_cache, (*self.importing, name), True)
-        body = sub.stmts(tree.stmts)
-        info = FuncInfo(0, False, state.nslots, (), body, file, 0)
-        self.module_cache[name] = info
-        return info
-
-
-def _ops_builtin_error(exc: VMError, fn: Any) -> VMError:
-    from ._calls import _builtin_message
-
-    _builtin_message(exc, fn)
-    return exc
-
 
 def sequence(stmts: list[Ex]) -> Ex:
     if not stmts:
@@ -635,31 +344,6 @@ def sequence(stmts: list[Ex]) -> Ex:
         return None
 
     return seq
-
-
-def _resolve_lhs(node: A.Node) -> tuple[str, list[A.Node]]:
-    if isinstance(node, A.SelectorExpr):
-        name, sels = _resolve_lhs(node.expr)
-        return name, [*sels, node.sel]
-    if isinstance(node, A.IndexExpr):
-        name, sels = _resolve_lhs(node.expr)
-        if node.index is None:
-            return name, sels
-        return name, [*sels, node.index]
-    if isinstance(node, A.Ident):
-        return node.name, []
-    if isinstance(node, A.ParenExpr):
-        return _resolve_lhs(node.expr)
-    return "", []
-
-
-def builtin_table(globals_: Globals) -> Table:
-    from ._builtins import BUILTINS
-
-    table = Table(None, False, None, globals_)
-    for i, fn in enumerate(BUILTINS):
-        table.define_builtin(fn.name, i)
-    return table
 
 
 def compile_main(

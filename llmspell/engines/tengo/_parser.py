@@ -5,35 +5,11 @@ from __future__ import annotations
 
 from . import _ast as A
 from . import _token as T
+from ._literals import parse_float, parse_int
+from ._literals import unquote as unquote
+from ._literals import unquote_char_literal as unquote_char_literal
+from ._parse_stmt import STMT_START, StmtParser
 from ._scanner import Scanner, SourceFile
-
-_STMT_START = frozenset((T.BREAK, T.CONTINUE, T.FOR, T.IF, T.RETURN, T.EXPORT))
-_SIMPLE_START = frozenset(
-    (
-        T.FUNC,
-        T.ERROR,
-        T.IMMUTABLE,
-        T.IDENT,
-        T.INT,
-        T.FLOAT,
-        T.CHAR,
-        T.STRING,
-        T.TRUE,
-        T.FALSE,
-        T.UNDEFINED,
-        T.IMPORT,
-        T.LPAREN,
-        T.LBRACE,
-        T.LBRACK,
-        T.ADD,
-        T.SUB,
-        T.MUL,
-        T.AND,
-        T.XOR,
-        T.NOT,
-    )
-)
-_ASSIGN_OPS = frozenset((T.DEFINE, *T.COMPOUND))
 
 
 class ParseError(Exception):
@@ -56,103 +32,7 @@ class _Bailout(Exception):
     pass
 
 
-class _Unquote(ValueError):
-    pass
-
-
-_SIMPLE_ESC = {
-    "a": 7,
-    "b": 8,
-    "f": 12,
-    "n": 10,
-    "r": 13,
-    "t": 9,
-    "v": 11,
-    "\\": 92,
-}
-
-
-def _unquote_char(s: str, i: int, quote: str) -> tuple[int, bool, int]:
-    """Go's ``strconv.UnquoteChar`` at ``s[i]``: (value, is_byte, next index)."""
-    c = s[i]
-    if c == quote and quote in "'\"":
-        raise _Unquote
-    if c != "\\":
-        return ord(c), False, i + 1
-    if i + 1 >= len(s):
-        raise _Unquote
-    c = s[i + 1]
-    i += 2
-    if c in _SIMPLE_ESC:
-        return _SIMPLE_ESC[c], False, i
-    if c in "xuU":
-        n = {"x": 2, "u": 4, "U": 8}[c]
-        digits = s[i : i + n]
-        if len(digits) < n or any(d not in "0123456789abcdefABCDEF" for d in digits):
-            raise _Unquote
-        v = int(digits, 16)
-        if c == "x":
-            return v, True, i + n
-        if v > 0x10FFFF or 0xD800 <= v < 0xE000:
-            raise _Unquote
-        return v, False, i + n
-    if c in "01234567":
-        digits = s[i - 1 : i + 2]
-        if len(digits) < 3 or any(d not in "01234567" for d in digits):
-            raise _Unquote
-        v = int(digits, 8)
-        if v > 255:
-            raise _Unquote
-        return v, True, i + 2
-    if c in "'\"":
-        if c != quote:
-            raise _Unquote
-        return ord(c), False, i
-    raise _Unquote
-
-
-def unquote(lit: str) -> str:
-    """Go's ``strconv.Unquote`` for string literals; bytes that are not UTF-8 are kept as
-    surrogate escapes. Raises ValueError when invalid."""
-    if len(lit) < 2 or lit[0] != lit[-1]:
-        raise _Unquote
-    quote, body = lit[0], lit[1:-1]
-    if quote == "`":
-        if "`" in body:
-            raise _Unquote
-        return body.replace("\r", "")
-    if quote not in "\"'":
-        raise _Unquote
-    if "\\" not in body and quote not in body and "\n" not in body:
-        return body
-    out = bytearray()
-    i = 0
-    while i < len(body):
-        if body[i] == "\n":
-            raise _Unquote
-        v, is_byte, i = _unquote_char(body, i, quote)
-        if is_byte or v < 0x80:
-            out.append(v)
-        else:
-            out += chr(v).encode("utf-8", "surrogateescape")
-    return out.decode("utf-8", "surrogateescape")
-
-
-def unquote_char_literal(lit: str) -> int | None:
-    """The rune of a char literal ``'x'``, or None when it is not exactly one character."""
-    if len(lit) < 3:
-        return None
-    body = lit[1:-1]
-    try:
-        v, _, nxt = _unquote_char(body, 0, "'")
-    except (_Unquote, IndexError):
-        return None
-    if nxt != len(body):
-        return None
-    return v
-
-
-class Parser:
+class Parser(StmtParser):
     def __init__(self, file: SourceFile, src: bytes) -> None:
         self.file = file
         self.errors: list[tuple[int, int, str]] = []
@@ -225,7 +105,7 @@ class Parser:
             self.next()
         else:
             self.error_expected(self.p, "';'")
-            self.advance(_STMT_START)
+            self.advance(STMT_START)
 
     def expect_comma(self, closing: int, want: str) -> bool:
         if self.token == T.COMMA:
@@ -295,7 +175,7 @@ class Parser:
                 else:
                     pos = self.p
                     self.error_expected(pos, "selector")
-                    self.advance(_STMT_START)
+                    self.advance(STMT_START)
                     return A.BadExpr(pos, self.p)
             elif self.token == T.LBRACK:
                 x = self.parse_index_or_slice(x)
@@ -341,7 +221,7 @@ class Parser:
         if tok == T.INT:
             value = 0
             try:
-                value = _parse_int(lit)
+                value = parse_int(lit)
             except OverflowError:
                 self.error(pos, "number out of range")
             except ValueError:
@@ -351,7 +231,7 @@ class Parser:
         if tok == T.FLOAT:
             fvalue = 0.0
             try:
-                fvalue = _parse_float(lit)
+                fvalue = parse_float(lit)
             except OverflowError:
                 self.error(pos, "number out of range")
             except ValueError:
@@ -400,7 +280,7 @@ class Parser:
             cls = A.ErrorExpr if tok == T.ERROR else A.ImmutableExpr
             return cls(pos, inner, lparen, rparen)
         self.error_expected(pos, "operand")
-        self.advance(_STMT_START)
+        self.advance(STMT_START)
         return A.BadExpr(pos, self.p)
 
     def parse_import_expr(self) -> A.Node:
@@ -409,7 +289,7 @@ class Parser:
         self.expect(T.LPAREN)
         if self.token != T.STRING:
             self.error_expected(self.p, "module name")
-            self.advance(_STMT_START)
+            self.advance(STMT_START)
             return A.BadExpr(pos, self.p)
         try:
             name = unquote(self.lit)
@@ -502,219 +382,6 @@ class Parser:
         return out
 
     # statements ----------------------------------------------------------------------------
-
-    def parse_stmt_list(self) -> list[A.Node]:
-        out: list[A.Node] = []
-        while self.token not in (T.RBRACE, T.EOF):
-            out.append(self.parse_stmt())
-        return out
-
-    def parse_stmt(self) -> A.Node:
-        tok = self.token
-        if tok in _SIMPLE_START:
-            s = self.parse_simple_stmt(False)
-            self.expect_semi()
-            return s
-        if tok == T.RETURN:
-            pos = self.p
-            self.next()
-            result = None
-            if self.token not in (T.SEMICOLON, T.RBRACE):
-                result = self.parse_expr()
-            self.expect_semi()
-            return A.ReturnStmt(pos, result)
-        if tok == T.EXPORT:
-            pos = self.p
-            self.next()
-            x = self.parse_expr()
-            self.expect_semi()
-            return A.ExportStmt(pos, x)
-        if tok == T.IF:
-            return self.parse_if_stmt()
-        if tok == T.FOR:
-            return self.parse_for_stmt()
-        if tok in (T.BREAK, T.CONTINUE):
-            pos = self.expect(tok)
-            label = self.parse_ident() if self.token == T.IDENT else None
-            self.expect_semi()
-            return A.BranchStmt(tok, pos, label)
-        if tok == T.SEMICOLON:
-            s = A.EmptyStmt(self.lit == "\n", self.p)
-            self.next()
-            return s
-        if tok == T.RBRACE:
-            return A.EmptyStmt(True, self.p)
-        pos = self.p
-        self.error_expected(pos, "statement")
-        self.advance(_STMT_START)
-        return A.BadStmt(pos, self.p)
-
-    def parse_block_stmt(self) -> A.BlockStmt:
-        lbrace = self.expect(T.LBRACE)
-        stmts = self.parse_stmt_list()
-        rbrace = self.expect(T.RBRACE)
-        return A.BlockStmt(lbrace, rbrace, stmts)
-
-    def parse_for_stmt(self) -> A.Node:
-        pos = self.expect(T.FOR)
-        if self.token == T.LBRACE:
-            body = self.parse_block_stmt()
-            self.expect_semi()
-            return A.ForStmt(None, None, None, body, pos)
-        s1: A.Node | None = None
-        if self.token != T.SEMICOLON:
-            s1 = self.parse_simple_stmt(True)
-        if isinstance(s1, A.ForInStmt):
-            s1.for_pos = pos
-            s1.body = self.parse_block_stmt()
-            self.expect_semi()
-            return s1
-        s2: A.Node | None = None
-        s3: A.Node | None = None
-        if self.token == T.SEMICOLON:
-            self.next()
-            if self.token != T.SEMICOLON:
-                s2 = self.parse_simple_stmt(False)
-            self.expect(T.SEMICOLON)
-            if self.token != T.LBRACE:
-                s3 = self.parse_simple_stmt(False)
-        else:
-            s2, s1 = s1, None
-        body = self.parse_block_stmt()
-        self.expect_semi()
-        cond = self.make_expr(s2, "condition expression")
-        return A.ForStmt(s1, cond, s3, body, pos)
-
-    def parse_if_stmt(self) -> A.Node:
-        pos = self.expect(T.IF)
-        init, cond = self.parse_if_header()
-        body = self.parse_block_stmt()
-        else_: A.Node | None = None
-        if self.token == T.ELSE:
-            self.next()
-            if self.token == T.IF:
-                else_ = self.parse_if_stmt()
-            elif self.token == T.LBRACE:
-                else_ = self.parse_block_stmt()
-                self.expect_semi()
-            else:
-                self.error_expected(self.p, "if or {")
-                else_ = A.BadStmt(self.p, self.p)
-        else:
-            self.expect_semi()
-        return A.IfStmt(init, cond, body, else_, pos)
-
-    def parse_if_header(self) -> tuple[A.Node | None, A.Node]:
-        if self.token == T.LBRACE:
-            self.error(self.p, "missing condition in if statement")
-            return None, A.BadExpr(self.p, self.p)
-        if self.token == T.SEMICOLON:
-            self.error(self.p, "missing init in if statement")
-            return None, A.BadExpr(self.p, self.p)
-        init: A.Node | None = self.parse_simple_stmt(False)
-        cond_stmt: A.Node | None = None
-        if self.token == T.LBRACE:
-            cond_stmt, init = init, None
-        elif self.token == T.SEMICOLON:
-            self.next()
-            cond_stmt = self.parse_simple_stmt(False)
-        else:
-            self.error(self.p, "missing condition in if statement")
-        cond = self.make_expr(cond_stmt, "boolean expression") if cond_stmt else None
-        if cond is None:
-            cond = A.BadExpr(self.p, self.p)
-        return init, cond
-
-    def make_expr(self, s: A.Node | None, want: str) -> A.Node | None:
-        if s is None:
-            return None
-        if isinstance(s, A.ExprStmt):
-            return s.expr
-        found = "assignment" if isinstance(s, A.AssignStmt) else "simple statement"
-        self.error(s.pos(), f"expected {want}, found {found}")
-        return A.BadExpr(s.pos(), s.end())
-
-    def parse_simple_stmt(self, for_in: bool) -> A.Node:
-        x = self.parse_expr_list()
-        tok = self.token
-        if tok in (T.ASSIGN, T.DEFINE):
-            pos = self.p
-            self.next()
-            y = self.parse_expr_list()
-            return A.AssignStmt(x, y, tok, pos)
-        if tok == T.IN and for_in:
-            self.next()
-            iterable = self.parse_expr()
-            key: A.Ident
-            value: A.Ident
-            if len(x) == 1:
-                key = A.Ident("_", x[0].pos())
-                if isinstance(x[0], A.Ident):
-                    value = x[0]
-                else:
-                    self.error_expected(x[0].pos(), "identifier")
-                    value = A.Ident("_", x[0].pos())
-            else:
-                if isinstance(x[0], A.Ident):
-                    key = x[0]
-                else:
-                    self.error_expected(x[0].pos(), "identifier")
-                    key = A.Ident("_", x[0].pos())
-                if isinstance(x[1], A.Ident):
-                    value = x[1]
-                else:
-                    self.error_expected(x[1].pos(), "identifier")
-                    value = A.Ident("_", x[1].pos())
-            return A.ForInStmt(key, value, iterable, None, 0)
-        if len(x) > 1:
-            self.error_expected(x[0].pos(), "1 expression")
-        if tok in _ASSIGN_OPS:
-            pos = self.p
-            self.next()
-            y1 = self.parse_expr()
-            return A.AssignStmt([x[0]], [y1], tok, pos)
-        if tok in (T.INC, T.DEC):
-            s = A.IncDecStmt(x[0], tok, self.p)
-            self.next()
-            return s
-        return A.ExprStmt(x[0])
-
-
-def _parse_int(lit: str) -> int:
-    """Go's ``strconv.ParseInt(lit, 0, 64)``."""
-    text = lit
-    if "_" in text:
-        # underscores only between digits (or after a base prefix), as Go requires
-        body = text[2:] if text[:2].lower() in ("0x", "0b", "0o") else text
-        if body.startswith("_") or body.endswith("_") or "__" in body:
-            raise ValueError(lit)
-        text = text.replace("_", "")
-    low = text.lower()
-    if low.startswith("0x"):
-        v = int(text[2:], 16)
-    elif low.startswith("0b"):
-        v = int(text[2:], 2)
-    elif low.startswith("0o"):
-        v = int(text[2:], 8)
-    elif len(text) > 1 and text[0] == "0":
-        v = int(text[1:], 8)
-    else:
-        v = int(text, 10)
-    if v > 0x7FFFFFFFFFFFFFFF:
-        raise OverflowError(lit)
-    return v
-
-
-def _parse_float(lit: str) -> float:
-    """Go's ``strconv.ParseFloat(lit, 64)`` (decimal and hexadecimal forms)."""
-    text = lit.replace("_", "")
-    if text[:2].lower() == "0x":
-        v = float.fromhex(text)
-    else:
-        v = float(text)
-    if v in (float("inf"), float("-inf")):
-        raise OverflowError(lit)
-    return v
 
 
 def parse(src: str | bytes, filename: str = "") -> tuple[A.File, SourceFile]:

@@ -17,7 +17,7 @@ import random as _random
 from collections.abc import Callable
 from typing import Any
 
-from . import _ops
+from . import _index, _ops
 from ._builtins import WRONG_ARGS, arg_error, parse_go_float
 from ._gofmt import go_format
 from ._values import Builtin, Error, ImmMap, Value, VMError
@@ -46,7 +46,7 @@ def s_arg(args: list[Value], i: int) -> str:
 
 
 def i_arg(args: list[Value], i: int) -> int:
-    v = _ops.to_int(args[i])
+    v = _index.to_int(args[i])
     if v is None:
         raise arg_error(ORDINALS[i], "int(compatible)", args[i])
     return v

@@ -10,7 +10,7 @@ from typing import Any
 
 import re2  # type: ignore[import-untyped]
 
-from . import _ops
+from . import _index, _ops
 from ._builtins import arg_error, parse_go_float
 from ._parser import unquote
 from ._stdlib import error_value, i_arg, nargs, s_arg, uf
@@ -187,7 +187,7 @@ def _go_split(s: str, sep: str, n: int, after: bool) -> list[Value]:
 
 def _count(s: str, sub: str) -> int:
     if sub == "":
-        return len(_ops.runes(s)) + 1
+        return len(_index.runes(s)) + 1
     return s.count(sub)
 
 
@@ -327,7 +327,7 @@ def text_module(ctx: Any) -> dict[str, Value]:
     def atoi(args: list[Value]) -> Value:
         nargs(args, 1)
         s = s_arg(args, 0)
-        v = _ops.parse_go_int(s)
+        v = _index.parse_go_int(s)
         if v is None:
             return error_value(f"strconv.Atoi: parsing {_ops.go_quote(s)}: invalid syntax")
         return v

@@ -466,7 +466,7 @@ def _now(args: list[Value]) -> Value:
 
 
 def _int(v: Value, i: int) -> int:
-    from ._ops import to_int
+    from ._index import to_int
 
     n = to_int(v)
     if n is None:
