@@ -409,3 +409,28 @@ async def test_sandbox_has_no_os_module() -> None:
     with pytest.raises(SpellSyntaxError) as info:
         await run('os := import("os")')
     assert "module 'os' not found" in info.value.message
+
+
+async def test_int_arithmetic_wraps_as_in_go_and_floats_stay_apart() -> None:
+    result = await run(
+        """
+        max := 9223372036854775807
+        min := -9223372036854775807 - 1
+        export [max + 1, min - 1, max * 2, 1 << 63, 1 << 64, -7 / 2, -7 % 2, 7 / 2.0,
+                9223372036854775807 + 1, type_name(1 + 1.0), 5 == 5.0, -min]
+        """
+    )
+    assert result == [
+        -9223372036854775808,
+        9223372036854775807,
+        -2,
+        -9223372036854775808,
+        0,
+        -3,
+        -1,
+        3.5,
+        -9223372036854775808,
+        "float",
+        True,
+        -9223372036854775808,
+    ]
