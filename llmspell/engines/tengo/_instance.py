@@ -52,7 +52,7 @@ from typing import Any, cast
 import anyio
 from greenlet import getcurrent, greenlet  # type: ignore[import-untyped]
 
-from ..._exceptions import LimitExceeded, SpellClosedError, SpellRuntimeError
+from ..._exceptions import LimitExceeded, SpellClosedError, SpellError, SpellRuntimeError
 from .._base import (
     Api,
     HostObject,
@@ -62,7 +62,6 @@ from .._base import (
     ScriptInstance,
     ScriptValue,
 )
-from .._lua_errors import api_error_message
 from . import _calls
 from ._convert import HostMap, to_py, to_tengo
 from ._memory import live_size
@@ -79,6 +78,15 @@ STEP_START = 64
 """The step batch a run starts with; it grows to STEP_BATCH while steps are cheap."""
 
 _CLOSURE_CODE = _calls.call_closure.__code__
+
+
+def api_error_message(exc: Exception, label: str) -> str:
+    """The message of an API function's exception, as the other engines word it: prefixed
+    with the function's name unless it is one of the runtime's own errors."""
+    text = str(exc)
+    if not isinstance(exc, SpellError) and not text.startswith(label):
+        text = f"{label}: {text}" if text else label
+    return text
 
 
 class _Run(greenlet):  # type: ignore[misc]
@@ -388,7 +396,7 @@ class TengoInstance(ScriptInstance):
                 self._set_limit(exc)
                 raise LimitError(exc.limit) from None
             except Exception as exc:
-                return Error(api_error_message(exc, label).decode("utf-8", "replace"))
+                return Error(api_error_message(exc, label))
             else:
                 coro.close()
                 raise RuntimeError(f"{label} is marked sync_api but it suspended")
@@ -396,7 +404,7 @@ class TengoInstance(ScriptInstance):
             run = getcurrent()
             kind, result = run.parent.switch((fn, label, contextual, pyargs))
             if kind == "err":
-                return Error(result.decode("utf-8", "replace"))
+                return Error(result)
         try:
             return self.to_tengo(result)
         except (TypeError, ValueError) as exc:
