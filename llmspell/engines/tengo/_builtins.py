@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from . import _index, _ops
 from ._gofmt import go_format
@@ -298,5 +297,3 @@ _SPECS: list[tuple[str, Callable[[list[Value]], Value]]] = [
 
 BUILTINS: tuple[Builtin, ...] = tuple(Builtin(name, fn) for name, fn in _SPECS)
 """The builtins by index (the order of Tengo's ``builtinFuncs``)."""
-
-Any_ = Any

@@ -14,13 +14,11 @@ from typing import Any
 from . import _ast as A
 from . import _index, _ops
 from . import _token as T
-from ._scope import BUILTIN, FREE, GLOBAL, LOCAL, Symbol
-from ._values import Builtin, Char, Closure, Error, ImmArray, ImmMap, VMError, type_name
+from ._scope import FREE, GLOBAL, LOCAL, Symbol
+from ._values import Char, Error, ImmArray, ImmMap, VMError
 
 Ev = Callable[[list[Any]], Any]
 _M = 2**63
-
-CompileError = Exception  # replaced by the compiler's own class at import time
 
 
 class ExprCompiler:
@@ -315,6 +313,3 @@ def immutable(v: Any) -> Any:
     if t is dict:
         return ImmMap(v)
     return v
-
-
-__all__ = ["BUILTIN", "Builtin", "Closure", "ExprCompiler", "immutable", "type_name"]

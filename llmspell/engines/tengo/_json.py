@@ -12,7 +12,7 @@ from typing import Any
 from ._builtins import arg_error
 from ._ops import format_float
 from ._stdlib import error_value, nargs, uf
-from ._values import Char, Error, ImmArray, ImmMap, Time, Value, VMError
+from ._values import Char, Error, ImmArray, ImmMap, Time, Value
 
 _MAX_DEPTH = 200
 
@@ -173,6 +173,3 @@ def _indent(v: Any, prefix: str, indent: str, level: int = 0) -> str:
     if isinstance(v, float) and v == int(v) and abs(v) < 1e21:
         return json.dumps(v).removesuffix(".0")
     return json.dumps(v, ensure_ascii=False)
-
-
-__all__ = ["VMError", "decode_value", "encode_value", "json_module"]
