@@ -2,9 +2,11 @@
 
 Usage: python tests/tengo/translate.py /path/to/tengo/checkout-or-bare-git-dir
 
-Reads ``vm_test.go``, ``parser/parser_test.go`` and ``parser/scanner_test.go`` from Tengo's
-repository (a bare git directory works: files are read with ``git show HEAD:path``) and writes
-``tests/tengo/data/*.json``. A case whose arguments are not constant Go expressions (built in a
+Reads ``vm_test.go``, ``parser/parser_test.go``, ``parser/scanner_test.go`` and the stdlib
+tests (``stdlib/*_test.go``: their ``module(t, name).call(...).expect(...)`` chains) from
+Tengo's repository (a bare git directory works: files are read with ``git show HEAD:path``) and
+writes ``tests/tengo/data/*.json``. Calls of the vm tests' helpers (``testEquality``,
+``testEnumModule``, ``testAllocsLimit``) are expanded as the helpers do. A case whose arguments are not constant Go expressions (built in a
 Go loop, computed by Go code, or using a Go type defined by the test) is written with a
 ``skip`` reason instead of an expectation, so pass rates count it.
 
