@@ -1,4 +1,5 @@
-"""Engine benchmarks (Lua via lupa, JavaScript via quickjs-ng), per engine.
+"""Engine benchmarks (Lua via lupa, JavaScript via quickjs-ng, Tengo: our interpreter), per
+engine.
 
 * trivial spell: ``engine.open`` + ``run_main`` of ``return 1`` + teardown, in-process, with the
   runtime's real script API (``log``, ``json``, ``events``, ``hooks``, ``llm``, ``tools`` built
@@ -17,6 +18,10 @@
   stopped with ``rt.stop``. Count achieved against 10,000; RSS per resident spell reported.
 * whole-process time of ``llmspell run spells/hello.lua`` against ``python -c pass`` (same
   interpreter), median of 5 each, interleaved.
+* Tengo only: ``fib(22)`` written in Tengo (the whole spell through ``engine.open`` and
+  ``run_main``) against the same function in CPython, same run, best of 5 each; the target is
+  at most 25x. The Tengo memory rows use a bare ``LuaRuntime()`` as their reference figure (the
+  leanest interpreter state we have): Tengo has no native runtime object of its own.
 
 Run: ``python -m benchmarks engines``.
 """
@@ -40,10 +45,12 @@ import anyio
 from ._harness import Record, compare
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-ENGINES = (("lua", "Lua"), ("js", "JS"))
-TRIVIAL_RUNS = {"lua": 500, "js": 200}
-CALLS = {"lua": 20_000, "js": 5_000}
-CALL_BUDGET = {"lua": 100_000.0, "js": 20_000.0}
+ENGINES = (("lua", "Lua"), ("js", "JS"), ("tengo", "Tengo"))
+TRIVIAL_RUNS = {"lua": 500, "js": 200, "tengo": 500}
+CALLS = {"lua": 20_000, "js": 5_000, "tengo": 20_000}
+CALL_BUDGET = {"lua": 100_000.0, "js": 20_000.0, "tengo": 50_000.0}
+FIB_N = 22
+FIB_TARGET = 1 / 25
 TRIVIAL_BUDGET_MS = 2.0
 RAW_CALLS = 200_000
 MEMORY_N = 1_000
@@ -55,8 +62,10 @@ PROCESS_TARGET = 1 / 8
 LOOP = {
     "lua": "local f = bench.f\nfor i = 1, {n} do f(i) end\nreturn {n}",
     "js": "const f = bench.f;\nfor (let i = 1; i <= {n}; i++) { await f(i); }\nreturn {n};",
+    "tengo": "f := bench.f\nfor i := 1; i <= {n}; i++ { f(i) }\nexport {n}",
 }
-TRIVIAL = {"lua": "return 1", "js": "return 1;"}
+TRIVIAL = {"lua": "return 1", "js": "return 1;", "tengo": "export 1"}
+FIB = "fib := func(n) { if n < 2 { return n }\n return fib(n - 1) + fib(n - 2) }\nexport fib({n})"
 RESIDENT = {
     "lua": (
         'events.on("bench.ping", function(event, topic) events.emit("bench.pong", {}) end)\n'
@@ -69,6 +78,11 @@ RESIDENT = {
         "});\n"
         'await events.emit("bench.ready", {});\n'
         "return 1;\n"
+    ),
+    "tengo": (
+        'events.on("bench.ping", func(event, topic) { events.emit("bench.pong", {}) })\n'
+        'events.emit("bench.ready", {})\n'
+        "export 1\n"
     ),
 }
 
@@ -180,6 +194,30 @@ async def _calls_per_second(ext: str, api: Any) -> float:
     return best
 
 
+def _py_fib(n: int) -> int:
+    return n if n < 2 else _py_fib(n - 1) + _py_fib(n - 2)
+
+
+async def _fib_seconds(api: Any) -> tuple[float, float]:
+    """(best seconds of fib(FIB_N) as a Tengo spell, best seconds of the CPython function)."""
+    from llmspell.engines import Limits, engine_for
+
+    engine = engine_for("fib.tengo")
+    source = FIB.replace("{n}", str(FIB_N))
+    expected = _py_fib(FIB_N)
+    tengo = python = float("inf")
+    for _ in range(5):  # interleaved, best of 5: the machine may be shared
+        start = time.perf_counter()
+        async with engine.open(source, "fib.tengo", api, Limits(cpu_seconds=60.0)) as inst:
+            value = await inst.run_main()
+        tengo = min(tengo, time.perf_counter() - start)
+        assert value == expected, value
+        start = time.perf_counter()
+        assert _py_fib(FIB_N) == expected
+        python = min(python, time.perf_counter() - start)
+    return tengo, python
+
+
 async def _raw_calls_per_second() -> float:
     fn = _echo
     best = 0.0
@@ -199,6 +237,7 @@ async def _in_process() -> dict[str, float]:
         for ext, _ in ENGINES:
             out[f"trivial_{ext}"] = await _trivial_ms(ext, api)
             out[f"calls_{ext}"] = await _calls_per_second(ext, api)
+        out["fib_tengo"], out["fib_python"] = await _fib_seconds(api)
     out["calls_raw"] = await _raw_calls_per_second()
     return out
 
@@ -207,7 +246,7 @@ async def _in_process() -> dict[str, float]:
 
 
 def _bare_factory(ext: str) -> Any:
-    if ext == "lua":
+    if ext in ("lua", "tengo"):  # Tengo's reference figure is a bare Lua state
         from lupa import lua54  # type: ignore[import-untyped, unused-ignore]
 
         return lua54.LuaRuntime
@@ -383,7 +422,7 @@ def run() -> list[Record]:
 
     records: list[Record] = []
     for ext, label in ENGINES:
-        bare_name = "LuaRuntime()" if ext == "lua" else "quickjs.Context()"
+        bare_name = "quickjs.Context()" if ext == "js" else "LuaRuntime()"
         records += [
             compare(
                 f"{label}: trivial spell open+run+close",
@@ -437,6 +476,17 @@ def run() -> list[Record]:
                 lower_is_better=True,
             ),
         ]
+    records.append(
+        compare(
+            f"Tengo: fib({FIB_N}) spell vs CPython function",
+            figures["fib_tengo"] * 1e3,
+            "ms",
+            baseline="ms CPython fib",
+            baseline_value=figures["fib_python"] * 1e3,
+            target=FIB_TARGET,
+            lower_is_better=True,
+        )
+    )
     records.append(
         compare(
             "llmspell run spells/hello.lua (whole process)",

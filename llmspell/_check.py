@@ -26,9 +26,12 @@ class Problem:
     filename: str
     line: int | None
     message: str
+    column: int | None = None
 
     def __str__(self) -> str:
         where = f"{self.filename}:{self.line}" if self.line else self.filename
+        if self.line and self.column:
+            where += f":{self.column}"
         return f"{where}: {self.message}"
 
 
@@ -74,5 +77,5 @@ def check_source(source: str, filename: str, namespaces: Mapping[str, Namespace]
     try:
         engine.check(source, filename)
     except SpellSyntaxError as exc:
-        return [Problem(filename, exc.line, f"syntax error: {exc.message}")]
+        return [Problem(filename, exc.line, f"syntax error: {exc.message}", exc.column)]
     return unknown_api_names(source, filename, namespaces, lua=engine.name == "lua")

@@ -13,6 +13,7 @@ _ENGINES: dict[str, tuple[str, str]] = {
     ".lua": ("llmspell.engines._lua", "LuaEngine"),
     ".js": ("llmspell.engines._js", "JsEngine"),
     ".mjs": ("llmspell.engines._js", "JsEngine"),
+    ".tengo": ("llmspell.engines.tengo", "TengoEngine"),
 }
 _instances: dict[tuple[str, str], Engine] = {}
 

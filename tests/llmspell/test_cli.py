@@ -20,7 +20,7 @@ def write(tmp_path: pathlib.Path, name: str, text: str) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("ext", ["lua", "js"])
+@pytest.mark.parametrize("ext", ["lua", "js", "tengo"])
 def test_run_prints_output_and_exits_0(ext: str, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["run", str(SPELLS / f"hello.{ext}"), "-p", "name=Ada"])
     out, err = capsys.readouterr()
@@ -43,6 +43,7 @@ def test_json_prints_the_result_and_summary(capsys: pytest.CaptureFixture[str]) 
     [
         ("bad.lua", "local a = 1\nlocal b = a.c.d\n", "bad.lua:2:"),
         ("bad.js", "const a = 1;\nnull.x;\n", "bad.js:2:"),
+        ("bad.tengo", 'a := 1\nb := a + "c"\n', "bad.tengo:2:"),
     ],
 )
 def test_a_failing_spell_reports_file_and_line_and_exits_1(
@@ -96,17 +97,19 @@ def test_check_reports_syntax_errors_and_unknown_api_names(
         tmp_path, "typo.js", "// events.nope in a comment is fine\nawait events.emitt('a');\n"
     )
     broken = write(tmp_path, "broken.lua", "if then\n")
-    code = main(["check", good, typo, broken])
+    tengo = write(tmp_path, "broken.tengo", "x := 1\nif x {\n  y := [1, 2,]\n}\n")
+    code = main(["check", good, typo, broken, tengo])
     out = capsys.readouterr().out
     assert code == 1
     assert f"{good}: ok" in out
     assert f"{typo}:2: events.emitt is not part of the API; did you mean events.emit?" in out
     assert f"{broken}:1: syntax error" in out
+    assert f"{tengo}:3:14: syntax error: expected array element, found ']'" in out
     assert "events.nope" not in out
 
 
 def test_example_spells_pass_check(capsys: pytest.CaptureFixture[str]) -> None:
-    files = sorted(str(p) for p in SPELLS.iterdir() if p.suffix in (".lua", ".js"))
+    files = sorted(str(p) for p in SPELLS.iterdir() if p.suffix in (".lua", ".js", ".tengo"))
     assert main(["check", *files]) == 0
 
 

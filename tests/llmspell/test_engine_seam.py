@@ -1,4 +1,4 @@
-"""The engine seam in both engines: API functions marked ``with_context`` get the Api's context,
+"""The engine seam in every engine: API functions marked ``with_context`` get the Api's context,
 and the binding plan an engine caches per Api is shared without mixing up runs."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from llmspell.engines import (
 pytestmark = pytest.mark.anyio
 
 LIMITS = Limits(memory_bytes=32 * 1024 * 1024, cpu_seconds=5.0, timeout_seconds=10.0)
-BOTH = pytest.mark.parametrize("ext", ["lua", "js"])
+BOTH = pytest.mark.parametrize("ext", ["lua", "js", "tengo"])
 
 
 @with_context
@@ -75,6 +75,11 @@ SOURCES = {
         return [await ctx.whoami("!"), await ctx.now(), await ctx.plain(1, 2),
                 await ctx.weather("x"), await who(), await agent.greet("Ada")];
     """,
+    "tengo": """
+        agent := ctx.agent()
+        export [ctx.whoami("!"), ctx.now(), ctx.plain(1, 2), ctx.weather("x"), who(),
+                agent.greet("Ada")]
+    """,
 }
 
 
@@ -119,6 +124,7 @@ async def test_namespace_values_holding_host_objects(ext: str) -> None:
     source = {
         "lua": 'return ctx.agent1:greet("Bo")',
         "js": 'return await ctx.agent1.greet("Bo")',
+        "tengo": 'export ctx.agent1.greet("Bo")',
     }[ext]
     engine = engine_for(f"seam.{ext}")
     for context in ("x", "y"):
@@ -142,6 +148,13 @@ FREED_SPELLS = {
         hooks.register({beforeGenerate: () => {}});
         return json.encode({ok: true});
     """,
+    "tengo": """
+        events.off(events.on("never.*", func() {}))
+        r := llm.complete("hi")
+        print(r.content != undefined)
+        hooks.register({beforeGenerate: func() {}})
+        export json.encode({ok: true})
+    """,
 }
 
 
@@ -152,10 +165,11 @@ async def test_a_finished_run_frees_its_interpreter_without_the_gc(ext: str) -> 
     from llmspell import open_runtime
     from llmspell.engines._js_instance import _JsInstance
     from llmspell.engines._lua import LuaInstance
+    from llmspell.engines.tengo._instance import TengoInstance
 
     from .spellkit import run_source
 
-    kinds = (LuaInstance, _JsInstance)
+    kinds = (LuaInstance, _JsInstance, TengoInstance)
     async with open_runtime() as rt:
         gc.collect()
         gc.disable()

@@ -383,15 +383,15 @@ SPELLS = ["research_agent", "custom_tool", "streaming", "structured", "hooks"]
 
 
 @pytest.mark.parametrize("name", SPELLS)
-async def test_example_spells_run_offline_alike_in_both_engines(name: str) -> None:
+async def test_example_spells_run_offline_alike_in_every_engine(name: str) -> None:
     outputs = {}
-    for ext in ("lua", "js"):
+    for ext in ("lua", "js", "tengo"):
         chunks: list[str] = []
         async with open_runtime(provider=Provider(default_model="offline/llmspell")) as rt:
             result = await rt.run(f"spells/{name}.{ext}", output=chunks.append)
         assert result.ok, result.error
         outputs[ext] = "".join(chunks).replace(f"spells/{name}.{ext}", "spells/NAME")
-    assert outputs["lua"] == outputs["js"]
+    assert outputs["lua"] == outputs["js"] == outputs["tengo"]
     assert json.dumps(outputs["lua"])
 
 

@@ -1,4 +1,4 @@
-"""The script API behaves the same in Lua and JavaScript (run through the real runtime)."""
+"""The script API behaves the same in Lua, JavaScript and Tengo (run through the real runtime)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .spellkit import run_source
 
 pytestmark = pytest.mark.anyio
 
-BOTH = pytest.mark.parametrize("ext", ["lua", "js"])
+BOTH = pytest.mark.parametrize("ext", ["lua", "js", "tengo"])
 
 BASICS = {
     "lua": """
@@ -30,6 +30,14 @@ BASICS = {
         const data = json.decode('{"a": [1, 2, {"b": null}]}');
         print(json.encode({x: data.a[1]}));
         return {ok: true, n: data.a.length};
+    """,
+    "tengo": """
+        log.info("hi", {n: 1})
+        logger.warn("aliased")
+        print("name", params.name)
+        data := json.decode(`{"a": [1, 2, {"b": null}]}`)
+        print(json.encode({x: data.a[1]}))
+        export {ok: true, n: len(data.a)}
     """,
 }
 
@@ -71,6 +79,19 @@ EVENTS = {
         await events.off(id);
         return {seen: seen.count, got};
     """,
+    "tengo": """
+        got := []
+        id := events.on("order.*", func(event, topic) {
+          if event.id == undefined { return }  // order.seen (Lua fails on it, JS is off by then)
+          got = append(got, topic + "=" + event.id)
+          if event.id == 2 { events.emit("order.seen", {count: len(got)}) }
+        })
+        waiter := parallel(func() { return events.wait("order.seen", 5) },
+                           func() { events.emit("order.created", {id: 1})
+                                    events.emit("order.paid", {id: 2}) })
+        events.off(id)
+        export {seen: waiter[0].count, got: got}
+    """,
 }
 
 
@@ -91,6 +112,11 @@ RESIDENT = {
         events.on("tick", (event) => print("tick " + event.n));
         events.emit("ready", {});
         return "main done";
+    """,
+    "tengo": """
+        events.on("tick", func(event) { print("tick " + event.n) })
+        events.emit("ready", {})
+        export "main done"
     """,
 }
 
@@ -127,6 +153,7 @@ async def test_resident_spell_handles_events_until_stopped(ext: str) -> None:
 ERRORS = {
     "lua": ("local x = 1\nlocal y = nil\nreturn y.z\n", 3),
     "js": ("const x = 1;\nconst y = null;\nreturn y.z;\n", 3),
+    "tengo": ("x := 1\ny := undefined\nexport x + y\n", 3),
 }
 
 
@@ -140,7 +167,7 @@ async def test_runtime_error_reports_file_and_line(ext: str) -> None:
     assert f"spell.{ext}:{line}" in (ran.result.error or "")
 
 
-SYNTAX = {"lua": "local x = = 1\n", "js": "const x = = 1;\n"}
+SYNTAX = {"lua": "local x = = 1\n", "js": "const x = = 1;\n", "tengo": "x := = 1\n"}
 
 
 @BOTH
@@ -153,6 +180,7 @@ async def test_syntax_error_reports_file_and_line(ext: str) -> None:
 BAD_PARAM = {
     "lua": "local ok, err = pcall(events.on, 42, function() end)\nreturn err",
     "js": "try { await events.on(42, () => {}); } catch (e) { return e.message; }",
+    "tengo": "r := events.on(42, func() {})\nexport r.value",
 }
 
 
@@ -165,20 +193,33 @@ async def test_bad_parameter_names_the_parameter(ext: str) -> None:
 
 @BOTH
 async def test_a_crashing_spell_does_not_affect_the_next(ext: str) -> None:
+    crash, message = CRASHES[ext]
     async with open_runtime() as rt:
-        bad = await run_source(
-            "error('boom')" if ext == "lua" else "throw new Error('boom')", ext, runtime=rt
+        bad = await run_source(crash, ext, runtime=rt)
+        good = await run_source(
+            "export 1 + 1" if ext == "tengo" else "return 1 + 1", ext, runtime=rt
         )
-        good = await run_source("return 1 + 1", ext, runtime=rt)
-    assert not bad.result.ok and "boom" in (bad.result.error or "")
+    assert not bad.result.ok and message in (bad.result.error or "")
     assert good.result.ok and good.result.value == 2
+
+
+CRASHES = {
+    "lua": ("error('boom')", "boom"),
+    "js": ("throw new Error('boom')", "boom"),
+    "tengo": ('boom := 1\nboom = boom + "!"', "invalid operation: int + string"),
+}
 
 
 HELLO_EXPECTED = "hello, Ada, {lang}! (2 greetings heard)\n"
 
 
 @pytest.mark.parametrize(
-    ("path", "lang"), [("spells/hello.lua", "Lua"), ("spells/hello.js", "JavaScript")]
+    ("path", "lang"),
+    [
+        ("spells/hello.lua", "Lua"),
+        ("spells/hello.js", "JavaScript"),
+        ("spells/hello.tengo", "Tengo"),
+    ],
 )
 async def test_hello_spells(path: str, lang: str) -> None:
     chunks: list[str] = []
@@ -253,6 +294,16 @@ LINGERING = {
         events.emit("work.start", {n: 1});
         return "main done";
     """,
+    "tengo": """
+        seen := 0
+        events.on("work.*", func(event, topic) {
+          seen += 1
+          print(topic + " " + string(event.n))
+          if event.n < 3 { events.emit("work.next", {n: event.n + 1}) }
+        })
+        events.emit("work.start", {n: 1})
+        export "main done"
+    """,
 }
 
 
@@ -277,6 +328,11 @@ FOREVER = {
         events.on("loop", async (event) => { await sleep(0.01); events.emit("loop", {}); });
         events.emit("loop", {});
         return "never idle";
+    """,
+    "tengo": """
+        events.on("loop", func(event) { sleep(0.01); events.emit("loop", {}) })
+        events.emit("loop", {})
+        export "never idle"
     """,
 }
 

@@ -1,0 +1,508 @@
+"""Running a Tengo spell behind the engine seam, driven from async Python.
+
+How a spell runs
+================
+
+The interpreter is synchronous; every piece of Tengo the engine runs — the main file and each
+callback into a :class:`ScriptFunction` — runs in its own **greenlet**, driven by the task that
+wants the result (``run_main``'s caller, or whoever awaits the ScriptFunction). An API call
+made by the script switches from the greenlet back to the driver with the request; the driver
+awaits the API function on the event loop and switches back with the result. So an API call
+costs two greenlet switches and one ``await``, concurrency is exactly the caller's (event
+handlers run in the tasks that deliver the events, interleaved with a main file suspended in
+its own API call), and all Tengo runs on the event-loop thread, one greenlet at a time.
+API functions marked :func:`sync_api` run directly, without a switch.
+
+Errors
+======
+
+A Tengo runtime error ends that piece of code: uncaught, as in Tengo, it surfaces as
+:class:`SpellRuntimeError` with the file, line and Tengo's ``at file:line:col`` trace. An
+exception raised by an **API function** instead comes back to the script as a Tengo **error
+value** (``error("tools.call: ...")``), the way Tengo's own stdlib reports failures, so a
+spell tests ``is_error(r)`` and reads ``r.value``. A callback that *returns* an error value has
+failed: the Python caller gets :class:`SpellRuntimeError` (a hook handler cancels the
+operation that way, a tool handler reports a tool error). :class:`LimitExceeded` ends the run.
+
+Limits
+======
+
+* cpu: time spent inside the interpreter (main and callbacks), checked every
+  :data:`._runtime.STEP_BATCH` loop iterations and calls, and after every resume.
+* timeout: wall clock from ``open()`` for the main file and the callbacks made while it runs;
+  a callback after the main file returned (a resident spell) gets a fresh timeout; pending API
+  calls are cancelled at the deadline.
+* memory: growth of strings, arrays, maps and bytes is charged; past a threshold the run's
+  reachable values are measured (:mod:`._memory`) and the run ends above ``memory_bytes``.
+* output: bytes printed through ``print`` and ``fmt``.
+* deep recursion: ``stack overflow`` (a Tengo runtime error) past 1024 nested calls.
+
+A limit is sticky: every later attempt to run the instance raises it again.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+from collections.abc import Coroutine
+from time import perf_counter
+from typing import Any, cast
+
+import anyio
+from greenlet import getcurrent, greenlet  # type: ignore[import-untyped]
+
+from ..._exceptions import LimitExceeded, SpellClosedError, SpellError, SpellRuntimeError
+from .._base import (
+    Api,
+    HostObject,
+    InstanceStatistics,
+    Limits,
+    ScriptFunction,
+    ScriptInstance,
+    ScriptValue,
+)
+from . import _calls
+from ._convert import HostMap, to_py, to_tengo
+from ._memory import live_size
+from ._plan import Plan, plan_for, program_for
+from ._runtime import STEP_BATCH, Context, LimitError, set_active
+from ._values import Closure, Error, VMError
+
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+
+TICK_INTERVAL = 0.002
+"""Target seconds between two limit checks."""
+
+STEP_START = 64
+"""The step batch a run starts with; it grows to STEP_BATCH while steps are cheap."""
+
+_CLOSURE_CODE = _calls.call_closure.__code__
+
+
+def api_error_message(exc: Exception, label: str) -> str:
+    """The message of an API function's exception, as the other engines word it: prefixed
+    with the function's name unless it is one of the runtime's own errors."""
+    text = str(exc)
+    if not isinstance(exc, SpellError) and not text.startswith(label):
+        text = f"{label}: {text}" if text else label
+    return text
+
+
+class _Run(greenlet):  # type: ignore[misc]
+    """One piece of Tengo running: the main file or one callback."""
+
+    def __init__(self, instance: TengoInstance, body: Any) -> None:
+        super().__init__(body)
+        self.instance = instance
+
+
+class _EngineContext(Context):
+    def __init__(self, instance: TengoInstance, limits: Limits) -> None:
+        super().__init__()
+        self.instance: Any = instance
+        self.memory_limit = limits.memory_bytes
+        self.next_measure = max(1 << 20, limits.memory_bytes // 16)
+        self.batch = self.steps = STEP_START
+        self.last_tick = perf_counter()
+
+    def tick(self) -> None:
+        """Check the limits; adapt the batch so checks stay near :data:`TICK_INTERVAL` apart
+        even when single steps are costly (a loop comparing huge arrays)."""
+        now = perf_counter()
+        interval = now - self.last_tick
+        self.last_tick = now
+        if interval > TICK_INTERVAL * 4 and self.batch > 1:
+            self.batch = max(1, self.batch // 16)
+        elif interval < TICK_INTERVAL / 4 and self.batch < STEP_BATCH:
+            self.batch = min(STEP_BATCH, self.batch * 4)
+        self.steps = self.batch
+        self.instance.check_limits()
+
+    def measure(self) -> None:
+        live = self.instance.measure_memory()
+        self.allocated = 0
+        limit = self.memory_limit or 0
+        if live > limit:
+            raise LimitError("memory")
+        self.next_measure = max(1 << 20, live // 2, limit // 16)
+
+    def output(self, text: str) -> None:
+        self.instance.write(text)
+
+    def sleep(self, seconds: float) -> None:
+        self.instance.sleep(seconds)
+
+
+class TengoFunction(ScriptFunction):
+    """A Tengo function of one open instance, callable from Python."""
+
+    def __init__(self, instance: TengoInstance, fn: Closure) -> None:
+        self._instance = instance
+        self._fn = fn
+
+    async def __call__(self, *args: ScriptValue) -> ScriptValue:
+        return await self._instance.call_function(self._fn, args)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, TengoFunction)
+            and other._instance is self._instance
+            and other._fn is self._fn
+        )
+
+    def __hash__(self) -> int:
+        return hash((id(self._instance), id(self._fn)))
+
+    def __repr__(self) -> str:
+        return f"<Tengo function of {self._instance.filename}>"
+
+
+class TengoInstance(ScriptInstance):
+    """One spell; see the module docstring for how it is driven."""
+
+    def __init__(
+        self, source: str, filename: str, api: Api, limits: Limits, loop_time: float
+    ) -> None:
+        self.filename = filename
+        self._limits = limits
+        self._api = api
+        self._context = api.context
+        self._limit: LimitExceeded | None = None
+        self._closed = False
+        self._cpu = 0.0
+        self._t0 = perf_counter()
+        self._calls = 0
+        self._output_used = 0
+        self._memory = 0
+        self._thread = threading.get_ident()
+        timeout = limits.timeout_seconds
+        self._deadline = perf_counter() + timeout if timeout is not None else math.inf
+        self._deadline_loop = loop_time + timeout if timeout is not None else math.inf
+        self._active_deadline = self._deadline
+        self._main_done = False
+        self._scopes: set[anyio.CancelScope] = set()
+        self._runs: set[_Run] = set()
+        self._hosts: dict[HostObject, HostMap] = {}
+        plan: Plan = plan_for(api)
+        self._program = program_for(source, filename, plan, tuple(api.values))
+        self.ctx = _EngineContext(self, limits)
+        g: list[Any] = [None] * self._program.nglobals
+        g[0] = self.ctx
+        names = self._program.names
+        for name, value in plan.globals:
+            g[names[name]] = value
+        if plan.print_builtin:
+            g[names["print"]] = plan.print_builtin
+        for name, value in api.values.items():
+            g[names[name]] = self.to_tengo(value)
+        self._g: list[Any] | None = g
+        self._main_pending = True
+
+    # conversions ---------------------------------------------------------------------------
+
+    def to_tengo(self, value: Any) -> Any:
+        return to_tengo(value, self._host_map, self._unwrap)
+
+    def to_py(self, value: Any) -> Any:
+        return to_py(value, self._wrap)
+
+    def _wrap(self, fn: Closure) -> ScriptFunction:
+        return TengoFunction(self, fn)
+
+    def _unwrap(self, fn: ScriptFunction) -> Closure | None:
+        if isinstance(fn, TengoFunction) and fn._instance is self:
+            return fn._fn
+        return None
+
+    def _host_map(self, host: HostObject) -> HostMap:
+        found = self._hosts.get(host)
+        if found is None:
+            from ._plan import host_methods
+
+            attrs = {k: self.to_tengo(v) for k, v in host.fields.items()}
+            attrs.update(host_methods(host))
+            found = self._hosts[host] = HostMap(attrs, host)
+        return found
+
+    # ScriptInstance --------------------------------------------------------------------------
+
+    async def run_main(self) -> ScriptValue:
+        """Run the spell's main file; return the value it ``export``s (converted)."""
+        self._ensure_open()
+        if not self._main_pending:
+            raise RuntimeError("run_main() can be called only once")
+        self._main_pending = False
+        program, g = self._program, self._g
+
+        def body() -> Any:
+            frame: list[Any] = [None, g, None]
+            program.main(frame)
+            return frame[2]
+
+        try:
+            value = await self._drive(_Run(self, body), (self._deadline, self._deadline_loop))
+            return self._result(value, "the spell's exported value")
+        finally:
+            self._main_done = True
+
+    async def call_function(self, fn: Closure, args: tuple[ScriptValue, ...]) -> ScriptValue:
+        """Call a Tengo function of this instance in a new greenlet."""
+        self._ensure_open()
+        if isinstance(getcurrent(), _Run) or threading.get_ident() != self._thread:
+            raise RuntimeError(
+                "a spell function cannot be called while the spell's code is running "
+                "(from a synchronous API function) or from another thread"
+            )
+        targs = [self.to_tengo(a) for a in args]
+        info = fn.info
+        if not info.var_args and len(targs) != info.nparams:
+            # as in Lua and JS, missing arguments are undefined and extra ones are dropped
+            targs = (targs + [None] * info.nparams)[: info.nparams]
+        g = self._g
+
+        def body() -> Any:
+            return _calls.call_closure(fn, targs, g)  # type: ignore[arg-type]
+
+        value = await self._drive(_Run(self, body), self._callback_deadlines())
+        if type(value) is Error:
+            line = None
+            if value.where is not None and value.where[0].name == self.filename:
+                line = value.where[0].position(value.where[1])[0]
+            raise SpellRuntimeError(self.filename, line, str(self.to_py(value)))
+        return self._result(value, "the function's result")
+
+    def _result(self, value: Any, what: str) -> Any:
+        try:
+            return self.to_py(value)
+        except (TypeError, ValueError) as exc:
+            raise SpellRuntimeError(self.filename, None, f"{what}: {exc}") from None
+
+    def _callback_deadlines(self) -> tuple[float, float]:
+        timeout = self._limits.timeout_seconds
+        if not self._main_done or timeout is None:
+            return self._deadline, self._deadline_loop
+        return perf_counter() + timeout, anyio.current_time() + timeout
+
+    def statistics(self) -> InstanceStatistics:
+        """CPU seconds used inside the interpreter, memory the run holds, API calls made."""
+        if self._g is not None:
+            self._memory = self.measure_memory()
+        return InstanceStatistics(
+            cpu_seconds=self._cpu, memory_bytes=self._memory, api_calls=self._calls
+        )
+
+    def close(self) -> None:
+        """Invalidate the instance: pending calls are cancelled, greenlets are unwound."""
+        self._closed = True
+        for scope in list(self._scopes):
+            scope.cancel()
+        for run in list(self._runs):
+            if not run.dead and run:
+                run.throw()
+        self._runs.clear()
+        self._g = None
+        self._hosts = {}
+        self.ctx.instance = None  # no cycle left: the instance is freed without the GC
+
+    # driving ---------------------------------------------------------------------------------
+
+    async def _drive(self, run: _Run, deadlines: tuple[float, float]) -> Any:
+        deadline, deadline_loop = deadlines
+        self._active_deadline = deadline
+        self._runs.add(run)
+        try:
+            req = self._resume(run, None)
+            if run.dead:
+                return req
+            with anyio.CancelScope(deadline=deadline_loop) as scope:
+                self._scopes.add(scope)
+                try:
+                    while True:
+                        fn, label, contextual, args = req
+                        try:
+                            if contextual:
+                                result = await fn(self._context, *args)
+                            else:
+                                result = await fn(*args)
+                        except LimitExceeded as exc:
+                            raise self._set_limit(exc) from None
+                        except Exception as exc:
+                            reply: tuple[str, Any] = ("err", api_error_message(exc, label))
+                        else:
+                            reply = ("ok", result)
+                        self._active_deadline = deadline
+                        req = self._resume(run, reply)
+                        if run.dead:
+                            return req
+                finally:
+                    self._scopes.discard(scope)
+            self._ensure_open()
+            raise self._set_limit(LimitExceeded("timeout", self._timeout_detail()))
+        finally:
+            self._runs.discard(run)
+            if not run.dead and run:
+                run.throw()
+
+    def _resume(self, run: _Run, value: Any) -> Any:
+        """Switch into ``run`` until it requests an async API call or ends."""
+        if self._limit is not None:
+            raise self._set_limit(self._limit)
+        self._ensure_open()
+        previous = set_active(self.ctx)
+        t0 = self._t0 = perf_counter()
+        try:
+            return run.switch(value) if value is not None else run.switch()
+        except LimitError as exc:
+            raise self._set_limit(self._limit_error(exc.kind)) from None
+        except VMError as exc:
+            raise self._runtime_error(exc) from None
+        except RecursionError:
+            raise SpellRuntimeError(self.filename, None, "stack overflow") from None
+        finally:
+            set_active(previous)
+            self._cpu += perf_counter() - t0
+            if self._cpu > self._limits.cpu_seconds and self._limit is None:
+                self._set_limit(LimitExceeded("cpu", self._cpu_detail()))
+
+    def api_call(
+        self,
+        fn: Any,
+        label: str,
+        contextual: bool,
+        sync: bool,
+        dynamic: str | None,
+        args: list[Any],
+    ) -> Any:
+        """Called from Tengo (inside a run's greenlet) for every API function call."""
+        if dynamic is not None:
+            label = f"{label}.{dynamic}"
+        try:
+            pyargs = [self.to_py(a) for a in args]
+        except (TypeError, ValueError) as exc:
+            return Error(f"{label}: {exc}")
+        if dynamic is not None:
+            pyargs.insert(0, dynamic)
+        self._calls += 1
+        if sync:
+            coro = cast(
+                Coroutine[Any, Any, Any], fn(self._context, *pyargs) if contextual else fn(*pyargs)
+            )
+            try:
+                coro.send(None)
+            except StopIteration as stop:
+                result = stop.value
+            except LimitExceeded as exc:
+                self._set_limit(exc)
+                raise LimitError(exc.limit) from None
+            except Exception as exc:
+                return Error(api_error_message(exc, label))
+            else:
+                coro.close()
+                raise RuntimeError(f"{label} is marked sync_api but it suspended")
+        else:
+            run = getcurrent()
+            kind, result = run.parent.switch((fn, label, contextual, pyargs))
+            if kind == "err":
+                return Error(result)
+        try:
+            return self.to_tengo(result)
+        except (TypeError, ValueError) as exc:
+            return Error(f"{label}: {exc}")
+
+    # limits ----------------------------------------------------------------------------------
+
+    def check_limits(self) -> None:
+        if self._limit is not None:
+            raise LimitError(self._limit.limit)
+        now = perf_counter()
+        if self._cpu + (now - self._t0) > self._limits.cpu_seconds:
+            raise LimitError("cpu")
+        if now > self._active_deadline:
+            raise LimitError("timeout")
+
+    def measure_memory(self) -> int:
+        roots: list[Any] = [self._g]
+        frames = []
+        current = sys._getframe()
+        if isinstance(getcurrent(), _Run):
+            frames.append(current)
+        for run in self._runs:
+            if run.gr_frame is not None:
+                frames.append(run.gr_frame)
+        for top in frames:
+            frame: Any = top
+            while frame is not None:
+                if frame.f_code is _CLOSURE_CODE:
+                    roots.append(frame.f_locals.get("f"))
+                frame = frame.f_back
+        self._memory = live_size(roots, self._limits.memory_bytes + 1)
+        return self._memory
+
+    def write(self, text: str) -> None:
+        self._output_used += len(text.encode("utf-8", "surrogateescape"))
+        if self._output_used > self._limits.output_bytes:
+            self._set_limit(LimitExceeded("output", self._output_detail()))
+            raise LimitError("output")
+        try:
+            self._api.output(text)
+        except LimitExceeded as exc:
+            self._set_limit(exc)
+            raise LimitError(exc.limit) from None
+
+    def sleep(self, seconds: float) -> None:
+        """``times.sleep`` suspends the run like an API call (never blocks the loop)."""
+
+        async def _sleep() -> None:
+            await anyio.sleep(max(0.0, seconds))
+
+        run = getcurrent()
+        if not isinstance(run, _Run):
+            return
+        run.parent.switch((_sleep, "times.sleep", False, []))
+
+    def _limit_error(self, kind: str) -> LimitExceeded:
+        if self._limit is not None:
+            return self._limit
+        detail = {
+            "cpu": self._cpu_detail,
+            "timeout": self._timeout_detail,
+            "memory": self._memory_detail,
+            "output": self._output_detail,
+        }[kind]()
+        return LimitExceeded(kind, detail)
+
+    def _set_limit(self, exc: LimitExceeded) -> LimitExceeded:
+        if self._limit is None:
+            self._limit = exc
+        limit = self._limit
+        fresh = type(limit).__new__(type(limit))
+        fresh.args = limit.args
+        fresh.__dict__.update(limit.__dict__)
+        return fresh
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise SpellClosedError(f"{self.filename}: the spell's run has ended")
+
+    def _runtime_error(self, exc: VMError) -> SpellRuntimeError:
+        positions = exc.positions()
+        line = None
+        for name, ln, _col in positions:
+            if name == self.filename:
+                line = ln
+                break
+        traceback = "\n".join(f"\tat {n}:{ln}:{c}" for n, ln, c in positions)
+        return SpellRuntimeError(self.filename, line, exc.message, traceback)
+
+    def _cpu_detail(self) -> str:
+        return f"the spell used more than {self._limits.cpu_seconds:g} s of CPU time"
+
+    def _timeout_detail(self) -> str:
+        return f"the spell ran longer than {self._limits.timeout_seconds:g} s"
+
+    def _memory_detail(self) -> str:
+        return f"the spell needed more than {self._limits.memory_bytes} bytes of memory"
+
+    def _output_detail(self) -> str:
+        return f"the spell printed more than {self._limits.output_bytes} bytes"
