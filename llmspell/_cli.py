@@ -1,7 +1,9 @@
 """The ``llmspell`` command line.
 
 Exit codes: 0 success, 1 the spell failed (syntax, runtime error, limit), 2 usage error
-(bad flags, missing file, bad configuration), 130 interrupted.
+(bad flags, missing file, bad configuration), 130 interrupted, 141 standard output was closed
+(``llmspell run x.lua | head -1``: the run ends quietly at its next ``print``, with the status
+a shell reports for ``cat`` ended by SIGPIPE, 128 + 13).
 """
 
 from __future__ import annotations
@@ -9,14 +11,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import pathlib
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from . import __version__
-from ._exceptions import ConfigError
+from ._exceptions import ConfigError, LimitExceeded
 
 EXIT_OK, EXIT_SPELL_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CLOSED_OUTPUT = 141  # 128 + SIGPIPE: what a shell reports for `cat` whose reader went away
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,17 +30,23 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+_CONFIG_HELP = "config file (default: ./llmspell.toml if present)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="llmspell",
         description="Run spells: Lua or JavaScript programs that drive LLMs, tools and events.",
     )
     parser.add_argument("--version", action="version", version=f"llmspell {__version__}")
-    parser.add_argument("--config", help="config file (default: ./llmspell.toml if present)")
+    parser.add_argument("--config", help=_CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a spell (.lua or .js)")
     run.add_argument("file", help="the spell file")
+    # Also after the command (`llmspell run --config F x.lua`); SUPPRESS keeps a value given
+    # before the command when this one is absent.
+    run.add_argument("--config", default=argparse.SUPPRESS, help=_CONFIG_HELP)
     run.add_argument(
         "-p",
         "--param",
@@ -95,7 +105,7 @@ def _permission_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _permissions(args: argparse.Namespace, config: Any) -> Any:
+def _permissions(args: argparse.Namespace, config: Any, tools: Any) -> Any:
     from .tools import Permissions
 
     return Permissions.from_flags(
@@ -103,7 +113,42 @@ def _permissions(args: argparse.Namespace, config: Any) -> Any:
         workspace=args.workspace or config.workspace or ".",
         http_hosts=[*config.http_hosts, *args.http_host],
         http_allow_private=args.http_allow_private or config.http_allow_private,
+        known=tools.permissions(),
     )
+
+
+class _SpellOutput:
+    """Writes what the spell prints to ``stream`` as it comes.
+
+    When the reader goes away (``| head -1``) the write fails with a broken pipe; the run then
+    ends at once with a limit error, which a spell cannot catch (a ``pcall(print, ...)`` loop
+    ends too), and the CLI exits quietly with :data:`EXIT_CLOSED_OUTPUT`.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.closed = False
+
+    def __call__(self, text: str) -> None:
+        if not self.closed:
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+                return
+            except BrokenPipeError:
+                self.closed = True
+        raise LimitExceeded("output", "standard output was closed")
+
+
+def _closed_output() -> int:
+    """Stdout's reader went away: silence the rest (and Python's flush at exit) quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor behind sys.stdout: nothing to flush
+        pass
+    return EXIT_CLOSED_OUTPUT
 
 
 def _notice(message: str) -> None:
@@ -131,6 +176,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ._config import load_config
     from ._runtime import SpellSource, open_runtime
     from .engines import engine_for
+    from .tools import ToolRegistry, builtin_tools
 
     config = load_config(args.config)
     if args.fallback:
@@ -154,21 +200,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
         spell = SpellSource.from_path(path)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read spell: {exc.strerror or exc}") from None
-    out = sys.stderr if args.json else sys.stdout
-
-    def output(text: str) -> None:
-        out.write(text)
-        out.flush()
-
-    permissions = _permissions(args, config)
+    output = _SpellOutput(sys.stderr if args.json else sys.stdout)
+    tools = ToolRegistry(builtin_tools())
+    permissions = _permissions(args, config, tools)
 
     async def main() -> Any:
         async with open_runtime(
-            config, limits=limits, model=args.model, permissions=permissions, notice=_notice
+            config,
+            limits=limits,
+            model=args.model,
+            permissions=permissions,
+            tools=tools,
+            notice=_notice,
         ) as runtime:
             return await runtime.run(spell, params=params, output=output, log=_print_log)
 
     result = anyio.run(main)
+    if output.closed:
+        return EXIT_CLOSED_OUTPUT if output.stream is sys.stderr else _closed_output()
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2, default=str))
     elif not result.ok:
@@ -250,3 +299,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("llmspell: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `llmspell models | head`: the reader has all it wanted
+        return _closed_output()

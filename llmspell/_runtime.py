@@ -159,12 +159,15 @@ async def open_runtime(
     async with AsyncExitStack() as stack:
         if system is None:
             system = await stack.enter_async_context(actors.open_system())
+        if tools is None:
+            tools = ToolRegistry(builtin_tools())
         if permissions is None:
             permissions = Permissions.from_flags(
                 allow=config.allow,
                 workspace=config.workspace,
                 http_hosts=config.http_hosts,
                 http_allow_private=config.http_allow_private,
+                known=tools.permissions(),
             )
         if provider is None:
             provider = Provider(
@@ -181,7 +184,7 @@ async def open_runtime(
             system,
             workers,
             provider=provider,
-            tools=tools if tools is not None else ToolRegistry(builtin_tools()),
+            tools=tools,
             permissions=permissions,
             notice=notice,
             observer=observability,

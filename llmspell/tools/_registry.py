@@ -49,6 +49,10 @@ class ToolRegistry:
         self.get(name)
         del self._tools[name]
 
+    def permissions(self) -> frozenset[str]:
+        """The permissions the registered tools declare (what ``--allow`` can grant)."""
+        return frozenset(t.permission for t in self._tools.values() if t.permission)
+
     def get(self, name: str) -> Tool:
         """Return the tool called ``name``.
 
