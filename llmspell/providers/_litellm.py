@@ -89,6 +89,28 @@ def completion_kwargs(
     return kwargs
 
 
+def key_hint(model: str, *, key_given: bool) -> str:
+    """What to do after ``model`` refused the call for authentication: which variable to set.
+
+    litellm reads each provider's key from its own variable (``OPENAI_API_KEY``,
+    ``ANTHROPIC_API_KEY``...); the hint names the one this model needs.
+    """
+    if key_given:
+        return "the api_key given was refused"
+    litellm = load()
+    try:
+        missing = list(litellm.validate_environment(model=model).get("missing_keys") or [])
+        provider = str(litellm.get_llm_provider(model=model)[1])
+    except Exception:  # an unknown provider: say what we can
+        missing, provider = [], model.partition("/")[0]
+    if missing:
+        return "set " + " and ".join(missing)
+    variable = f"{provider.upper()}_API_KEY"
+    if os.environ.get(variable):
+        return f"the key in {variable} was refused"
+    return f"check the API key of provider {provider!r}"
+
+
 def parse_tool_call(call_id: str, name: str, raw: str) -> ToolCall:
     """A :class:`ToolCall`; arguments that are not a JSON object are kept with an error."""
     if not raw.strip():

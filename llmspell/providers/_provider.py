@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -143,6 +144,12 @@ class Provider:
                         raise
                     base = request.api_base or self.api_base
                     failure = classify(exc, api_base=base, timeout=timeout)
+                    if failure.kind == "auth":  # never retried: say which key to set
+                        hint = _litellm.key_hint(
+                            model, key_given=bool(request.api_key or self.api_key)
+                        )
+                        cause = f"authentication failed, {hint}: {failure.cause}"
+                        failure = dataclasses.replace(failure, cause=cause)
                     if state.delivered or failure.kind not in self.retry.retry_on:
                         break
                     continue
