@@ -36,7 +36,7 @@ async def load_async() -> ModuleType:
 
 
 def load() -> ModuleType:
-    """Import litellm (once), offline-safe and quiet, with the offline provider registered."""
+    """Import litellm (once), offline-safe and quiet. The offline model never needs it."""
     global _litellm
     if _litellm is not None:
         return _litellm
@@ -45,13 +45,7 @@ def load() -> ModuleType:
             os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
             import litellm
 
-            from ._offline import OfflineLLM
-
             litellm.suppress_debug_info = True
-            litellm.custom_provider_map = [
-                *(p for p in litellm.custom_provider_map if p.get("provider") != "offline"),
-                {"provider": "offline", "custom_handler": OfflineLLM()},
-            ]
             _litellm = litellm
     return _litellm
 
@@ -97,6 +91,8 @@ def key_hint(model: str, *, key_given: bool) -> str:
     """
     if key_given:
         return "the api_key given was refused"
+    if is_offline_model(model):
+        return "a scripted failure (the offline model needs no key)"
     litellm = load()
     try:
         missing = list(litellm.validate_environment(model=model).get("missing_keys") or [])

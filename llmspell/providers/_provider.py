@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 
 from .._exceptions import ParameterError, ProviderError
-from . import _litellm
+from . import _litellm, _offline
 from ._errors import Failure, classify
 from ._types import (
     LLMRequest,
@@ -125,7 +125,6 @@ class Provider:
             raise ParameterError(function, "messages", "must not be empty")
         primary = request.model or self.default_model
         timeout = request.timeout or self.timeout
-        await _litellm.load_async()
         started = time.perf_counter()
         attempts = 0
         first: tuple[str, Failure] | None = None
@@ -189,7 +188,11 @@ class Provider:
         on_chunk: ChunkCallback | None,
         state: _StreamState,
     ) -> LLMResponse:
-        litellm = _litellm.load()
+        if is_offline_model(model):  # in-process, and without importing litellm
+            with anyio.CancelScope(deadline=anyio.current_time() + deadline):
+                return await _offline.answer(request, model, _delivering(on_chunk, state))
+            raise TimeoutError
+        litellm = await _litellm.load_async()
         kwargs = _litellm.completion_kwargs(
             request,
             model,
@@ -209,6 +212,23 @@ class Provider:
             async with aclosing(stream):
                 return await _assemble(model, stream, request.messages, on_chunk, state)
         raise TimeoutError  # only the deadline, not an outer cancellation, ends up here
+
+
+def _delivering(on_chunk: ChunkCallback | None, state: _StreamState) -> ChunkCallback | None:
+    """``on_chunk``, noting in ``state`` that text went out (no retry after that) and which
+    exception the callback raised (it propagates unchanged, never classified)."""
+    if on_chunk is None:
+        return None
+
+    async def deliver(text: str) -> None:
+        state.delivered = True
+        try:
+            await on_chunk(text)
+        except Exception as exc:
+            state.callback_error = exc
+            raise
+
+    return deliver
 
 
 def _response(model: str, raw: Any, messages: list[dict[str, Any]]) -> LLMResponse:
@@ -237,6 +257,8 @@ async def _assemble(
     on_chunk: ChunkCallback,
     state: _StreamState,
 ) -> LLMResponse:
+    deliver = _delivering(on_chunk, state)
+    assert deliver is not None
     text: list[str] = []
     calls: dict[int, dict[str, Any]] = {}
     usage = None
@@ -253,12 +275,7 @@ async def _assemble(
                 entry["args"].append(piece.function.arguments or "")
             if delta.content:
                 text.append(delta.content)
-                state.delivered = True
-                try:
-                    await on_chunk(delta.content)
-                except Exception as exc:
-                    state.callback_error = exc
-                    raise
+                await deliver(delta.content)
     tool_calls: list[ToolCall] = [
         _litellm.parse_tool_call(e["id"] or f"call_{i + 1}", e["name"], "".join(e["args"]))
         for i, e in sorted(calls.items())
