@@ -1,0 +1,83 @@
+"""The shipped spells (``spells/``) run offline in both engines and say what they should.
+
+Each spell's output is compared line by line with what a user must see: the feature working on
+the offline model. Comparing Lua with JS alone passed while both ended on the same error.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from llmspell import open_runtime
+from llmspell.providers import Provider
+
+pytestmark = pytest.mark.anyio
+
+SPELLS = pathlib.Path(__file__).resolve().parents[2] / "spells"
+LANGUAGE = {"lua": "Lua", "js": "JavaScript"}
+
+# What each spell prints, in order; {file} is the spell's path, {language} Lua or JavaScript.
+EXPECTED = {
+    "hello": [
+        'heard hello.greeted: {"who":"world"}',
+        'heard hello.greeted: {"who":"{language}"}',
+        "hello, world, {language}! (2 greetings heard)",
+    ],
+    "custom_tool": [
+        "Lisbon: 19°C, 66.2°F",
+        "caught: tool 'weather': {file}:14: unknown city Atlantis",
+        '[offline model] Tool results: weather: {"city": "Lisbon", "temperature": 19, "unit": "C"}',
+    ],
+    "hooks": [
+        "[checked] [offline model] You said: Say hello (system prompt: Answer in one line.)",
+        "refused call: llm.complete: llm.before_generate cancelled: prompt mentions a forbidden topic",
+        "2 + 2 = 4",
+        "refused tool: tool 'calculator': refused by a hook: no exponentiation, please",
+    ],
+    "research_agent": [
+        "question: How many words are in 'the quick brown fox'? Use a tool.",
+        "answer:   [offline model] Tool results: text_count_tokens: "
+        '{"characters": 19, "method": "cl100k_base", "tokens": 4}',
+        "tools:    text_count_tokens",
+    ],
+    "streaming": [
+        "chunk 1: [offline model] You ",
+        "chunk 2: said: Write two ",
+        "chunk 3: sentences about octopuses. ",
+        "chunk 4: (system prompt: You ",
+        "chunk 5: are a concise ",
+        "chunk 6: science writer.)",
+        "done: 6 chunks, 38 tokens, model offline/llmspell",
+    ],
+    "structured": [
+        "name=Ada Lovelace age=36 occupation=mathematician",
+        'complete: {"age":36,"name":"Ada Lovelace","occupation":"mathematician"}',
+    ],
+}
+# Lines that show an error on purpose (a caught tool error, hooks refusing): nothing else may.
+DELIBERATE = ("caught: ", "refused call: ", "refused tool: ")
+
+
+def test_every_shipped_spell_is_checked_in_both_languages() -> None:
+    files = {p.name for p in SPELLS.iterdir() if p.suffix in (".lua", ".js")}
+    assert files == {f"{name}.{ext}" for name in EXPECTED for ext in LANGUAGE}
+
+
+@pytest.mark.parametrize("ext", sorted(LANGUAGE))
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+async def test_the_spell_shows_its_feature_working_offline(name: str, ext: str) -> None:
+    path = f"spells/{name}.{ext}"
+    chunks: list[str] = []
+    async with open_runtime(provider=Provider(default_model="offline/llmspell")) as rt:
+        result = await rt.run(SPELLS / f"{name}.{ext}", output=chunks.append)
+    assert result.ok, result.error
+    lines = "".join(chunks).replace(str(SPELLS / f"{name}.{ext}"), path).splitlines()
+    expected = [
+        line.replace("{file}", path).replace("{language}", LANGUAGE[ext]) for line in EXPECTED[name]
+    ]
+    assert lines == expected
+    for line in lines:
+        if not line.startswith(DELIBERATE):
+            assert "error" not in line.lower() and "unknown" not in line.lower(), line
