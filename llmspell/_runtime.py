@@ -5,6 +5,7 @@ A crash, timeout or memory blow-up ends that run with a clear error and never th
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import pathlib
 import uuid
@@ -40,10 +41,6 @@ _LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40}
 
 def _default_log(level: str, message: str, fields: dict[str, Any]) -> None:
     _log.log(_LEVELS.get(level, 20), "%s %s", message, fields if fields else "")
-
-
-def _discard(text: str) -> None:
-    pass
 
 
 class Runtime:
@@ -95,17 +92,22 @@ class Runtime:
         all of it. With ``resident=True`` (the daemon's mode) a spell that still has event
         handlers keeps handling events until it removes them or is stopped.
 
-        ``limits`` and ``permissions`` override the runtime's for this run only; ``headers``
-        is the trace context the run nests under. Errors inside the spell never raise here:
-        they are in the returned result.
+        ``output`` receives the spell's printed text as it is produced; without it the text is
+        collected into the result's ``output``. ``limits`` and ``permissions`` override the
+        runtime's for this run only; ``headers`` is the trace context the run nests under.
+        Errors inside the spell never raise here: they are in the returned result.
         """
         if not isinstance(spell, SpellSource):
             spell = SpellSource.from_path(spell)
+        printed: list[str] | None = None
+        if output is None:
+            printed = []
+            output = printed.append
         request = RunRequest(
             spell=spell,
             params=dict(params or {}),
             run_id=run_id or uuid.uuid4().hex[:12],
-            output=output or _discard,
+            output=output,
             log=log or _default_log,
             limits=limits or self.limits,
             permissions=permissions or self.ops.permissions,
@@ -124,6 +126,8 @@ class Runtime:
                 await ref.stop()
             raise
         await ref.stop()  # the actor ended itself after the run: this only forgets it
+        if printed is not None:
+            result = dataclasses.replace(result, output="".join(printed))
         return result
 
 

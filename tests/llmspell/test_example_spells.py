@@ -12,6 +12,7 @@ import pytest
 
 from llmspell import open_runtime
 from llmspell.providers import Provider
+from llmspell.tools import Permissions
 
 pytestmark = pytest.mark.anyio
 
@@ -51,13 +52,20 @@ EXPECTED = {
         "chunk 6: science writer.)",
         "done: 6 chunks, 38 tokens, model offline/llmspell",
     ],
+    "files": [
+        "found: hello.js, hello.lua",
+        "hello.lua starts with: -- hello.lua — the first spell: params, log, json, events and hooks.",
+        "refused: tool 'file_read': path '../README.md' escapes the workspace ('..' is not allowed)",
+    ],
     "structured": [
         "name=Ada Lovelace age=36 occupation=mathematician",
         'complete: {"age":36,"name":"Ada Lovelace","occupation":"mathematician"}',
     ],
 }
 # Lines that show an error on purpose (a caught tool error, hooks refusing): nothing else may.
-DELIBERATE = ("caught: ", "refused call: ", "refused tool: ")
+DELIBERATE = ("caught: ", "refused call: ", "refused tool: ", "refused: ")
+# As their Run: lines say: files.* runs with `--allow fs.read --workspace spells`.
+GRANTS = {"files": Permissions.from_flags(allow=["fs.read"], workspace=SPELLS)}
 
 
 def test_every_shipped_spell_is_checked_in_both_languages() -> None:
@@ -71,7 +79,9 @@ async def test_the_spell_shows_its_feature_working_offline(name: str, ext: str) 
     path = f"spells/{name}.{ext}"
     chunks: list[str] = []
     async with open_runtime(provider=Provider(default_model="offline/llmspell")) as rt:
-        result = await rt.run(SPELLS / f"{name}.{ext}", output=chunks.append)
+        result = await rt.run(
+            SPELLS / f"{name}.{ext}", output=chunks.append, permissions=GRANTS.get(name)
+        )
     assert result.ok, result.error
     lines = "".join(chunks).replace(str(SPELLS / f"{name}.{ext}"), path).splitlines()
     expected = [
@@ -81,3 +91,14 @@ async def test_the_spell_shows_its_feature_working_offline(name: str, ext: str) 
     for line in lines:
         if not line.startswith(DELIBERATE):
             assert "error" not in line.lower() and "unknown" not in line.lower(), line
+
+
+@pytest.mark.parametrize("ext", sorted(LANGUAGE))
+async def test_files_without_the_grant_says_how_to_grant_it(ext: str) -> None:
+    async with open_runtime(provider=Provider(default_model="offline/llmspell")) as rt:
+        result = await rt.run(SPELLS / f"files.{ext}")
+    assert result.ok and result.value == {"granted": False}
+    assert result.output == (
+        "not granted: tool 'file_list': permission 'fs.read' not granted; "
+        "run with --allow fs.read\n"
+    )
