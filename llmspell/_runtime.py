@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import pathlib
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -106,7 +106,7 @@ class Runtime:
         request = RunRequest(
             spell=spell,
             params=dict(params or {}),
-            run_id=run_id or uuid.uuid4().hex[:12],
+            run_id=run_id or os.urandom(6).hex(),
             output=output,
             log=log or _default_log,
             limits=limits or self.limits,

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from .._exceptions import ParameterError, ProviderError
-from . import _litellm, _offline
-from ._errors import Failure, classify
+from . import _litellm
 from ._types import (
     LLMRequest,
     LLMResponse,
@@ -22,6 +20,9 @@ from ._types import (
     is_offline_model,
     resolve_default_model,
 )
+
+if TYPE_CHECKING:
+    from ._errors import Failure
 
 ChunkCallback = Callable[[str], Awaitable[None]]
 
@@ -142,6 +143,8 @@ class Provider:
                     if exc is state.callback_error:
                         raise
                     base = request.api_base or self.api_base
+                    from ._errors import classify  # loaded by the first failure
+
                     failure = classify(exc, api_base=base, timeout=timeout)
                     if failure.kind == "auth":  # never retried: say which key to set
                         hint = _litellm.key_hint(
@@ -166,6 +169,8 @@ class Provider:
     def _backoff(self, attempt: int, failure: Failure | None) -> float:
         policy = self.retry
         delay = min(policy.max_backoff, policy.backoff * 2.0 ** (attempt - 1))
+        import random  # loaded by the first retry
+
         delay *= random.uniform(0.5, 1.0)
         if failure is not None and failure.retry_after is not None:
             delay = max(delay, min(failure.retry_after, policy.max_backoff))
@@ -189,6 +194,8 @@ class Provider:
         state: _StreamState,
     ) -> LLMResponse:
         if is_offline_model(model):  # in-process, and without importing litellm
+            from . import _offline  # loaded by the first offline call
+
             with anyio.CancelScope(deadline=anyio.current_time() + deadline):
                 return await _offline.answer(request, model, _delivering(on_chunk, state))
             raise TimeoutError

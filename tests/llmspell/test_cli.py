@@ -7,6 +7,7 @@ import os
 import pathlib
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -253,3 +254,102 @@ def test_json_output_to_a_closed_stdout_ends_quietly() -> None:
     code, err = run_with_closed_stdout([*LLMSPELL, "run", "spells/hello.lua", "--json"])
     assert code == CLOSED_OUTPUT
     assert "Traceback" not in err and "hello, world, Lua!" in err  # the spell's output: stderr
+
+
+# -- start-up: what a run imports ---------------------------------------------------------------
+
+IMPORTED_AFTER_RUN = """
+import sys
+from llmspell._cli import main
+code = main(["run", sys.argv[1], *sys.argv[2:]])
+print("litellm" in sys.modules, code)
+"""
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "print(llm.complete('hello').content)",
+        "local a = llm.agent{name = 'x'}\nprint(a:run('hi'))",
+        "print(llm.complete{prompt = 'n', schema = {type = 'object', properties = {n = {type = 'integer'}}}}.content)",
+        "llm.stream('hello', function(text) end)",
+    ],
+)
+def test_the_offline_model_does_not_import_litellm(source: str, tmp_path: pathlib.Path) -> None:
+    """litellm takes seconds to import: a spell on the offline model must not pay for it."""
+    spell = write(tmp_path, "offline.lua", source)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORTED_AFTER_RUN, spell],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert proc.stdout.splitlines()[-1] == "False 0", proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("source", "model", "config_model", "expected"),
+    [
+        ("print(llm.complete('x').content)", "openai/gpt-4o-mini", None, True),
+        ("print(llm.complete('x').content)", None, "anthropic/claude-3-5-haiku-latest", True),
+        ("print(llm.complete('x').content)", None, None, False),  # the offline model
+        ("print(llm.complete('x').content)", "offline/llmspell", None, False),
+        ("print('no model here')", "openai/gpt-4o-mini", None, False),
+    ],
+)
+def test_litellm_is_imported_early_only_for_spells_that_will_need_it(
+    source: str,
+    model: str | None,
+    config_model: str | None,
+    expected: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from llmspell._cli import _uses_litellm
+
+    monkeypatch.delenv("LLMSPELL_MODEL", raising=False)
+    assert _uses_litellm(source, model, config_model) is expected
+
+
+@pytest.fixture
+def served_in_a_thread() -> Iterator[str]:
+    """The local OpenAI-compatible server, on its own loop in a thread (the CLI under test runs
+    in another process)."""
+    import asyncio
+    import threading
+
+    from llmspell.testing import OpenAIServer
+
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    url: list[str] = []
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with OpenAIServer(default_reply="Hello from the local server.") as server:
+            url.append(server.base_url)
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert ready.wait(30)
+    yield url[0]
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(30)
+    loop.close()
+
+
+@pytest.mark.slow
+def test_a_litellm_spell_waits_for_the_background_import_and_gets_its_answer(
+    served_in_a_thread: str, tmp_path: pathlib.Path
+) -> None:
+    """The console script starts importing litellm before the engine starts; the spell's first
+    call waits for that import instead of starting another, and gets the server's answer."""
+    spell = write(tmp_path, "ask.lua", "print(llm.complete('hello').content)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMSPELL_", "OPENAI_"))}
+    env |= {"OPENAI_API_BASE": served_in_a_thread, "OPENAI_API_KEY": "sk-test"}
+    proc = subprocess.run(
+        [*LLMSPELL, "run", spell, "--model", "openai/test-model"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "Hello from the local server.\n"
