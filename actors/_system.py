@@ -126,7 +126,12 @@ class ActorSystem:
     ) -> bool | None:
         assert self._stack is not None
         if exc_type is None or issubclass(exc_type, Exception):
-            await self.shutdown()
+            try:
+                await self.shutdown()
+            except BaseException as error:  # cancelled while draining: still close the group
+                if not await self._stack.__aexit__(type(error), error, error.__traceback__):
+                    raise
+                return None
             # The body's own error is not handed to the task group: it propagates as it is,
             # not wrapped in an exception group (our tasks are all done by now).
             await self._stack.__aexit__(None, None, None)

@@ -6,8 +6,15 @@ a topic in which a token may be a wildcard:
 * ``*`` matches exactly one token (``agent.*.started``);
 * ``>`` matches one or more trailing tokens and may only be the last token (``tool.>``).
 
-The semantics are those of NATS subjects, so that the local bus and a NATS backend agree.
-Published topics may not contain wildcards.
+The rules are NATS's own, ported from nats-server's ``server/sublist.go`` (``IsValidSubject``,
+``IsValidPublishSubject``, ``IsValidLiteralSubject``, ``subjectIsLiteral``), so that the local bus
+and a NATS backend accept, refuse and match exactly the same subjects:
+
+* a wildcard is a *whole token*: ``foo*``, ``*bar`` and ``a>b`` are ordinary literal tokens,
+  valid in patterns and topics alike, and match only themselves;
+* the only whitespace refused is what NATS refuses: space, tab, LF, FF and CR (not ``\v``,
+  not other Unicode spaces);
+* a published topic must be literal: no token may be ``*`` or ``>``.
 
 :class:`TopicIndex` keeps patterns in a token trie and caches, for each published topic, the
 tuple of matching items; any change to the index clears the cache. A publish to a known topic
@@ -19,60 +26,104 @@ from __future__ import annotations
 import re
 from typing import Generic, TypeVar
 
-__all__ = ["TopicIndex", "pattern_regex", "split_pattern", "split_topic", "topic_matches"]
+__all__ = [
+    "TopicIndex",
+    "is_valid_literal_subject",
+    "is_valid_publish_subject",
+    "is_valid_subject",
+    "pattern_regex",
+    "split_pattern",
+    "split_topic",
+    "subject_is_literal",
+    "topic_matches",
+]
 
 T = TypeVar("T")
 
-_WHITESPACE = re.compile(r"\s")
+PWC = "*"
+"""The partial wildcard token: exactly one token."""
+FWC = ">"
+"""The full wildcard token: one or more tokens, last only."""
+_WHITESPACE = frozenset(" \t\n\f\r")  # sublist.go: strings.ContainsAny(t, "\t\n\f\r ")
 
 #: The cache is cleared when it grows past this many distinct topics.
 _CACHE_LIMIT = 4096
 
 
-def _split(text: str, what: str) -> list[str]:
+def _problem(subject: str) -> str | None:
+    """Why ``subject`` is not a valid subject (``isValidSubject``), or None when it is."""
+    if not subject:
+        return "is empty"
+    after_fwc = False
+    for token in subject.split("."):
+        if not token:
+            return "has an empty token (leading, trailing or '..')"
+        if after_fwc:
+            return "has a token after '>': '>' is allowed only as the last token"
+        if token == FWC:
+            after_fwc = True
+        elif not _WHITESPACE.isdisjoint(token):
+            return f"has whitespace in token {token!r}"
+    return None
+
+
+def is_valid_subject(subject: str) -> bool:
+    """NATS ``IsValidSubject``: a valid subscription pattern (wildcards allowed)."""
+    return _problem(subject) is None
+
+
+def subject_is_literal(subject: str) -> bool:
+    """NATS ``subjectIsLiteral``: no token is exactly ``*`` or ``>`` (validity not checked)."""
+    return not any(token in (PWC, FWC) for token in subject.split("."))
+
+
+def is_valid_publish_subject(subject: str) -> bool:
+    """NATS ``IsValidPublishSubject``: valid and literal, so a message may be published to it."""
+    return is_valid_subject(subject) and subject_is_literal(subject)
+
+
+def is_valid_literal_subject(subject: str) -> bool:
+    """NATS ``IsValidLiteralSubject``: no empty token and no wildcard token.
+
+    Like NATS's, this checks tokens only, not whitespace: use :func:`is_valid_publish_subject`
+    to validate a topic before publishing.
+    """
+    return all(token and token not in (PWC, FWC) for token in subject.split("."))
+
+
+def _check(text: str, what: str) -> list[str]:
     if not isinstance(text, str):
         raise TypeError(f"{what} must be a str, not {type(text).__name__}")
-    if not text:
-        raise ValueError(f"empty {what}")
-    tokens = text.split(".")
-    for token in tokens:
-        if not token:
-            raise ValueError(f"{what} {text!r} has an empty token (leading, trailing or '..')")
-        if _WHITESPACE.search(token):
-            raise ValueError(f"{what} {text!r} has whitespace in token {token!r}")
-    return tokens
+    problem = _problem(text)
+    if problem is not None:
+        raise ValueError(f"{what} {text!r} {problem}")
+    return text.split(".")
 
 
 def split_topic(topic: str) -> tuple[str, ...]:
-    """Validate a topic that is published to and return its tokens.
+    """Validate a topic that is published to (:func:`is_valid_publish_subject`); its tokens.
 
     Raises:
-        ValueError: the topic is empty, has an empty token or contains a wildcard.
+        ValueError: the topic is empty, has an empty token or NATS whitespace, or has a
+            wildcard token (``*`` or ``>``).
         TypeError: the topic is not a string.
     """
-    tokens = _split(topic, "topic")
+    tokens = _check(topic, "topic")
     for token in tokens:
-        if token in ("*", ">"):
+        if token in (PWC, FWC):
             raise ValueError(f"topic {topic!r} contains wildcard {token!r}; only patterns may")
     return tuple(tokens)
 
 
 def split_pattern(pattern: str) -> tuple[str, ...]:
-    """Validate a subscription pattern and return its tokens.
+    """Validate a subscription pattern (:func:`is_valid_subject`) and return its tokens.
 
     Raises:
-        ValueError: the pattern is empty, has an empty token, uses ``>`` other than as the last
-            token, or mixes a wildcard with other characters in one token (``a*``).
+        ValueError: the pattern is empty, has an empty token or NATS whitespace, or has a
+            token after ``>``.
         TypeError: the pattern is not a string.
     """
-    tokens = _split(pattern, "pattern")
-    last = len(tokens) - 1
-    for i, token in enumerate(tokens):
-        if token == ">" and i != last:
-            raise ValueError(f"pattern {pattern!r}: '>' is allowed only as the last token")
-        if token not in ("*", ">") and ("*" in token or ">" in token):
-            raise ValueError(f"pattern {pattern!r}: wildcard inside token {token!r}")
-    return tuple(tokens)
+    return tuple(_check(pattern, "pattern"))
 
 
 def topic_matches(pattern: str, topic: str) -> bool:

@@ -16,8 +16,16 @@ engine.
   concurrent runs of a spell doing ``events.on("bench.ping", fn)`` (so each stays resident),
   one published event that every one handles (each answers ``bench.pong``), then every run is
   stopped with ``rt.stop``. Count achieved against 10,000; RSS per resident spell reported.
-* whole-process time of ``llmspell run spells/hello.lua`` against ``python -c pass`` (same
-  interpreter), median of 5 each, interleaved.
+* start-up, whole process, median of 7 runs each, interleaved (same interpreter, bytecode
+  cached as for an installed package):
+
+  - ``llmspell run spells/hello.lua`` against ``python -c pass`` (target: at most 5x);
+  - a spell making one ``llm.complete`` on the offline model against the hello run (at most
+    2x: the offline model must not import litellm);
+  - the same spell on a litellm model (``openai/...`` served by the local test server on
+    127.0.0.1) against the hello run plus ``python -c "import litellm"`` (at most 1.15x:
+    litellm's import, started in the background as soon as the spell is known to use ``llm``,
+    overlaps the engine's start-up).
 * Tengo only: ``fib(22)`` written in Tengo (the whole spell through ``engine.open`` and
   ``run_main``) against the same function in CPython, same run, best of 5 each; the target is
   at most 25x. The Tengo memory rows use a bare ``LuaRuntime()`` as their reference figure (the
@@ -38,6 +46,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -56,8 +65,6 @@ RAW_CALLS = 200_000
 MEMORY_N = 1_000
 RESIDENT_N = 10_000
 RESIDENT_TIMEOUT = 180.0
-PROCESS_REPEAT = 5
-PROCESS_TARGET = 1 / 8
 
 LOOP = {
     "lua": "local f = bench.f\nfor i = 1, {n} do f(i) end\nreturn {n}",
@@ -368,38 +375,6 @@ def _child_main(argv: list[str]) -> None:
     print(json.dumps(result))
 
 
-# -- whole process -------------------------------------------------------------------------
-
-
-def _process_times() -> tuple[float, float]:
-    llmspell = str(pathlib.Path(sys.executable).parent / "llmspell")
-    # No LLMSPELL_* settings; and bytecode may be cached (the warm-up run writes it), as for an
-    # installed package: with PYTHONDONTWRITEBYTECODE set, every module edited since its .pyc
-    # was written would be compiled again on every run.
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("LLMSPELL_") and k != "PYTHONDONTWRITEBYTECODE"
-    }
-    spell = [llmspell, "run", "spells/hello.lua"]
-    bare = [sys.executable, "-c", "pass"]
-
-    def timed(cmd: list[str]) -> float:
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, check=False)
-        elapsed = time.perf_counter() - start
-        if proc.returncode != 0:
-            raise RuntimeError(f"{cmd} failed: {proc.stderr.decode()[-2000:]}")
-        return elapsed
-
-    timed(bare), timed(spell)  # warm the page cache
-    spells, bares = [], []
-    for _ in range(PROCESS_REPEAT):
-        bares.append(timed(bare))
-        spells.append(timed(spell))
-    return statistics.median(spells) * 1e3, statistics.median(bares) * 1e3
-
-
 # -- the suite -----------------------------------------------------------------------------
 
 
@@ -418,7 +393,6 @@ def run() -> list[Record]:
         ext: _child("resident", ext, str(RESIDENT_N), timeout=2 * RESIDENT_TIMEOUT + 60)
         for ext, _ in ENGINES
     }
-    spell_ms, bare_ms = _process_times()
 
     records: list[Record] = []
     for ext, label in ENGINES:
@@ -487,17 +461,7 @@ def run() -> list[Record]:
             lower_is_better=True,
         )
     )
-    records.append(
-        compare(
-            "llmspell run spells/hello.lua (whole process)",
-            spell_ms,
-            "ms",
-            baseline="ms python -c pass",
-            baseline_value=bare_ms,
-            target=PROCESS_TARGET,
-            lower_is_better=True,
-        )
-    )
+    records += startup_records()
     for ext, label in ENGINES:
         r = resident[ext]
         print(
@@ -507,6 +471,127 @@ def run() -> list[Record]:
             + (f"; errors: {r['errors']}" if r["errors"] else "")
         )
     return records
+
+
+# -- whole process: start-up of a run, with and without LLM calls -------------------------
+
+STARTUP_REPEAT = 7
+HELLO_TARGET = 1 / 5  # llmspell run spells/hello.lua <= 5x python -c pass
+OFFLINE_TARGET = 1 / 2  # a one-call spell on the offline model <= 2x hello
+LITELLM_TARGET = 1 / 1.15  # ... on a litellm model <= 1.15x (hello + import litellm)
+ONE_CALL = 'print(llm.complete("Say hello").content)\n'
+SERVER_REPLY = "Hello from the benchmark server."
+
+
+@contextlib.contextmanager
+def _server_in_thread() -> Iterator[str]:
+    """The local OpenAI-compatible test server on 127.0.0.1, on its own loop in a thread."""
+    import asyncio
+    import threading
+
+    from llmspell.testing import OpenAIServer
+
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    url: list[str] = []
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with OpenAIServer(default_reply=SERVER_REPLY) as server:
+            url.append(server.base_url)
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    if not ready.wait(30):
+        raise RuntimeError("the test server did not start")
+    try:
+        yield url[0]
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        loop.close()
+
+
+def _startup_times(spell: pathlib.Path, api_base: str) -> dict[str, float]:
+    """Median whole-process milliseconds of each command, run interleaved."""
+    llmspell = str(pathlib.Path(sys.executable).parent / "llmspell")
+    # No LLMSPELL_* settings; bytecode may be cached (the warm-up run writes it), as for an
+    # installed package: with PYTHONDONTWRITEBYTECODE set, every module edited since its .pyc
+    # was written would be compiled again on every run.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("LLMSPELL_", "OPENAI_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
+    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # what llmspell sets before importing it
+    served = {**env, "OPENAI_API_BASE": api_base, "OPENAI_API_KEY": "sk-bench"}
+    commands: dict[str, tuple[list[str], dict[str, str], str]] = {
+        "bare": ([sys.executable, "-c", "pass"], env, ""),
+        "hello": ([llmspell, "run", "spells/hello.lua"], env, "greetings heard"),
+        "offline": ([llmspell, "run", str(spell)], env, "[offline model]"),
+        "litellm": ([llmspell, "run", str(spell), "--model", "openai/bench"], served, SERVER_REPLY),
+        "import": ([sys.executable, "-c", "import litellm"], env, ""),
+    }
+
+    def timed(name: str) -> float:
+        cmd, cmd_env, expect = commands[name]
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=ROOT, env=cmd_env, capture_output=True, check=False)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0 or expect not in proc.stdout.decode():
+            output = proc.stdout.decode()[-500:] + proc.stderr.decode()[-2000:]
+            raise RuntimeError(f"{cmd} failed: {output}")
+        return elapsed * 1e3
+
+    for name in commands:  # warm the page cache and the bytecode
+        timed(name)
+    runs: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(STARTUP_REPEAT):
+        for name in commands:
+            runs[name].append(timed(name))
+    return {name: statistics.median(times) for name, times in runs.items()}
+
+
+def startup_records() -> list[Record]:
+    """The three start-up records: hello, an offline LLM spell, a litellm LLM spell."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp, _server_in_thread() as api_base:
+        spell = pathlib.Path(tmp) / "one_call.lua"
+        spell.write_text(ONE_CALL, encoding="utf-8")
+        ms = _startup_times(spell, api_base)
+    print("start-up (median ms): " + ", ".join(f"{name} {value:.0f}" for name, value in ms.items()))
+    return [
+        compare(
+            "llmspell run spells/hello.lua (whole process)",
+            ms["hello"],
+            "ms",
+            baseline="ms python -c pass",
+            baseline_value=ms["bare"],
+            target=HELLO_TARGET,
+            lower_is_better=True,
+        ),
+        compare(
+            "run a one-call spell, offline model (process)",
+            ms["offline"],
+            "ms",
+            baseline="ms run spells/hello.lua",
+            baseline_value=ms["hello"],
+            target=OFFLINE_TARGET,
+            lower_is_better=True,
+        ),
+        compare(
+            "run a one-call spell, litellm model (process)",
+            ms["litellm"],
+            "ms",
+            baseline="ms hello + import litellm",
+            baseline_value=ms["hello"] + ms["import"],
+            target=LITELLM_TARGET,
+            lower_is_better=True,
+        ),
+    ]
 
 
 if __name__ == "__main__":

@@ -1,23 +1,29 @@
 """The ``llmspell`` command line.
 
 Exit codes: 0 success, 1 the spell failed (syntax, runtime error, limit), 2 usage error
-(bad flags, missing file, bad configuration), 130 interrupted.
+(bad flags, missing file, bad configuration), 130 interrupted, 141 standard output was closed
+(``llmspell run x.lua | head -1``: the run ends quietly at its next ``print``, with the status
+a shell reports for ``cat`` ended by SIGPIPE, 128 + 13).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
+import os
 import pathlib
 import sys
-from typing import Any
+import threading
+from typing import Any, NoReturn, TextIO
 
 from . import __version__, _cli_events
 from ._cli_state import add_state_parser, open_existing_store, state_command
-from ._exceptions import ConfigError
+from ._exceptions import ConfigError, LimitExceeded
 
 EXIT_OK, EXIT_SPELL_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CLOSED_OUTPUT = 141  # 128 + SIGPIPE: what a shell reports for `cat` whose reader went away
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,17 +33,23 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+_CONFIG_HELP = "config file (default: ./llmspell.toml if present)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="llmspell",
         description="Run spells: Lua or JavaScript programs that drive LLMs, tools and events.",
     )
     parser.add_argument("--version", action="version", version=f"llmspell {__version__}")
-    parser.add_argument("--config", help="config file (default: ./llmspell.toml if present)")
+    parser.add_argument("--config", help=_CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a spell (.lua or .js)")
     run.add_argument("file", help="the spell file")
+    # Also after the command (`llmspell run --config F x.lua`); SUPPRESS keeps a value given
+    # before the command when this one is absent.
+    run.add_argument("--config", default=argparse.SUPPRESS, help=_CONFIG_HELP)
     run.add_argument(
         "-p",
         "--param",
@@ -59,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
         help="a model to try when the model fails (repeatable, in order)",
     )
     run.add_argument("--state", metavar="PATH", help="the state store (default .llmspell/state.db)")
+    run.add_argument(
+        "--log-events",
+        action="store_true",
+        help="keep the run's events in the state database (read them with llmspell events tail)",
+    )
     _permission_flags(run)
 
     tools = sub.add_parser("tools", help="list the tools spells can call, with parameters")
@@ -103,7 +120,7 @@ def _permission_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _permissions(args: argparse.Namespace, config: Any) -> Any:
+def _permissions(args: argparse.Namespace, config: Any, tools: Any) -> Any:
     from .tools import Permissions
 
     return Permissions.from_flags(
@@ -111,7 +128,42 @@ def _permissions(args: argparse.Namespace, config: Any) -> Any:
         workspace=args.workspace or config.workspace or ".",
         http_hosts=[*config.http_hosts, *args.http_host],
         http_allow_private=args.http_allow_private or config.http_allow_private,
+        known=tools.permissions(),
     )
+
+
+class _SpellOutput:
+    """Writes what the spell prints to ``stream`` as it comes.
+
+    When the reader goes away (``| head -1``) the write fails with a broken pipe; the run then
+    ends at once with a limit error, which a spell cannot catch (a ``pcall(print, ...)`` loop
+    ends too), and the CLI exits quietly with :data:`EXIT_CLOSED_OUTPUT`.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.closed = False
+
+    def __call__(self, text: str) -> None:
+        if not self.closed:
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+                return
+            except BrokenPipeError:
+                self.closed = True
+        raise LimitExceeded("output", "standard output was closed")
+
+
+def _closed_output() -> int:
+    """Stdout's reader went away: silence the rest (and Python's flush at exit) quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor behind sys.stdout: nothing to flush
+        pass
+    return EXIT_CLOSED_OUTPUT
 
 
 def _notice(message: str) -> None:
@@ -139,6 +191,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ._config import load_config
     from ._runtime import SpellSource, open_runtime
     from .engines import engine_for
+    from .tools import ToolRegistry, builtin_tools
 
     config = load_config(args.config)
     if args.fallback:
@@ -164,22 +217,38 @@ def _cmd_run(args: argparse.Namespace) -> int:
         spell = SpellSource.from_path(path)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read spell: {exc.strerror or exc}") from None
-    out = sys.stderr if args.json else sys.stdout
+    output = _SpellOutput(sys.stderr if args.json else sys.stdout)
+    tools = ToolRegistry(builtin_tools())
+    permissions = _permissions(args, config, tools)
+    if _uses_litellm(spell.source, args.model, config.model):
+        threading.Thread(target=_import_litellm, name="import litellm", daemon=True).start()
+    else:
+        _resume_gc()
 
-    def output(text: str) -> None:
-        out.write(text)
-        out.flush()
+    event_log = None
+    if args.log_events:
+        from ._config import state_path
 
-    permissions = _permissions(args, config)
+        event_log = state_path(None, config)
+        if event_log == ":memory:" or event_log.endswith(".json"):
+            raise ConfigError(f"--log-events: needs an SQLite state database, not {event_log!r}")
 
     async def main() -> Any:
         async with open_runtime(
-            config, limits=limits, model=args.model, permissions=permissions, notice=_notice
+            config,
+            limits=limits,
+            model=args.model,
+            permissions=permissions,
+            tools=tools,
+            notice=_notice,
+            event_log=event_log,
         ) as runtime:
             await open_existing_store(runtime.ops.state)  # a damaged file: an error now, not later
             return await runtime.run(spell, params=params, output=output, log=_print_log)
 
     result = anyio.run(main)
+    if output.closed:
+        return EXIT_CLOSED_OUTPUT if output.stream is sys.stderr else _closed_output()
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2, default=str))
     elif not result.ok:
@@ -187,6 +256,60 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if result.traceback:
             print(result.traceback, file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_SPELL_ERROR
+
+
+def _uses_litellm(source: str, model: str | None, config_model: str | None) -> bool:
+    """Whether a spell will most likely call a litellm model: it mentions ``llm.`` and the
+    default model is not the offline one (which never needs litellm)."""
+    from .providers import is_offline_model, resolve_default_model
+
+    return "llm." in source and not is_offline_model(resolve_default_model(model, config_model))
+
+
+def _import_litellm() -> None:
+    """Import litellm in the background while the engine starts and the spell runs up to its
+    first call (which then waits for the import to finish instead of starting it)."""
+    from .providers import load_litellm
+
+    try:
+        load_litellm()
+    except Exception:  # the first call imports it again and reports why it fails
+        pass
+    finally:
+        _resume_gc()
+
+
+# -- the process -------------------------------------------------------------------------------
+
+_gc_paused = False
+
+
+def _resume_gc() -> None:
+    """End the start-up pause of the garbage collector (see :func:`console`), once."""
+    global _gc_paused
+    if _gc_paused:
+        _gc_paused = False
+        gc.freeze()  # what start-up made lives until exit: later collections skip it
+        gc.enable()
+
+
+def console() -> NoReturn:
+    """The ``llmspell`` console script: :func:`main` in a process of its own.
+
+    Owning the process, it spends less of its start-up on the garbage collector. Collection is
+    paused while modules load (module-level objects live until exit: the collector finds
+    nothing to free, yet it costs about a third of litellm's import), then resumed with those
+    objects frozen, before the spell runs or once a background import of litellm is done. At
+    exit everything left is frozen, so the interpreter's last collections have little to walk.
+    """
+    global _gc_paused
+    if gc.isenabled():
+        gc.disable()
+        _gc_paused = True
+    code = main()
+    _resume_gc()
+    gc.freeze()
+    sys.exit(code)
 
 
 def _cmd_tools(args: argparse.Namespace) -> int:
@@ -282,3 +405,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("llmspell: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `llmspell models | head`: the reader has all it wanted
+        return _closed_output()

@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
-import tomllib
 from collections.abc import Mapping
 from typing import Any
 
@@ -105,6 +104,8 @@ def load_config(
     config = Config()
     file = pathlib.Path(path) if path is not None else pathlib.Path(CONFIG_FILE)
     if path is not None or file.exists():
+        import tomllib  # only with a file to read
+
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except FileNotFoundError:

@@ -5,10 +5,10 @@ A crash, timeout or memory blow-up ends that run with a clear error and never th
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import pathlib
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -42,10 +42,6 @@ _LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40}
 
 def _default_log(level: str, message: str, fields: dict[str, Any]) -> None:
     _log.log(_LEVELS.get(level, 20), "%s %s", message, fields if fields else "")
-
-
-def _discard(text: str) -> None:
-    pass
 
 
 async def _close_shielded(store: StateStore) -> None:
@@ -102,17 +98,22 @@ class Runtime:
         all of it. With ``resident=True`` (the daemon's mode) a spell that still has event
         handlers keeps handling events until it removes them or is stopped.
 
-        ``limits`` and ``permissions`` override the runtime's for this run only; ``headers``
-        is the trace context the run nests under. Errors inside the spell never raise here:
-        they are in the returned result.
+        ``output`` receives the spell's printed text as it is produced; without it the text is
+        collected into the result's ``output``. ``limits`` and ``permissions`` override the
+        runtime's for this run only; ``headers`` is the trace context the run nests under.
+        Errors inside the spell never raise here: they are in the returned result.
         """
         if not isinstance(spell, SpellSource):
             spell = SpellSource.from_path(spell)
+        printed: list[str] | None = None
+        if output is None:
+            printed = []
+            output = printed.append
         request = RunRequest(
             spell=spell,
             params=dict(params or {}),
-            run_id=run_id or uuid.uuid4().hex[:12],
-            output=output or _discard,
+            run_id=run_id or os.urandom(6).hex(),
+            output=output,
             log=log or _default_log,
             limits=limits or self.limits,
             permissions=permissions or self.ops.permissions,
@@ -131,6 +132,8 @@ class Runtime:
                 await ref.stop()
             raise
         await ref.stop()  # the actor ended itself after the run: this only forgets it
+        if printed is not None:
+            result = dataclasses.replace(result, output="".join(printed))
         return result
 
 
@@ -174,12 +177,15 @@ async def open_runtime(
     async with AsyncExitStack() as stack:
         if system is None:
             system = await stack.enter_async_context(actors.open_system(event_log=event_log))
+        if tools is None:
+            tools = ToolRegistry(builtin_tools())
         if permissions is None:
             permissions = Permissions.from_flags(
                 allow=config.allow,
                 workspace=config.workspace,
                 http_hosts=config.http_hosts,
                 http_allow_private=config.http_allow_private,
+                known=tools.permissions(),
             )
         if provider is None:
             provider = Provider(
@@ -201,7 +207,7 @@ async def open_runtime(
             system,
             workers,
             provider=provider,
-            tools=tools if tools is not None else ToolRegistry(builtin_tools()),
+            tools=tools,
             permissions=permissions,
             notice=notice,
             observer=observability,

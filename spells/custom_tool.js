@@ -25,9 +25,9 @@ print(`${city}: ${named.temperature}°C, ${positional.temperature}°F`);
 // A tool error comes back as an error the spell can catch.
 try {
   await tools.weather("Atlantis");
-  print("Atlantis: ?");
+  print("caught: no error?");
 } catch (err) {
-  print("Atlantis: " + err.message);
+  print("caught: " + err.message);
 }
 
 // An agent can use it too.

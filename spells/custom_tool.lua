@@ -24,7 +24,7 @@ print(("%s: %s°C, %s°F"):format(city, named.temperature, positional.temperatur
 
 -- A tool error comes back as an error the spell can catch.
 local ok, err = pcall(tools.weather, "Atlantis")
-print("Atlantis: " .. (ok and "?" or err))
+print("caught: " .. (ok and "no error?" or err))
 
 -- An agent can use it too.
 local agent = llm.agent{name = "forecaster", tools = {"weather"}}

@@ -60,6 +60,8 @@ class RunResult:
         status: ``"ok"``, ``"error"``, or ``"stopped"`` (ended by ``Runtime.stop``).
         error_type: the error's class name (``SpellRuntimeError``, ``LimitExceeded`` ...).
         error_line: the spell line the error points at, when known.
+        output: what the spell printed, when the run was given no ``output`` callable to
+            stream it to (``Runtime.run(spell)``); None when it was streamed.
     """
 
     spell: str
@@ -74,6 +76,7 @@ class RunResult:
     duration: float = 0.0
     usage: dict[str, Any] = dataclasses.field(default_factory=dict)
     output_bytes: int = 0
+    output: str | None = None
 
     @property
     def ok(self) -> bool:

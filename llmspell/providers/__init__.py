@@ -9,6 +9,7 @@ Importing this package does not import litellm (it takes seconds); the first cal
 
 from __future__ import annotations
 
+from ._litellm import load as load_litellm
 from ._provider import ChunkCallback as ChunkCallback
 from ._provider import Provider as Provider
 from ._scripted import ERROR_KINDS as ERROR_KINDS
@@ -43,6 +44,7 @@ __all__ = [
     "Usage",
     "install_replies",
     "is_offline_model",
+    "load_litellm",
     "resolve_default_model",
     "uninstall_replies",
 ]

@@ -7,6 +7,14 @@ import re
 
 _PREFIX = re.compile(r"^(?:litellm\.)?\w+(?:Error|Exception|Timeout)?:\s+|^\w+Exception - ")
 _NETWORK_MODULES = ("httpx", "httpcore", "aiohttp", "openai", "litellm", "ssl", "socket")
+# What providers and SDKs say when no key was given or the key was refused, whatever status
+# litellm puts on it (a missing OpenAI key arrives as an "HTTP 500").
+_CREDENTIALS = re.compile(
+    r"missing credentials|api[_ ]key client option must be set|missing [\w ]*api[_ ]key"
+    r"|no api[_ ]key|api[_ ]key (?:is )?(?:missing|not set|required)"
+    r"|(?:invalid|incorrect) api[_ ]key",
+    re.IGNORECASE,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +82,11 @@ def classify(exc: BaseException, *, api_base: str | None, timeout: float) -> Fai
         return Failure("connection", f"connection error{where}: {short_message(exc)}")
     status = getattr(exc, "status_code", None)
     message = short_message(exc)
+    if status in (401, 403) or any(_CREDENTIALS.search(short_message(e)) for e in chain):
+        # litellm labels a missing OpenAI key "HTTP 500": show a status only when a server sent it
+        return Failure(
+            "auth", f"HTTP {status}{where}: {message}" if status in (401, 403) else message
+        )
     if any(type(e).__module__ == "openai._exceptions" and _client_side(e) for e in chain):
         return Failure("auth" if "credential" in message.lower() else "error", message)
     if not isinstance(status, int):

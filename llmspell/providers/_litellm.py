@@ -36,7 +36,7 @@ async def load_async() -> ModuleType:
 
 
 def load() -> ModuleType:
-    """Import litellm (once), offline-safe and quiet, with the offline provider registered."""
+    """Import litellm (once), offline-safe and quiet. The offline model never needs it."""
     global _litellm
     if _litellm is not None:
         return _litellm
@@ -45,13 +45,7 @@ def load() -> ModuleType:
             os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
             import litellm
 
-            from ._offline import OfflineLLM
-
             litellm.suppress_debug_info = True
-            litellm.custom_provider_map = [
-                *(p for p in litellm.custom_provider_map if p.get("provider") != "offline"),
-                {"provider": "offline", "custom_handler": OfflineLLM()},
-            ]
             _litellm = litellm
     return _litellm
 
@@ -87,6 +81,30 @@ def completion_kwargs(
             kwargs["api_key"] = api_key
     kwargs.update(request.extra)
     return kwargs
+
+
+def key_hint(model: str, *, key_given: bool) -> str:
+    """What to do after ``model`` refused the call for authentication: which variable to set.
+
+    litellm reads each provider's key from its own variable (``OPENAI_API_KEY``,
+    ``ANTHROPIC_API_KEY``...); the hint names the one this model needs.
+    """
+    if key_given:
+        return "the api_key given was refused"
+    if is_offline_model(model):
+        return "a scripted failure (the offline model needs no key)"
+    litellm = load()
+    try:
+        missing = list(litellm.validate_environment(model=model).get("missing_keys") or [])
+        provider = str(litellm.get_llm_provider(model=model)[1])
+    except Exception:  # an unknown provider: say what we can
+        missing, provider = [], model.partition("/")[0]
+    if missing:
+        return "set " + " and ".join(missing)
+    variable = f"{provider.upper()}_API_KEY"
+    if os.environ.get(variable):
+        return f"the key in {variable} was refused"
+    return f"check the API key of provider {provider!r}"
 
 
 def parse_tool_call(call_id: str, name: str, raw: str) -> ToolCall:

@@ -1,28 +1,48 @@
-"""The offline model as a litellm custom provider (``offline/...``).
+"""The offline model (``offline/...``), answered in-process without litellm.
 
-Offline calls take the same path as real ones (``litellm.acompletion``, streaming, usage, tool
-calls, exception mapping): only the last hop differs. Imported by :mod:`._litellm` after litellm.
+A spell on the offline model must start as fast as one that makes no call, so this path never
+imports litellm (seconds of start-up). It still behaves like a provider behind
+:class:`~llmspell.providers.Provider`: the same request (scripted replies see the parameters a
+litellm call would carry), the same :class:`LLMResponse` (tool calls parsed the same way, usage
+counted with the offline tokenizer, cost 0), streaming in chunks, and scripted failures raised
+as exceptions :func:`~llmspell.providers._errors.classify` sorts like a provider's (HTTP status,
+timeout, connection), so retries and fallbacks apply unchanged.
 """
 
 from __future__ import annotations
 
 import re
-import time
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
-from litellm.exceptions import APIConnectionError, Timeout
-from litellm.llms.custom_llm import CustomLLM, CustomLLMError
-from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
 from . import _scripted
+from ._litellm import completion_kwargs, parse_tool_call
 from ._offline_reply import OfflineReply, respond, text_of
+from ._types import LLMRequest, LLMResponse, Usage
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _CHUNK = re.compile(r"\S+\s*")
 _CHUNK_WORDS = 3
+# What a provider call carries besides its parameters: not shown to scripted replies.
+_TRANSPORT = frozenset({"model", "messages", "timeout", "max_retries", "api_base", "api_key"})
+
+
+class OfflineStatusError(Exception):
+    """A scripted failure with the HTTP status a provider would have answered.
+
+    Attributes:
+        status_code: the HTTP status (what :func:`classify` reads).
+    """
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class OfflineConnectionError(ConnectionError):
+    """A scripted connection failure."""
 
 
 def count_tokens(text: str) -> int:
@@ -30,87 +50,71 @@ def count_tokens(text: str) -> int:
     return len(_TOKEN.findall(text))
 
 
-class OfflineLLM(CustomLLM):
-    """The ``offline`` provider: scripted replies first, else deterministic ones."""
-
-    async def acompletion(
-        self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
-    ) -> ModelResponse:
-        params = kwargs.get("optional_params") or {}
-        reply = await self._reply(model, messages, params, stream=False)
-        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
-        if reply.tool_calls:
-            message["tool_calls"] = [
-                {"id": i, "type": "function", "function": {"name": n, "arguments": a}}
-                for i, n, a in reply.tool_calls
-            ]
-        return ModelResponse(
-            id=f"offline-{uuid.uuid4().hex[:12]}",
-            created=int(time.time()),
-            model=model,
-            choices=[{"index": 0, "message": message, "finish_reason": _finish(reply)}],
-            usage=_usage(messages, reply),
-        )
-
-    async def astreaming(  # type: ignore[override]
-        self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
-    ) -> AsyncIterator[GenericStreamingChunk]:
-        params = kwargs.get("optional_params") or {}
-        reply = await self._reply(model, messages, params, stream=True)
+async def answer(
+    request: LLMRequest, model: str, on_chunk: Callable[[str], Awaitable[None]] | None
+) -> LLMResponse:
+    """Answer ``request`` as the offline model ``model``: scripted replies first, else the
+    deterministic ones; with ``on_chunk``, the text is delivered in chunks of a few words."""
+    params = {
+        k: v
+        for k, v in completion_kwargs(
+            request, model, api_base=None, api_key=None, timeout=0
+        ).items()
+        if k not in _TRANSPORT
+    }
+    reply = await _reply(model, request.messages, params, stream=on_chunk is not None)
+    if on_chunk is not None:
         words = _CHUNK.findall(reply.content or "")
         for start in range(0, len(words), _CHUNK_WORDS):
-            yield _chunk("".join(words[start : start + _CHUNK_WORDS]))
-        for index, (call_id, name, arguments) in enumerate(reply.tool_calls):
-            half = len(arguments) // 2
-            head = {"id": call_id, "type": "function", "index": index}
-            yield _chunk(tool={**head, "function": {"name": name, "arguments": arguments[:half]}})
-            tail = {"id": None, "type": "function", "index": index}
-            yield _chunk(tool={**tail, "function": {"name": None, "arguments": arguments[half:]}})
-        final = _chunk(finish=_finish(reply))
-        final["usage"] = _usage(messages, reply)  # type: ignore[typeddict-item]
-        yield final
+            await on_chunk("".join(words[start : start + _CHUNK_WORDS]))
+    usage = _usage(request.messages, reply)
+    return LLMResponse(
+        content=reply.content,
+        role="assistant",
+        model=model,
+        tool_calls=[parse_tool_call(i, n, a) for i, n, a in reply.tool_calls],
+        usage=usage,
+        finish_reason="tool_calls" if reply.tool_calls else "stop",
+        cost=0.0,
+    )
 
-    async def _reply(
-        self, model: str, messages: list[dict[str, Any]], params: dict[str, Any], *, stream: bool
-    ) -> OfflineReply:
-        queue = _scripted.active_queue()
-        scripted = None
-        if queue is not None:
-            request = {"model": f"offline/{model}", "messages": messages, "stream": stream}
-            request.update((k, v) for k, v in params.items() if k not in ("stream_options",))
-            scripted = queue.next_reply(request)
-        if scripted is None:
-            tools, response_format = params.get("tools"), params.get("response_format")
-            return respond(messages, tools, response_format, params.get("tool_choice"))
-        if scripted.delay:
-            await anyio.sleep(scripted.delay)
-        if scripted.error is not None:
-            raise _error(model, scripted)
-        previous = sum(len(m.get("tool_calls") or []) for m in messages)
-        calls = tuple(
-            (f"call_{previous + i + 1}", name, arguments)
-            for i, (name, arguments) in enumerate(scripted.tool_calls)
+
+async def _reply(
+    model: str, messages: list[dict[str, Any]], params: dict[str, Any], *, stream: bool
+) -> OfflineReply:
+    queue = _scripted.active_queue()
+    scripted = None
+    if queue is not None:
+        scripted = queue.next_reply(
+            {"model": model, "messages": messages, "stream": stream, **params}
         )
-        return OfflineReply(scripted.content, calls)
+    if scripted is None:
+        tools, response_format = params.get("tools"), params.get("response_format")
+        return respond(messages, tools, response_format, params.get("tool_choice"))
+    if scripted.delay:
+        await anyio.sleep(scripted.delay)
+    if scripted.error is not None:
+        raise _error(scripted)
+    previous = sum(len(m.get("tool_calls") or []) for m in messages)
+    calls = tuple(
+        (f"call_{previous + i + 1}", name, arguments)
+        for i, (name, arguments) in enumerate(scripted.tool_calls)
+    )
+    return OfflineReply(scripted.content, calls)
 
 
-def _error(model: str, scripted: _scripted.ScriptedReply) -> Exception:
-    message = scripted.message or f"scripted {scripted.error.replace('_', ' ')}"  # type: ignore[union-attr]
-    if scripted.error == "timeout":
-        return Timeout(message=message, model=model, llm_provider="offline")
-    if scripted.error == "connection":
-        return APIConnectionError(message=message, model=model, llm_provider="offline")
-    status = _scripted.ERROR_KINDS.get(scripted.error or "", None)
-    if status is None:
-        status = int(scripted.error or 500) if (scripted.error or "").isdigit() else 500
-    return CustomLLMError(status_code=status, message=message)  # type: ignore[no-untyped-call]
+def _error(scripted: _scripted.ScriptedReply) -> Exception:
+    kind = scripted.error or ""
+    message = scripted.message or f"scripted {kind.replace('_', ' ')}"
+    if kind == "timeout":
+        return TimeoutError(message)
+    if kind == "connection":
+        return OfflineConnectionError(message)
+    status = _scripted.ERROR_KINDS.get(kind) or (int(kind) if kind.isdigit() else 500)
+    return OfflineStatusError(status, message)
 
 
-def _finish(reply: OfflineReply) -> str:
-    return "tool_calls" if reply.tool_calls else "stop"
-
-
-def _usage(messages: list[dict[str, Any]], reply: OfflineReply) -> dict[str, int]:
+def _usage(messages: list[dict[str, Any]], reply: OfflineReply) -> Usage:
     prompt = 0
     for message in messages:
         prompt += count_tokens(text_of(message.get("content")))
@@ -119,21 +123,4 @@ def _usage(messages: list[dict[str, Any]], reply: OfflineReply) -> dict[str, int
             prompt += count_tokens(f"{function.get('name', '')} {function.get('arguments', '')}")
     completion = count_tokens(reply.content or "")
     completion += sum(count_tokens(f"{name} {args}") for _, name, args in reply.tool_calls)
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
-
-
-def _chunk(
-    text: str = "", *, tool: dict[str, Any] | None = None, finish: str = ""
-) -> GenericStreamingChunk:
-    return {
-        "text": text,
-        "tool_use": tool,  # type: ignore[typeddict-item]
-        "is_finished": bool(finish),
-        "finish_reason": finish,
-        "usage": None,
-        "index": 0,
-    }
+    return Usage(prompt, completion, prompt + completion)

@@ -2,9 +2,12 @@
 
 * Tools offered and no tool result since the last user message: call the tool whose name and
   description share the most words with the prompt (else the first), with its arguments filled
-  from the prompt.
+  from the prompt: a quoted phrase, else what the prompt says beyond the tool's own words
+  ("What is the weather in Lisbon?" gives a weather tool's ``city`` "Lisbon").
 * Tool results present: a text answer that summarises them.
-* A JSON schema asked for: JSON built from the schema that validates against it.
+* A JSON schema asked for: JSON built from the schema that validates against it; strings and
+  numbers are taken from the prompt in order ("Ada Lovelace, 36, mathematician" fills
+  ``name``, ``age`` and ``occupation``).
 * Otherwise: ``[offline model] You said: ...``, echoing the prompt (and a hint of the system
   prompt).
 """
@@ -19,6 +22,8 @@ from typing import Any
 PREFIX = "[offline model]"
 _ECHO = 200
 _WORD = re.compile(r"[a-z0-9]+")
+_TEXT_WORD = re.compile(r"\w+(?:['\u2019-]\w+)*")
+_SEGMENT = re.compile(r"[^,;\n]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
 _QUOTED = re.compile(r"\"([^\"]+)\"|'([^']+)'|“([^”]+)”")
@@ -26,8 +31,9 @@ _MATH = re.compile(r"[-+*/^%().\d\s]*\d[-+*/^%().\d\s]*[-+*/^%][-+*/^%().\d\s]*\
 _URL = re.compile(r"https?://\S+")
 _PATH = re.compile(r"[\w.-]*[/\\][\w./\\-]+|[\w-]+\.[a-zA-Z0-9]{1,5}\b")
 _STOP = frozenset(
-    "a an and are as at be by can do for from get give how i in is it me my of on or please "
-    "show tell that the this to use using what when which with you your".split()
+    "a about an and any are as at be by can could did do does for from get give how i in is it "
+    "its me my now of on or please right show some tell that the there this to today tonight use "
+    "using was what when where which who why will with would you your".split()
 )
 
 
@@ -65,7 +71,8 @@ def respond(
         tool = _choose_tool(tools, prompt, tool_choice)
         if tool is not None:
             previous = sum(len(m.get("tool_calls") or []) for m in messages)
-            arguments = arguments_for(tool.get("parameters") or {}, prompt)
+            parameters = tool.get("parameters") or {}
+            arguments = arguments_for(parameters, prompt, _vocabulary(tool, parameters))
             call = (f"call_{previous + 1}", str(tool.get("name", "")), json.dumps(arguments))
             return OfflineReply(None, (call,))
     summary = _summarise(messages, results)
@@ -101,8 +108,17 @@ def _summarise(messages: list[dict[str, Any]], results: list[dict[str, Any]]) ->
     parts = []
     for result in results:
         name = result.get("name") or names.get(result.get("tool_call_id"), "tool")
-        parts.append(f"{name}: {text_of(result.get('content'))[:_ECHO]}")
+        parts.append(f"{name}: {_canonical(text_of(result.get('content')))[:_ECHO]}")
     return "; ".join(parts)
+
+
+def _canonical(text: str) -> str:
+    """A JSON tool result with its keys sorted (a Lua table has no key order), else ``text``."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 def _words(text: str) -> set[str]:
@@ -125,9 +141,23 @@ def _choose_tool(
     return functions[scores.index(max(scores))] if functions else None
 
 
-def arguments_for(parameters: dict[str, Any], prompt: str) -> dict[str, Any]:
-    """Arguments for a tool with JSON Schema ``parameters``, filled from the prompt."""
-    value = value_for({"type": "object", **parameters}, prompt)
+def _vocabulary(tool: dict[str, Any], parameters: dict[str, Any]) -> frozenset[str]:
+    """The words a tool's declaration uses (name, description, parameter names and texts)."""
+    parts = [str(tool.get("name", "")), str(tool.get("description", ""))]
+    for name, schema in (parameters.get("properties") or {}).items():
+        parts += [str(name), str(schema.get("description", "")) if isinstance(schema, dict) else ""]
+    return frozenset(_words(" ".join(parts)))
+
+
+def arguments_for(
+    parameters: dict[str, Any], prompt: str, vocabulary: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Arguments for a tool with JSON Schema ``parameters``, filled from the prompt.
+
+    ``vocabulary`` holds the tool's own words (see :func:`_vocabulary`): a string argument is
+    what the prompt says beyond them and beyond filler words.
+    """
+    value = _Builder(parameters, prompt, vocabulary).build({"type": "object", **parameters}, "")
     return value if isinstance(value, dict) else {}
 
 
@@ -136,12 +166,43 @@ def value_for(schema: dict[str, Any], prompt: str) -> Any:
     return _Builder(schema, prompt).build(schema, "")
 
 
+def _content(text: str, vocabulary: frozenset[str]) -> str | None:
+    """The phrase of ``text`` beyond ``vocabulary`` and filler words: of the runs of such words,
+    the first holding a capitalised word past the first (a name: "Lisbon", "New York"), else
+    the first; None when nothing is left."""
+    runs: list[tuple[int, int, bool]] = []  # (start, end, has a capitalised word)
+    for index, match in enumerate(_TEXT_WORD.finditer(text)):
+        word = match.group(0)
+        lowered = re.split(r"['\u2019]", word.lower())[0]  # "what's" is "what"
+        if lowered in _STOP or _NUMBER.fullmatch(word) or _words(word) <= vocabulary:
+            runs.append((-1, -1, False))
+            continue
+        named = index > 0 and word[0].isupper()
+        if runs and runs[-1][0] >= 0:
+            start, _, had = runs[-1]
+            runs[-1] = (start, match.end(), had or named)
+        else:
+            runs.append((match.start(), match.end(), named))
+    found = [run for run in runs if run[0] >= 0]
+    if not found:
+        return None
+    start, end, _ = next((run for run in found if run[2]), found[0])
+    return text[start:end]
+
+
 class _Builder:
-    def __init__(self, root: dict[str, Any], prompt: str) -> None:
+    def __init__(
+        self, root: dict[str, Any], prompt: str, vocabulary: frozenset[str] | None = None
+    ) -> None:
         self.root = root
         self.prompt = prompt
+        self.vocabulary = vocabulary
         self.numbers = _NUMBER.findall(prompt)
         self.used_numbers = 0
+        # "Ada Lovelace, 36, mathematician": one text part per string, in order
+        parts = [p.strip() for p in _SEGMENT.findall(prompt)]
+        self.segments = [p for p in parts if p and not _NUMBER.fullmatch(p)]
+        self.used_segments = 0
 
     def build(self, schema: dict[str, Any], name: str, depth: int = 0) -> Any:
         schema = self._resolve(schema)
@@ -216,10 +277,21 @@ class _Builder:
             found = _first(_PATH, self.prompt)
         if found is None:
             quoted = _QUOTED.search(self.prompt)
-            found = next(g for g in quoted.groups() if g) if quoted else self.prompt[:_ECHO]
+            found = next(g for g in quoted.groups() if g) if quoted else self._text()
         text = found.strip() or "offline"
         text = text.ljust(int(schema.get("minLength", 0)), ".")
         return text[: int(schema["maxLength"])] if "maxLength" in schema else text
+
+    def _text(self) -> str:
+        """A string from the prompt: the next of several comma-separated parts, else the whole;
+        for a tool's argument, only what goes beyond the tool's own words."""
+        text = self.prompt
+        if len(self.segments) > 1 and self.used_segments < len(self.segments):
+            text = self.segments[self.used_segments]
+            self.used_segments += 1
+        if self.vocabulary is not None:
+            text = _content(text, self.vocabulary) or text
+        return text[:_ECHO]
 
 
 def _first(pattern: re.Pattern[str], text: str) -> str | None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import random
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from .._exceptions import ParameterError, ProviderError
 from . import _litellm
-from ._errors import Failure, classify
 from ._types import (
     LLMRequest,
     LLMResponse,
@@ -21,6 +20,9 @@ from ._types import (
     is_offline_model,
     resolve_default_model,
 )
+
+if TYPE_CHECKING:
+    from ._errors import Failure
 
 ChunkCallback = Callable[[str], Awaitable[None]]
 
@@ -124,7 +126,6 @@ class Provider:
             raise ParameterError(function, "messages", "must not be empty")
         primary = request.model or self.default_model
         timeout = request.timeout or self.timeout
-        await _litellm.load_async()
         started = time.perf_counter()
         attempts = 0
         first: tuple[str, Failure] | None = None
@@ -142,7 +143,15 @@ class Provider:
                     if exc is state.callback_error:
                         raise
                     base = request.api_base or self.api_base
+                    from ._errors import classify  # loaded by the first failure
+
                     failure = classify(exc, api_base=base, timeout=timeout)
+                    if failure.kind == "auth":  # never retried: say which key to set
+                        hint = _litellm.key_hint(
+                            model, key_given=bool(request.api_key or self.api_key)
+                        )
+                        cause = f"authentication failed, {hint}: {failure.cause}"
+                        failure = dataclasses.replace(failure, cause=cause)
                     if state.delivered or failure.kind not in self.retry.retry_on:
                         break
                     continue
@@ -160,6 +169,8 @@ class Provider:
     def _backoff(self, attempt: int, failure: Failure | None) -> float:
         policy = self.retry
         delay = min(policy.max_backoff, policy.backoff * 2.0 ** (attempt - 1))
+        import random  # loaded by the first retry
+
         delay *= random.uniform(0.5, 1.0)
         if failure is not None and failure.retry_after is not None:
             delay = max(delay, min(failure.retry_after, policy.max_backoff))
@@ -182,7 +193,13 @@ class Provider:
         on_chunk: ChunkCallback | None,
         state: _StreamState,
     ) -> LLMResponse:
-        litellm = _litellm.load()
+        if is_offline_model(model):  # in-process, and without importing litellm
+            from . import _offline  # loaded by the first offline call
+
+            with anyio.CancelScope(deadline=anyio.current_time() + deadline):
+                return await _offline.answer(request, model, _delivering(on_chunk, state))
+            raise TimeoutError
+        litellm = await _litellm.load_async()
         kwargs = _litellm.completion_kwargs(
             request,
             model,
@@ -202,6 +219,23 @@ class Provider:
             async with aclosing(stream):
                 return await _assemble(model, stream, request.messages, on_chunk, state)
         raise TimeoutError  # only the deadline, not an outer cancellation, ends up here
+
+
+def _delivering(on_chunk: ChunkCallback | None, state: _StreamState) -> ChunkCallback | None:
+    """``on_chunk``, noting in ``state`` that text went out (no retry after that) and which
+    exception the callback raised (it propagates unchanged, never classified)."""
+    if on_chunk is None:
+        return None
+
+    async def deliver(text: str) -> None:
+        state.delivered = True
+        try:
+            await on_chunk(text)
+        except Exception as exc:
+            state.callback_error = exc
+            raise
+
+    return deliver
 
 
 def _response(model: str, raw: Any, messages: list[dict[str, Any]]) -> LLMResponse:
@@ -230,6 +264,8 @@ async def _assemble(
     on_chunk: ChunkCallback,
     state: _StreamState,
 ) -> LLMResponse:
+    deliver = _delivering(on_chunk, state)
+    assert deliver is not None
     text: list[str] = []
     calls: dict[int, dict[str, Any]] = {}
     usage = None
@@ -246,12 +282,7 @@ async def _assemble(
                 entry["args"].append(piece.function.arguments or "")
             if delta.content:
                 text.append(delta.content)
-                state.delivered = True
-                try:
-                    await on_chunk(delta.content)
-                except Exception as exc:
-                    state.callback_error = exc
-                    raise
+                await deliver(delta.content)
     tool_calls: list[ToolCall] = [
         _litellm.parse_tool_call(e["id"] or f"call_{i + 1}", e["name"], "".join(e["args"]))
         for i, e in sorted(calls.items())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .._exceptions import ToolError
 from ._tool import Tool, ToolContext
@@ -17,9 +16,11 @@ OPERATIONS = ("now", "parse", "format", "add", "diff")
 def _zone(name: str | None) -> dt.tzinfo:
     if name is None or name.upper() in ("UTC", "Z"):
         return dt.UTC
+    import zoneinfo  # loads the time zone machinery only for a spell that names a zone
+
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ToolError(
             _NAME, f"unknown timezone {name!r} (use an IANA name like 'Europe/Paris')"
         ) from None

@@ -17,7 +17,7 @@ NET_HTTP = "net.http"
 """Make HTTP requests to allowlisted hosts."""
 
 _PERMISSION = re.compile(r"\*|[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
-_HOST = re.compile(r"(\*|\*\.)?[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?|\[?[0-9a-f:.]+\]?")
+_HOST = re.compile(r"\*|(\*\.)?[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?|\[?[0-9a-f:.]+\]?")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +61,7 @@ class Permissions:
         http_allow_private: bool = False,
         max_response_bytes: int | None = None,
         max_file_bytes: int | None = None,
+        known: Iterable[str] | None = None,
     ) -> Permissions:
         """Build permissions from command-line flags or configuration.
 
@@ -71,14 +72,21 @@ class Permissions:
             http_allow_private: ``--http-allow-private``.
             max_response_bytes: ``--http-max-bytes``; None keeps the default.
             max_file_bytes: ``--max-file-bytes``; None keeps the default.
+            known: the permissions the tools in use declare (``ToolRegistry.permissions()``);
+                when given, every ``allow`` name must grant at least one of them (``"fs"``
+                grants ``"fs.read"``; ``"*"`` grants all), so a typo is an error, not a
+                silently useless grant.
 
         Raises:
-            ConfigError: a malformed permission or host, a missing workspace, a bad size.
+            ConfigError: a malformed or unknown permission or host, a missing workspace, a bad
+                size.
         """
         names = frozenset(n.strip() for value in allow for n in value.split(",") if n.strip())
-        for name in names:
+        for name in sorted(names):
             if not _PERMISSION.fullmatch(name):
                 raise ConfigError(f"--allow: {name!r} is not a permission name like 'fs.read'")
+            if known is not None:
+                _check_known(name, frozenset(known))
         hosts = tuple(
             h.strip().lower().rstrip(".") for value in http_hosts for h in value.split(",")
         )
@@ -107,3 +115,13 @@ class Permissions:
     def denial(self, permission: str) -> str:
         """The message for a call that needs ``permission`` but lacks it."""
         return f"permission {permission!r} not granted; run with --allow {permission}"
+
+
+def _check_known(name: str, known: frozenset[str]) -> None:
+    if name == "*" or any(p == name or p.startswith(name + ".") for p in known):
+        return
+    groups = sorted({p.split(".")[0] for p in known if "." in p})
+    listed = ", ".join(sorted(known)) or "none"
+    if groups:
+        listed += f", a group of them ({', '.join(groups)})"
+    raise ConfigError(f"--allow: unknown permission {name!r}; known: {listed} or '*' (all)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -49,6 +48,10 @@ class ToolRegistry:
         self.get(name)
         del self._tools[name]
 
+    def permissions(self) -> frozenset[str]:
+        """The permissions the registered tools declare (what ``--allow`` can grant)."""
+        return frozenset(t.permission for t in self._tools.values() if t.permission)
+
     def get(self, name: str) -> Tool:
         """Return the tool called ``name``.
 
@@ -58,6 +61,8 @@ class ToolRegistry:
         tool = self._tools.get(name)
         if tool is not None:
             return tool
+        import difflib  # only for an unknown name
+
         close = difflib.get_close_matches(str(name), list(self._tools), n=3, cutoff=0.6)
         if close:
             quoted = [repr(c) for c in close]

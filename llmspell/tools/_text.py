@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
-import importlib.util
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +25,10 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([\w.-]+)\s*\}\}")
 
 
 def _cl100k_candidates() -> list[Path]:
+    import hashlib  # here, and below: loaded by the first count, not by every spell's start
+    import importlib.util
+    import tempfile
+
     key = hashlib.sha1(_CL100K_URL.encode()).hexdigest()  # tiktoken's cache file name
     dirs = [os.environ.get(v) for v in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR")]
     dirs.append(os.path.join(tempfile.gettempdir(), "data-gym-cache"))
@@ -48,6 +48,9 @@ def cl100k_encoding() -> Any | None:
         import tiktoken
     except ImportError:
         return None
+    import base64
+    import hashlib
+
     for path in _cl100k_candidates():
         try:
             data = path.read_bytes()

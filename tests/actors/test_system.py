@@ -102,6 +102,26 @@ async def test_body_error_still_shuts_down_cleanly() -> None:
     assert log == ["start w", "stop w"]
 
 
+async def test_a_scope_cancelled_during_shutdown_ends_the_system_cleanly() -> None:
+    """Cancelling an enclosing scope while the system drains (here from a bus handler, as a
+    CLI does when its output closes) cancels the rest of the shutdown; the task group still
+    closes in order, so the scope catches the cancellation instead of structured concurrency
+    breaking ("cancel scope that isn't the current task's" / "nursery stack corrupted")."""
+    stopped: list[str] = []
+    with anyio.CancelScope() as scope:
+        async with actors.open_system() as system:
+
+            def on_stopped(event: actors.Event) -> None:
+                stopped.append(event.payload["actor"])
+                scope.cancel()
+
+            system.bus.subscribe("actor.stopped", on_stopped)
+            await system.spawn_supervisor(name="workers")
+            await system.spawn(Worker, [], name="worker")
+    assert scope.cancelled_caught
+    assert stopped and stopped[0] in ("worker", "workers")
+
+
 async def test_monitors_deliver_terminated_once_stopped_for_good() -> None:
     log: list[str] = []
     async with actors.open_system() as system:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -69,24 +71,68 @@ def test_limits_are_named(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[
         (["run", "spells/hello.lua", "-p", "novalue"], "expected KEY=VALUE"),
         (["run", "spells/hello.lua", "--timeout", "-1"], "--timeout: must be positive"),
         (["run", "spells/hello.lua", "--allow", "bad perm"], "--allow"),
-        (["run"], "the following arguments are required: file"),
+        (
+            ["run", "spells/hello.lua", "--allow", "bogus"],
+            "--allow: unknown permission 'bogus'; known: fs.read, fs.write, net.http",
+        ),
+        (["run", "spells/hello.lua", "--allow", "fs.reed"], "unknown permission 'fs.reed'"),
+        (["run", "spells/hello.lua", "--http-host", "*x.com"], "is not a host name"),
+        (["run", "spells/hello.lua", "--config", "nothere.toml"], "nothere.toml: no such"),
     ],
 )
 def test_usage_errors_exit_2(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) if argv == ["run"] else _nothing():
-        code = main(argv)
-        assert code == 2
+    assert main(argv) == 2
     assert message in capsys.readouterr().err
 
 
-class _nothing:
-    def __enter__(self) -> None:
-        return None
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run"], "the following arguments are required: file"),
+        (["run", "spells/hello.lua", "--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_argparse_usage_errors_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
 
-    def __exit__(self, *exc: object) -> None:
-        return None
+
+@pytest.mark.parametrize("allow", ["fs", "fs.read", "net", "*", "fs.read,net.http"])
+def test_allow_takes_known_permissions_groups_and_all(
+    allow: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(SPELLS / "hello.lua"), "--allow", allow]) == 0
+
+
+def test_http_host_star_is_accepted_as_help_offers(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "'*'" in capsys.readouterr().out
+    assert main(["run", str(SPELLS / "hello.lua"), "--http-host", "*"]) == 0
+    assert "error" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_config_works_before_and_after_the_command(
+    where: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path, "small.toml", "[limits]\noutput_bytes = 10\n")
+    spell = str(SPELLS / "hello.lua")
+    argv = (
+        ["--config", config, "run", spell]
+        if where == "before"
+        else ["run", "--config", config, spell]
+    )
+    code = main(argv)
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert "output limit exceeded: the spell printed more than 10 bytes" in err
 
 
 def test_check_reports_syntax_errors_and_unknown_api_names(
@@ -171,3 +217,178 @@ def test_sigint_while_a_spell_runs_exits_130(tmp_path: pathlib.Path, name: str, 
             proc.wait()
     assert proc.returncode == 130, f"exit code {proc.returncode}, stderr: {err}"
     assert "llmspell: interrupted" in err
+
+
+# -- a closed standard output (`llmspell run x.lua | head -1`) ---------------------------------
+
+ROOT = SPELLS.parent
+CLOSED_OUTPUT = 141  # 128 + SIGPIPE, as a shell reports for `cat`
+
+
+def run_with_closed_stdout(argv: list[str], cwd: pathlib.Path = ROOT) -> tuple[int, str]:
+    """Run ``argv`` with its stdout a pipe whose reader has already gone away, so that its
+    first write fails as it does once ``head -1`` exits. Returns (exit code, stderr)."""
+    read, write = os.pipe()
+    os.close(read)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
+    try:
+        proc = subprocess.run(
+            argv, stdout=write, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env, timeout=120
+        )
+    finally:
+        os.close(write)
+    return proc.returncode, proc.stderr
+
+
+LLMSPELL = [sys.executable, "-m", "llmspell"]
+PRINT_LOOPS = {
+    # prints from event handlers, as hello does: the handler used to fail and log the error
+    "hello.lua": None,
+    # a spell that catches the failed print and keeps printing, forever
+    "yes.lua": "while true do pcall(print, 'y') end",
+    "yes_handler.lua": """
+        events.on("tick", function(event)
+          pcall(print, "tick " .. event.n)
+          events.emit("tick", {n = event.n + 1})
+        end)
+        events.emit("tick", {n = 1})
+    """,
+    "yes_handler.js": """
+        events.on("tick", async (event) => {
+          try { print("tick " + event.n); } catch (e) {}
+          await events.emit("tick", {n: event.n + 1});
+        });
+        await events.emit("tick", {n: 1});
+    """,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PRINT_LOOPS))
+def test_a_closed_stdout_ends_the_run_at_once_and_quietly(
+    name: str, tmp_path: pathlib.Path
+) -> None:
+    source = PRINT_LOOPS[name]
+    spell = str(SPELLS / name) if source is None else write(tmp_path, name, source)
+    code, err = run_with_closed_stdout([*LLMSPELL, "run", spell, "--timeout", "60"])
+    assert code == CLOSED_OUTPUT, err
+    assert "Broken pipe" not in err and "Traceback" not in err
+    assert "error" not in err.lower() and "limit exceeded" not in err
+
+
+@pytest.mark.parametrize("argv", [["tools"], ["check", "spells/hello.lua"]])
+def test_listing_commands_end_quietly_on_a_closed_stdout(argv: list[str]) -> None:
+    assert run_with_closed_stdout([*LLMSPELL, *argv]) == (CLOSED_OUTPUT, "")
+
+
+@pytest.mark.slow
+def test_models_ends_quietly_on_a_closed_stdout() -> None:
+    assert run_with_closed_stdout([*LLMSPELL, "models"]) == (CLOSED_OUTPUT, "")
+
+
+def test_the_actors_demo_ends_quietly_on_a_closed_stdout() -> None:
+    assert run_with_closed_stdout([sys.executable, "-m", "actors"]) == (CLOSED_OUTPUT, "")
+
+
+def test_json_output_to_a_closed_stdout_ends_quietly() -> None:
+    code, err = run_with_closed_stdout([*LLMSPELL, "run", "spells/hello.lua", "--json"])
+    assert code == CLOSED_OUTPUT
+    assert "Traceback" not in err and "hello, world, Lua!" in err  # the spell's output: stderr
+
+
+# -- start-up: what a run imports ---------------------------------------------------------------
+
+IMPORTED_AFTER_RUN = """
+import sys
+from llmspell._cli import main
+code = main(["run", sys.argv[1], *sys.argv[2:]])
+print("litellm" in sys.modules, code)
+"""
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "print(llm.complete('hello').content)",
+        "local a = llm.agent{name = 'x'}\nprint(a:run('hi'))",
+        "print(llm.complete{prompt = 'n', schema = {type = 'object', properties = {n = {type = 'integer'}}}}.content)",
+        "llm.stream('hello', function(text) end)",
+    ],
+)
+def test_the_offline_model_does_not_import_litellm(source: str, tmp_path: pathlib.Path) -> None:
+    """litellm takes seconds to import: a spell on the offline model must not pay for it."""
+    spell = write(tmp_path, "offline.lua", source)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORTED_AFTER_RUN, spell],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert proc.stdout.splitlines()[-1] == "False 0", proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("source", "model", "config_model", "expected"),
+    [
+        ("print(llm.complete('x').content)", "openai/gpt-4o-mini", None, True),
+        ("print(llm.complete('x').content)", None, "anthropic/claude-3-5-haiku-latest", True),
+        ("print(llm.complete('x').content)", None, None, False),  # the offline model
+        ("print(llm.complete('x').content)", "offline/llmspell", None, False),
+        ("print('no model here')", "openai/gpt-4o-mini", None, False),
+    ],
+)
+def test_litellm_is_imported_early_only_for_spells_that_will_need_it(
+    source: str,
+    model: str | None,
+    config_model: str | None,
+    expected: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from llmspell._cli import _uses_litellm
+
+    monkeypatch.delenv("LLMSPELL_MODEL", raising=False)
+    assert _uses_litellm(source, model, config_model) is expected
+
+
+@pytest.fixture
+def served_in_a_thread() -> Iterator[str]:
+    """The local OpenAI-compatible server, on its own loop in a thread (the CLI under test runs
+    in another process)."""
+    import asyncio
+    import threading
+
+    from llmspell.testing import OpenAIServer
+
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    url: list[str] = []
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with OpenAIServer(default_reply="Hello from the local server.") as server:
+            url.append(server.base_url)
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert ready.wait(30)
+    yield url[0]
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(30)
+    loop.close()
+
+
+@pytest.mark.slow
+def test_a_litellm_spell_waits_for_the_background_import_and_gets_its_answer(
+    served_in_a_thread: str, tmp_path: pathlib.Path
+) -> None:
+    """The console script starts importing litellm before the engine starts; the spell's first
+    call waits for that import instead of starting another, and gets the server's answer."""
+    spell = write(tmp_path, "ask.lua", "print(llm.complete('hello').content)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMSPELL_", "OPENAI_"))}
+    env |= {"OPENAI_API_BASE": served_in_a_thread, "OPENAI_API_KEY": "sk-test"}
+    proc = subprocess.run(
+        [*LLMSPELL, "run", spell, "--model", "openai/test-model"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "Hello from the local server.\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import re
 
 import pytest
 
@@ -62,3 +63,25 @@ def test_a_bad_state_table_names_it(tmp_path: pathlib.Path, text: str) -> None:
     path.write_text(text)
     with pytest.raises(ConfigError, match=r"\[state\]"):
         load_config(path, env={})
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_runtime_refuses_a_permission_no_tool_declares(anyio_backend: str) -> None:
+    """``allow = ["fs.raed"]`` in llmspell.toml is a typo, not a silently useless grant; a
+    permission that a tool passed in declares is fine."""
+    from llmspell import Config, open_runtime
+    from llmspell.tools import Tool, ToolRegistry
+
+    with pytest.raises(
+        ConfigError, match=re.escape("unknown permission 'fs.raed'; known: fs.read")
+    ):
+        async with open_runtime(Config(allow=("fs.raed",))):
+            pass
+
+    async def handler(args: dict, ctx: object) -> str:
+        return "ok"
+
+    db = Tool("db_write", "write the db", {}, handler, permission="db.write", source="python")
+    async with open_runtime(Config(allow=("db",)), tools=ToolRegistry([db])) as rt:
+        assert rt.ops.permissions.grants("db.write")

@@ -6,7 +6,6 @@ talking to the local OpenAI-compatible test server.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -377,22 +376,6 @@ async def test_tools_from_spells_hooks_permissions_validation(ext: str, runtime:
     await anyio.wait_all_tasks_blocked()
     outcomes = [(p["toolName"], p["success"]) for _, p in executed]
     assert ("calculator", True) in outcomes and ("calculator", False) in outcomes
-
-
-SPELLS = ["research_agent", "custom_tool", "streaming", "structured", "hooks"]
-
-
-@pytest.mark.parametrize("name", SPELLS)
-async def test_example_spells_run_offline_alike_in_every_engine(name: str) -> None:
-    outputs = {}
-    for ext in ("lua", "js", "tengo"):
-        chunks: list[str] = []
-        async with open_runtime(provider=Provider(default_model="offline/llmspell")) as rt:
-            result = await rt.run(f"spells/{name}.{ext}", output=chunks.append)
-        assert result.ok, result.error
-        outputs[ext] = "".join(chunks).replace(f"spells/{name}.{ext}", "spells/NAME")
-    assert outputs["lua"] == outputs["js"] == outputs["tengo"]
-    assert json.dumps(outputs["lua"])
 
 
 @BOTH

@@ -134,6 +134,49 @@ async def test_tool_arguments_are_filled_from_the_prompt(provider: Provider) -> 
     }
 
 
+@pytest.mark.parametrize(
+    ("prompt", "city"),
+    [
+        ("What is the weather in Lisbon?", "Lisbon"),
+        ("weather for New York please", "New York"),
+        ("How warm is it in Oslo today?", "Oslo"),
+        ("what's the current weather in cairo", "cairo"),
+    ],
+)
+async def test_a_tool_argument_is_what_the_prompt_says_beyond_the_tool(
+    provider: Provider, prompt: str, city: str
+) -> None:
+    """Not the whole prompt: the words the tool's declaration does not already use."""
+    weather = tool(
+        "weather",
+        "Current temperature in a city, in Celsius",
+        {"city": {"type": "string", "description": "city name"}},
+        ["city"],
+    )
+    response = await ask(provider, user(prompt), tools=[weather, CALC])
+    assert [(c.name, c.arguments) for c in response.tool_calls] == [("weather", {"city": city})]
+
+
+async def test_schema_strings_and_numbers_come_from_the_prompt_in_order(
+    provider: Provider,
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "age": {"type": "integer"},
+            "occupation": {"type": "string"},
+        },
+        "required": ["name", "age", "occupation"],
+    }
+    response = await ask(provider, user("Ada Lovelace, 36, mathematician"), schema=schema)
+    assert json.loads(response.content) == {
+        "name": "Ada Lovelace",
+        "age": 36,
+        "occupation": "mathematician",
+    }
+
+
 async def test_without_overlap_the_first_tool_is_called_with_the_prompt(provider: Provider) -> None:
     response = await ask(provider, user("zzz qqq"), tools=[WEATHER, CALC])
     assert (response.tool_calls[0].name, response.tool_calls[0].arguments) == (
@@ -265,7 +308,7 @@ async def test_scripted_error_is_retried_then_succeeds(provider: Provider) -> No
     [
         ("server_error", 3, "HTTP 500: boom (3 attempts)"),
         ("timeout", 3, "timed out"),
-        ("connection", 3, "connection error: boom"),
+        ("connection", 3, "cannot connect to the provider: boom"),
         ("bad_request", 1, "HTTP 400: boom"),
         ("auth", 1, "HTTP 401: boom"),
         (503, 3, "HTTP 503: boom (3 attempts)"),

@@ -229,6 +229,46 @@ async def test_client_errors_are_not_retried(
     assert len(server.requests) == 1 and "you did it wrong" in caught.value.cause
 
 
+async def test_a_refused_key_fails_at_once_and_names_the_variable_to_set(
+    server: OpenAIServer, provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server answers 401 and no OPENAI_API_KEY is set: one request, no retry, and the
+    error says which variable to set."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    server.error(401, "Incorrect API key provided", times=3)
+    with pytest.raises(ProviderError) as caught:
+        await provider.complete(request())
+    assert len(server.requests) == 1
+    assert caught.value.cause.startswith("authentication failed, set OPENAI_API_KEY: HTTP 401")
+    assert "Incorrect API key provided" in caught.value.cause
+
+
+async def test_a_refused_key_from_the_environment_is_named(
+    server: OpenAIServer, provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
+    server.error(401, "invalid key", times=3)
+    with pytest.raises(ProviderError, match="the key in OPENAI_API_KEY was refused"):
+        await provider.complete(request())
+    assert len(server.requests) == 1
+
+
+async def test_a_missing_key_fails_at_once_before_any_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No key for a hosted provider: litellm fails before connecting (it reports this as an
+    HTTP 500 for OpenAI); that is an authentication error, not retried, naming the variable."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    slow = RetryPolicy(attempts=3, backoff=30.0, max_backoff=30.0)  # a retry would hang here
+    provider = Provider(default_model="openai/gpt-4o-mini", retry=slow)
+    with anyio.fail_after(20), pytest.raises(ProviderError) as caught:
+        await provider.complete(request())
+    assert caught.value.cause.startswith("authentication failed, set OPENAI_API_KEY")
+    assert "attempts" not in caught.value.cause and "HTTP 500" not in caught.value.cause
+
+
 async def test_slow_reply_times_out(server: OpenAIServer) -> None:
     server.reply("too late", delay=30)
     server.reply("too late", delay=30)

@@ -53,6 +53,7 @@ def test_public_names_are_pinned() -> None:
             "Usage",
             "install_replies",
             "is_offline_model",
+            "load_litellm",
             "resolve_default_model",
             "uninstall_replies",
         ]

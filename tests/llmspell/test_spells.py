@@ -211,6 +211,7 @@ CRASHES = {
 
 
 HELLO_EXPECTED = "hello, Ada, {lang}! (2 greetings heard)\n"
+LANGS = {"lua": "Lua", "js": "JavaScript", "tengo": "Tengo"}
 
 
 @pytest.mark.parametrize(
@@ -228,6 +229,20 @@ async def test_hello_spells(path: str, lang: str) -> None:
     assert result.ok, result.error
     assert chunks[-1] == HELLO_EXPECTED.format(lang=lang)
     assert result.value == {"spell": "hello", "name": "Ada"}
+
+
+@BOTH
+async def test_without_an_output_callable_the_printed_text_is_in_the_result(ext: str) -> None:
+    """``runtime.run(spell)`` keeps what the spell printed (it used to be dropped); given an
+    ``output`` callable, the text streams there instead."""
+    async with open_runtime() as rt:
+        kept = await rt.run(f"spells/hello.{ext}", params={"name": "Ada"})
+        chunks: list[str] = []
+        streamed = await rt.run(f"spells/hello.{ext}", output=chunks.append)
+    assert kept.ok and kept.output is not None
+    assert kept.output.endswith(HELLO_EXPECTED.format(lang=LANGS[ext]))
+    assert kept.to_json()["output"] == kept.output
+    assert streamed.output is None and "".join(chunks).startswith("heard hello.greeted")
 
 
 @BOTH
