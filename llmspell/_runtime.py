@@ -20,10 +20,12 @@ from ._api import build_surface
 from ._config import Config
 from ._ops import (
     NO_HEADERS,
+    Attachable,
     Observer,
     Operations,
     RunRequest,
     RunResult,
+    SpellMetrics,
     SpellRun,
     SpellSource,
 )
@@ -154,6 +156,9 @@ async def open_runtime(
         notice: receives one-off notices for the user (e.g. "the offline model answered").
         observability: watches every operation: the observability layer's tracing and
             metrics (``observability.create_observer(...)``), or any :class:`llmspell.Observer`.
+            If it has a ``spell_metrics`` (a :class:`llmspell.SpellMetrics`), the spells'
+            ``metrics.*`` calls record there; if it is :class:`llmspell.Attachable`, it is
+            attached to the actor system while the runtime is open.
     """
     config = config or Config()
     async with AsyncExitStack() as stack:
@@ -185,8 +190,16 @@ async def open_runtime(
             permissions=permissions,
             notice=notice,
             observer=observability,
+            metrics=_spell_metrics(observability),
         )
+        if isinstance(observability, Attachable):
+            stack.callback(observability.attach(system))
         yield Runtime(ops, spells, limits=limits or config.limits)
+
+
+def _spell_metrics(observability: Observer | None) -> SpellMetrics | None:
+    metrics: SpellMetrics | None = getattr(observability, "spell_metrics", None)
+    return metrics
 
 
 __all__ = ["RunResult", "Runtime", "SpellSource", "open_runtime"]

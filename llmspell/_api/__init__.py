@@ -18,6 +18,7 @@ from ._core import json_namespace, log_namespace, parallel, sleep
 from ._events import events_namespace
 from ._hooks import hooks_namespace
 from ._llm import llm_namespace
+from ._metrics import metrics_namespace
 from ._tools import tools_namespace
 from ._values import to_script as to_script
 
@@ -47,6 +48,7 @@ def build_surface() -> Surface:
         "hooks": hooks_namespace(),
         "llm": llm_namespace(),
         "tools": tools_namespace(),
+        "metrics": metrics_namespace(),
     }
     return Surface(namespaces, {"sleep": sleep, "parallel": parallel})
 

@@ -23,6 +23,7 @@ from ._tools import ToolCall, ToolPools, tool_specs
 
 if TYPE_CHECKING:
     from ._context import RunContext
+    from ._metrics import SpellMetrics
     from ._trace import Observer
 
 
@@ -35,6 +36,8 @@ class Operations:
         tools: the runtime's tools (a run sees these plus its own).
         permissions: what tool calls may touch unless a run brings its own.
         observer: watches every operation (tracing, metrics), or None.
+        metrics: records the metrics spells make (``metrics.*``), or None: the calls then
+            validate and do nothing.
     """
 
     def __init__(
@@ -47,12 +50,14 @@ class Operations:
         permissions: Permissions,
         notice: Callable[[str], None] | None = None,
         observer: Observer | None = None,
+        metrics: SpellMetrics | None = None,
     ) -> None:
         self.system = system
         self.provider = provider
         self.tools = tools
         self.permissions = permissions
         self.observer = observer
+        self.metrics = metrics
         self.workers = workers
         self.pools = ToolPools(workers)
         self.active: dict[str, Callable[[], None]] = {}
