@@ -193,7 +193,6 @@ OPERATION_METRICS = (
     STATE_WRITES,
     HTTP_REQUESTS,
     HTTP_DURATION,
-    SPANS_DROPPED,
 )
 RUNTIME_METRICS = (
     ACTOR_MESSAGES,
@@ -210,7 +209,7 @@ RUNTIME_METRICS = (
     BUS_SUBSCRIPTIONS,
     BUS_QUEUED,
 )
-METRICS: tuple[MetricSpec, ...] = OPERATION_METRICS + RUNTIME_METRICS
+METRICS: tuple[MetricSpec, ...] = (*OPERATION_METRICS, SPANS_DROPPED, *RUNTIME_METRICS)
 """Every metric llmspell declares (spells' own ``llmspell_spell_*`` metrics aside)."""
 
 SPELL_METRIC_PREFIX = "llmspell_spell_"
