@@ -128,6 +128,20 @@ def observability_uses_public_names(graph: Graph) -> list[tuple[str, str]]:
     )
 
 
+TELEMETRY = ("opentelemetry", "prometheus_client", "grpc")
+
+
+def only_observability_imports_telemetry(graph: Graph) -> list[tuple[str, str]]:
+    """The OpenTelemetry SDK and prometheus-client are imported by ``observability`` only."""
+    return sorted(
+        (module, target)
+        for module, targets in graph.items()
+        if module.split(".")[0] != "observability"
+        for target in targets
+        if target.split(".")[0] in TELEMETRY
+    )
+
+
 def _unit(module: str) -> str:
     """The part of llmspell a module belongs to: ``llmspell._ops``, ``llmspell.engines`` ..."""
     return ".".join(module.split(".")[:2])
@@ -222,6 +236,7 @@ RULES = [
     actors_imports_nothing_of_ours,
     ops_never_imports_api,
     observability_uses_public_names,
+    only_observability_imports_telemetry,
     subpackage_cycles,
     layer_order,
 ]
@@ -249,7 +264,7 @@ BROKEN = {
     "llmspell/_ops/__init__.py": "from .._api import x\n",
     "llmspell/_ops/_context.py": "class RunContext: ...\n",
     "llmspell/engines/__init__.py": "from llmspell import _runtime\nfrom ._lua import Lua\n",
-    "llmspell/engines/_lua.py": "class Lua: ...\n",
+    "llmspell/engines/_lua.py": "import opentelemetry.trace\nclass Lua: ...\n",
     "llmspell/_mystery.py": "",
     "observability/__init__.py": "from actors._bus import EventBus\nfrom llmspell.engines import _lua\n",
 }
@@ -283,6 +298,9 @@ def test_every_rule_catches_its_violation(broken: Graph) -> None:
     assert observability_uses_public_names(broken) == [
         ("observability", "actors._bus"),
         ("observability", "llmspell.engines._lua"),
+    ]
+    assert only_observability_imports_telemetry(broken) == [
+        ("llmspell.engines._lua", "opentelemetry.trace")
     ]
     assert sorted(subpackage_cycles(broken)) == [
         ["llmspell._api", "llmspell._ops"],
