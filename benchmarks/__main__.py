@@ -7,7 +7,7 @@ import sys
 
 from ._harness import report
 
-SUITES = ("actors", "engines", "llm")
+SUITES = ("actors", "engines", "llm", "observability")
 
 
 def main(argv: list[str]) -> int:

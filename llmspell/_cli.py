@@ -182,6 +182,8 @@ class _Observed:
         spans = self.observer.spans()
         if self.args.trace:
             print("\n" + observability.render_trace(spans), file=sys.stderr, end="", flush=True)
+            if self.observer.spans_not_kept:
+                _notice(f"{self.observer.spans_not_kept} earlier spans were not kept")
         if self.args.trace_json:
             text = json.dumps(observability.spans_to_json(spans), ensure_ascii=False, indent=2)
             try:

@@ -14,16 +14,16 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import llmspell
 
 from . import _catalogue as names
 
-if TYPE_CHECKING:
-    from ._spans import SpanRecord
-
-Describe = Callable[["llmspell.Call", "SpanRecord", bool], None]
+Attributes = dict[str, Any]
+Describe = Callable[["llmspell.Call", bool], tuple[str, Attributes]]
+Description = tuple[str, str, Attributes, str | None, str | None]
+"""A span's name, kind, attributes, error message and error type."""
 
 _GUESSES = (
     (("gpt-", "o1", "o3", "o4", "chatgpt", "text-"), "openai"),
@@ -74,7 +74,7 @@ def _parts(message: dict[str, Any]) -> dict[str, Any]:
     return {"role": message.get("role"), "parts": parts}
 
 
-def _llm(call: llmspell.Call, record: SpanRecord, capture: bool) -> None:
+def _llm(call: llmspell.Call, capture: bool) -> tuple[str, Attributes]:
     request = call.input if isinstance(call.input, dict) else {}
     provider, model = split_model(str(request.get("model") or call.data.get("model") or ""))
     attributes: dict[str, Any] = {
@@ -109,12 +109,10 @@ def _llm(call: llmspell.Call, record: SpanRecord, capture: bool) -> None:
         attributes[names.REPLACED] = True
     if capture and request.get("messages"):
         attributes[names.INPUT_MESSAGES] = _json([_parts(m) for m in request["messages"]])
-    record.name = f"{names.CHAT} {model}"
-    record.kind = "client"
-    record.attributes = attributes
+    return f"{names.CHAT} {model}", attributes
 
 
-def _tool(call: llmspell.Call, record: SpanRecord, capture: bool) -> None:
+def _tool(call: llmspell.Call, capture: bool) -> tuple[str, Attributes]:
     tool = str(call.data.get("tool") or "")
     attributes: dict[str, Any] = {
         names.OPERATION: names.EXECUTE_TOOL,
@@ -130,11 +128,10 @@ def _tool(call: llmspell.Call, record: SpanRecord, capture: bool) -> None:
     if capture:
         attributes[names.TOOL_ARGUMENTS] = _json(call.input)
         attributes[names.TOOL_RESULT] = _json(call.result)
-    record.name = f"{names.EXECUTE_TOOL} {tool}"
-    record.attributes = attributes
+    return f"{names.EXECUTE_TOOL} {tool}", attributes
 
 
-def _agent(call: llmspell.Call, record: SpanRecord, capture: bool) -> None:
+def _agent(call: llmspell.Call, capture: bool) -> tuple[str, Attributes]:
     agent = str(call.data.get("agent") or "")
     attributes: dict[str, Any] = {
         names.OPERATION: names.INVOKE_AGENT,
@@ -152,15 +149,14 @@ def _agent(call: llmspell.Call, record: SpanRecord, capture: bool) -> None:
         answer = {"role": "assistant", "parts": [{"type": "text", "content": _text(call.result)}]}
         attributes[names.INPUT_MESSAGES] = _json([user])
         attributes[names.OUTPUT_MESSAGES] = _json([answer])
-    record.name = f"{names.INVOKE_AGENT} {agent}"
-    record.attributes = attributes
+    return f"{names.INVOKE_AGENT} {agent}", attributes
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else _json(value)
 
 
-def _spell(call: llmspell.Call, record: SpanRecord, capture: bool) -> None:
+def _spell(call: llmspell.Call, capture: bool) -> tuple[str, Attributes]:
     ctx = call.ctx
     attributes: dict[str, Any] = {
         names.SPELL: ctx.spell,
@@ -176,27 +172,20 @@ def _spell(call: llmspell.Call, record: SpanRecord, capture: bool) -> None:
             attributes[names.USAGE_INPUT] = usage.get("prompt_tokens", 0)
             attributes[names.USAGE_OUTPUT] = usage.get("completion_tokens", 0)
             attributes[names.COST] = usage.get("cost", 0.0)
-        if result.status == "error":
-            record.error = result.error or "error"
-            record.error_type = result.error_type or "SpellError"
-            attributes[names.ERROR_TYPE] = record.error_type
-    record.name = f"{names.RUN_SPELL} {ctx.spell}"
-    record.attributes = attributes
+    return f"{names.RUN_SPELL} {ctx.spell}", attributes
 
 
-def _workflow_step(call: llmspell.Call, record: SpanRecord, capture: bool) -> None:
+def _workflow_step(call: llmspell.Call, capture: bool) -> tuple[str, Attributes]:
     step = str(call.data.get("step") or "")
-    record.name = f"{names.EXECUTE_STEP} {step}"
-    record.attributes = {
+    return f"{names.EXECUTE_STEP} {step}", {
         names.WORKFLOW: str(call.data.get("workflow") or ""),
         names.STEP: step,
         names.CALL_ID: call.call_id,
     }
 
 
-def _other(call: llmspell.Call, record: SpanRecord, capture: bool) -> None:
-    record.name = call.kind.name
-    record.attributes = {names.CALL_ID: call.call_id}
+def _other(call: llmspell.Call, capture: bool) -> tuple[str, Attributes]:
+    return call.kind.name, {names.CALL_ID: call.call_id}
 
 
 _DESCRIBE: dict[str, Describe] = {
@@ -208,12 +197,24 @@ _DESCRIBE: dict[str, Describe] = {
 }
 
 
-def describe(
-    call: llmspell.Call, error: BaseException | None, record: SpanRecord, capture: bool
-) -> None:
-    """Name ``record`` and fill its attributes from the finished ``call``."""
-    _DESCRIBE.get(call.kind.name, _other)(call, record, capture)
-    if error is not None:
-        record.error = str(error) or type(error).__name__
-        record.error_type = type(error).__name__
-        record.attributes[names.ERROR_TYPE] = record.error_type
+def failure_of(error: BaseException) -> tuple[str, str]:
+    """``(error type, message)``: what a failed span keeps of its error."""
+    return type(error).__name__, str(error) or type(error).__name__
+
+
+def describe(call: llmspell.Call, failure: tuple[str, str] | None, capture: bool) -> Description:
+    """The span of the finished ``call``: name, kind, attributes, error message and type.
+
+    ``failure`` is :func:`failure_of` the error the call raised; a spell run whose result is
+    an error fails too.
+    """
+    name, attributes = _DESCRIBE.get(call.kind.name, _other)(call, capture)
+    kind = "client" if call.kind.name == "llm" else "internal"
+    if failure is None and call.kind.name == "spell":
+        result = call.result
+        if result is not None and result.status == "error":
+            failure = (result.error_type or "SpellError", result.error or "error")
+    if failure is None:
+        return name, kind, attributes, None, None
+    attributes[names.ERROR_TYPE] = failure[0]
+    return name, kind, attributes, failure[1], failure[0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,10 @@ MAX_KEPT_SPANS = 100_000
 
 class Observability:
     """Tracing and Prometheus metrics for llmspell operations (an :class:`llmspell.Observer`).
+
+    ``start(call)`` runs before a call's hooks and opens its span (the call's headers become
+    the span's context); ``end(call, error)`` runs after its event, closes the span and counts
+    the call. Neither raises.
 
     Args:
         tracing: make a span per operation (implied by ``keep_spans``, ``exporters`` or OTLP).
@@ -78,8 +83,10 @@ class Observability:
             exporters.append(otlp_exporter_from_env())
         if capture_content is None:
             capture_content = os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() == "true"
-        self._kept: list[SpanRecord] | None = [] if keep_spans else None
-        self.spans_not_kept = 0
+        self._kept: deque[SpanRecord] | None = None
+        if keep_spans:
+            self._kept = deque(maxlen=MAX_KEPT_SPANS)
+        self._taken = 0
         self._export = BatchExport(exporters, background=background_export) if exporters else None
         self._tracer: Tracer | None = None
         if tracing or keep_spans or exporters:
@@ -99,7 +106,7 @@ class Observability:
             self.registry = registry if registry is not None else CollectorRegistry()
             self._collector = Collector(self._families)
             self.registry.register(self._collector)
-        self._failures = 0
+        self.start, self.end = _paths(self._tracer, self._ops)
 
     @property
     def tracing(self) -> bool:
@@ -114,42 +121,22 @@ class Observability:
         if kept is None:
             assert export is not None
             return export.add
+        if export is None:
+            return kept.append  # a bounded deque: past the bound the oldest go (not the root)
+        keep, add = kept.append, export.add
 
-        def keep(record: SpanRecord) -> None:
-            if len(kept) < MAX_KEPT_SPANS:
-                kept.append(record)
-            else:
-                self.spans_not_kept += 1
-            if export is not None:
-                export.add(record)
+        def both(record: SpanRecord) -> None:
+            keep(record)
+            add(record)
 
-        return keep
+        return both
 
-    # -- llmspell.Observer ----------------------------------------------------------------------
-
-    def start(self, call: llmspell.Call) -> None:
-        """Before the call's hooks: open its span (its headers become the span's context)."""
-        tracer = self._tracer
-        if tracer is not None:
-            try:
-                tracer.start(call)
-            except Exception:
-                self._failed("start")
-
-    def end(self, call: llmspell.Call, error: BaseException | None) -> None:
-        """After the call's event: close its span and count it."""
-        try:
-            if self._tracer is not None:
-                self._tracer.end(call, error)
-            if self._ops is not None:
-                self._ops.end(call, error)
-        except Exception:
-            self._failed("end")
-
-    def _failed(self, where: str) -> None:
-        self._failures += 1
-        if self._failures <= 3:  # an observer must never change the operation: report, go on
-            _log.exception("observability: %s failed (the operation is not affected)", where)
+    @property
+    def spans_not_kept(self) -> int:
+        """Spans that finished but were not kept (past :data:`MAX_KEPT_SPANS`)."""
+        if self._tracer is None or self._kept is None:
+            return 0
+        return self._tracer.finished - self._taken - len(self._kept)
 
     # -- llmspell.Attachable --------------------------------------------------------------------
 
@@ -179,7 +166,7 @@ class Observability:
     def _families(self) -> list[Metric]:
         families: list[Metric] = []
         if self._ops is not None:
-            families.extend(family.to_prometheus() for family in self._ops.families.values())
+            families.extend(self._ops.to_prometheus())
         if self._export is not None:
             families.append(single(SPANS_DROPPED, self._export.dropped))
         if self._runtime is not None:
@@ -208,6 +195,15 @@ class Observability:
         """The finished spans kept so far, in the order they ended (``keep_spans=True``)."""
         return list(self._kept or ())
 
+    def take_spans(self) -> list[SpanRecord]:
+        """The finished spans kept so far, forgetting them (a daemon's per-run report)."""
+        if self._kept is None:
+            return []
+        spans = list(self._kept)
+        self._kept.clear()
+        self._taken += len(spans)
+        return spans
+
     def flush(self) -> None:
         """Export every finished span now."""
         if self._export is not None:
@@ -220,6 +216,40 @@ class Observability:
 
 
 def _nothing() -> None:
+    pass
+
+
+Start = Callable[[llmspell.Call], None]
+End = Callable[[llmspell.Call, BaseException | None], None]
+
+
+def _paths(tracer: Tracer | None, ops: OperationMetrics | None) -> tuple[Start, End]:
+    """The observer's ``start`` and ``end``: the parts switched on, called directly.
+
+    Every call of every operation goes through these two, so nothing that can be decided once
+    is looked up per call. Neither part raises (each reports its own failures).
+    """
+    start: Start = tracer.start if tracer is not None else _no_start
+    if tracer is not None and ops is not None:
+        trace_end, count = tracer.end, ops.end
+
+        def end(call: llmspell.Call, error: BaseException | None) -> None:
+            trace_end(call, error)
+            count(call, error)
+
+        return start, end
+    if tracer is not None:
+        return start, tracer.end
+    if ops is not None:
+        return start, ops.end
+    return start, _no_end
+
+
+def _no_start(call: llmspell.Call) -> None:
+    pass
+
+
+def _no_end(call: llmspell.Call, error: BaseException | None) -> None:
     pass
 
 

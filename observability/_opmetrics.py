@@ -2,37 +2,48 @@
 step and state write adds to the declared families.
 
 The observer calls :meth:`OperationMetrics.end` with the finished :class:`llmspell.Call`. The
-LLM path, the one a busy spell repeats most, keeps its series per model in one cached object.
+LLM path, the one a busy spell repeats most, keeps its totals per model in one object.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left as _bucket
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import llmspell
 
 from . import _catalogue as names
-from ._series import Cell, Family, HistogramCell
+from ._guard import report_failure
+from ._series import Cell, Family, HistogramCell, to_prometheus
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
 
 Handler = Callable[[llmspell.Call, BaseException | None], None]
+Series = tuple[tuple[str, ...], Cell | HistogramCell]
 
 
-class _ModelSeries:
-    """The series of one model, fetched once (one dict lookup per call instead of seven)."""
+class _ModelStats:
+    """Everything one model's calls add up to, in one object.
 
-    __slots__ = ("cost", "duration", "error", "input", "ok", "output", "replaced")
+    Why not one series object per family: an LLM call touches seven series, and in a busy run
+    each object touched is a likely cache miss (measured: ~1.8 µs per call with seven objects,
+    against ~0.45 µs for the same updates in a tight loop). The families are built from these
+    totals at scrape time.
+    """
 
-    def __init__(self, families: dict[str, Family], model: str) -> None:
-        requests = families[names.LLM_REQUESTS.name]
-        tokens = families[names.LLM_TOKENS.name]
-        self.ok: Cell = requests.cell(model, names.OUTCOME_OK)
-        self.error: Cell = requests.cell(model, names.OUTCOME_ERROR)
-        self.replaced: Cell = requests.cell(model, names.OUTCOME_REPLACED)
-        self.duration: HistogramCell = families[names.LLM_DURATION.name].histogram(model)
-        self.input: Cell = tokens.cell(model, "input")
-        self.output: Cell = tokens.cell(model, "output")
-        self.cost: Cell = families[names.LLM_COST.name].cell(model)
+    __slots__ = ("cost", "counts", "error", "input", "ok", "output", "replaced", "seconds")
+
+    def __init__(self) -> None:
+        self.ok = self.error = self.replaced = self.input = self.output = 0
+        self.cost = self.seconds = 0.0
+        self.counts = [0] * (len(_BOUNDS) + 1)
+
+
+_BOUNDS = names.LLM_DURATION.buckets
+(_LLM,) = [kind for kind in llmspell.KINDS if kind.name == "llm"]
+_LLM_FAMILIES = (names.LLM_REQUESTS, names.LLM_DURATION, names.LLM_TOKENS, names.LLM_COST)
 
 
 def outcome(call: llmspell.Call, error: BaseException | None) -> str:
@@ -53,11 +64,12 @@ class OperationMetrics:
     """The operation families, updated from finished calls (on the event-loop thread)."""
 
     def __init__(self) -> None:
-        self.families = {spec.name: Family(spec) for spec in names.OPERATION_METRICS}
-        self._models: dict[str, _ModelSeries] = {}
+        self.families = {
+            spec.name: Family(spec) for spec in names.OPERATION_METRICS if spec not in _LLM_FAMILIES
+        }
+        self._models: dict[str, _ModelStats] = {}
         self._handlers: dict[str, Handler] = {
             "spell": self._spell,
-            "llm": self._llm,
             "tool": self._tool,
             "agent": self._agent,
             "workflow_step": self._workflow_step,
@@ -65,32 +77,72 @@ class OperationMetrics:
         }
 
     def end(self, call: llmspell.Call, error: BaseException | None) -> None:
-        """Count ``call``, which has just finished (with ``error`` if it failed)."""
-        handler = self._handlers.get(call.kind.name)
-        if handler is not None:
-            handler(call, error)
+        """Count ``call``, which has just finished (with ``error`` if it failed); never raises.
 
-    def _llm(self, call: llmspell.Call, error: BaseException | None) -> None:
-        response = call.facts.get("response")
-        model = response.model if response is not None else requested_model(call)
-        series = self._models.get(model)
-        if series is None:
-            series = _ModelSeries(self.families, model)
-            if len(self._models) < names.SERIES_CAP:
-                self._models[model] = series
-        if error is not None:
-            series.error.value += 1
-        elif call.replaced:
-            series.replaced.value += 1
-            return  # no model ran: no latency, no tokens
-        else:
-            series.ok.value += 1
-        series.duration.observe(call.duration)
-        if response is not None:
-            usage = response.usage
-            series.input.value += usage.prompt_tokens
-            series.output.value += usage.completion_tokens
-            series.cost.value += response.cost
+        LLM calls, the operation a busy spell repeats most, are counted right here.
+        """
+        try:
+            if call.kind is not _LLM:
+                handler = self._handlers.get(call.kind.name)
+                if handler is not None:
+                    handler(call, error)
+                return
+            response = call.facts.get("response")
+            model = response.model if response is not None else requested_model(call)
+            stats = self._models.get(model) or self._model(model)
+            if error is not None:
+                stats.error += 1
+            elif call.replaced:
+                stats.replaced += 1
+                return  # no model ran: no latency, no tokens
+            else:
+                stats.ok += 1
+            duration = call.duration
+            stats.counts[_bucket(_BOUNDS, duration)] += 1
+            stats.seconds += duration
+            if response is not None:
+                usage = response.usage
+                stats.input += usage.prompt_tokens
+                stats.output += usage.completion_tokens
+                stats.cost += response.cost
+        except Exception:
+            report_failure("metrics")
+
+    def _model(self, model: str) -> _ModelStats:
+        if len(self._models) >= names.SERIES_CAP:
+            model = names.OTHER
+        stats = self._models.get(model)
+        if stats is None:
+            stats = self._models[model] = _ModelStats()
+        return stats
+
+    def to_prometheus(self) -> list[Metric]:
+        """Every operation family, as prometheus-client families."""
+        requests: list[Series] = []
+        durations: list[Series] = []
+        tokens: list[Series] = []
+        costs: list[Series] = []
+        for model, stats in self._models.items():
+            requests += [
+                ((model, names.OUTCOME_OK), Cell(stats.ok)),
+                ((model, names.OUTCOME_ERROR), Cell(stats.error)),
+                ((model, names.OUTCOME_REPLACED), Cell(stats.replaced)),
+            ]
+            histogram = HistogramCell(_BOUNDS)
+            histogram.counts, histogram.sum = list(stats.counts), stats.seconds
+            durations.append(((model,), histogram))
+            tokens += [
+                ((model, "input"), Cell(stats.input)),
+                ((model, "output"), Cell(stats.output)),
+            ]
+            costs.append(((model,), Cell(stats.cost)))
+        built = [
+            to_prometheus(spec, series)
+            for spec, series in zip(
+                _LLM_FAMILIES, (requests, durations, tokens, costs), strict=True
+            )
+        ]
+        return built + [family.to_prometheus() for family in self.families.values()]
 
     def _spell(self, call: llmspell.Call, error: BaseException | None) -> None:
         result: Any = call.result

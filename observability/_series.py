@@ -25,8 +25,8 @@ class Cell:
 
     __slots__ = ("value",)
 
-    def __init__(self) -> None:
-        self.value = 0.0
+    def __init__(self, value: float = 0.0) -> None:
+        self.value = value
 
 
 class HistogramCell:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import threading
 from typing import Any
 
@@ -22,6 +23,7 @@ from .promtext import names, parse, scrape, value
 pytestmark = pytest.mark.anyio
 
 MODEL = "openai/gpt-4o-mini"
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "spells"
 
 WORK = """
 local helper = llm.agent{name = "helper", tools = {"calculator"}}
@@ -269,3 +271,25 @@ def test_every_declared_metric_follows_the_prometheus_conventions() -> None:
             assert spec.kind == "histogram" and spec.name.endswith("_seconds")
             assert spec.buckets[-1] >= 300
     assert _catalogue.LLM_DURATION.buckets[-1] == 300.0
+
+
+@BOTH
+async def test_the_example_spell_records_tool_usage_from_events(ext: str) -> None:
+    obs = observability.create_observer(metrics=True, keep_spans=True)
+    model = InstantModel().then([("calculator", {"expression": "6*7"})], "It is 42.")
+    async with observed(obs, model) as rt:
+        ran = await rt.run(EXAMPLES / f"observed.{ext}")
+        s = scrape(obs)
+    assert ran.ok and ran.value == "It is 42.", ran.error
+    usage = {"spell": "observed", "tool": "calculator", "success": "true"}
+    assert value(s, "llmspell_spell_tool_usage_total", **usage) == 1
+    assert value(s, "llmspell_spell_tool_usage_duration_count", **usage) == 1
+    assert value(s, "llmspell_spell_answers_total", spell="observed", agent="helper") == 1
+    assert value(s, "llmspell_spell_answer_length", spell="observed") == len("It is 42.")
+    assert sorted(span.name for span in obs.spans()) == [
+        "chat gpt-4o-mini",
+        "chat gpt-4o-mini",
+        "execute_tool calculator",
+        "invoke_agent helper",
+        "run_spell observed",
+    ]

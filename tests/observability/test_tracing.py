@@ -12,10 +12,13 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import actors
 import observability
-from observability import _genai
+from observability import _genai, _opmetrics, _spans
 
 from ..llmspell.spellkit import run_source
 from .conftest import BOTH, InstantModel, by_name, observed, one
+from .promtext import scrape, value
+
+MODEL = "openai/gpt-4o-mini"
 
 pytestmark = pytest.mark.anyio
 
@@ -234,12 +237,23 @@ async def test_a_failing_observer_never_changes_the_operation(
     def broken(*args: Any) -> None:
         raise RuntimeError("observer bug")
 
-    monkeypatch.setitem(_genai._DESCRIBE, "llm", broken)
+    spell = 'return llm.complete("hi").content'
+    monkeypatch.setattr(_spans, "MappingProxyType", broken)  # every span start fails
+    untraced = observability.create_observer(keep_spans=True)
+    async with observed(untraced, InstantModel().then("fine")) as rt:
+        first = await run_source(spell, "lua", runtime=rt)
+    monkeypatch.undo()
+    monkeypatch.setattr(_opmetrics.OperationMetrics, "_model", broken)  # counting LLM calls fails
+    monkeypatch.setitem(_genai._DESCRIBE, "llm", broken)  # and so does naming their spans
     obs = observability.create_observer(keep_spans=True, metrics=True)
     async with observed(obs, InstantModel().then("fine")) as rt:
-        ran = await run_source('return llm.complete("hi").content', "lua", runtime=rt)
-    assert ran.result.ok and ran.result.value == "fine"
-    assert [s.name for s in obs.spans()] == ["run_spell spell"]
+        second = await run_source(spell, "lua", runtime=rt)
+        samples = scrape(obs)
+    assert first.result.value == second.result.value == "fine"
+    assert untraced.spans() == []
+    assert sorted(s.name for s in obs.spans()) == ["llm", "run_spell spell"]
+    assert value(samples, "llmspell_runs_total", spell="spell", outcome="ok") == 1
+    assert value(samples, "llmspell_llm_requests_total", model=MODEL, outcome="ok") is None
 
 
 async def test_exporters_get_sdk_spans_with_parents_kinds_status_and_resource(
