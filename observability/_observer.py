@@ -46,7 +46,8 @@ class Observability:
     the call. Neither raises.
 
     Args:
-        tracing: make a span per operation (implied by ``keep_spans``, ``exporters`` or OTLP).
+        tracing: make a span per operation (implied by ``keep_spans``, ``exporters`` or OTLP;
+            alone it only propagates trace context).
         metrics: count operations and expose them, with the runtime's and the spells' own
             metrics, in :attr:`registry`.
         keep_spans: keep finished spans for :meth:`spans` (``--trace``, ``--trace-json``).
@@ -119,8 +120,7 @@ class Observability:
     def _sink(self) -> Callable[[SpanRecord], None]:
         kept, export = self._kept, self._export
         if kept is None:
-            assert export is not None
-            return export.add
+            return _discard if export is None else export.add
         if export is None:
             return kept.append  # a bounded deque: past the bound the oldest go (not the root)
         keep, add = kept.append, export.add
@@ -217,6 +217,11 @@ class Observability:
 
 def _nothing() -> None:
     pass
+
+
+def _discard(record: SpanRecord) -> None:
+    """Tracing with nowhere to send spans: contexts still propagate (a caller's trace id
+    reaches events and actors), the spans go nowhere."""
 
 
 Start = Callable[[llmspell.Call], None]
