@@ -10,9 +10,9 @@ tens of µs here, and the observer's share of that is what the targets bound.
   the run or in the export thread, and is measured on its own (below);
 * off vs a build where ``observability`` was never imported, each in a fresh subprocess:
   target ≤ 1.02x;
-* span creation per LLM call (the tracer's ``start`` + ``end`` on real calls, µs) and span
-  export per LLM call (records → SDK spans → OTLP protobuf → HTTP POST to a loopback sink,
-  µs), reported;
+* span creation per LLM call (the tracer's ``start`` + ``end`` on real calls: ids, context,
+  timestamps, µs) and span export per span (naming it and deriving its attributes, records →
+  SDK spans → OTLP protobuf → HTTP POST to a loopback sink, µs), reported;
 * tracing + metrics + OTLP export running in its thread during the runs, reported.
 
 Each variant has its own runtime, warmed up; the timed runs of all variants are interleaved,
@@ -295,7 +295,7 @@ def run() -> list[Record]:
             lower_is_better=True,
         ),
         compare(
-            "span creation per LLM call",
+            "span creation per LLM call (on the call's path)",
             create,
             "µs",
             baseline="µs per call, off",
@@ -304,7 +304,7 @@ def run() -> list[Record]:
             lower_is_better=True,
         ),
         compare(
-            f"span export per span (OTLP/HTTP, {spans:,} spans)",
+            f"span export per span (attrs+SDK+OTLP/HTTP, {spans:,})",
             export,
             "µs",
             baseline="µs per call, off",

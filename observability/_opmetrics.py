@@ -87,26 +87,39 @@ class OperationMetrics:
                 if handler is not None:
                     handler(call, error)
                 return
-            response = call.facts.get("response")
-            model = response.model if response is not None else requested_model(call)
-            stats = self._models.get(model) or self._model(model)
-            if error is not None:
-                stats.error += 1
-            elif call.replaced:
-                stats.replaced += 1
-                return  # no model ran: no latency, no tokens
-            else:
+            if error is None and not call.replaced:  # the common case: the model answered
+                response = call.facts["response"]
+                stats = self._models.get(response.model) or self._model(response.model)
                 stats.ok += 1
-            duration = call.duration
-            stats.counts[_bucket(_BOUNDS, duration)] += 1
-            stats.seconds += duration
-            if response is not None:
+                duration = call.duration
+                stats.counts[_bucket(_BOUNDS, duration)] += 1
+                stats.seconds += duration
                 usage = response.usage
                 stats.input += usage.prompt_tokens
                 stats.output += usage.completion_tokens
                 stats.cost += response.cost
+                return
+            self._llm_other(call, error)
         except Exception:
             report_failure("metrics")
+
+    def _llm_other(self, call: llmspell.Call, error: BaseException | None) -> None:
+        """An LLM call that failed, or that a hook answered instead of the model."""
+        response = call.facts.get("response")
+        model = response.model if response is not None else requested_model(call)
+        stats = self._models.get(model) or self._model(model)
+        if error is None:
+            stats.replaced += 1
+            return  # no model ran: no latency, no tokens
+        stats.error += 1
+        duration = call.duration
+        stats.counts[_bucket(_BOUNDS, duration)] += 1
+        stats.seconds += duration
+        if response is not None:  # answered, then an after-hook failed: the tokens were spent
+            usage = response.usage
+            stats.input += usage.prompt_tokens
+            stats.output += usage.completion_tokens
+            stats.cost += response.cost
 
     def _model(self, model: str) -> _ModelStats:
         if len(self._models) >= names.SERIES_CAP:
