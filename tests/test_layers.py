@@ -315,7 +315,7 @@ def test_type_checking_imports_do_not_count(broken: Graph) -> None:
     assert broken["llmspell._ops._context"] == {"typing"}
 
 
-@pytest.mark.parametrize("package", ["actors", "llmspell", "llmspell.engines"])
+@pytest.mark.parametrize("package", ["actors", "llmspell", "llmspell.engines", "observability"])
 def test_public_names_are_explicit_reexports(package: str) -> None:
     import importlib
 

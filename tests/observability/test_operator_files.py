@@ -93,3 +93,25 @@ def test_the_scrape_config_is_valid_for_prometheus() -> None:
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "/metrics" in SCRAPE_CONFIG.read_text(encoding="utf-8")
+
+
+def test_the_public_surface_is_pinned() -> None:
+    assert sorted(observability.__all__) == [
+        "METRICS",
+        "MetricSpec",
+        "MetricsServer",
+        "Observability",
+        "SPELL_METRIC_PREFIX",
+        "SpanRecord",
+        "create_observer",
+        "format_duration",
+        "metrics_app",
+        "otlp_enabled",
+        "otlp_exporter_from_env",
+        "parse_traceparent",
+        "render_trace",
+        "serve_metrics",
+        "spans_to_json",
+    ]
+    for name in observability.__all__:
+        assert getattr(observability, name).__doc__ or name.isupper(), name
