@@ -9,6 +9,7 @@ Python entry points::
 from __future__ import annotations
 
 import logging as _logging
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
@@ -24,8 +25,40 @@ from ._exceptions import ToolError as ToolError
 
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
+if TYPE_CHECKING:  # loaded lazily below; spelled out for type checkers
+    from ._config import Config as Config
+    from ._config import load_config as load_config
+    from ._ops import KINDS as KINDS
+    from ._ops import Attachable as Attachable
+    from ._ops import Call as Call
+    from ._ops import HookPoint as HookPoint
+    from ._ops import MetricError as MetricError
+    from ._ops import Observer as Observer
+    from ._ops import OpKind as OpKind
+    from ._ops import Payload as Payload
+    from ._ops import RunContext as RunContext
+    from ._ops import SpellMetrics as SpellMetrics
+    from ._ops import Topic as Topic
+    from ._runtime import RunResult as RunResult
+    from ._runtime import Runtime as Runtime
+    from ._runtime import SpellSource as SpellSource
+    from ._runtime import open_runtime as open_runtime
+    from .engines import Limits as Limits
+
 # The instrumentation surface (what observers and hook authors name): loaded on first use.
-_OPS = ("HookPoint", "Topic", "OpKind", "Call", "Observer", "Payload", "RunContext", "KINDS")
+_OPS = (
+    "HookPoint",
+    "Topic",
+    "OpKind",
+    "Call",
+    "Observer",
+    "Attachable",
+    "Payload",
+    "RunContext",
+    "KINDS",
+    "SpellMetrics",
+    "MetricError",
+)
 
 
 def __getattr__(name: str) -> object:

@@ -18,7 +18,7 @@ import sys
 import threading
 from typing import Any, NoReturn, TextIO
 
-from . import __version__, _cli_events
+from . import __version__, _cli_events, _cli_observe
 from ._cli_state import add_state_parser, open_existing_store, state_command
 from ._exceptions import ConfigError, LimitExceeded
 
@@ -77,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
         help="keep the run's events in the state database (read them with llmspell events tail)",
     )
     _permission_flags(run)
+    _cli_observe.add_flags(run)
 
     tools = sub.add_parser("tools", help="list the tools spells can call, with parameters")
     tools.add_argument("--json", action="store_true", help="print as JSON")
@@ -233,20 +234,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if event_log == ":memory:" or event_log.endswith(".json"):
             raise ConfigError(f"--log-events: needs an SQLite state database, not {event_log!r}")
 
+    observed = _cli_observe.Observed.wanted(args)
+
     async def main() -> Any:
-        async with open_runtime(
-            config,
-            limits=limits,
-            model=args.model,
-            permissions=permissions,
-            tools=tools,
-            notice=_notice,
-            event_log=event_log,
-        ) as runtime:
-            await open_existing_store(runtime.ops.state)  # a damaged file: an error now, not later
-            return await runtime.run(spell, params=params, output=output, log=_print_log)
+        if observed is not None:
+            observed.serve()
+        try:
+            async with open_runtime(
+                config,
+                limits=limits,
+                model=args.model,
+                permissions=permissions,
+                tools=tools,
+                notice=_notice,
+                event_log=event_log,
+                observability=observed.observer if observed is not None else None,
+            ) as runtime:
+                await open_existing_store(runtime.ops.state)  # a damaged file: an error now
+                return await runtime.run(spell, params=params, output=output, log=_print_log)
+        finally:
+            if observed is not None:
+                await observed.stop_serving()
 
     result = anyio.run(main)
+    if observed is not None:
+        observed.report()
     if output.closed:
         return EXIT_CLOSED_OUTPUT if output.stream is sys.stderr else _closed_output()
     if args.json:

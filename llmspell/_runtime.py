@@ -21,10 +21,12 @@ from ._api import build_surface
 from ._config import Config
 from ._ops import (
     NO_HEADERS,
+    Attachable,
     Observer,
     Operations,
     RunRequest,
     RunResult,
+    SpellMetrics,
     SpellRun,
     SpellSource,
 )
@@ -166,6 +168,9 @@ async def open_runtime(
         notice: receives one-off notices for the user (e.g. "the offline model answered").
         observability: watches every operation: the observability layer's tracing and
             metrics (``observability.create_observer(...)``), or any :class:`llmspell.Observer`.
+            If it has a ``spell_metrics`` (a :class:`llmspell.SpellMetrics`), the spells'
+            ``metrics.*`` calls record there; if it is :class:`llmspell.Attachable`, it is
+            attached to the actor system while the runtime is open.
         state: the state store (the caller closes it), or the path of one to open on first
             use and close with the runtime (``":memory:"``: keep nothing); default:
             ``config.state``, else ``.llmspell/state.db`` under the current directory. Durable
@@ -213,9 +218,17 @@ async def open_runtime(
             observer=observability,
             state=store,
             state_path=store.path if isinstance(store, SqliteStateStore) else ":memory:",
+            metrics=_spell_metrics(observability),
         )
         stack.push_async_callback(ops.aclose)
+        if isinstance(observability, Attachable):
+            stack.callback(observability.attach(system))
         yield Runtime(ops, spells, limits=limits or config.limits)
+
+
+def _spell_metrics(observability: Observer | None) -> SpellMetrics | None:
+    metrics: SpellMetrics | None = getattr(observability, "spell_metrics", None)
+    return metrics
 
 
 __all__ = ["RunResult", "Runtime", "SpellSource", "open_runtime"]

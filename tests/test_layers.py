@@ -128,6 +128,20 @@ def observability_uses_public_names(graph: Graph) -> list[tuple[str, str]]:
     )
 
 
+TELEMETRY = ("opentelemetry", "prometheus_client", "grpc")
+
+
+def only_observability_imports_telemetry(graph: Graph) -> list[tuple[str, str]]:
+    """The OpenTelemetry SDK and prometheus-client are imported by ``observability`` only."""
+    return sorted(
+        (module, target)
+        for module, targets in graph.items()
+        if module.split(".")[0] != "observability"
+        for target in targets
+        if target.split(".")[0] in TELEMETRY
+    )
+
+
 def _unit(module: str) -> str:
     """The part of llmspell a module belongs to: ``llmspell._ops``, ``llmspell.engines`` ..."""
     return ".".join(module.split(".")[:2])
@@ -185,6 +199,7 @@ LAYERS: dict[str, int] = {
     "llmspell._cli": 6,
     "llmspell._cli_state": 5,
     "llmspell._cli_events": 5,
+    "llmspell._cli_observe": 5,
     "llmspell._cli_workflows": 5,
     "llmspell._check": 5,
     "llmspell._runtime": 5,
@@ -227,6 +242,7 @@ RULES = [
     actors_imports_nothing_of_ours,
     ops_never_imports_api,
     observability_uses_public_names,
+    only_observability_imports_telemetry,
     subpackage_cycles,
     layer_order,
 ]
@@ -254,7 +270,7 @@ BROKEN = {
     "llmspell/_ops/__init__.py": "from .._api import x\n",
     "llmspell/_ops/_context.py": "class RunContext: ...\n",
     "llmspell/engines/__init__.py": "from llmspell import _runtime\nfrom ._lua import Lua\n",
-    "llmspell/engines/_lua.py": "class Lua: ...\n",
+    "llmspell/engines/_lua.py": "import opentelemetry.trace\nclass Lua: ...\n",
     "llmspell/_mystery.py": "",
     "observability/__init__.py": "from actors._bus import EventBus\nfrom llmspell.engines import _lua\n",
 }
@@ -289,6 +305,9 @@ def test_every_rule_catches_its_violation(broken: Graph) -> None:
         ("observability", "actors._bus"),
         ("observability", "llmspell.engines._lua"),
     ]
+    assert only_observability_imports_telemetry(broken) == [
+        ("llmspell.engines._lua", "opentelemetry.trace")
+    ]
     assert sorted(subpackage_cycles(broken)) == [
         ["llmspell._api", "llmspell._ops"],
         ["llmspell._runtime", "llmspell.engines"],
@@ -302,7 +321,7 @@ def test_type_checking_imports_do_not_count(broken: Graph) -> None:
     assert broken["llmspell._ops._context"] == {"typing"}
 
 
-@pytest.mark.parametrize("package", ["actors", "llmspell", "llmspell.engines"])
+@pytest.mark.parametrize("package", ["actors", "llmspell", "llmspell.engines", "observability"])
 def test_public_names_are_explicit_reexports(package: str) -> None:
     import importlib
 

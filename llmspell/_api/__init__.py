@@ -18,6 +18,7 @@ from ._core import json_namespace, log_namespace, parallel, sleep
 from ._events import events_namespace
 from ._hooks import hooks_namespace
 from ._llm import llm_namespace
+from ._metrics import metrics_namespace
 from ._state import state_namespace
 from ._tools import tools_namespace
 from ._values import to_script as to_script
@@ -51,6 +52,7 @@ def build_surface() -> Surface:
         "tools": tools_namespace(),
         "state": state_namespace(),
         "workflow": workflow_namespace(),
+        "metrics": metrics_namespace(),
     }
     return Surface(namespaces, {"sleep": sleep, "parallel": parallel})
 

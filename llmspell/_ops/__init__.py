@@ -29,6 +29,9 @@ from ._context import Usage as Usage
 from ._instrument import Call as Call
 from ._instrument import Operation as Operation
 from ._instrument import instrumented as instrumented
+from ._metrics import Labels as Labels
+from ._metrics import MetricError as MetricError
+from ._metrics import SpellMetrics as SpellMetrics
 from ._operations import Operations as Operations
 from ._spell import OutputMeter as OutputMeter
 from ._spell import RunRequest as RunRequest
@@ -36,6 +39,7 @@ from ._spell import RunResult as RunResult
 from ._spell import SpellRun as SpellRun
 from ._spell import SpellSource as SpellSource
 from ._trace import NO_HEADERS as NO_HEADERS
+from ._trace import Attachable as Attachable
 from ._trace import Observer as Observer
 from ._trace import current_headers as current_headers
 from ._workflow import Step as Step

@@ -51,6 +51,7 @@ class Call:
         facts: what the operation learnt that its events and observers report (the response's
             model, usage, cost ...), filled by the operation.
         replaced: whether a ``before`` hook answered instead of the operation.
+        result: the operation's result once it finished (None if it failed).
         token: free for the observer.
     """
 
@@ -64,6 +65,7 @@ class Call:
         "input",
         "kind",
         "replaced",
+        "result",
         "started",
         "token",
     )
@@ -82,6 +84,7 @@ class Call:
         self.input: Any = None
         self.facts: dict[str, Any] = {}
         self.replaced = False
+        self.result: Any = None
         self.token: Any = None
 
     def ids(self) -> tuple[str, str, str]:
@@ -179,6 +182,7 @@ async def instrumented(op: Operation[In, Out], ctx: RunContext, value: Any) -> O
     if event is not None:
         await system.bus.publish(event.topic, event.as_dict(), headers=call.headers)
     if observer is not None:
+        call.result = result
         observer.end(call, error)
     if error is not None:
         raise error

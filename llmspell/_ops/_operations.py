@@ -27,6 +27,7 @@ from ._workflow import Workflow, run_workflow
 
 if TYPE_CHECKING:
     from ._context import RunContext
+    from ._metrics import SpellMetrics
     from ._trace import Observer
 
 
@@ -42,6 +43,8 @@ class Operations:
         state: the runtime's state store (``state.*`` from spells, agent memory).
         state_path: the SQLite file durable workflows record in (the state store's, when it
             is one; ``":memory:"``: this process only).
+        metrics: records the metrics spells make (``metrics.*``), or None: the calls then
+            validate and do nothing.
     """
 
     def __init__(
@@ -56,12 +59,14 @@ class Operations:
         observer: Observer | None = None,
         state: StateStore | None = None,
         state_path: str = ":memory:",
+        metrics: SpellMetrics | None = None,
     ) -> None:
         self.system = system
         self.provider = provider
         self.tools = tools
         self.permissions = permissions
         self.observer = observer
+        self.metrics = metrics
         self.workers = workers
         self.pools = ToolPools(workers)
         self.active: dict[str, Callable[[], None]] = {}

@@ -11,10 +11,10 @@ an HTTP ``traceparent``) flow unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import actors
 
@@ -58,3 +58,15 @@ class Observer(Protocol):
     def start(self, call: Call) -> None: ...
 
     def end(self, call: Call, error: BaseException | None) -> None: ...
+
+
+@runtime_checkable
+class Attachable(Protocol):
+    """An observer that also watches the actor system a runtime runs on (optional).
+
+    ``open_runtime(observability=...)`` calls :meth:`attach` once the system is open and the
+    function it returns when the runtime closes. The observability layer uses it to read the
+    actors' and the bus's statistics when metrics are scraped.
+    """
+
+    def attach(self, system: actors.ActorSystem) -> Callable[[], None]: ...

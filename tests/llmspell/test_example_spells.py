@@ -58,6 +58,7 @@ EXPECTED = {
         "refused: tool 'file_read': path '../README.md' escapes the workspace ('..' is not allowed)",
     ],
     "notes": ["1. buy milk", "1 note(s), run #1"],
+    "observed": ["[offline model] Tool results: calculator: 42"],
     "structured": [
         "name=Ada Lovelace age=36 occupation=mathematician",
         'complete: {"age":36,"name":"Ada Lovelace","occupation":"mathematician"}',
