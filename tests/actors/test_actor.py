@@ -136,6 +136,18 @@ async def test_ask_timeout_is_clear_and_the_late_reply_is_discarded() -> None:
         assert ref.statistics().restarts == 0
 
 
+async def test_ask_timeouts_fire_whatever_the_mix_of_values() -> None:
+    async with actors.open_system() as system:
+        ref, release, seen = await spawn_blocked(system)
+        with anyio.fail_after(5):  # a deadline the timer lost would hang the ask
+            for timeout in (0.03, 0.03, 0.04, 0.03):
+                with pytest.raises(actors.AskTimeoutError, match=f"within {timeout} s"):
+                    await ref.ask("late", timeout=timeout)
+        release.set()
+        assert await ref.ask("answered", timeout=0.03) == "answered"
+        assert seen == ["late"] * 4 + ["answered"]
+
+
 async def test_ask_timeout_is_a_timeout_error() -> None:
     assert issubclass(actors.AskTimeoutError, TimeoutError)
     assert issubclass(actors.MailboxFullError, actors.WouldBlock)
