@@ -116,9 +116,11 @@ class ActorCell(Cell):
                                 if item.state == PENDING:
                                     item.state = DONE
                                     item.value = result
-                                    reply = item.event
-                                    if not reply.done():
-                                        reply.set_result(None)
+                                    try:
+                                        item.event.set_result(None)
+                                    except Exception:  # cancelled, the asker is not told yet
+                                        if not item.event.done():
+                                            raise
                         elif is_async:
                             await receive(item.message if cls is Envelope else item)
                         else:

@@ -19,12 +19,16 @@ from ._envelope import (
     Request,
     inherited_headers,
     make_envelope,
+    new_correlation_id,
 )
 from ._exceptions import ActorDeadError, AskTimeoutError
 
 if TYPE_CHECKING:
     from ._cell import Cell
     from ._statistics import ActorStatistics
+
+#: ``Request.__new__``: ``ask`` sets the fields itself (a call of ``__init__`` is a frame).
+_new_request = object.__new__
 
 
 class ActorRef:
@@ -82,8 +86,11 @@ class ActorRef:
             waiter = mailbox.waiter
             if waiter is not None:
                 mailbox.waiter = None
-                if not waiter.done():
+                try:
                     waiter.set_result(None)
+                except Exception:  # cancelled as the actor slept: its task is ending
+                    if not waiter.done():
+                        raise
         elif not mailbox.put_full(item, nowait=True):
             self._cell.dead_letter(item)
 
@@ -140,17 +147,21 @@ class ActorRef:
                 ``"drop_newest"`` (or the request was dropped by ``"drop_oldest"``).
         """
         # The hot path, written out (each call saved shows in the benchmarks): build the
-        # request, queue it, wake the actor (Mailbox.put_nowait), arm the deadline
-        # (DeadlineTimer.add), sleep on the request's signal.
+        # request (Request.__init__), queue it and wake the actor (Mailbox.put_nowait), arm
+        # the deadline (DeadlineTimer.add), sleep on the request's signal.
         cell = self._cell
-        signal = cell.new_signal()
+        request = _new_request(Request)
+        request.message = message
+        request.correlation_id = new_correlation_id()
+        request.event = signal = cell.new_signal()
+        request.state = PENDING
         current = CURRENT.get()
         if current is None:
-            request = Request(message, None, headers or NO_HEADERS, signal)
+            request.sender = None
+            request.headers = headers or NO_HEADERS
         else:
-            if headers is None:
-                headers = inherited_headers(current)
-            request = Request(message, current.ref, headers, signal)
+            request.sender = current.ref
+            request.headers = inherited_headers(current) if headers is None else headers
         mailbox = self._mailbox
         queue = mailbox.queue
         if len(queue) < mailbox.limit:
@@ -158,8 +169,11 @@ class ActorRef:
             waiter = mailbox.waiter
             if waiter is not None:
                 mailbox.waiter = None
-                if not waiter.done():
+                try:
                     waiter.set_result(None)
+                except Exception:  # cancelled as the actor slept: its task is ending
+                    if not waiter.done():
+                        raise
         else:  # full or closed
             await self._put_waiting(request, timeout)
         if timeout is not None:  # armed = cell.timer.add(request, timeout), inlined
