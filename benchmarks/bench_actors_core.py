@@ -7,7 +7,10 @@ sides (the lifecycle rows measure that cost on its own). Rows that run on one ev
 this process's CPU time (:data:`cpu_clock`): the loop never sleeps while they run, so on a
 quiet machine it equals wall time, and on a busy one (this machine is shared) it leaves out
 the time other processes held the CPU. Rows across threads count wall time: there a thread
-waiting for another is part of the cost.
+waiting for another is part of the cost. They run pinned to one CPU (:func:`_one_cpu`): with
+the GIL one thread runs at a time anyway, and left to the OS the two threads sometimes share
+a core and sometimes not, which swings every contender between ~60-150k and ~12k round
+trips/s from one run to the next (a wake-up across cores costs tens of µs in this VM).
 
 * tell: one producer sends ``TELL_N`` messages to one actor (a plain ``def on_receive`` that
   counts), yielding every 256 messages; baseline: ``asyncio.Queue(1000).put_nowait`` and a
@@ -34,10 +37,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -241,6 +246,20 @@ def _rounds(call: Callable[[int], object], n: int) -> float:
     return _best_rate(timed, n)
 
 
+@contextmanager
+def _one_cpu() -> Iterator[None]:
+    """Pin this thread, and the threads it starts meanwhile, to one CPU (where supported)."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, cpus)
+
+
 def _threaded_actors(n: int) -> tuple[float, float]:
     """Blocking asks and tells/s to an actor of ``start_in_thread()``."""
     with actors.start_in_thread() as system:
@@ -316,9 +335,10 @@ def run() -> list[Record]:
     ask = _best_rate(_on("asyncio", _actors_ask), ASK_N)
     trio_tell = _best_rate(_on("trio", _actors_tell), TELL_N)
     trio_ask = _best_rate(_on("trio", _actors_ask), ASK_N)
-    thread_ask, thread_tell = _threaded_actors(THREAD_N)
-    pykka_ask, pykka_tell = _pykka(THREAD_N)
-    floor = _thread_floor(THREAD_N)
+    with _one_cpu():
+        thread_ask, thread_tell = _threaded_actors(THREAD_N)
+        pykka_ask, pykka_tell = _pykka(THREAD_N)
+        floor = _thread_floor(THREAD_N)
     tell_base = ("asyncio.Queue put_nowait/get", base_tell)
     ask_base = ("asyncio.Queue + Future", base_ask)
     pykka_ask_base = ("pykka ask, thread to thread", pykka_ask)
