@@ -25,7 +25,6 @@ from __future__ import annotations
 import time
 from _thread import allocate_lock
 from collections.abc import Callable, Generator
-from functools import partial
 from typing import Any, Protocol, cast
 
 import anyio
@@ -84,16 +83,17 @@ class ThreadWakeup:
 def signal_factory() -> Callable[[], Signal]:
     """Return the fastest signal constructor for the running event loop.
 
-    On asyncio's own loops ``create_future()`` is ``Future(loop=self)`` written in Python:
-    the future's class bound to the loop by a ``partial`` makes the same future without that
-    frame (two per ``ask``). Other asyncio loops keep their own ``create_future``.
+    On asyncio's own loops ``create_future()`` is ``Future(loop=self)`` written in Python.
+    Signals are only made on the loop's thread while it runs, where ``Future()`` takes that
+    same running loop: the same future, without the frame (two per ``ask``) or the keyword
+    arguments. Other asyncio loops keep their own ``create_future``.
     """
     loop = anyio.lowlevel.current_token().native_token
     create_future: Callable[[], object] | None = getattr(loop, "create_future", None)
     if create_future is not None:
         if _is_asyncio_own(loop, "create_future"):
-            future_cls: Callable[..., Signal] = type(create_future())  # type: ignore[assignment]
-            return partial(future_cls, loop=loop)
+            future_cls: Callable[[], Signal] = type(create_future())  # type: ignore[assignment]
+            return future_cls
         return cast("Callable[[], Signal]", create_future)
     event_cls: Any = type(anyio.Event())
 
