@@ -116,7 +116,7 @@ def clock_factory() -> Callable[[], float]:
     """Return the fastest way to read the running event loop's clock.
 
     asyncio's own loops define ``time()`` as ``time.monotonic()``: calling that directly skips
-    a Python-level method call (a tenth of the deadline bookkeeping of an ``ask``). A loop
+    a Python-level method call (a fifth of the deadline bookkeeping of an ``ask``). A loop
     that overrides ``time()`` (uvloop, a virtual-time test loop) is read through it.
     """
     loop = anyio.lowlevel.current_token().native_token
