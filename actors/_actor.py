@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ._envelope import Envelope, Message
 
 if TYPE_CHECKING:
-    from ._cell import ActorCell
+    from ._actor_cell import ActorCell
     from ._ref import ActorRef
     from ._system import ActorSystem
 

@@ -1,36 +1,28 @@
-"""Cells: the runtime state behind a ref, and the actor's message loop.
+"""Cells: the runtime state behind a ref (the message loop is in ``_actor_cell``).
 
 A :class:`Cell` is one node of the supervision tree (an actor or a supervisor). It owns the
 mailbox and the ref, both stable across restarts; each *incarnation* is one task in the parent
-supervisor's task group, running ``_body``. When an incarnation ends the cell either finalizes
+supervisor's task group, running ``_task``. When an incarnation ends the cell either finalizes
 itself (explicitly stopped, or the root), stays quiet (its supervisor stopped it and is deciding),
 or reports the exit to its supervisor, which applies its strategy.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import anyio
-import anyio.lowlevel
 
-from ._actor import Actor, ActorContext, Terminated
+from ._actor import Terminated
 from ._envelope import CURRENT, DONE, PENDING, TIMED_OUT, Envelope, Message, Request
 from ._exceptions import ActorDeadError, ActorError
 from ._mailbox import Mailbox, Overflow
 from ._ref import ActorRef
 from ._signal import Signal
 from ._statistics import (
-    EVENT_FAILED,
-    EVENT_STARTED,
     EVENT_STOPPED,
-    HOOK_AFTER_STOP,
-    HOOK_BEFORE_START,
-    HOOK_ON_FAILURE,
     ActorStatistics,
 )
 from ._timer import forget
@@ -46,8 +38,7 @@ RestartType: TypeAlias = Literal["permanent", "transient", "temporary"]
 RESTART_TYPES: tuple[RestartType, ...] = ("permanent", "transient", "temporary")
 
 _log = logging.getLogger("actors")
-_IDLE: Any = object()  # cell.current between messages
-_BURST = 512  # messages handled without a suspension before yielding to other tasks
+IDLE: Any = object()  # cell.current between messages
 
 
 class _StopDeadline:
@@ -58,8 +49,8 @@ class _StopDeadline:
     def __init__(self, cell: Cell, scope: anyio.CancelScope) -> None:
         self.cell, self.scope = cell, scope
         self.state = PENDING  # DONE once the incarnation ended (see Cell._end)
-        self.deadline = 0.0
-        self.timer_queue: deque[Timed] | None = None
+        self.deadline: float  # set by DeadlineTimer.add
+        self.timer_queue: deque[Timed] | None = None  # add's result, for forget()
 
     def time_out(self) -> None:
         self.state = TIMED_OUT
@@ -129,7 +120,7 @@ class Cell:
         self.shutdown_timeout: float | None = system.shutdown_timeout
         self.mailbox = Mailbox(mailbox_size, overflow, self.new_signal, self.event_cls, name)
         self.ref = self._make_ref()
-        self.current: Message = _IDLE
+        self.current: Message = IDLE
         self.alive, self.running, self.removed, self.parent_stopping = True, False, False, False
         self.halt = self.halt_now = False
         self.incarnation = self.processed = self.failed = self.restarts = 0
@@ -179,6 +170,7 @@ class Cell:
             started.set_result(None)
 
     async def _task(self, incarnation: int) -> None:
+        """The incarnation's task: ``_body`` inside the incarnation's cancel scope."""
         CURRENT.set(self)
         reason, error = "killed", None
         scope = self._scope
@@ -187,15 +179,19 @@ class Cell:
             with scope:
                 reason, error = await self._body()
         finally:
-            self._scope = None
-            current = self.current
-            if type(current) is Request:  # cancelled while handling an ask: answer it
-                current.fail(ActorDeadError(f"actor {self.name!r} stopped while handling it"))
-            self.current = _IDLE
-            self._end(incarnation, reason, error)
+            self._finish(incarnation, reason, error)
 
     async def _body(self) -> tuple[str, BaseException | None]:
         raise NotImplementedError
+
+    def _finish(self, incarnation: int, reason: str, error: BaseException | None) -> None:
+        """The incarnation's task is ending (however it ends)."""
+        self._scope = None
+        current = self.current
+        if type(current) is Request:  # cancelled while handling an ask: answer it
+            current.fail(ActorDeadError(f"actor {self.name!r} stopped while handling it"))
+        self.current = IDLE
+        self._end(incarnation, reason, error)
 
     def _end(self, incarnation: int, reason: str, error: BaseException | None) -> None:
         """An incarnation ended: finalize, stay quiet, or tell the supervisor (sync only)."""
@@ -217,7 +213,8 @@ class Cell:
             self._deadline = None
             if deadline.state == PENDING:
                 deadline.state = DONE
-            forget(deadline)
+            if deadline.timer_queue is not None:
+                forget(deadline.timer_queue)
         waiters = self._exit_waiters
         if waiters is not None:
             self._exit_waiters = None
@@ -249,8 +246,8 @@ class Cell:
         self.request_halt(drain=drain)
         timeout, scope = self.shutdown_timeout, self._scope
         if self._deadline is None and timeout is not None and scope is not None:
-            self._deadline = _StopDeadline(self, scope)
-            self.timer.add(self._deadline, timeout)
+            deadline = self._deadline = _StopDeadline(self, scope)
+            deadline.timer_queue = self.timer.add(deadline, timeout)
         await exited
 
     async def stop(self) -> None:
@@ -339,7 +336,7 @@ class Cell:
     def envelope(self) -> Envelope | None:
         """The envelope of the current message (a bare message is wrapped on first access)."""
         current = self.current
-        if current is _IDLE:
+        if current is IDLE:
             return None
         if type(current) is Envelope or type(current) is Request:
             return current
@@ -359,134 +356,3 @@ class Cell:
             self.restarts,
             mailbox.dropped,
         )
-
-
-async def _call(method: Callable[..., Any], *args: Any) -> Any:
-    """Call a lifecycle method that may be sync or async."""
-    result = method(*args)
-    if inspect.isawaitable(result):
-        result = await result
-    return result
-
-
-class ActorCell(Cell):
-    """The cell of a user actor: creates instances and runs the message loop."""
-
-    __slots__ = ("args", "context", "factory", "instance", "kwargs")
-
-    def __init__(
-        self,
-        system: ActorSystem,
-        parent: SupervisorCell,
-        name: str,
-        restart: RestartType,
-        mailbox_size: int,
-        overflow: Overflow,
-        factory: Callable[..., Actor],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        *,
-        registered: bool,
-    ) -> None:
-        super().__init__(
-            system, parent, name, restart, mailbox_size, overflow, registered=registered
-        )
-        self.factory, self.args, self.kwargs = factory, args, kwargs
-        self.context = ActorContext(self)
-        self.instance: Actor | None = None
-
-    async def _body(self) -> tuple[str, BaseException | None]:
-        instance = None
-        hooks = self.system.hooks
-        try:
-            if hooks.has_handlers(HOOK_BEFORE_START):
-                await hooks.run(HOOK_BEFORE_START, self.ref, {"actor": self.name})
-            instance = self.factory(*self.args, **self.kwargs)
-            if not isinstance(instance, Actor):
-                raise TypeError(f"{self.factory!r} returned {instance!r}, not an Actor")
-            instance.context = self.context
-            self.instance = instance
-            await _call(instance.on_start)
-        except Exception as exc:
-            await self._crashed(instance, exc, started=False)
-            return "failed", exc
-        self._set_started()
-        if self.incarnation == 1:
-            self.system._publish(EVENT_STARTED, {"actor": self.name})
-        try:
-            await self._loop(instance)
-        except Exception as exc:
-            await self._crashed(instance, exc, started=True)
-            return "failed", exc
-        await self._stopped(instance)
-        return "normal", None
-
-    async def _crashed(self, instance: Actor | None, exc: Exception, *, started: bool) -> None:
-        self.failed += 1
-        _log.error("actor %r crashed", self.name, exc_info=exc)
-        self.system._publish(EVENT_FAILED, {"actor": self.name, "error": repr(exc)})
-        hooks = self.system.hooks
-        try:
-            if hooks.has_handlers(HOOK_ON_FAILURE):
-                await hooks.run(HOOK_ON_FAILURE, exc, {"actor": self.name})
-            if instance is not None:
-                await _call(instance.on_failure, exc)
-        except Exception:
-            _log.exception("on_failure of actor %r failed", self.name)
-        if started and instance is not None:
-            await self._stopped(instance)
-
-    async def _stopped(self, instance: Actor) -> None:
-        hooks = self.system.hooks
-        try:
-            await _call(instance.on_stop)
-            if hooks.has_handlers(HOOK_AFTER_STOP):
-                await hooks.run(HOOK_AFTER_STOP, self.ref, {"actor": self.name})
-        except Exception:
-            _log.exception("on_stop of actor %r failed", self.name)
-        self.instance = None
-
-    async def _loop(self, instance: Actor) -> None:
-        """The hot path: one message at a time, in order; returns when halted."""
-        mailbox = self.mailbox
-        queue = mailbox.queue
-        popleft = queue.popleft
-        new_signal = self.new_signal
-        receive = instance.on_receive
-        is_async = inspect.iscoroutinefunction(receive)
-        burst = 0
-        while True:
-            if not queue:
-                if self.halt:
-                    return
-                self.current = _IDLE
-                burst = 0
-                waiter = mailbox.waiter = new_signal()
-                await waiter
-                continue
-            if self.halt_now:
-                return
-            item = popleft()
-            if mailbox.putters:
-                mailbox.wake_putter()
-            self.current = item
-            cls = type(item)
-            if cls is Request:
-                try:
-                    result = receive(item.message)
-                    if is_async:
-                        result = await result
-                except Exception as exc:
-                    self.failed += 1
-                    item.fail(exc)
-                else:
-                    item.resolve(result)
-            elif is_async:
-                await receive(item.message if cls is Envelope else item)
-            else:
-                receive(item.message if cls is Envelope else item)
-            self.processed += 1
-            burst += 1
-            if burst >= _BURST:
-                burst = 0
-                await anyio.lowlevel.checkpoint()

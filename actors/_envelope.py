@@ -14,12 +14,9 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
-    from collections import deque
-
     from ._cell import Cell
     from ._ref import ActorRef
-    from ._signal import Signal
-    from ._timer import Timed
+    from ._signal import Wakeup
 
 #: Anything an actor accepts: messages are arbitrary Python objects.
 Message: TypeAlias = Any
@@ -70,16 +67,21 @@ class Envelope:
 
 
 class Request(Envelope):
-    """An ``ask`` in flight: the envelope plus the slot its reply lands in."""
+    """An ``ask`` in flight: the envelope plus the slot its reply lands in.
 
-    __slots__ = ("deadline", "error", "event", "state", "timer_queue", "value")
+    ``state`` says what ``value`` holds: the reply (``DONE``), the error to re-raise in the
+    caller (``FAILED``), or nothing yet (``PENDING``; ``TIMED_OUT`` and ``ABANDONED`` never get
+    one). Only the event loop's thread changes it.
+    """
+
+    __slots__ = ("deadline", "event", "state", "value")
 
     def __init__(
         self,
         message: Message,
         sender: ActorRef | None,
         headers: Mapping[str, str],
-        event: Signal,
+        event: Wakeup,
     ) -> None:
         self.message = message
         self.sender = sender
@@ -87,13 +89,16 @@ class Request(Envelope):
         self.headers = headers
         self.event = event
         self.state = PENDING
-        self.value: Any = None
-        self.error: BaseException | None = None
-        self.deadline = 0.0
-        self.timer_queue: deque[Timed] | None = None
+        # Set only when used (every store counts on this path): ``value`` with the state,
+        # ``deadline`` when the system's timer arms the request.
+        self.value: Any
+        self.deadline: float
 
     def resolve(self, value: Any) -> None:
-        """Deliver the reply; a reply to an abandoned or timed-out request is discarded."""
+        """Deliver the reply; a reply to an abandoned or timed-out request is discarded.
+
+        (The actor's message loop inlines this on its hot path.)
+        """
         if self.state == PENDING:
             self.state = DONE
             self.value = value
@@ -112,7 +117,7 @@ class Request(Envelope):
         """Deliver an error to the caller (re-raised there)."""
         if self.state == PENDING:
             self.state = FAILED
-            self.error = error
+            self.value = error
             event = self.event
             if not event.done():
                 event.set_result(None)

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 import anyio
 
 from ._actor import Actor
-from ._cell import ActorCell, Cell, RestartType
+from ._actor_cell import ActorCell
+from ._cell import Cell, RestartType
 from ._envelope import Message, Request
 from ._exceptions import ActorDeadError, ActorError, SupervisorError
 from ._mailbox import Overflow

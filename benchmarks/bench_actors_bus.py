@@ -2,15 +2,28 @@
 
 * bus fan-out: 10 wildcard subscribers (5 on ``order.*``, 5 on ``order.>``) with sync handlers;
   publish N events with ``await bus.publish`` and count every delivery until all are drained.
-  Compared with blinker ``send`` to 10 receivers (target ratio 1.0) and pyee's sync ``emit``
-  (reference only), both measured in the same run.
-* hooks: ``await hooks.run(...)`` on a point without handlers against a fixed 0.5 µs budget,
-  and with 3 handlers against calling the same 3 functions directly.
+  Compared with blinker ``send`` to 10 receivers and pyee's sync ``emit`` to 10 listeners,
+  both measured in the same run, both with target ratio 1.0. (Both peers call every handler
+  inside ``send``/``emit``; the bus queues each event per subscriber and a task per
+  subscriber delivers it.)
+* publish with no matching subscriber (one subscriber elsewhere): against the least a
+  publish can do, a hand-written exact-topic bus whose ``async def publish`` looks the
+  topic up in a dict of subscriber queues and appends the event to each (here: none).
+  Target 0.5: at most twice that, for matching wildcard patterns and counting the publish.
+* hooks: ``await hooks.run(...)`` on a point without handlers, against an ``async def`` that
+  runs the same (empty) handler list in a plain loop. Target 0.8: "near zero" overhead, within
+  a quarter of that loop. With 3 handlers, against calling the same 3 functions inline
+  (reported).
+
+The per-call rows time ``await call(i)`` in a loop on asyncio (best of ``REPEAT`` rounds, the
+same loop overhead on both sides). Every row counts CPU time, as the single-loop rows of
+``bench_actors_core`` do.
 """
 
 from __future__ import annotations
 
-import time
+import gc
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,7 +34,8 @@ import pyee
 
 from actors import Event, EventBus, HookRegistry
 
-from ._harness import Record, best_rate, compare
+from ._harness import Record, compare
+from .bench_actors_core import cpu_clock
 
 SUBSCRIBERS = 10
 EVENTS = 50_000
@@ -46,15 +60,26 @@ def _bus_fanout(backend: str) -> float:
             target = EVENTS * SUBSCRIBERS
             for _ in range(REPEAT):
                 count = 0
-                start = time.perf_counter()
+                start = cpu_clock()
                 for i in range(EVENTS):
                     await bus.publish("order.created", i)
                 while count < target:  # poll once publishing is done
                     await anyio.lowlevel.checkpoint()
-                best = max(best, target / (time.perf_counter() - start))
+                best = max(best, target / (cpu_clock() - start))
         return best
 
     return anyio.run(main, backend=backend)
+
+
+def _best_rate(round_: Callable[[], int]) -> float:
+    """Best operations per CPU second of ``REPEAT`` calls of ``round_`` (it returns its count)."""
+    best = 0.0
+    for _ in range(REPEAT):
+        gc.collect()
+        start = cpu_clock()
+        n = round_()
+        best = max(best, n / (cpu_clock() - start))
+    return best
 
 
 def _blinker_send() -> float:
@@ -77,7 +102,7 @@ def _blinker_send() -> float:
             signal.send("order.created", payload=i)
         return EVENTS * SUBSCRIBERS
 
-    return best_rate(round_, repeat=REPEAT)
+    return _best_rate(round_)
 
 
 def _pyee_emit() -> float:
@@ -99,7 +124,7 @@ def _pyee_emit() -> float:
             emitter.emit("order.created", i)
         return EVENTS * SUBSCRIBERS
 
-    return best_rate(round_, repeat=REPEAT)
+    return _best_rate(round_)
 
 
 def _ns_per_call(call: Callable[[int], Awaitable[object]], n: int = 200_000) -> float:
@@ -108,10 +133,11 @@ def _ns_per_call(call: Callable[[int], Awaitable[object]], n: int = 200_000) -> 
     async def main() -> float:
         best = float("inf")
         for _ in range(REPEAT):
-            start = time.perf_counter()
+            gc.collect()
+            start = cpu_clock()
             for i in range(n):
                 await call(i)
-            best = min(best, (time.perf_counter() - start) / n * 1e9)
+            best = min(best, (cpu_clock() - start) / n * 1e9)
         return best
 
     return anyio.run(main, backend="asyncio")
@@ -133,6 +159,14 @@ def _three_handlers() -> tuple[Callable[[int], Any], Callable[[int], Any], Calla
 def _hooks() -> list[Record]:
     hooks = HookRegistry()
     empty = _ns_per_call(lambda v: hooks.run("llm.before_generate", v))
+    no_handlers: list[Callable[[int], int]] = []
+
+    async def plain_run(value: int) -> int:
+        for handler in no_handlers:
+            value = handler(value)
+        return value
+
+    plain_empty = _ns_per_call(lambda v: plain_run(v))
     handlers = _three_handlers()
     for priority, handler in enumerate(handlers):
         hooks.register("tool.before_call", handler, priority=-priority)
@@ -151,9 +185,9 @@ def _hooks() -> list[Record]:
             "hooks: run() on a point without handlers",
             empty,
             "ns",
-            baseline="ns budget",
-            baseline_value=500.0,
-            target=1.0,
+            baseline="ns, the empty handler list run",
+            baseline_value=plain_empty,
+            target=0.8,
             lower_is_better=True,
         ),
         compare(
@@ -169,26 +203,38 @@ def _hooks() -> list[Record]:
 
 
 def _publish_no_subscriber() -> Record:
-    async def measure() -> float:
-        async with EventBus() as bus:
-            bus.subscribe("order.*", lambda e: None)
-            best = float("inf")
-            n = 200_000
-            for _ in range(REPEAT):
-                start = time.perf_counter()
-                for i in range(n):
-                    await bus.publish("audit.nobody", i)
-                best = min(best, (time.perf_counter() - start) / n * 1e9)
+    n = 200_000
+
+    async def measure(publish: Callable[[str, int], Awaitable[None]]) -> float:
+        best = float("inf")
+        for _ in range(REPEAT):
+            gc.collect()
+            start = cpu_clock()
+            for i in range(n):
+                await publish("audit.nobody", i)
+            best = min(best, (cpu_clock() - start) / n * 1e9)
         return best
 
-    ns = anyio.run(measure, backend="asyncio")
+    async def ours() -> float:
+        async with EventBus() as bus:
+            bus.subscribe("order.*", lambda e: None)
+            return await measure(bus.publish)
+
+    queues: dict[str, list[deque[tuple[str, object]]]] = {"order.created": [deque()]}
+
+    async def plain_publish(topic: str, payload: object) -> None:
+        for queue in queues.get(topic, ()):
+            queue.append((topic, payload))
+
+    ns = anyio.run(ours, backend="asyncio")
+    plain = anyio.run(measure, plain_publish, backend="asyncio")
     return compare(
         "bus: publish with no matching subscriber",
         ns,
         "ns",
-        baseline="ns budget",
-        baseline_value=1000.0,
-        target=1.0,
+        baseline="ns, a dict lookup and append",
+        baseline_value=plain,
+        target=0.5,
         lower_is_better=True,
     )
 
@@ -215,7 +261,7 @@ def run() -> list[Record]:
             "/s",
             baseline="pyee sync emit, 10 listeners",
             baseline_value=pyee_rate,
-            target=None,
+            target=1.0,
         ),
         compare(
             f"{name} (trio)",

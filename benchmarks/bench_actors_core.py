@@ -1,12 +1,31 @@
-"""Core actor benchmarks: tell throughput and ask round trips, against raw asyncio and Pykka.
+"""Core actor benchmarks: tell and ask against raw asyncio, and across threads against Pykka.
 
-* tell: one producer sends N messages to one actor (a plain ``def on_receive`` that counts),
-  yielding every 256 messages; baseline: ``asyncio.Queue(1000).put_nowait`` and a consumer
-  ``await get()`` loop doing the same counting, with the same yields. Also reported with an
-  ``async def on_receive``.
-* ask: sequential round trips (default 5 s timeout armed); baseline: an ``asyncio.Queue`` plus a
-  ``Future`` per request. Also against Pykka's thread-based ask.
-* The same tell/ask figures on trio, against the asyncio baselines (reported, no target).
+Each side of a comparison does the same work, the same number of times (``N`` operations per
+round, best of ``REPEAT`` rounds, a full garbage collection before each round), and only the
+operations are timed: starting a loop, a system or a thread is outside the clock on both
+sides (the lifecycle rows measure that cost on its own). Rows that run on one event loop count
+this process's CPU time (:data:`cpu_clock`): the loop never sleeps while they run, so on a
+quiet machine it equals wall time, and on a busy one (this machine is shared) it leaves out
+the time other processes held the CPU. Rows across threads count wall time: there a thread
+waiting for another is part of the cost. They run pinned to one CPU (:func:`_one_cpu`): with
+the GIL one thread runs at a time anyway, and left to the OS the two threads sometimes share
+a core and sometimes not, which swings every contender between ~60-150k and ~12k round
+trips/s from one run to the next (a wake-up across cores costs tens of µs in this VM).
+
+* tell: one producer sends ``TELL_N`` messages to one actor (a plain ``def on_receive`` that
+  counts), yielding every 256 messages; baseline: ``asyncio.Queue(1000).put_nowait`` and a
+  consumer ``await get()`` loop doing the same counting, with the same yields. Also reported
+  with an ``async def on_receive``, and on trio (against the same asyncio baseline).
+* ask: ``ASK_N`` sequential round trips to an echo actor, each with the default 5 s timeout
+  armed; baseline: an ``asyncio.Queue`` plus a ``Future`` per request, no timeout. Also
+  reported on trio.
+* across threads (like Pykka, whose actors are threads): a plain thread asks an echo actor of
+  ``actors.start_in_thread()`` (the blocking facade, loop on its own thread) ``THREAD_N``
+  times; baseline: the same thread asks a Pykka echo actor (``ThreadingActor``), both with a
+  5 s timeout. The floor row is a bare thread-to-thread round trip (a deque and two locks,
+  no actor at all): what any cross-thread ask can reach on this machine. Tells across
+  threads are reported too; note that ``BlockingActorRef.tell`` returns once the message is
+  queued (so that a full mailbox raises in the caller), Pykka's ``tell`` without waiting.
 * lifecycle: what the spell runtime does per run, one actor after another: spawn a named
   temporary actor under a supervisor, ask it once, stop it; in µs per actor. Baseline, on the
   same backend: its hand-written equivalent in anyio, ``tg.start_soon`` of a task reading a
@@ -17,7 +36,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
+import threading
 import time
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -28,20 +53,39 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 import actors
 
-from ._harness import Record, best_rate, compare
+from ._harness import Record, compare
 
 TELL_N = 200_000
 ASK_N = 20_000
-PYKKA_TELL_N = 50_000
-PYKKA_ASK_N = 5_000
+THREAD_N = 10_000
 LIFECYCLE_N = 5_000
+REPEAT = 5
 BATCH = 256
+TIMEOUT = 5.0  # the ask timeout of both sides of the cross-thread rows (ours by default)
+
+#: The clock of the rows that run on one event loop (see the module docstring).
+cpu_clock = time.process_time
+
+Timed = Callable[[int], float]  # runs n operations, returns the seconds they took
+
+
+def _best_rate(timed: Timed, n: int, repeat: int = REPEAT) -> float:
+    """Operations per second: the best of ``repeat`` rounds of ``n``."""
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        best = min(best, timed(n))
+    return n / best
+
+
+def _on(backend: str, fn: Callable[[int], Coroutine[Any, Any, float]]) -> Timed:
+    return lambda n: anyio.run(fn, n, backend=backend)
 
 
 # -- raw asyncio baselines -----------------------------------------------------------------
 
 
-async def _queue_tell(n: int) -> None:
+async def _queue_tell(n: int) -> float:
     queue: asyncio.Queue[int] = asyncio.Queue(maxsize=1000)
     done = asyncio.Event()
 
@@ -55,15 +99,19 @@ async def _queue_tell(n: int) -> None:
                 return
 
     task = asyncio.create_task(consumer())
+    await asyncio.sleep(0)  # the consumer waits in get(), as the actor waits for mail
+    start = cpu_clock()
     for i in range(n):
         queue.put_nowait(i)
         if i % BATCH == BATCH - 1:
             await asyncio.sleep(0)
     await done.wait()
+    elapsed = cpu_clock() - start
     await task
+    return elapsed
 
 
-async def _queue_ask(n: int) -> None:
+async def _queue_ask(n: int) -> float:
     queue: asyncio.Queue[tuple[int, asyncio.Future[int]]] = asyncio.Queue()
 
     async def server() -> None:
@@ -73,11 +121,15 @@ async def _queue_ask(n: int) -> None:
 
     task = asyncio.create_task(server())
     loop = asyncio.get_running_loop()
+    await asyncio.sleep(0)
+    start = cpu_clock()
     for i in range(n):
         future: asyncio.Future[int] = loop.create_future()
         queue.put_nowait((i, future))
         await future
+    elapsed = cpu_clock() - start
     task.cancel()
+    return elapsed
 
 
 # -- actors --------------------------------------------------------------------------------
@@ -105,24 +157,28 @@ class _Echo(actors.Actor):
         return message
 
 
-async def _actors_tell(n: int, sink: type[_Sink] = _Sink) -> None:
+async def _actors_tell(n: int, sink: type[_Sink] = _Sink) -> float:
     async with actors.open_system() as system:
         done = anyio.Event()
         ref = await system.spawn(sink, n, done)
         tell = ref.tell
+        start = cpu_clock()
         for i in range(n):
             tell(i)
             if i % BATCH == BATCH - 1:
                 await anyio.lowlevel.checkpoint()
         await done.wait()
+        return cpu_clock() - start
 
 
-async def _actors_ask(n: int) -> None:
+async def _actors_ask(n: int) -> float:
     async with actors.open_system() as system:
         ref = await system.spawn(_Echo)
         ask = ref.ask
+        start = cpu_clock()
         for i in range(n):
             await ask(i)
+        return cpu_clock() - start
 
 
 class _Answer:
@@ -143,8 +199,9 @@ async def _one_shot_server(
     finished.set()
 
 
-async def _bare_lifecycle(n: int) -> None:
+async def _bare_lifecycle(n: int) -> float:
     async with anyio.create_task_group() as tg:
+        start = cpu_clock()
         for i in range(n):
             send, receive = anyio.create_memory_object_stream[tuple[Any, _Answer]](1)
             finished = anyio.Event()
@@ -154,106 +211,155 @@ async def _bare_lifecycle(n: int) -> None:
             await answer.done.wait()
             send.close()
             await finished.wait()
+        return cpu_clock() - start
 
 
-async def _actors_lifecycle(n: int) -> None:
+async def _actors_lifecycle(n: int) -> float:
     async with actors.open_system() as system:
         supervisor = await system.spawn_supervisor(name="runs")
+        start = cpu_clock()
         for i in range(n):
             ref = await supervisor.spawn(_Echo, name=f"run-{i}", restart="temporary")
             await ref.ask(i, timeout=None)
             await ref.stop()
+        return cpu_clock() - start
 
 
-def _per_actor_us(backend: str, fn: Any) -> float:
-    return 1e6 / best_rate(_timed(backend, fn, LIFECYCLE_N))
+# -- across threads: the blocking facade, Pykka, and the bare floor ------------------------
 
 
-def _timed(backend: str, fn: Any, n: int) -> Any:
-    def run() -> int:
-        anyio.run(fn, n, backend=backend)
-        return n
-
-    return run
-
-
-# -- Pykka ---------------------------------------------------------------------------------
-
-
-class _PykkaSink(pykka.ThreadingActor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
+class _PykkaEcho(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
-        if message == "get":
-            return self.count
-        self.count += 1
-        return None
+        return message
 
 
-def _pykka_tell() -> int:
-    ref = _PykkaSink.start()
+def _rounds(call: Callable[[int], object], n: int) -> float:
+    """Best ops/s of ``REPEAT`` rounds of ``n`` calls ``call(i)`` from this thread."""
+
+    def timed(n: int) -> float:
+        start = time.perf_counter()
+        for i in range(n):
+            call(i)
+        return time.perf_counter() - start
+
+    call(-1)  # warm up: the first call starts what is started lazily
+    return _best_rate(timed, n)
+
+
+@contextmanager
+def _one_cpu() -> Iterator[None]:
+    """Pin this thread, and the threads it starts meanwhile, to one CPU (where supported)."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
     try:
-        for i in range(PYKKA_TELL_N):
-            ref.tell(i)
-        ref.ask("get")
+        yield
+    finally:
+        os.sched_setaffinity(0, cpus)
+
+
+def _threaded_actors(n: int) -> tuple[float, float]:
+    """Blocking asks and tells/s to an actor of ``start_in_thread()``."""
+    with actors.start_in_thread() as system:
+        ref = system.spawn(_Echo)
+        ask = _rounds(partial(_ask_blocking, ref), n)
+        tell = _rounds(ref.tell, n)
+        return ask, tell
+
+
+def _ask_blocking(ref: actors.BlockingActorRef, i: int) -> object:
+    return ref.ask(i, timeout=TIMEOUT)
+
+
+def _pykka(n: int) -> tuple[float, float]:
+    """Asks and tells/s to a Pykka echo actor (tells end with an ask: all were handled)."""
+    ref = _PykkaEcho.start()
+    try:
+        ask = _rounds(partial(_ask_pykka, ref), n)
+
+        def tell_round(n: int) -> float:
+            start = time.perf_counter()
+            for i in range(n):
+                ref.tell(i)
+            ref.ask("done", timeout=TIMEOUT)
+            return time.perf_counter() - start
+
+        tell = _best_rate(tell_round, n)
     finally:
         ref.stop()
-    return PYKKA_TELL_N
+    return ask, tell
 
 
-def _pykka_ask() -> int:
-    ref = _PykkaSink.start()
+def _ask_pykka(ref: pykka.ActorRef[Any], i: int) -> object:
+    return ref.ask(i, timeout=TIMEOUT)
+
+
+def _thread_floor(n: int) -> float:
+    """Round trips/s between two plain threads: a deque, a semaphore and a lock per request."""
+    inbox: deque[tuple[int, threading.Lock] | None] = deque()
+    posted = threading.Semaphore(0)
+
+    def server() -> None:
+        while True:
+            posted.acquire()
+            item = inbox.popleft()
+            if item is None:
+                return
+            item[1].release()
+
+    def round_trip(i: int) -> None:
+        reply = threading.Lock()
+        reply.acquire()
+        inbox.append((i, reply))
+        posted.release()
+        reply.acquire()
+
+    thread = threading.Thread(target=server)
+    thread.start()
     try:
-        for _ in range(PYKKA_ASK_N):
-            ref.ask("get")
+        return _rounds(round_trip, n)
     finally:
-        ref.stop()
-    return PYKKA_ASK_N
-
-
-def _asyncio_rate(fn: Any, n: int) -> float:
-    return best_rate(lambda: (asyncio.run(fn(n)), n)[1])
+        inbox.append(None)
+        posted.release()
+        thread.join()
 
 
 def run() -> list[Record]:
-    """Measure and compare; every figure is the best of 5 runs.
-
-    Rates are in messages (or asks) per second; the lifecycle is in µs per actor.
-    """
-    base_tell = _asyncio_rate(_queue_tell, TELL_N)
-    base_ask = _asyncio_rate(_queue_ask, ASK_N)
-    tell = best_rate(_timed("asyncio", _actors_tell, TELL_N))
-    tell_async = best_rate(_timed("asyncio", partial(_actors_tell, sink=_AsyncSink), TELL_N))
-    ask = best_rate(_timed("asyncio", _actors_ask, ASK_N))
-    pykka_tell = best_rate(_pykka_tell, repeat=3)
-    pykka_ask = best_rate(_pykka_ask, repeat=3)
-    trio_tell = best_rate(_timed("trio", _actors_tell, TELL_N))
-    trio_ask = best_rate(_timed("trio", _actors_ask, ASK_N))
-    lifecycle = {
-        backend: (
-            _per_actor_us(backend, _actors_lifecycle),
-            _per_actor_us(backend, _bare_lifecycle),
-        )
-        for backend in ("asyncio", "trio")
-    }
+    """Measure and compare. Rates are in messages (or asks) per second, lifecycles in µs."""
+    base_tell = _best_rate(lambda n: asyncio.run(_queue_tell(n)), TELL_N)
+    base_ask = _best_rate(lambda n: asyncio.run(_queue_ask(n)), ASK_N)
+    tell = _best_rate(_on("asyncio", _actors_tell), TELL_N)
+    tell_async = _best_rate(_on("asyncio", partial(_actors_tell, sink=_AsyncSink)), TELL_N)
+    ask = _best_rate(_on("asyncio", _actors_ask), ASK_N)
+    trio_tell = _best_rate(_on("trio", _actors_tell), TELL_N)
+    trio_ask = _best_rate(_on("trio", _actors_ask), ASK_N)
+    with _one_cpu():
+        thread_ask, thread_tell = _threaded_actors(THREAD_N)
+        pykka_ask, pykka_tell = _pykka(THREAD_N)
+        floor = _thread_floor(THREAD_N)
     tell_base = ("asyncio.Queue put_nowait/get", base_tell)
     ask_base = ("asyncio.Queue + Future", base_ask)
+    pykka_ask_base = ("pykka ask, thread to thread", pykka_ask)
     rows = [
         ("actors tell (asyncio)", tell, "msg/s", tell_base, 0.7),
         ("actors tell, async on_receive (asyncio)", tell_async, "msg/s", tell_base, None),
-        ("actors ask (asyncio)", ask, "ask/s", ask_base, 0.7),
-        ("actors ask vs Pykka (asyncio)", ask, "ask/s", ("pykka ask", pykka_ask), 3.0),
-        ("actors tell vs Pykka (asyncio)", tell, "msg/s", ("pykka tell", pykka_tell), None),
+        ("actors ask (asyncio)", ask, "ask/s", ask_base, 0.9),
         ("actors tell (trio)", trio_tell, "msg/s", tell_base, None),
         ("actors ask (trio)", trio_ask, "ask/s", ask_base, None),
-    ]
+        ("actors ask from a thread (start_in_thread)", thread_ask, "ask/s", pykka_ask_base, 3.0),
+        ("floor: bare thread-to-thread round trip", floor, "/s", pykka_ask_base, None),
+        ("actors tell from a thread (returns once queued)", thread_tell, "msg/s",
+         ("pykka tell, thread to thread", pykka_tell), None),
+    ]  # fmt: skip
     records = [
         compare(name, value, unit, baseline=base, baseline_value=base_value, target=target)
         for name, value, unit, (base, base_value), target in rows
     ]
-    for backend, (value, base_value) in lifecycle.items():
+    for backend in ("asyncio", "trio"):
+        value = 1e6 / _best_rate(_on(backend, _actors_lifecycle), LIFECYCLE_N)
+        base_value = 1e6 / _best_rate(_on(backend, _bare_lifecycle), LIFECYCLE_N)
         name = f"actor lifecycle: spawn + ask + stop ({backend})"
         base = "anyio start_soon + stream"  # on the same backend
         record = compare(

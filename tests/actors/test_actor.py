@@ -11,7 +11,7 @@ import pytest
 import actors
 from actors.testing import EventRecorder, create_probe
 
-from .helpers import Worker, spawn_blocked
+from .helpers import Blocker, Worker, spawn_blocked
 
 pytestmark = pytest.mark.anyio
 
@@ -136,6 +136,18 @@ async def test_ask_timeout_is_clear_and_the_late_reply_is_discarded() -> None:
         assert ref.statistics().restarts == 0
 
 
+async def test_ask_timeouts_fire_whatever_the_mix_of_values() -> None:
+    async with actors.open_system() as system:
+        ref, release, seen = await spawn_blocked(system)
+        with anyio.fail_after(5):  # a deadline the timer lost would hang the ask
+            for timeout in (0.03, 0.03, 0.04, 0.03):
+                with pytest.raises(actors.AskTimeoutError, match=f"within {timeout} s"):
+                    await ref.ask("late", timeout=timeout)
+        release.set()
+        assert await ref.ask("answered", timeout=0.03) == "answered"
+        assert seen == ["late"] * 4 + ["answered"]
+
+
 async def test_ask_timeout_is_a_timeout_error() -> None:
     assert issubclass(actors.AskTimeoutError, TimeoutError)
     assert issubclass(actors.MailboxFullError, actors.WouldBlock)
@@ -149,6 +161,37 @@ async def test_ask_without_timeout_and_cancelled_ask() -> None:
         release.set()
         assert await ref.ask("after", timeout=None) == "after"
         assert seen == ["cancelled", "after"]
+
+
+async def test_a_reply_to_an_asker_cancelled_that_moment_goes_nowhere() -> None:
+    async with actors.open_system() as system:
+        entered, release = anyio.Event(), anyio.Event()
+        ref = await system.spawn(Blocker, entered, release, [])
+        scope = anyio.CancelScope()
+
+        async def asker() -> None:
+            with scope:
+                await ref.ask("block")
+            assert scope.cancelled_caught
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(asker)
+            await entered.wait()  # the actor handles the ask...
+            release.set()  # ...and replies before the asker learns that...
+            scope.cancel()  # ...it was cancelled
+        assert await ref.ask("next") == "next"
+        assert (ref.statistics().failed, ref.statistics().restarts) == (0, 0)
+
+
+async def test_an_ask_as_the_actors_task_is_cancelled_does_not_break_the_asker() -> None:
+    async with actors.open_system() as system:
+        ref = await system.spawn(Counter)
+        await anyio.wait_all_tasks_blocked()  # the actor sleeps, waiting for mail
+        ref._cell._scope.cancel()  # type: ignore[union-attr] # (as a stop past its deadline)
+        # The ask finds the actor's wake-up cancelled, its task not yet told: the request
+        # waits in the mailbox, which outlives the incarnation, for the restarted instance.
+        assert await ref.ask("get") == 0
+        assert ref.statistics().restarts == 1
 
 
 async def test_lifecycle_order_and_on_start_failure_raises_from_spawn() -> None:
@@ -215,6 +258,34 @@ async def test_context_sender_and_header_inheritance() -> None:
         assert await probe.receive() == ("fwd", "who")
         assert dict(probe.envelopes[1].headers) == {"k": "v"}
         assert actors.current_envelope() is None
+
+
+async def test_an_ask_carries_its_sender_headers_and_correlation_id() -> None:
+    class Inspector(actors.Actor):
+        def on_receive(self, message: Any) -> Any:
+            envelope = self.context.envelope
+            assert envelope is not None
+            return envelope.sender, dict(envelope.headers), envelope.correlation_id
+
+    class Asker(actors.Actor):
+        def __init__(self, target: actors.ActorRef) -> None:
+            self.target = target
+
+        async def on_receive(self, message: Any) -> Any:
+            inherited = await self.target.ask("inherit")
+            overridden = await self.target.ask("override", headers={"k": "mine"})
+            return inherited, overridden
+
+    async with actors.open_system() as system:
+        inspector = await system.spawn(Inspector)
+        asker = await system.spawn(Asker, inspector)
+        sender, headers, first = await inspector.ask("outside", headers={"k": "v"})
+        assert (sender, headers) == (None, {"k": "v"})
+        inherited, overridden = await asker.ask("go", headers={"trace": "t"})
+        assert inherited[:2] == (asker, {"trace": "t"})  # sender and headers from the handler
+        assert overridden[:2] == (asker, {"k": "mine"})
+        ids = [first, inherited[2], overridden[2]]
+        assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 3
 
 
 async def test_context_attributes() -> None:
