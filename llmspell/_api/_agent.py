@@ -1,7 +1,7 @@
 """``llm.agent{...}``: check the configuration, and the agent object a script holds.
 
-``llm.agent{name?, model?, system?, tools={names or agents}, max_steps?, temperature?, schema?}``
-returns an agent object: ``agent:run(input)`` → final text (or a validated object with
+``llm.agent{name?, model?, system?, tools={names or agents}, max_steps?, temperature?, schema?,
+memory?}`` returns an agent object: ``agent:run(input)`` → final text (or a validated object with
 ``schema``), ``agent:reset()``, ``agent:history()``. The agent itself (its loop, its actor) is
 ``llmspell._ops``'.
 """
@@ -15,7 +15,7 @@ from .._ops import AgentConfig, AgentHandle, RunContext
 from ..engines import HostObject, ScriptValue
 from ._values import is_number, to_script
 
-_FIELDS = ("name", "model", "system", "tools", "max_steps", "temperature", "schema")
+_FIELDS = ("name", "model", "system", "tools", "max_steps", "temperature", "schema", "memory")
 
 
 def _config(ctx: RunContext, config: Any) -> AgentConfig:
@@ -61,6 +61,11 @@ def _config(ctx: RunContext, config: Any) -> AgentConfig:
             ) from None
     model = config.get("model")
     system = config.get("system")
+    memory = config.get("memory", False)
+    if not isinstance(memory, bool):
+        raise ParameterError(fn, "memory", "must be true or false")
+    if memory and not config.get("name"):
+        raise ParameterError(fn, "memory", "needs a name: the history is kept as agent:<name>")
     return AgentConfig(
         name=name,
         model=model if isinstance(model, str) else None,
@@ -70,6 +75,7 @@ def _config(ctx: RunContext, config: Any) -> AgentConfig:
         max_steps=int(max_steps),
         temperature=None if temperature is None else float(temperature),
         schema=schema,
+        memory=memory,
     )
 
 

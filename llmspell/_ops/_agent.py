@@ -43,6 +43,8 @@ class AgentConfig:
     max_steps: int
     temperature: float | None
     schema: dict[str, Any] | None
+    memory: bool = False
+    """Keep the conversation in the state store (scope ``agent:<name>``) across runs."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -83,11 +85,11 @@ class AgentHandle:
         return await self._ref.ask(message, timeout=None, headers=headers)
 
     async def reset(self) -> None:
-        if self._ref is not None:
+        if self._ref is not None or self.config.memory:
             await self.ask(_RESET)
 
     async def history(self) -> list[dict[str, Any]]:
-        if self._ref is None:
+        if self._ref is None and not self.config.memory:
             return []
         result: list[dict[str, Any]] = await self.ask(_HISTORY)
         return result
@@ -133,24 +135,57 @@ class AgentRun(Operation[Any, Any]):
         )
 
 
+MEMORY_KEY = "history"
+"""Where a ``memory=true`` agent keeps its conversation, in scope ``agent:<name>``."""
+
+
 class Agent(actors.Actor):
-    """One agent: its conversation history, one run at a time."""
+    """One agent: its conversation history, one run at a time.
+
+    With ``memory`` the history is read from the state store when the agent first runs and
+    written back after every answer (through the instrumented state-write path), so the next
+    run of the spell — or another spell naming the same agent — continues the conversation.
+    """
 
     def __init__(self, handle: AgentHandle) -> None:
         self.handle = handle
         self.config = handle.config
         self.history: list[dict[str, Any]] = []
+        self._loaded = not handle.config.memory
+
+    @property
+    def scope(self) -> str:
+        return f"agent:{self.config.name}"
 
     async def on_receive(self, message: Any) -> Any:
         adopt_envelope_headers()
+        if not self._loaded:
+            stored = await self.handle.ops.state.get(self.scope, MEMORY_KEY)
+            self.history = list(stored) if isinstance(stored, list) else []
+            self._loaded = True
         if isinstance(message, _Run):
-            return await self._answer(message.input)
+            result = await self._answer(message.input)
+            await self._remember()
+            return result
         if message is _RESET:
             self.history.clear()
+            await self._remember()
             return None
         if message is _HISTORY:
             return [dict(m) for m in self.history]
         raise TypeError(f"agent {self.config.name!r} got an unknown message {message!r}")
+
+    async def _remember(self) -> None:
+        if not self.config.memory:
+            return
+        ops, ctx, store = self.handle.ops, self.handle.ctx, self.handle.ops.state
+        history = [dict(m) for m in self.history]
+
+        async def write(value: Any) -> Any:
+            await store.set(self.scope, MEMORY_KEY, value)
+            return value
+
+        await ops.write_state(ctx, store, self.scope, MEMORY_KEY, history, write)
 
     def _tool_specs(self) -> list[dict[str, Any]]:
         specs = self.handle.ops.tool_specs(self.handle.ctx, self.config.tools)

@@ -75,6 +75,10 @@ class Operations:
         self.state = state if state is not None else MemoryStateStore()
         self.state_path = state_path
         self._workflows: WorkflowStore | None = None
+        self.workflow_retention: tuple[float | None, int | None] = (30 * 86400.0, 1000)
+        """Finished workflow runs kept: (max age in seconds, max count); None: no bound."""
+        self.workflow_prune_every = 100
+        self._since_prune: int | None = None
 
     @property
     def default_model(self) -> str:
@@ -139,8 +143,20 @@ class Operations:
     async def run_workflow(
         self, ctx: RunContext, wf: Workflow, input: Any, run_id: str | None
     ) -> dict[str, Any]:
-        """Run, resume or recall the durable workflow run ``run_id`` of ``wf`` on ``input``."""
-        return await run_workflow(ctx, self.workflow_store(), wf, input, run_id)
+        """Run, resume or recall the durable workflow run ``run_id`` of ``wf`` on ``input``.
+
+        Finished runs are pruned (``workflow_retention``: max age in seconds, max count) when
+        the store is first used and after every ``workflow_prune_every`` runs.
+        """
+        store = self.workflow_store()
+        if self._since_prune is None or self._since_prune >= self.workflow_prune_every:
+            max_age, max_runs = self.workflow_retention
+            await store.prune(max_age=max_age, max_runs=max_runs)
+            self._since_prune = 0
+        try:
+            return await run_workflow(ctx, store, wf, input, run_id)
+        finally:
+            self._since_prune += 1
 
     async def aclose(self) -> None:
         """Release what the operations opened (the workflow store)."""

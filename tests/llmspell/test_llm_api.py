@@ -449,3 +449,52 @@ async def test_permissions_are_per_run_and_agent_hooks_apply(tmp_path: Any) -> N
     assert "permission 'fs.read' not granted" in denied.value["file"]
     assert granted.value["file"] == "secret plans"
     assert "HI (EDITED)" in granted.value["answer"]
+
+
+MEMORY = {
+    "lua": """
+        local a = llm.agent{name = "scribe", memory = true}
+        if params.reset == "1" then a:reset() return #a:history() end
+        a:run("note " .. params.n)
+        return #a:history()
+    """,
+    "js": """
+        const a = await llm.agent({name: "scribe", memory: true});
+        if (params.reset === "1") { await a.reset(); return (await a.history()).length; }
+        await a.run("note " + params.n);
+        return (await a.history()).length;
+    """,
+}
+
+
+@BOTH
+async def test_an_agent_with_memory_keeps_its_history_across_runs(ext: str, tmp_path: Any) -> None:
+    async with open_runtime(
+        provider=Provider(default_model="offline/llmspell"), state=tmp_path / "s.db"
+    ) as rt:
+        changes: list[Any] = []
+        rt.system.bus.subscribe("state.changed", lambda e: changes.append(e.payload))
+        first = await run_source(MEMORY[ext], ext, runtime=rt, params={"n": "1"})
+        second = await run_source(MEMORY[ext], ext, runtime=rt, params={"n": "2"})
+        await anyio.wait_all_tasks_blocked()
+    assert first.result.value == 2 and second.result.value == 4  # user + assistant per run
+    assert {(c["scope"], c["path"]) for c in changes} == {("agent:scribe", "history")}
+    async with open_runtime(
+        provider=Provider(default_model="offline/llmspell"), state=tmp_path / "s.db"
+    ) as rt:  # a new runtime (a restart): the history is still there, until reset
+        third = await run_source(MEMORY[ext], ext, runtime=rt, params={"n": "3"})
+        reset = await run_source(MEMORY[ext], ext, runtime=rt, params={"reset": "1"})
+        after = await run_source(MEMORY[ext], ext, runtime=rt, params={"n": "4"})
+    assert third.result.value == 6 and reset.result.value == 0 and after.result.value == 2
+
+
+@BOTH
+async def test_agent_memory_needs_a_name(ext: str) -> None:
+    source = {
+        "lua": "local ok, e = pcall(llm.agent, {memory = true}) return e",
+        "js": "try { await llm.agent({memory: true}); } catch (e) { return e.message; }",
+    }[ext]
+    ran = await run_source(source, ext)
+    assert (
+        "llm.agent: parameter 'memory'" in ran.result.value and "needs a name" in ran.result.value
+    )

@@ -373,3 +373,17 @@ async def test_parallel_respects_max_concurrency_and_fail_fast(rt: Runtime) -> N
     assert ran.result.value["n"] == 9
     failed = ran.result.value["failed"]
     assert failed["status"] == "failed" and failed["error"].startswith("step 'boom'")
+
+
+async def test_finished_runs_are_pruned_as_runs_finish(tmp_path: Path) -> None:
+    from llmspell.workflows import SqliteWorkflowStore
+
+    async with open_runtime(state=tmp_path / "s.db") as rt:
+        rt.ops.workflow_retention = (None, 2)
+        rt.ops.workflow_prune_every = 1
+        for i in range(5):
+            await run_source(DURABLE["lua"], "lua", runtime=rt, params={"id": f"r{i}"})
+    store = SqliteWorkflowStore(tmp_path / "s.db")
+    # pruned before each run: at most 2 finished ones stay, plus the run that just finished
+    assert [r.id for r in await store.list_runs()] == ["r4", "r3", "r2"]
+    await store.aclose()
