@@ -7,7 +7,7 @@ import sys
 
 from ._harness import report
 
-SUITES = ("actors", "engines", "llm", "state", "observability")
+SUITES = ("actors", "engines", "llm", "state", "workflows", "observability")
 
 
 def main(argv: list[str]) -> int:

@@ -131,9 +131,10 @@ def _options(fn: str, step: Step, spec: dict[str, Any]) -> None:
 
 
 def _add(wf: Workflow, step: Step) -> None:
-    if any(s.name == step.name for s in wf.steps):
-        raise ParameterError("wf:addStep", "name", f"workflow {wf.name!r} has a step {step.name!r}")
-    wf.steps.append(step)
+    try:
+        wf.add(step)
+    except ValueError as exc:
+        raise ParameterError("wf:addStep", "name", str(exc)) from None
 
 
 def _create(ctx: RunContext, spec: Any) -> Workflow:

@@ -94,6 +94,14 @@ class Workflow:
     fail_fast: bool = True
     max_iterations: int = 0
     until: ScriptFunction | None = None
+    names: set[str] = dataclasses.field(default_factory=set, repr=False)
+
+    def add(self, step: Step) -> None:
+        """Append ``step``; ``ValueError`` if the workflow has a step of that name."""
+        if step.name in self.names:
+            raise ValueError(f"workflow {self.name!r} has a step {step.name!r}")
+        self.names.add(step.name)
+        self.steps.append(step)
 
 
 def _child(prefix: str, index: int) -> str:

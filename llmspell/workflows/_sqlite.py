@@ -5,7 +5,9 @@ Two tables beside the state store's, in the same file: ``workflow_runs`` (one ro
 ``synchronous=NORMAL`` survives a killed process; each checkpoint is one statement, committed
 before :meth:`checkpoint` returns; read-then-write changes take the write lock first
 (``BEGIN IMMEDIATE``: in WAL a deferred transaction that reads then writes can fail with
-SQLITE_BUSY without waiting).
+SQLITE_BUSY without waiting). Every operation is one call in the connection's thread (a whole
+transaction included), so calls from concurrent steps never interleave inside a transaction and
+a checkpoint costs one thread hop.
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ import json
 import pathlib
 import sqlite3
 import time
+from collections.abc import Callable
 from typing import Any
-
-import anyio
 
 from .._exceptions import ConfigError
 from ._store import (
@@ -76,6 +77,68 @@ def _record(row: Any, steps: int = 0) -> RunRecord:
     )
 
 
+Sync = Callable[..., Any]
+
+
+def _in_transaction(db: sqlite3.Connection, fn: Sync, *args: Any) -> Any:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(db, *args)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _begin(
+    db: sqlite3.Connection, run_id: str, values: tuple[Any, ...], workflow: str, text: str
+) -> RunRecord | None:
+    row = db.execute(f"SELECT {_COLUMNS} FROM workflow_runs WHERE id = ?", (run_id,)).fetchone()
+    me, now = values[8], values[9]
+    if row is None:
+        db.execute(f"INSERT INTO workflow_runs ({_COLUMNS}) VALUES ({_MARKS})", values)
+        return None
+    record = _record(row)
+    check_same(record, workflow, text)
+    if record.status == RUNNING and record.owner != me and owner_alive(record.owner) is not False:
+        raise ValueError(f"run id {run_id!r} is in progress in another process ({record.owner})")
+    if record.status != COMPLETED:
+        db.execute(
+            "UPDATE workflow_runs SET status = ?, owner = ?, updated = ? WHERE id = ?",
+            (RUNNING, me, now, run_id),
+        )
+    return record
+
+
+def _prune(db: sqlite3.Connection, max_age: float | None, max_runs: int | None) -> int:
+    doomed: set[str] = set()
+    if max_age is not None:
+        rows = db.execute(
+            "SELECT id FROM workflow_runs WHERE status IN (?, ?) AND updated < ?",
+            (COMPLETED, FAILED, time.time() - max_age),
+        )
+        doomed.update(row[0] for row in rows)
+    if max_runs is not None:
+        rows = db.execute(
+            "SELECT id FROM workflow_runs WHERE status IN (?, ?) ORDER BY updated DESC "
+            "LIMIT -1 OFFSET ?",
+            (COMPLETED, FAILED, max_runs),
+        )
+        doomed.update(row[0] for row in rows)
+    for run_id in doomed:
+        db.execute("DELETE FROM workflow_steps WHERE run_id = ?", (run_id,))
+        db.execute("DELETE FROM workflow_runs WHERE id = ?", (run_id,))
+    return len(doomed)
+
+
+_MARKS = ",".join("?" * 12)
+_RUNS = (
+    f"SELECT {_COLUMNS}, (SELECT COUNT(*) FROM workflow_steps WHERE run_id = id) FROM workflow_runs"
+)
+
+
 class SqliteWorkflowStore(WorkflowStore):
     """Workflow runs in the SQLite file ``path`` (created, with its directory, on first use)."""
 
@@ -83,21 +146,28 @@ class SqliteWorkflowStore(WorkflowStore):
         self.path = pathlib.Path(path)
         self._busy_ms = int(busy_timeout * 1000)
         self._db: Any = None
-        self._lock = anyio.Lock()
 
-    async def _conn(self) -> Any:
+    async def _call(self, fn: Sync, *args: Any) -> Any:
+        """``fn(sqlite3 connection, *args)`` in the connection's thread (opened on first use)."""
         if self._db is None:
-            async with self._lock:
-                if self._db is None:
-                    self._db = await self._open()
-        return self._db
+            await self._open()
+        return await self._db.run(fn, *args)
 
-    async def _open(self) -> Any:
+    async def _open(self) -> None:
         import aiosqlite
+
+        class _Connection(aiosqlite.Connection):
+            async def run(self, fn: Sync, *args: Any) -> Any:
+                return await self._execute(fn, self._conn, *args)  # type: ignore[no-untyped-call]
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = await aiosqlite.connect(self.path, isolation_level=None)
+            path = self.path
+            db = _Connection(
+                lambda: sqlite3.connect(path, isolation_level=None, check_same_thread=False),
+                iter_chunk_size=64,
+            )
+            await db
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"{self.path}: cannot open the state database: {exc}") from None
         try:
@@ -111,108 +181,60 @@ class SqliteWorkflowStore(WorkflowStore):
                 f"{self.path}: not a usable state database ({exc}); move it away or pass "
                 "another --state"
             ) from None
-        return db
+        if self._db is None:
+            self._db = db
+        else:  # another task opened it meanwhile
+            await db.close()
 
     async def begin(
         self, run_id: str, workflow: str, spell: str, version: str, input: Any, params: Any = None
     ) -> RunRecord | None:
-        db = await self._conn()
         text = canonical(input)
         now = time.time()
-        me = owner_id()
-        async with self._lock:
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = await db.execute(
-                    f"SELECT {_COLUMNS} FROM workflow_runs WHERE id = ?", (run_id,)
-                )
-                row = await cursor.fetchone()
-                if row is None:
-                    await db.execute(
-                        f"INSERT INTO workflow_runs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (
-                            run_id,
-                            workflow,
-                            spell,
-                            version,
-                            text,
-                            RUNNING,
-                            None,
-                            None,
-                            me,
-                            now,
-                            now,
-                            json.dumps(params),
-                        ),
-                    )
-                    record = None
-                else:
-                    record = _record(row)
-                    check_same(record, workflow, text)
-                    if record.status == RUNNING and record.owner != me:
-                        if owner_alive(record.owner) is not False:
-                            raise ValueError(
-                                f"run id {run_id!r} is in progress in another process "
-                                f"({record.owner})"
-                            )
-                    if record.status != COMPLETED:
-                        await db.execute(
-                            "UPDATE workflow_runs SET status = ?, owner = ?, updated = ? "
-                            "WHERE id = ?",
-                            (RUNNING, me, now, run_id),
-                        )
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
+        values = (
+            run_id, workflow, spell, version, text, RUNNING, None, None, owner_id(), now, now,
+            json.dumps(params),
+        )  # fmt: skip
+        record: RunRecord | None = await self._call(
+            _in_transaction, _begin, run_id, values, workflow, text
+        )
         return record
 
     async def checkpoints(self, run_id: str) -> dict[str, Checkpoint]:
-        db = await self._conn()
-        cursor = await db.execute(
-            "SELECT position, name, output, error FROM workflow_steps WHERE run_id = ?", (run_id,)
+        rows = await self._call(
+            lambda db: db.execute(
+                "SELECT position, name, output, error FROM workflow_steps WHERE run_id = ?",
+                (run_id,),
+            ).fetchall()
         )
-        return {
-            row[0]: Checkpoint(
-                row[0], row[1], None if row[2] is None else json.loads(row[2]), row[3]
-            )
-            for row in await cursor.fetchall()
-        }
+        return {row[0]: Checkpoint(row[0], row[1], _json(row[2]), row[3]) for row in rows}
 
     async def checkpoint(self, run_id: str, step: Checkpoint) -> None:
-        db = await self._conn()
-        async with self._lock:  # never inside another coroutine's open transaction
-            await db.execute(
+        values = (run_id, step.position, step.name, json.dumps(step.output), step.error)
+        await self._call(
+            lambda db: db.execute(
                 "INSERT OR REPLACE INTO workflow_steps (run_id, position, name, output, error) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (run_id, step.position, step.name, json.dumps(step.output), step.error),
+                values,
             )
+        )
 
     async def finish(self, run_id: str, status: str, result: Any, error: str | None) -> None:
-        db = await self._conn()
-        async with self._lock:
-            await db.execute(
+        values = (status, json.dumps(result), error, time.time(), run_id)
+        await self._call(
+            lambda db: db.execute(
                 "UPDATE workflow_runs SET status = ?, result = ?, error = ?, updated = ? "
                 "WHERE id = ?",
-                (status, json.dumps(result), error, time.time(), run_id),
+                values,
             )
+        )
 
     async def get(self, run_id: str) -> RunRecord | None:
-        db = await self._conn()
-        cursor = await db.execute(
-            f"SELECT {_COLUMNS}, (SELECT COUNT(*) FROM workflow_steps WHERE run_id = id) "
-            "FROM workflow_runs WHERE id = ?",
-            (run_id,),
-        )
-        row = await cursor.fetchone()
+        row = await self._call(lambda db: db.execute(f"{_RUNS} WHERE id = ?", (run_id,)).fetchone())
         return None if row is None else _record(row, row[12])
 
     async def list_runs(self, *, status: str | None = None, limit: int = 100) -> list[RunRecord]:
-        db = await self._conn()
-        query = (
-            f"SELECT {_COLUMNS}, (SELECT COUNT(*) FROM workflow_steps WHERE run_id = id) "
-            "FROM workflow_runs"
-        )
+        query = _RUNS
         args: tuple[Any, ...] = ()
         if status is not None:
             query += " WHERE status = ?"
@@ -220,41 +242,15 @@ class SqliteWorkflowStore(WorkflowStore):
         query += " ORDER BY created DESC"
         if status != STRANDED:
             query += f" LIMIT {int(limit)}"
-        cursor = await db.execute(query, args)
-        runs = [_record(row, row[12]) for row in await cursor.fetchall()]
+        rows = await self._call(lambda db: db.execute(query, args).fetchall())
+        runs = [_record(row, row[12]) for row in rows]
         if status is not None:
             runs = [r for r in runs if r.status == status]
         return runs[:limit]
 
     async def prune(self, *, max_age: float | None, max_runs: int | None) -> int:
-        db = await self._conn()
-        doomed: set[str] = set()
-        if max_age is not None:
-            cursor = await db.execute(
-                "SELECT id FROM workflow_runs WHERE status IN (?, ?) AND updated < ?",
-                (COMPLETED, FAILED, time.time() - max_age),
-            )
-            doomed.update(row[0] for row in await cursor.fetchall())
-        if max_runs is not None:
-            cursor = await db.execute(
-                "SELECT id FROM workflow_runs WHERE status IN (?, ?) ORDER BY updated DESC "
-                "LIMIT -1 OFFSET ?",
-                (COMPLETED, FAILED, max_runs),
-            )
-            doomed.update(row[0] for row in await cursor.fetchall())
-        if not doomed:
-            return 0
-        async with self._lock:
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                for run_id in doomed:
-                    await db.execute("DELETE FROM workflow_steps WHERE run_id = ?", (run_id,))
-                    await db.execute("DELETE FROM workflow_runs WHERE id = ?", (run_id,))
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-        return len(doomed)
+        pruned: int = await self._call(_in_transaction, _prune, max_age, max_runs)
+        return pruned
 
     async def aclose(self) -> None:
         if self._db is not None:
