@@ -12,10 +12,8 @@ calls ``litellm.acompletion`` directly with the same keyword arguments the provi
 * an agent run with 3 tool calls (the server answers one turn with 3 ``calculator`` calls, then
   text), against the same 2 model calls and 3 calculator invocations made by hand. Reported.
 * 1,000 concurrent spells, each making one call (1,000 ``rt.run`` tasks in one task group, one
-  runtime), against 1,000 concurrent raw calls: the issue's target is "wall time ≤ 1.5x the
-  simulated latency plus the raw-litellm cost of 1,000 calls", and by its own rule ("≤ N x X"
-  is a lower-is-better record against X with target 1/N) X is the latency plus litellm's own
-  cost of the calls, which is what the raw calls' wall time measures. Also reported, with no
+  runtime), against 1,000 concurrent raw calls: the target (the operations-layer issue's) is
+  wall time ≤ 1.3x the 1,000 raw calls' wall time, same latency, same run. Also reported, with no
   target, against ``1.5 x latency + (raw wall - latency)``: the stricter reading, where the
   spells may add only half a latency to what litellm costs (at the suite's 20 ms that leaves
   10 µs per spell, less than creating a Lua state). Measured at the suite's fixed latency and
@@ -288,7 +286,7 @@ async def _main() -> dict[str, Any]:
     return out
 
 
-CONCURRENT_TARGET = 1 / 1.5
+CONCURRENT_TARGET = 1 / 1.3  # issue 8: ≤ 1.3x the 1,000 raw calls
 
 
 def _concurrent_records(latency: float, spell: float, raw: float) -> list[Record]:
