@@ -17,4 +17,5 @@ from ._base import sync_api as sync_api
 from ._base import takes_context as takes_context
 from ._base import with_context as with_context
 from ._registry import engine_for as engine_for
+from ._registry import engines as engines
 from ._registry import extensions as extensions

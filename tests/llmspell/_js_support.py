@@ -11,7 +11,7 @@ import anyio.lowlevel
 
 from llmspell._exceptions import LimitExceeded, ParameterError
 from llmspell.engines import Api, HostObject, Limits, Namespace, ScriptFunction, sync_api
-from llmspell.engines._js import JsEngine
+from llmspell.engines.js import JsEngine
 
 ENGINE = JsEngine()
 SMALL = Limits(memory_bytes=16 << 20, cpu_seconds=0.3, timeout_seconds=2.0, output_bytes=4096)

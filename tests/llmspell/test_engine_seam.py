@@ -150,8 +150,8 @@ async def test_a_finished_run_frees_its_interpreter_without_the_gc(ext: str) -> 
     # No reference cycle may hold a closed instance (and its whole interpreter) until the
     # cyclic GC happens to run: with 1,000s of runs that is both memory and GC time.
     from llmspell import open_runtime
-    from llmspell.engines._js_instance import _JsInstance
-    from llmspell.engines._lua import LuaInstance
+    from llmspell.engines.js._instance import _JsInstance
+    from llmspell.engines.lua._instance import LuaInstance
 
     from .spellkit import run_source
 

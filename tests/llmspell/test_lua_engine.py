@@ -28,7 +28,7 @@ from llmspell.engines import (
     ScriptInstance,
     sync_api,
 )
-from llmspell.engines._lua import LuaEngine
+from llmspell.engines.lua import LuaEngine
 
 pytestmark = pytest.mark.anyio
 

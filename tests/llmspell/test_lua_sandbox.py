@@ -16,8 +16,8 @@ from lupa import lua54  # type: ignore[import-untyped]
 
 from llmspell._exceptions import LimitExceeded, SpellRuntimeError, SpellSyntaxError
 from llmspell.engines import Api, HostObject, Limits, Namespace, ScriptFunction
-from llmspell.engines._lua import LuaEngine
-from llmspell.engines._lua_patterns import FALLBACK
+from llmspell.engines.lua import LuaEngine
+from llmspell.engines.lua._instance import lua_source
 
 pytestmark = pytest.mark.anyio
 
@@ -375,7 +375,9 @@ _DEPS = b"string.byte string.sub string.find string.format table.concat table.un
 
 def _load_fallback(rt: Any) -> Any:
     """The interruptible matcher, loaded the way the prelude loads it."""
-    return rt.eval(b"load")(FALLBACK, b"=fb", b"t")(*[rt.eval(name) for name in _DEPS])
+    return rt.eval(b"load")(lua_source("fallback"), b"=fb", b"t")(
+        *[rt.eval(name) for name in _DEPS]
+    )
 
 
 def _fallback_runtime() -> tuple[Any, Any]:

@@ -13,10 +13,10 @@ from typing import Any
 
 import quickjs  # type: ignore[import-untyped]
 
-from .._exceptions import LimitExceeded, SpellError, SpellRuntimeError, SpellSyntaxError
-from ._base import Limits
-from ._js_codec import dumps
-from ._js_prelude import CHECK, LINE_PAD
+from ..._exceptions import LimitExceeded, SpellError, SpellRuntimeError, SpellSyntaxError
+from .._base import Limits
+from ._codec import dumps
+from ._prelude import CHECK, LINE_PAD
 
 SKIP = LINE_PAD + 2
 _FRAME_LINE = re.compile(r":(\d+):\d+\)$")

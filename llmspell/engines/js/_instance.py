@@ -1,12 +1,13 @@
-"""One spell in one QuickJS Context, and the driver task that owns it (see :mod:`._js`)."""
+"""One spell in one QuickJS Context, and the driver task that owns it (see the package)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import Any, cast
 
 import anyio
@@ -14,8 +15,8 @@ import anyio.abc
 import anyio.lowlevel
 import quickjs  # type: ignore[import-untyped]
 
-from .._exceptions import LimitExceeded, SpellClosedError, SpellError, SpellRuntimeError
-from ._base import (
+from ..._exceptions import LimitExceeded, SpellClosedError, SpellError, SpellRuntimeError
+from .._base import (
     Api,
     ApiCache,
     InstanceStatistics,
@@ -25,8 +26,8 @@ from ._base import (
     ScriptValue,
     is_sync_api,
 )
-from ._js_codec import BridgeError, Codec, Op, api_op, dumps, no_functions
-from ._js_errors import (
+from ._codec import BridgeError, Codec, Op, api_op, dumps, no_functions
+from ._errors import (
     SKIP,
     clone,
     compile_check,
@@ -36,8 +37,8 @@ from ._js_errors import (
     script_error,
     syntax_error,
 )
-from ._js_prelude import LINE_PAD, PRELUDE
-from ._js_pyjson import json_messages
+from ._prelude import LINE_PAD, PRELUDE
+from ._pyjson import json_messages
 
 logger = logging.getLogger("llmspell.engines.js")
 
@@ -561,3 +562,25 @@ class _JsInstance(ScriptInstance):
         except Exception:
             pass
         return error
+
+
+@contextlib.asynccontextmanager
+async def open_instance(
+    source: str, filename: str, api: Api, limits: Limits
+) -> AsyncIterator[ScriptInstance]:
+    """What :meth:`JsEngine.open` returns: the instance, with its driver task running."""
+    instance = _JsInstance(source, filename, api, limits)
+    error: Exception | None = None
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(instance._drive)
+            try:
+                yield instance
+            except Exception as exc:  # re-raised below, not wrapped in an ExceptionGroup
+                error = exc
+            finally:
+                instance._close()  # the driver sees it and returns
+    finally:
+        instance._free()
+    if error is not None:
+        raise error

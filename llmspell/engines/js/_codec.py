@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-from ._base import (
+from .._base import (
     ApiFunction,
     HostObject,
     ScriptFunction,

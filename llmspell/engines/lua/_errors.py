@@ -14,7 +14,7 @@ from typing import Any
 
 from lupa import lua54  # type: ignore[import-untyped]
 
-from .._exceptions import SpellError, SpellRuntimeError, SpellSyntaxError
+from ..._exceptions import SpellError, SpellRuntimeError, SpellSyntaxError
 
 _lua_type = lua54.lua_type
 _PRELUDE_WHERE = re.compile(r"^\?:-?\d+: ")  # a position inside the (stripped) prelude

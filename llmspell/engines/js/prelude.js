@@ -1,44 +1,33 @@
-"""The JavaScript half of the bridge, evaluated once in every fresh QuickJS context.
-
-``PRELUDE`` is a strict-mode script whose block scope holds the bridge (nothing of it is a
-global) and whose value is ``init(spec, source) -> bridge | error``. Before any spell code runs
-it captures the built-ins it relies on, so a spell that later overwrites ``JSON``, ``Promise``
-or prototype methods cannot reach or disturb it. ``init`` installs the API globals, freezes
-``Promise``, locks ``Error.prepareStackTrace`` to its own formatter (which shows only the
-spell's frames, and whose call sites would otherwise hand out the bridge's functions), compiles
-the spell as the body of an async function and returns ``bridge(kind, text)``:
-
-* ``bridge(1, batch)`` applies a JSON batch from the host: ``[0, id, ok, flagged, value]``
-  settles API call ``id`` (an error is ``[name, message, plain]``); ``[1, inv, fid, flagged,
-  args]`` invokes script function ``fid``; ``[2]`` starts the spell (invocation 0);
-  ``[3, fid, n]`` releases a function the host no longer holds.
-* ``bridge(2)`` returns everything queued since the last call, as JSON: ``[0, text]`` output;
-  ``[1, id, op, flagged, args]`` an API request; ``[2, inv, 1, flagged, value]`` /
-  ``[2, inv, 0, 0, error]`` an invocation's result; ``[3, error]`` a rejected API Promise
-  nobody handled; ``[5]`` output beyond the limit was dropped.
-
-Values cross as JSON text. Functions, host objects and non-finite numbers travel as one-key
-marker objects (``{"\\u0000f": id}``, ``{"\\u0000h": ...}``, ``{"\\u0000c": [op, name]}``,
-``{"\\u0000n": "NaN"}``); user keys starting with NUL get one more NUL, and ``flagged`` says
-whether a payload needs this decoding at all. Internal records have a null prototype and
-internal lists are strings, so the bridge never looks a property up on a prototype a spell
-can change.
-
-``PYJSON`` (compiled on first use) implements ``json.encode``/``json.decode`` inside the engine,
-because spells call them without ``await``; they mirror the runtime's Python functions, and a
-test compares the two.
-"""
-
-from __future__ import annotations
-
-import json
-
-from ._js_pyjson import PYJSON
-
-# Lines the host puts before the spell's first line (the async function header takes 2 more).
-LINE_PAD = 1000
-
-PRELUDE = r"""'use strict';
+// The JavaScript half of the bridge, evaluated once in every fresh QuickJS context.
+//
+// ``PRELUDE`` is a strict-mode script whose block scope holds the bridge (nothing of it is a
+// global) and whose value is ``init(spec, source) -> bridge | error``. Before any spell code runs
+// it captures the built-ins it relies on, so a spell that later overwrites ``JSON``, ``Promise``
+// or prototype methods cannot reach or disturb it. ``init`` installs the API globals, freezes
+// ``Promise``, locks ``Error.prepareStackTrace`` to its own formatter (which shows only the
+// spell's frames, and whose call sites would otherwise hand out the bridge's functions), compiles
+// the spell as the body of an async function and returns ``bridge(kind, text)``:
+//
+// * ``bridge(1, batch)`` applies a JSON batch from the host: ``[0, id, ok, flagged, value]``
+//   settles API call ``id`` (an error is ``[name, message, plain]``); ``[1, inv, fid, flagged,
+//   args]`` invokes script function ``fid``; ``[2]`` starts the spell (invocation 0);
+//   ``[3, fid, n]`` releases a function the host no longer holds.
+// * ``bridge(2)`` returns everything queued since the last call, as JSON: ``[0, text]`` output;
+//   ``[1, id, op, flagged, args]`` an API request; ``[2, inv, 1, flagged, value]`` /
+//   ``[2, inv, 0, 0, error]`` an invocation's result; ``[3, error]`` a rejected API Promise
+//   nobody handled; ``[5]`` output beyond the limit was dropped.
+//
+// Values cross as JSON text. Functions, host objects and non-finite numbers travel as one-key
+// marker objects (``{"\u0000f": id}``, ``{"\u0000h": ...}``, ``{"\u0000c": [op, name]}``,
+// ``{"\u0000n": "NaN"}``); user keys starting with NUL get one more NUL, and ``flagged`` says
+// whether a payload needs this decoding at all. Internal records have a null prototype and
+// internal lists are strings, so the bridge never looks a property up on a prototype a spell
+// can change.
+//
+// ``PYJSON`` (compiled on first use) implements ``json.encode``/``json.decode`` inside the engine,
+// because spells call them without ``await``; they mirror the runtime's Python functions, and a
+// test compares the two.
+'use strict';
 {
 const G = globalThis, O = Object, P = Promise, E = Error, D = Date, TE = TypeError;
 const FP = Function.prototype, uncurry = FP.bind.bind(FP.call);
@@ -435,19 +424,4 @@ if (fnStr(mainFn) !== 'async function anonymous(\n) {\n' + src + '\n}') {
 }
 return bridge;
 })
-}"""
-
-
-PRELUDE = PRELUDE.replace("/*PYJSON*/", json.dumps(PYJSON))
-# Frames at lines <= LINE_PAD + 2 are hidden as the prelude's: it must stay shorter.
-assert PRELUDE.count("\n") < LINE_PAD, "the prelude outgrew LINE_PAD"
-
-CHECK = r"""(function (srcText) {
-  const AsyncFunction = (async function () {}).constructor, src = JSON.parse(srcText);
-  let f;
-  try { f = new AsyncFunction(src); } catch (e) { return String(e) + '\n' + e.stack; }
-  if (Function.prototype.toString.call(f) !== 'async function anonymous(\n) {\n' + src + '\n}') {
-    return 'SyntaxError: unbalanced braces: the spell closes its own top level\n';
-  }
-  return '';
-})"""
+}

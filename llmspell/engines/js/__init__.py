@@ -1,14 +1,16 @@
 """The JavaScript engine: spells run in QuickJS (quickjs-ng), one Context per instance.
 
-How it works (the modules ``_js_*`` hold the pieces):
+Importing this package is cheap: quickjs and the bridge are imported on the first
+:meth:`JsEngine.open` or :meth:`JsEngine.check`. How it works (the modules of this package hold
+the pieces):
 
 * **No Python callables in the Context.** quickjs-ng refuses every call into Python while a
   time limit is set (verified: ``InternalError: Can not call into Python with a time limit
   set``), and the time limit is the only thing that stops a runaway loop or regex. So API
-  functions are pure JS stubs (:mod:`._js_prelude`) that queue ``[id, op, args]`` and return a
-  Promise; ``json.encode``/``json.decode`` run in JS (:mod:`._js_pyjson`) because spells call
+  functions are pure JS stubs (``prelude.js``) that queue ``[id, op, args]`` and return a
+  Promise; ``json.encode``/``json.decode`` run in JS (``pyjson.js``) because spells call
   them without ``await``.
-* **A driver task owns the Context** (:mod:`._js_instance`). Each *turn* it hands the Context one
+* **A driver task owns the Context** (:mod:`._instance`). Each *turn* it hands the Context one
   batch (settled API calls, callback invocations, released functions), runs pending jobs until
   none is left, and takes the queue: output, new requests, finished invocations, unhandled
   rejections. Requests run concurrently in the driver's task group (``Promise.all`` really
@@ -23,7 +25,7 @@ How it works (the modules ``_js_*`` hold the pieces):
   be caught (``try``/``finally`` do not run). Memory is QuickJS's heap limit; output is counted
   by ``api.output`` (and capped in JS). Any limit ends the instance: pending API calls are
   cancelled and every waiting caller gets :class:`LimitExceeded`.
-* **Errors** keep the spell's file name and line (:mod:`._js_errors`). An API call that rejects
+* **Errors** keep the spell's file name and line (:mod:`._errors`). An API call that rejects
   while nothing handles its Promise (no ``await``/``then``/``catch``/combinator by the time the
   pending jobs ran out, as in Node) fails the run. A run waiting on a Promise that nothing can
   settle fails at once ("deadlock") unless Python still holds one of its functions.
@@ -31,14 +33,9 @@ How it works (the modules ``_js_*`` hold the pieces):
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 
-import anyio
-
-from ._base import Api, Engine, Limits, ScriptInstance
-from ._js_errors import compile_check, syntax_error
-from ._js_instance import _JsInstance
+from .._base import Api, Engine, Limits, ScriptInstance
 
 
 class JsEngine(Engine):
@@ -49,33 +46,19 @@ class JsEngine(Engine):
 
     def check(self, source: str, filename: str) -> None:
         """Compile ``source`` without running it; raise SpellSyntaxError with file and line."""
+        from ._errors import compile_check, syntax_error
+
         problem = compile_check(source)
         if problem:
             raise syntax_error(filename, problem)
 
     def open(
         self, source: str, filename: str, api: Api, limits: Limits
-    ) -> contextlib.AbstractAsyncContextManager[ScriptInstance]:
+    ) -> AbstractAsyncContextManager[ScriptInstance]:
         """Load ``source`` into a fresh Context exposing ``api``; see :class:`Engine`."""
-        return _open(source, filename, api, limits)
+        from ._instance import open_instance
+
+        return open_instance(source, filename, api, limits)
 
 
-@contextlib.asynccontextmanager
-async def _open(
-    source: str, filename: str, api: Api, limits: Limits
-) -> AsyncIterator[ScriptInstance]:
-    instance = _JsInstance(source, filename, api, limits)
-    error: Exception | None = None
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(instance._drive)
-            try:
-                yield instance
-            except Exception as exc:  # re-raised below, not wrapped in an ExceptionGroup
-                error = exc
-            finally:
-                instance._close()  # the driver sees it and returns
-    finally:
-        instance._free()
-    if error is not None:
-        raise error
+ENGINE = JsEngine

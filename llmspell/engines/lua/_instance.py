@@ -1,4 +1,4 @@
-"""The Lua engine: spells run in PUC Lua 5.4 (lupa), sandboxed, driven from async Python.
+"""One spell in one sandboxed PUC Lua 5.4 interpreter (lupa), driven from async Python.
 
 How a spell runs
 ================
@@ -27,7 +27,7 @@ Limits
   deadline, from inside loops: every :data:`HOOK_COUNT` instructions at most, fewer when
   instructions are costly (a loop of ``big:upper()``), aiming at :data:`HOOK_INTERVAL`.
   C pattern matching cannot be interrupted, so costly matches run in an interruptible
-  pure-Lua matcher (see :mod:`llmspell.engines._lua_patterns`).
+  pure-Lua matcher (``fallback.lua``; ``guards.lua`` decides which calls need it).
 * timeout: wall clock from ``open()`` for the main chunk and the callbacks made while it runs;
   a callback made after the main chunk returned (a resident spell handling an event) gets a
   fresh ``timeout_seconds`` of its own; also a cancel-scope deadline around every pending API
@@ -46,22 +46,22 @@ import math
 import threading
 from collections.abc import Coroutine
 from contextlib import AbstractAsyncContextManager
+from importlib import resources
 from time import perf_counter
 from typing import Any, cast
 
 import anyio
 from lupa import lua54  # type: ignore[import-untyped]
 
-from .._exceptions import (
+from ..._exceptions import (
     LimitExceeded,
     SpellClosedError,
     SpellRuntimeError,
 )
-from ._base import (
+from .._base import (
     Api,
     ApiCache,
     ApiFunction,
-    Engine,
     HostObject,
     InstanceStatistics,
     Limits,
@@ -71,16 +71,14 @@ from ._base import (
     is_sync_api,
     takes_context,
 )
-from ._lua_convert import LuaConverter, LuaObject
-from ._lua_errors import (
+from ._convert import LuaConverter, LuaObject
+from ._errors import (
     api_error_message,
     chunk_name,
     prepare_source,
     runtime_error,
     syntax_error,
 )
-from ._lua_patterns import FALLBACK
-from ._lua_prelude import GUARDS, PRELUDE
 
 HOOK_COUNT = 1000
 """VM instructions between two checks of the CPU and wall-clock limits (at most)."""
@@ -102,7 +100,6 @@ _Entry = tuple[ApiFunction, str, bool, bool]
 """An API function as Lua calls it (by its 1-based index): function, label, dynamic (the first
 argument is the key), takes the context."""
 
-_SOURCES = {b"prelude": PRELUDE, b"guards": GUARDS, b"fallback": FALLBACK}
 _chunks: dict[bytes, bytes] = {}
 _chunks_lock = threading.Lock()
 
@@ -122,6 +119,12 @@ def _new_runtime(max_memory: int | None) -> Any:
     )
 
 
+def lua_source(name: str) -> bytes:
+    """The Lua source of one of this package's chunks: ``prelude``, ``guards`` or ``fallback``
+    (the files ``<name>.lua`` beside this module)."""
+    return resources.files(__package__).joinpath(f"{name}.lua").read_bytes()
+
+
 def _chunk(name: bytes) -> bytes:
     """A prelude chunk compiled once per process, without debug information (smaller
     instances; loading bytecode also beats parsing): ``prelude``, ``guards`` or ``fallback``."""
@@ -132,7 +135,7 @@ def _chunk(name: bytes) -> bytes:
             dump = rt.eval(
                 b"function(s) return string.dump(assert(load(s, '=[llmspell]')), true) end"
             )
-            code = _chunks[name] = dump(_SOURCES[name])
+            code = _chunks[name] = dump(lua_source(name.decode()))
         return code
 
 
@@ -196,30 +199,20 @@ _DETACHED = LuaConverter(_detached, _detached, _detached, _detached)
 """The converter of a closed instance."""
 
 
-class LuaEngine(Engine):
-    """Runs ``.lua`` spells in sandboxed PUC Lua 5.4 interpreters (via lupa).
+def open_instance(
+    source: str, filename: str, api: Api, limits: Limits
+) -> AbstractAsyncContextManager[ScriptInstance]:
+    """What :meth:`LuaEngine.open` returns; see :class:`~llmspell.engines.Engine`."""
+    return _Opening(source, filename, api, limits)
 
-    Lua tables become Python dicts or lists (an empty table becomes ``{}``; see
-    :mod:`llmspell.engines._lua_convert`), Lua strings become ``str`` (invalid UTF-8 is
-    replaced with U+FFFD).
-    """
 
-    name = "lua"
-    extensions = (".lua",)
-
-    def check(self, source: str, filename: str) -> None:
-        """Compile ``source`` without running it; raise :class:`SpellSyntaxError` if invalid."""
-        rt = _new_runtime(None)
-        chunk = chunk_name(filename)
-        res = rt.eval(b"load")(prepare_source(source), b"=" + chunk.encode(), b"t")
-        if isinstance(res, tuple) and res[0] is None:
-            raise syntax_error(filename, chunk, res[1])
-
-    def open(
-        self, source: str, filename: str, api: Api, limits: Limits
-    ) -> AbstractAsyncContextManager[ScriptInstance]:
-        """Load the spell into a fresh sandbox; see :class:`Engine`."""
-        return _Opening(source, filename, api, limits)
+def check_syntax(source: str, filename: str) -> None:
+    """Compile ``source`` without running it; raise :class:`SpellSyntaxError` if invalid."""
+    rt = _new_runtime(None)
+    chunk = chunk_name(filename)
+    res = rt.eval(b"load")(prepare_source(source), b"=" + chunk.encode(), b"t")
+    if isinstance(res, tuple) and res[0] is None:
+        raise syntax_error(filename, chunk, res[1])
 
 
 class _Opening(AbstractAsyncContextManager[ScriptInstance]):
