@@ -22,7 +22,6 @@ import actors
 from ._api import Session, Surface, build_surface
 from ._config import Config
 from ._exceptions import (
-    LimitExceeded,
     SpellError,
 )
 from ._services import Services
@@ -89,18 +88,14 @@ def _default_log(level: str, message: str, fields: dict[str, Any]) -> None:
 
 
 class _OutputMeter:
-    """Passes printed text on and enforces the run's output limit."""
+    """Passes printed text on and counts it (the engine enforces the output limit)."""
 
-    def __init__(self, sink: Output, limit: int) -> None:
+    def __init__(self, sink: Output) -> None:
         self.sink = sink
-        self.limit = limit
         self.written = 0
 
     def __call__(self, text: str) -> None:
-        size = len(text.encode("utf-8"))
-        if self.written + size > self.limit:
-            raise LimitExceeded("output", f"the spell printed more than {self.limit} bytes")
-        self.written += size
+        self.written += len(text.encode("utf-8", "surrogatepass"))
         self.sink(text)
 
 
@@ -211,7 +206,7 @@ class Runtime:
         spell = request.spell
         started = time.perf_counter()
         engine_name = "?"
-        meter = _OutputMeter(request.output, request.limits.output_bytes)
+        meter = _OutputMeter(request.output)
         session = Session(
             system=self.system,
             run_id=request.run_id,

@@ -29,9 +29,11 @@ import dataclasses
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
+
+from .._exceptions import LimitExceeded, SpellError
 
 ScriptValue = Any
 """A value crossing the script boundary: None, bool, int, float, str, list, dict,
@@ -184,6 +186,78 @@ class Limits:
     cpu_seconds: float = 10.0
     timeout_seconds: float | None = 300.0
     output_bytes: int = 1024 * 1024
+
+
+def limit_exceeded(kind: str, limits: Limits) -> LimitExceeded:
+    """The error that ends a run over one of its limits, worded alike in every engine.
+
+    Args:
+        kind: ``"cpu"``, ``"timeout"``, ``"memory"`` or ``"output"``.
+        limits: the run's limits (the message quotes the one exceeded).
+    """
+    if kind == "cpu":
+        detail = f"the spell used more than {limits.cpu_seconds:g} s of CPU time"
+    elif kind == "timeout":
+        detail = f"the spell ran longer than {limits.timeout_seconds:g} s"
+    elif kind == "memory":
+        detail = f"the spell needed more than {limits.memory_bytes} bytes of memory"
+    elif kind == "output":
+        detail = f"the spell printed more than {limits.output_bytes} bytes"
+    else:
+        raise ValueError(f"unknown limit {kind!r}")
+    return LimitExceeded(kind, detail)
+
+
+class OutputMeter:
+    """Where an engine sends what a spell prints: counts it against ``Limits.output_bytes``
+    (the one place that limit is enforced) and passes it on to ``Api.output``.
+
+    Attributes:
+        used: UTF-8 bytes printed so far, the refused piece included.
+    """
+
+    __slots__ = ("_limits", "_output", "used")
+
+    def __init__(self, output: Callable[[str], None], limits: Limits) -> None:
+        self._output = output
+        self._limits = limits
+        self.used = 0
+
+    def __call__(self, text: str) -> None:
+        """Print ``text``; raises LimitExceeded("output") if it does not fit (then nothing of it
+        is printed)."""
+        self.used += len(text.encode("utf-8", "surrogatepass"))
+        if self.used > self._limits.output_bytes:
+            raise limit_exceeded("output", self._limits)
+        self._output(text)
+
+
+def call_sync(fn: ApiFunction, args: Sequence[ScriptValue], label: str) -> ScriptValue:
+    """Run a :func:`sync_api` function to completion, outside any event loop.
+
+    ``args`` are passed as given (the context first, for a function marked
+    :func:`with_context`). Raises what the function raises, or RuntimeError if it awaited after
+    all.
+    """
+    coro = cast("Coroutine[Any, Any, ScriptValue]", fn(*args))
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise RuntimeError(f"{label} is marked sync_api but it awaited")
+
+
+def api_error_text(exc: BaseException, label: str) -> str:
+    """The script-side message of an API function's exception, alike in every engine.
+
+    The runtime's own errors (:class:`SpellError`) say everything already; any other message is
+    prefixed with the function's name (``t.fail: boom``) unless it starts with it.
+    """
+    text = str(exc)
+    if not isinstance(exc, SpellError) and not text.startswith(label):
+        text = f"{label}: {text}" if text else label
+    return text
 
 
 class ScriptInstance(ABC):

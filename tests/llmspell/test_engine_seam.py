@@ -167,3 +167,50 @@ async def test_a_finished_run_frees_its_interpreter_without_the_gc(ext: str) -> 
         finally:
             gc.enable()
     assert alive == []
+
+
+LIMIT_SPELLS = {
+    "cpu": {"lua": "while true do end", "js": "while (true) {}"},
+    "memory": {
+        "lua": "local t = {} for i = 1, 1e8 do t[i] = ('x'):rep(64) .. i end",
+        "js": "const t = []; for (let i = 0; ; i++) t.push('x'.repeat(64) + i);",
+    },
+    "output": {
+        "lua": "for i = 1, 100 do print(('y'):rep(99)) end",
+        "js": "for (let i = 0; i < 100; i++) console.log('y'.repeat(99));",
+    },
+    "timeout": {"lua": "ctx.nap()", "js": "await ctx.nap();"},
+}
+LIMIT_WORDS = {
+    "cpu": "cpu limit exceeded: the spell used more than 0.2 s of CPU time",
+    "memory": "memory limit exceeded: the spell needed more than 8388608 bytes of memory",
+    "output": "output limit exceeded: the spell printed more than 2000 bytes",
+    "timeout": "timeout limit exceeded: the spell ran longer than 0.3 s",
+}
+
+
+@BOTH
+@pytest.mark.parametrize("kind", list(LIMIT_SPELLS))
+async def test_every_engine_words_each_limit_alike(ext: str, kind: str) -> None:
+    import anyio
+
+    from llmspell._exceptions import LimitExceeded
+
+    async def nap() -> None:
+        await anyio.sleep(30)
+
+    printed: list[str] = []
+    api = Api({"ctx": Namespace({"nap": nap})}, {}, {}, printed.append)
+    limits = Limits(
+        memory_bytes=8 * 1024 * 1024,
+        cpu_seconds=0.2 if kind == "cpu" else 30.0,
+        timeout_seconds=0.3 if kind == "timeout" else 30.0,  # CPU time lags wall time when busy
+        output_bytes=2000,
+    )
+    engine = engine_for(f"limit.{ext}")
+    with pytest.raises(LimitExceeded) as caught:
+        async with engine.open(LIMIT_SPELLS[kind][ext], f"limit.{ext}", api, limits) as inst:
+            await inst.run_main()
+    assert str(caught.value) == LIMIT_WORDS[kind]
+    if kind == "output":  # whole lines up to the limit, nothing past it
+        assert "".join(printed) == ("y" * 99 + "\n") * 20

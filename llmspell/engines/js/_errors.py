@@ -14,7 +14,7 @@ from typing import Any
 import quickjs  # type: ignore[import-untyped]
 
 from ..._exceptions import LimitExceeded, SpellError, SpellRuntimeError, SpellSyntaxError
-from .._base import Limits
+from .._base import Limits, api_error_text, limit_exceeded
 from ._codec import dumps
 from ._prelude import CHECK, LINE_PAD
 
@@ -42,17 +42,6 @@ def syntax_error(filename: str, problem: str) -> SpellSyntaxError:
     found = re.search(r"<input>:(\d+)", rest)
     line = int(found.group(1)) - SKIP if found else None
     return SpellSyntaxError(filename, line if line is not None and line > 0 else None, message)
-
-
-def limit_exceeded(kind: str, limits: Limits) -> LimitExceeded:
-    """The LimitExceeded for ``kind`` (cpu, timeout, memory or output)."""
-    detail = {
-        "cpu": f"the script used more than {limits.cpu_seconds:g} s of CPU time",
-        "timeout": f"the run took longer than {limits.timeout_seconds:g} s",
-        "memory": f"the script needed more than {limits.memory_bytes} bytes of memory",
-        "output": f"the spell printed more than {limits.output_bytes} bytes",
-    }[kind]
-    return LimitExceeded(kind, detail)
 
 
 def clean_stack(stack: str, filename: str) -> str:
@@ -110,9 +99,7 @@ def engine_error(
 
 def failed_message(call_id: int, exc: BaseException, label: str) -> str:
     """The bridge message rejecting API call ``call_id`` with ``exc``."""
-    message = str(exc)
-    if not isinstance(exc, SpellError) and not message.startswith(label):
-        message = f"{label}: {message}" if message else label
+    message = api_error_text(exc, label)
     plain = isinstance(exc, SpellError)
     return f"[0,{call_id},0,0,{dumps([type(exc).__name__, message, plain])}]"
 

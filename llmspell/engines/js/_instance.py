@@ -7,8 +7,8 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine, Sequence
-from typing import Any, cast
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -21,10 +21,13 @@ from .._base import (
     ApiCache,
     InstanceStatistics,
     Limits,
+    OutputMeter,
     ScriptFunction,
     ScriptInstance,
     ScriptValue,
+    call_sync,
     is_sync_api,
+    limit_exceeded,
 )
 from ._codec import BridgeError, Codec, Op, api_op, dumps, no_functions
 from ._errors import (
@@ -33,7 +36,6 @@ from ._errors import (
     compile_check,
     engine_error,
     failed_message,
-    limit_exceeded,
     script_error,
     syntax_error,
 )
@@ -156,6 +158,7 @@ class _JsInstance(ScriptInstance):
         self._api = api
         self._context = api.context
         self._limits = limits
+        self._print = OutputMeter(api.output, limits)
         self._codec = Codec(lambda fid: _JsFunction(self, fid))
         self._inbox: list[str] = []
         self._releases: list[str] = []
@@ -426,7 +429,7 @@ class _JsInstance(ScriptInstance):
             ) from exc
 
     def _output(self, text: str) -> None:
-        self._api.output(text)
+        self._print(text)
 
     # Requests from the script -------------------------------------------------------------
 
@@ -448,21 +451,13 @@ class _JsInstance(ScriptInstance):
                 self._tg.start_soon(self._worker, job)
             return
         try:
-            coro = cast(
-                "Coroutine[Any, Any, ScriptValue]",
-                op.fn(self._context, *args) if op.context else op.fn(*args),
-            )
-            try:
-                coro.send(None)
-            except StopIteration as stop:
-                self._inbox.append(self._settled(call_id, stop.value, label))
-                return
-            coro.close()
-            raise RuntimeError(f"{label} is marked sync_api but awaited")
+            value = call_sync(op.fn, [self._context, *args] if op.context else args, label)
         except LimitExceeded:
             raise
         except Exception as exc:
             self._inbox.append(failed_message(call_id, exc, label))
+        else:
+            self._inbox.append(self._settled(call_id, value, label))
 
     async def _worker(self, job: tuple[int, Op, list[Any], str]) -> None:
         """Run API requests; stay around (up to a few idle) for the next one.
@@ -554,7 +549,7 @@ class _JsInstance(ScriptInstance):
             entries = json.loads(self._bridge(2, None))
             for entry in entries:
                 if entry[0] == 0:
-                    self._api.output(entry[1])
+                    self._print(entry[1])
                 elif entry[0] == 5:
                     return self._limit_exceeded("output")
         except LimitExceeded as exc:

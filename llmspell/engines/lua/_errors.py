@@ -14,7 +14,7 @@ from typing import Any
 
 from lupa import lua54  # type: ignore[import-untyped]
 
-from ..._exceptions import SpellError, SpellRuntimeError, SpellSyntaxError
+from ..._exceptions import SpellRuntimeError, SpellSyntaxError
 
 _lua_type = lua54.lua_type
 _PRELUDE_WHERE = re.compile(r"^\?:-?\d+: ")  # a position inside the (stripped) prelude
@@ -48,14 +48,6 @@ def syntax_error(filename: str, chunk: str, raw: object) -> SpellSyntaxError:
     if m:
         return SpellSyntaxError(filename, int(m.group(1)), m.group(2))
     return SpellSyntaxError(filename, None, text)
-
-
-def api_error_message(exc: Exception, label: str) -> bytes:
-    """The Lua error message for an API function's exception (the same text as in JS)."""
-    text = str(exc)
-    if not isinstance(exc, SpellError) and not text.startswith(label):
-        text = f"{label}: {text}" if text else label
-    return text.encode("utf-8", "surrogatepass")
 
 
 def runtime_error(

@@ -44,11 +44,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from collections.abc import Coroutine
 from contextlib import AbstractAsyncContextManager
 from importlib import resources
 from time import perf_counter
-from typing import Any, cast
+from typing import Any
 
 import anyio
 from lupa import lua54  # type: ignore[import-untyped]
@@ -65,15 +64,18 @@ from .._base import (
     HostObject,
     InstanceStatistics,
     Limits,
+    OutputMeter,
     ScriptFunction,
     ScriptInstance,
     ScriptValue,
+    api_error_text,
+    call_sync,
     is_sync_api,
+    limit_exceeded,
     takes_context,
 )
 from ._convert import LuaConverter, LuaObject
 from ._errors import (
-    api_error_message,
     chunk_name,
     prepare_source,
     runtime_error,
@@ -279,7 +281,7 @@ class LuaInstance(ScriptInstance):
         self._last_hook = 0.0
         self._count = HOOK_START
         self._calls = 0
-        self._output_used = 0
+        self._print = OutputMeter(api.output, limits)
         self._thread = threading.get_ident()
         timeout = limits.timeout_seconds
         self._deadline = perf_counter() + timeout if timeout is not None else math.inf
@@ -295,7 +297,7 @@ class LuaInstance(ScriptInstance):
             self._setup(source, api, limits)
         except _LuaMemoryError:
             self.close()
-            raise LimitExceeded("memory", self._memory_detail()) from None
+            raise self._limit_error("memory") from None
         except BaseException:
             self.close()
             raise
@@ -393,7 +395,7 @@ class LuaInstance(ScriptInstance):
         try:
             co = self._runner.coroutine(fn, *[self._conv.to_lua(a) for a in args])
         except _LuaMemoryError:
-            raise self._set_limit(LimitExceeded("memory", self._memory_detail())) from None
+            raise self._set_limit(self._limit_error("memory")) from None
         return await self._drive(co, self._callback_deadlines())
 
     def statistics(self) -> InstanceStatistics:
@@ -446,7 +448,7 @@ class LuaInstance(ScriptInstance):
             finally:
                 self._scopes.discard(scope)
         self._ensure_open()
-        raise self._set_limit(LimitExceeded("timeout", self._timeout_detail()))
+        raise self._set_limit(self._limit_error("timeout"))
 
     def _step(
         self, co: LuaObject, code: int | None, value: Any, label: str = ""
@@ -489,10 +491,10 @@ class LuaInstance(ScriptInstance):
                     raw = r[1] if len(r) > 1 else None
                     raise runtime_error(self.filename, self._chunk, raw, conv.to_py)
                 if r[1] == b"memory":
-                    raise self._set_limit(LimitExceeded("memory", self._memory_detail()))
-                raise self._set_limit(LimitExceeded("cpu", self._cpu_detail()))
+                    raise self._set_limit(self._limit_error("memory"))
+                raise self._set_limit(self._limit_error("cpu"))
         except _LuaMemoryError:
-            raise self._set_limit(LimitExceeded("memory", self._memory_detail())) from None
+            raise self._set_limit(self._limit_error("memory")) from None
         except _LuaError as exc:
             if self._limit is not None:
                 raise self._set_limit(self._limit) from None
@@ -501,7 +503,7 @@ class LuaInstance(ScriptInstance):
             self._cpu += perf_counter() - t0
             self._busy = False
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
-                self._set_limit(LimitExceeded("cpu", self._cpu_detail()))
+                self._set_limit(self._limit_error("cpu"))
 
     def _check(self) -> bool | int:
         """The count hook: True when the run must end (the prelude then raises LIMIT).
@@ -513,10 +515,10 @@ class LuaInstance(ScriptInstance):
             return True
         now = perf_counter()
         if self._cpu + (now - self._t0) > self._limits.cpu_seconds:
-            self._set_limit(LimitExceeded("cpu", self._cpu_detail()))
+            self._set_limit(self._limit_error("cpu"))
             return True
         if now > self._active_deadline:
-            self._set_limit(LimitExceeded("timeout", self._timeout_detail()))
+            self._set_limit(self._limit_error("timeout"))
             return True
         interval = now - max(self._last_hook, self._t0)
         self._last_hook = now
@@ -535,31 +537,20 @@ class LuaInstance(ScriptInstance):
         self._calls += 1
         try:
             pyargs = self._conv.args_to_py(args, 0)
-            coro = cast(
-                Coroutine[Any, Any, Any],
-                fn(self._context, *pyargs) if contextual else fn(*pyargs),
-            )
-            try:
-                coro.send(None)
-            except StopIteration as stop:
-                return 0, self._conv.to_lua(stop.value)
-            coro.close()
-            raise RuntimeError("marked sync_api but it suspended")
+            if contextual:
+                pyargs.insert(0, self._context)
+            return 0, self._conv.to_lua(call_sync(fn, pyargs, label))
         except LimitExceeded as exc:
             self._set_limit(exc)
             return 2, None
         except _LuaMemoryError:
-            self._set_limit(LimitExceeded("memory", self._memory_detail()))
+            self._set_limit(self._limit_error("memory"))
             return 2, None
         except Exception as exc:
             return 1, self._api_error(exc, label, dynamic, args)
 
     async def _builtin_print(self, text: str) -> None:
-        self._output_used += len(text.encode("utf-8", "surrogatepass"))
-        if self._output_used > self._limits.output_bytes:
-            detail = f"the spell printed more than {self._limits.output_bytes} bytes"
-            raise LimitExceeded("output", detail)
-        self._api.output(text)
+        self._print(text)
 
     # errors and limits ----------------------------------------------------------------------
 
@@ -578,17 +569,11 @@ class LuaInstance(ScriptInstance):
         fresh.__dict__.update(limit.__dict__)
         return fresh
 
-    def _cpu_detail(self) -> str:
-        return f"the spell used more than {self._limits.cpu_seconds:g} s of CPU time"
-
-    def _timeout_detail(self) -> str:
-        return f"the spell ran longer than {self._limits.timeout_seconds:g} s"
-
-    def _memory_detail(self) -> str:
-        return f"the spell needed more than {self._limits.memory_bytes} bytes of memory"
+    def _limit_error(self, kind: str) -> LimitExceeded:
+        return limit_exceeded(kind, self._limits)
 
     def _api_error(self, exc: Exception, label: str, dynamic: bool, args: Any) -> bytes:
         if dynamic and args and isinstance(args[0], (str, bytes)):
             key = args[0] if isinstance(args[0], str) else args[0].decode("utf-8", "replace")
             label = f"{label}.{key}"
-        return api_error_message(exc, label)
+        return api_error_text(exc, label).encode("utf-8", "surrogatepass")
