@@ -1,22 +1,18 @@
-"""``llmspell check``: syntax errors and calls to API names that do not exist, without running."""
+"""``llmspell check``: what would fail at once, found without running the spell.
+
+The engine of the spell's file compiles it (syntax errors with file, line and column) and reports
+the facts about the names it uses (:class:`~llmspell.engines.SourceFacts`); this module compares
+them with the script API's description and knows no language: ``ns.member`` / ``ns:member``
+where ``ns`` is an API namespace without that member (``state.foo``, ``llm.chat``).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import re
-from collections.abc import Mapping
+from collections.abc import Iterable
 
-from .engines import Namespace, engine_for
-
-# Strings and comments are blanked (newlines kept) before looking for `ns.name` / `ns:name`.
-_LUA_NOISE = re.compile(
-    r"--\[(=*)\[.*?\]\1\]|--[^\n]*|\[(=*)\[.*?\]\2\]|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'",
-    re.S,
-)
-_JS_NOISE = re.compile(
-    r"/\*.*?\*/|//[^\n]*|`(?:\\.|[^`\\])*`|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'", re.S
-)
+from .engines import Api, engine_for, is_sync_api
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,53 +22,58 @@ class Problem:
     filename: str
     line: int | None
     message: str
+    column: int | None = None
 
     def __str__(self) -> str:
         where = f"{self.filename}:{self.line}" if self.line else self.filename
         return f"{where}: {self.message}"
 
 
-def _blank(match: re.Match[str]) -> str:
-    return re.sub(r"[^\n]", " ", match.group(0))
+def _hint(name: str, candidates: Iterable[str], prefix: str = "") -> str:
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1)
+    return f"; did you mean {prefix}{close[0]}?" if close else ""
 
 
-def unknown_api_names(
-    source: str, filename: str, namespaces: Mapping[str, Namespace], *, lua: bool
-) -> list[Problem]:
-    """Find ``ns.name`` uses where ``ns`` is an API namespace without a member ``name``."""
-    code = (_LUA_NOISE if lua else _JS_NOISE).sub(_blank, source)
-    names = "|".join(re.escape(n) for n in namespaces)
-    if not names:
-        return []
-    use = re.compile(rf"(?<![\w.:])({names})\s*[.:]\s*([A-Za-z_]\w*)")
-    problems = []
-    for match in use.finditer(code):
-        ns = namespaces[match.group(1)]
-        member = match.group(2)
-        if ns.dynamic is not None or member in ns.functions or member in ns.values:
-            continue
-        line = code.count("\n", 0, match.start()) + 1
-        known = sorted(ns.functions)
-        close = difflib.get_close_matches(member, known, n=1)
-        hint = f"; did you mean {match.group(1)}.{close[0]}?" if close else ""
-        problems.append(
-            Problem(
-                filename,
-                line,
-                f"{match.group(1)}.{member} is not part of the API{hint} "
-                f"(known: {', '.join(known)})",
-            )
-        )
-    return problems
+def _returns_promise(api: Api, call: str) -> bool:
+    """Whether the API function ``call`` (``"llm.complete"``, ``"sleep"``) waits, so that in
+    JavaScript it returns a Promise; False for names that are not API functions."""
+    first, _, member = call.partition(".")
+    if not member:
+        fn = api.functions.get(first)
+        return fn is not None and not is_sync_api(fn)
+    ns = api.namespaces.get(first)
+    if ns is None:
+        return False
+    found = ns.functions.get(member)
+    if found is None:
+        found = ns.dynamic if member not in ns.values else None
+    return found is not None and not is_sync_api(found)
 
 
-def check_source(source: str, filename: str, namespaces: Mapping[str, Namespace]) -> list[Problem]:
-    """All problems ``check`` finds in a spell: a syntax error, or unknown API names."""
+def check_source(source: str, filename: str, api: Api) -> list[Problem]:
+    """Every problem ``check`` finds in a spell: a syntax error (then nothing else), or unknown
+    API members."""
     from ._exceptions import SpellSyntaxError
 
     engine = engine_for(filename)
     try:
         engine.check(source, filename)
     except SpellSyntaxError as exc:
-        return [Problem(filename, exc.line, f"syntax error: {exc.message}")]
-    return unknown_api_names(source, filename, namespaces, lua=engine.name == "lua")
+        at = f" at column {exc.column}" if exc.column else ""
+        return [Problem(filename, exc.line, f"syntax error{at}: {exc.message}", exc.column)]
+    facts = engine.facts(source, filename)
+    problems: list[Problem] = []
+    for use in facts.members:
+        ns = api.namespaces.get(use.namespace)
+        if ns is None or ns.dynamic is not None:
+            continue
+        if use.member in ns.functions or use.member in ns.values:
+            continue
+        known = sorted(ns.functions)
+        hint = _hint(use.member, known, f"{use.namespace}.")
+        message = (
+            f"{use.namespace}.{use.member} is not part of the API{hint} (known: {', '.join(known)})"
+        )
+        problems.append(Problem(filename, use.line, message, use.column))
+    problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+    return problems

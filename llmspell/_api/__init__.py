@@ -53,11 +53,12 @@ def build_surface(extra: Mapping[str, Namespace] | None = None) -> Surface:
     return Surface(namespaces, {"sleep": sleep, "parallel": parallel})
 
 
-def describe_api() -> dict[str, Namespace]:
-    """The namespaces a spell sees, for static checks (``llmspell check``)."""
+def describe_api() -> Api:
+    """The globals a spell sees, for static checks (``llmspell check``)."""
     from ._llm import llm_namespace
     from ._tools import tools_namespace
 
     services: Any = None  # namespaces only touch their services when called
     extra = {"llm": llm_namespace(services), "tools": tools_namespace(services)}
-    return dict(build_surface(extra).namespaces)
+    surface = build_surface(extra)
+    return Api(surface.namespaces, surface.functions, {"params": {}}, lambda text: None)

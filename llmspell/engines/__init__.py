@@ -16,6 +16,10 @@ from ._base import is_sync_api as is_sync_api
 from ._base import sync_api as sync_api
 from ._base import takes_context as takes_context
 from ._base import with_context as with_context
+from ._facts import GlobalRead as GlobalRead
+from ._facts import MemberUse as MemberUse
+from ._facts import PendingUse as PendingUse
+from ._facts import SourceFacts as SourceFacts
 from ._registry import engine_for as engine_for
 from ._registry import engines as engines
 from ._registry import extensions as extensions

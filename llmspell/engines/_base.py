@@ -34,6 +34,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from .._exceptions import LimitExceeded, SpellError
+from ._facts import SourceFacts
 
 ScriptValue = Any
 """A value crossing the script boundary: None, bool, int, float, str, list, dict,
@@ -288,14 +289,32 @@ class InstanceStatistics:
 
 
 class Engine(ABC):
-    """A script engine: compiles spells and opens sandboxed instances."""
+    """A script engine: compiles spells and opens sandboxed instances.
+
+    An engine is a subpackage of :mod:`llmspell.engines` whose ``__init__`` defines the
+    subclass and ``ENGINE = ThatEngine`` (see :mod:`llmspell.engines._registry`); importing
+    that ``__init__`` must stay cheap (the interpreter is imported by the methods).
+
+    Attributes:
+        name: the engine's name (``"lua"``), as reported in run results.
+        extensions: the lower-case file extensions it runs (``(".lua",)``).
+    """
 
     name: ClassVar[str]
     extensions: ClassVar[tuple[str, ...]]
 
     @abstractmethod
     def check(self, source: str, filename: str) -> None:
-        """Compile without running; raise :class:`SpellSyntaxError` with file and line."""
+        """Compile without running; raise :class:`SpellSyntaxError` with file, line and (when
+        the language says) column."""
+
+    def facts(self, source: str, filename: str) -> SourceFacts:
+        """What ``llmspell check`` needs to know about the names ``source`` uses (see
+        :class:`SourceFacts`), found without running it. Call it on source that compiles.
+
+        The default reports nothing, so the check of such an engine is the syntax check alone.
+        """
+        return SourceFacts()
 
     @abstractmethod
     def open(

@@ -36,6 +36,7 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 
 from .._base import Api, Engine, Limits, ScriptInstance
+from .._facts import SourceFacts
 
 
 class JsEngine(Engine):
@@ -51,6 +52,14 @@ class JsEngine(Engine):
         problem = compile_check(source)
         if problem:
             raise syntax_error(filename, problem)
+
+    def facts(self, source: str, filename: str) -> SourceFacts:
+        """The names ``source`` uses (see :class:`SourceFacts`): a tokenizer and a walk; the
+        language's own globals are read off a fresh QuickJS context."""
+        from ._errors import builtin_globals
+        from ._scope import source_facts
+
+        return source_facts(source, builtin_globals())
 
     def open(
         self, source: str, filename: str, api: Api, limits: Limits

@@ -7,6 +7,8 @@ header, so a frame at line ``n`` belongs to the spell's line ``n - SKIP``; frame
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import time
 from typing import Any
@@ -35,13 +37,25 @@ def compile_check(source: str) -> str:
     return result if isinstance(result, str) else ""
 
 
+@functools.cache
+def builtin_globals() -> frozenset[str]:
+    """The globals of every spell before the API is added: QuickJS's own (read off a fresh
+    Context), the ``print`` and ``console`` the prelude adds, and ``arguments``."""
+    ctx = quickjs.Context()
+    names = json.loads(ctx.eval("JSON.stringify(Object.getOwnPropertyNames(globalThis))"))
+    return frozenset(names) | {"print", "console", "arguments"}
+
+
 def syntax_error(filename: str, problem: str) -> SpellSyntaxError:
     """The SpellSyntaxError for a :func:`compile_check` result."""
     head, _, rest = problem.partition("\n")
     message = head.removeprefix("SyntaxError: ")
-    found = re.search(r"<input>:(\d+)", rest)
+    found = re.search(r"<input>:(\d+)(?::(\d+))?", rest)
     line = int(found.group(1)) - SKIP if found else None
-    return SpellSyntaxError(filename, line if line is not None and line > 0 else None, message)
+    if found is None or line is None or line <= 0:
+        return SpellSyntaxError(filename, None, message)
+    column = int(found.group(2)) if found.group(2) else None
+    return SpellSyntaxError(filename, line, message, column)
 
 
 def clean_stack(stack: str, filename: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 
 from .._base import Api, Engine, Limits, ScriptInstance
+from .._facts import SourceFacts
 
 
 class LuaEngine(Engine):
@@ -28,6 +29,14 @@ class LuaEngine(Engine):
         from ._instance import check_syntax
 
         check_syntax(source, filename)
+
+    def facts(self, source: str, filename: str) -> SourceFacts:
+        """The names ``source`` uses (see :class:`SourceFacts`): a tokenizer and one walk; the
+        sandbox's own globals are read off a real instance of the prelude."""
+        from ._instance import builtin_globals
+        from ._scope import source_facts
+
+        return source_facts(source, builtin_globals())
 
     def open(
         self, source: str, filename: str, api: Api, limits: Limits

@@ -42,6 +42,7 @@ Once a limit is hit it is sticky: the hook re-raises it, the sandbox's ``pcall``
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import threading
 from contextlib import AbstractAsyncContextManager
@@ -208,13 +209,35 @@ def open_instance(
     return _Opening(source, filename, api, limits)
 
 
+@functools.cache
+def builtin_globals() -> frozenset[str]:
+    """The globals of every spell before the API is added: the sandbox's environment (as the
+    prelude builds it), ``print`` and ``_ENV``."""
+    rt = _new_runtime(None)
+    chunk = rt.globals()[b"load"](_chunk(b"prelude"), b"=[llmspell]", b"b")
+    env = chunk(_detached, _detached, _chunk, HOOK_START, PATTERN_BUDGET, 1 << 20)[5]
+    names = {key.decode() for key in env.keys() if isinstance(key, bytes)}
+    return frozenset(names | {"print", "_ENV"})
+
+
+def _compile_error(rt: Any, source: str, chunk: str) -> str | None:
+    """``load``'s error message for ``source`` (None if it compiles)."""
+    res = rt.eval(b"load")(prepare_source(source), b"=" + chunk.encode(), b"t")
+    if isinstance(res, tuple) and res[0] is None:
+        raw = res[1]
+        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    return None
+
+
 def check_syntax(source: str, filename: str) -> None:
     """Compile ``source`` without running it; raise :class:`SpellSyntaxError` if invalid."""
     rt = _new_runtime(None)
     chunk = chunk_name(filename)
-    res = rt.eval(b"load")(prepare_source(source), b"=" + chunk.encode(), b"t")
-    if isinstance(res, tuple) and res[0] is None:
-        raise syntax_error(filename, chunk, res[1])
+    error = _compile_error(rt, source, chunk)
+    if error is not None:
+        raise syntax_error(
+            filename, chunk, error, source, lambda text: _compile_error(rt, text, chunk)
+        )
 
 
 class _Opening(AbstractAsyncContextManager[ScriptInstance]):
@@ -332,7 +355,14 @@ class LuaInstance(ScriptInstance):
             env[name.encode()] = to_lua(value)
         res = compile_(prepare_source(source), b"=" + self._chunk.encode())
         if isinstance(res, tuple):
-            raise syntax_error(self.filename, self._chunk, res[1])
+            name = self._chunk
+            raise syntax_error(
+                self.filename,
+                name,
+                res[1],
+                source,
+                lambda text: _compile_error(_new_runtime(None), text, name),
+            )
         self._main = res
         del chunk
         rt.gccollect()  # frees the prelude's bytecode string: a quarter of an idle instance

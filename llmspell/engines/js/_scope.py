@@ -1,0 +1,509 @@
+"""The names a JavaScript spell uses, for ``llmspell check`` (see :mod:`llmspell.engines._facts`).
+
+A tokenizer for the ECMAScript a spell is written in (template literals with nested ``${}``,
+regular-expression literals told from division by the token before them) and one walk over its
+tokens. Scopes are taken file-wide, as in the Lua engine: a name declared anywhere (``var``/
+``let``/``const``, a function or class, a parameter, a ``catch`` binding) or assigned as a global
+anywhere counts as defined everywhere, so a correct spell is never flagged.
+
+The walk also finds the results of calls used before being awaited: ``const r = llm.complete(x)``
+followed by ``r.content``, or ``llm.complete(x).content`` in place. Whether such a call returns
+a Promise is for the API description to say (:mod:`llmspell._check`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+
+from .._facts import GlobalRead, MemberUse, PendingUse, SourceFacts
+
+RESERVED = frozenset(
+    "break case catch class const continue debugger default delete do else enum export extends "
+    "false finally for function if import in instanceof new null return super switch this throw "
+    "true try typeof var void while with".split()
+)
+CONTEXTUAL = frozenset("async await yield let static get set of as from target meta".split())
+"""Words that are keywords in some places and names in others: never reported as globals."""
+
+_IDENT = re.compile(r"[A-Za-z_$\u0080-\uffff][\w$\u0080-\uffff]*")
+_NUMBER = re.compile(
+    r"0[xX][0-9a-fA-F_]+n?|0[oO][0-7_]+n?|0[bB][01_]+n?"
+    r"|(?:[0-9][0-9_]*\.?[0-9_]*|\.[0-9][0-9_]*)(?:[eE][+-]?[0-9_]+)?n?"
+)
+_PUNCTUATORS = sorted(
+    ">>>= ... === !== **= <<= >>= >>> &&= ||= ??= => == != <= >= && || ?? ?. ++ -- += -= *= /= "
+    "%= &= |= ^= ** << >>".split(),
+    key=len,
+    reverse=True,
+)
+_REGEX_AFTER_WORDS = frozenset(
+    "return typeof case do else in of new delete void throw instanceof yield await".split()
+)
+_LINE_BREAKS = "\n\r\u2028\u2029"
+_PROMISE_METHODS = frozenset(("then", "catch", "finally"))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Token:
+    """One token: ``kind`` is ``name``, ``keyword``, ``string``, ``template``, ``number``,
+    ``regex``, ``private`` or ``op``; ``${`` and the ``}`` closing it are ops ``${`` / ``}$``.
+    ``newline`` says whether a line break precedes it."""
+
+    kind: str
+    text: str
+    line: int
+    column: int
+    newline: bool
+
+
+class _Scanner:
+    def __init__(self, source: str) -> None:
+        self.src = source
+        self.pos = 0
+        self.line = 1
+        self.line_start = 0
+        self.newline = True
+        self.braces: list[bool] = []  # per open "{" or "${": True for "${"
+        self.last: Token | None = None
+
+    def _advance(self, end: int) -> None:
+        src, i = self.src, self.pos
+        while i < end:
+            c = src[i]
+            if c in _LINE_BREAKS and not (c == "\r" and src.startswith("\n", i + 1)):
+                self.line += 1
+                self.line_start = i + 1
+                self.newline = True
+            i += 1
+        self.pos = end
+
+    def _make(self, kind: str, start: int, end: int, text: str | None = None) -> Token:
+        column = start - self.line_start + 1
+        text = self.src[start:end] if text is None else text
+        tok = Token(kind, text, self.line, column, self.newline)
+        self._advance(end)
+        self.newline = False
+        self.last = tok
+        return tok
+
+    def _string_end(self, start: int) -> int:
+        quote, src, i = self.src[start], self.src, start + 1
+        while i < len(src):
+            c = src[i]
+            if c == "\\":
+                i += 2
+            elif c == quote or c in "\n\r":
+                return i + 1
+            else:
+                i += 1
+        return len(src)
+
+    def _template_end(self, start: int) -> tuple[int, bool]:
+        """End of a template chunk from ``start`` (after a backtick or ``}``); True if it
+        stops at ``${`` rather than at the closing backtick."""
+        src, i = self.src, start
+        while i < len(src):
+            c = src[i]
+            if c == "\\":
+                i += 2
+            elif c == "`":
+                return i + 1, False
+            elif c == "$" and src.startswith("{", i + 1):
+                return i + 2, True
+            else:
+                i += 1
+        return len(src), False
+
+    def _regex_end(self, start: int) -> int:
+        src, i, in_class = self.src, start + 1, False
+        while i < len(src) and src[i] not in _LINE_BREAKS:
+            c = src[i]
+            if c == "\\":
+                i += 2
+                continue
+            if c == "[":
+                in_class = True
+            elif c == "]":
+                in_class = False
+            elif c == "/" and not in_class:
+                i += 1
+                while i < len(src) and (src[i].isalnum() or src[i] in "_$"):
+                    i += 1
+                return i
+            i += 1
+        return i
+
+    def _regex_allowed(self) -> bool:
+        last = self.last
+        if last is None:
+            return True
+        if last.kind in ("name", "number", "string", "template", "regex", "private"):
+            return False
+        if last.kind == "keyword":
+            return last.text in _REGEX_AFTER_WORDS
+        return last.text not in (")", "]", "}", "}$", "++", "--")
+
+    def _template(self, start: int) -> Token:
+        end, nested = self._template_end(start + 1)
+        if nested:
+            self.braces.append(True)
+        return self._make("template", start, end)
+
+    def tokens(self) -> Iterator[Token]:
+        src = self.src
+        if src.startswith("#!"):
+            self._advance(len(src) if "\n" not in src else src.index("\n"))
+        while True:
+            i = self.pos
+            while i < len(src) and (src[i].isspace() or src[i] == "\ufeff"):
+                i += 1
+            self._advance(i)
+            if i >= len(src):
+                return
+            c = src[i]
+            if src.startswith("//", i):
+                end = i
+                while end < len(src) and src[end] not in _LINE_BREAKS:
+                    end += 1
+                self._advance(end)
+                continue
+            if src.startswith("/*", i):
+                end = src.find("*/", i + 2)
+                self._advance(len(src) if end < 0 else end + 2)
+                continue
+            if c in "\"'":
+                yield self._make("string", i, self._string_end(i))
+                continue
+            if c == "`":
+                yield self._template(i)
+                continue
+            if c == "}" and self.braces and self.braces[-1]:
+                self.braces.pop()
+                yield self._make("op", i, i + 1, "}$")
+                end, nested = self._template_end(self.pos)
+                if nested:
+                    self.braces.append(True)
+                yield self._make("template", self.pos, end)
+                continue
+            m = _IDENT.match(src, i)
+            if m is not None and not c.isdigit():
+                text = m.group()
+                kind = "keyword" if text in RESERVED else "name"
+                yield self._make(kind, i, m.end())
+                continue
+            if c == "#" and (m := _IDENT.match(src, i + 1)) is not None:
+                yield self._make("private", i, m.end())
+                continue
+            if c.isdigit() or (c == "." and src[i + 1 : i + 2].isdigit()):
+                m = _NUMBER.match(src, i)
+                yield self._make("number", i, m.end() if m and m.end() > i else i + 1)
+                continue
+            if c == "/" and self._regex_allowed():
+                yield self._make("regex", i, self._regex_end(i))
+                continue
+            op = next((p for p in _PUNCTUATORS if src.startswith(p, i)), c)
+            if op == "?." and src[i + 2 : i + 3].isdigit():
+                op = "?"
+            if op == "{":
+                self.braces.append(False)
+            elif op == "}" and self.braces:
+                self.braces.pop()
+            yield self._make("op", i, i + len(op))
+
+
+def tokenize(source: str) -> list[Token]:
+    """The tokens of ``source`` (comments and whitespace dropped)."""
+    return list(_Scanner(source).tokens())
+
+
+def _opens(tok: Token) -> bool:
+    return (tok.kind == "op" and tok.text in "([{") or (
+        tok.kind == "template" and tok.text.endswith("${")
+    )
+
+
+def _closes(tok: Token) -> bool:
+    return tok.kind == "op" and tok.text in (")", "]", "}", "}$")
+
+
+_OBJECT_AFTER_WORDS = frozenset(
+    "return typeof case in of new delete void throw instanceof yield await".split()
+)
+_BLOCK_AFTER_OPS = frozenset((")", ";", "{", "}", "=>"))
+_NOT_PARAMS = frozenset(("if", "for", "while", "switch", "with"))
+_MEMBER_PREFIXES = frozenset(("static", "get", "set", "async"))
+
+
+class _Walk:
+    """Two passes over the tokens: structure and declarations, then reads (see module doc)."""
+
+    def __init__(self, tokens: list[Token]) -> None:
+        self.t = tokens
+        self.match: dict[int, int] = {}
+        self.container: list[str] = []  # per token: the innermost bracket or brace kind
+        self.declared: set[str] = set()
+        self.assigned: set[str] = set()
+        self.skip: set[int] = set()  # names that are declarations, keys or labels
+        self.reads: list[Token] = []
+        self.members: list[tuple[Token, Token]] = []
+        self.written_members: set[tuple[str, str]] = set()
+        self.results: dict[str, tuple[str, Token]] = {}  # variable -> (call, call token)
+        self.declarations: dict[str, int] = {}
+        self.uses: list[tuple[str, Token]] = []  # (variable, member token) of held results
+        self.pending: list[PendingUse] = []
+
+    # helpers --------------------------------------------------------------------------------
+
+    def at(self, i: int) -> Token | None:
+        return self.t[i] if 0 <= i < len(self.t) else None
+
+    def op(self, i: int, *texts: str) -> bool:
+        tok = self.at(i)
+        return tok is not None and tok.kind == "op" and tok.text in texts
+
+    def word(self, i: int, *texts: str) -> bool:
+        tok = self.at(i)
+        return tok is not None and tok.kind in ("name", "keyword") and tok.text in texts
+
+    def name(self, i: int) -> bool:
+        tok = self.at(i)
+        return tok is not None and tok.kind == "name"
+
+    def declare(self, i: int) -> None:
+        if i in self.skip:
+            return
+        tok = self.t[i]
+        self.declared.add(tok.text)
+        self.declarations[tok.text] = self.declarations.get(tok.text, 0) + 1
+        self.skip.add(i)
+
+    def declare_in(self, start: int, end: int) -> None:
+        """Declare every name in ``t[start:end]`` (a parameter list or binding pattern) that is
+        not a property (after ``.``); defaults are declared too, which errs on the safe side."""
+        for j in range(start, end):
+            if self.name(j) and not self.op(j - 1, ".", "?."):
+                self.declare(j)
+
+    # pass 1: brackets, containers, declarations ---------------------------------------------
+
+    def structure(self) -> None:
+        stack: list[tuple[int, str]] = []
+        classes: set[int] = set()  # indices of "{" opening a class body
+        for i, tok in enumerate(self.t):
+            self.container.append(stack[-1][1] if stack else "block")
+            if _opens(tok):
+                kind = self.brace_kind(i, classes) if tok.text == "{" else tok.text[-2:]
+                stack.append((i, kind if tok.text == "{" else tok.text))
+            elif _closes(tok) and stack:
+                self.match[stack.pop()[0]] = i
+            if tok.kind == "keyword" and tok.text == "class":
+                classes.add(self.class_brace(i))
+        for i, tok in enumerate(self.t):
+            if tok.kind in ("keyword", "name"):
+                self.declaration(i, tok.text)
+            elif tok.kind == "op" and tok.text == "(":
+                self.method_params(i)
+
+    def brace_kind(self, i: int, classes: set[int]) -> str:
+        if i in classes:
+            return "class"
+        prev = self.at(i - 1)
+        if prev is None:
+            return "block"
+        if prev.kind == "op":
+            return "block" if prev.text in _BLOCK_AFTER_OPS else "object"
+        if prev.kind in ("keyword", "name"):
+            return "object" if prev.text in _OBJECT_AFTER_WORDS else "block"
+        return "block"
+
+    def class_brace(self, i: int) -> int:
+        if self.name(i + 1) and self.t[i + 1].text != "extends":
+            self.declare(i + 1)
+        depth, j = 0, i + 1
+        while j < len(self.t):
+            tok = self.t[j]
+            if tok.kind == "op" and tok.text == "{" and depth == 0:
+                return j
+            if _opens(tok):
+                depth += 1
+            elif _closes(tok):
+                depth -= 1
+            j += 1
+        return -1
+
+    def declaration(self, i: int, word: str) -> None:
+        t = self.t
+        let = word == "let" and (self.name(i + 1) or self.op(i + 1, "[", "{"))
+        if word in ("var", "const") or let:
+            if not self.op(i - 1, ".", "?."):
+                self.declarators(i + 1)
+        elif word == "function":
+            j = i + 2 if self.op(i + 1, "*") else i + 1
+            if self.name(j):
+                self.declare(j)
+                j += 1
+            if self.op(j, "(") and j in self.match:
+                self.declare_in(j + 1, self.match[j])
+        elif word == "catch" and self.op(i + 1, "(") and i + 1 in self.match:
+            self.declare_in(i + 2, self.match[i + 1])
+        elif t[i].kind == "name" and self.op(i + 1, "=>"):
+            self.declare(i)
+
+    def declarators(self, j: int) -> None:
+        """The bindings of a ``var``/``let``/``const`` from ``j``: each binding is declared, and
+        one initialised by a call that is not awaited is remembered (see :meth:`held`)."""
+        t = self.t
+        while j < len(t):
+            if self.op(j, "[", "{") and j in self.match:
+                end = self.match[j] + 1
+                self.declare_in(j + 1, end - 1)
+                pattern = True
+            elif self.name(j):
+                self.declare(j)
+                end, pattern = j + 1, False
+            else:
+                return
+            if self.op(end, "="):
+                self.held(j, end + 1, pattern)
+            k = end
+            while k < len(t):  # to the next "," of this declaration, or its end
+                tok = t[k]
+                if tok.kind == "op" and tok.text in (";", ")", "]", "}", "}$"):
+                    return
+                if tok.kind == "op" and tok.text == ",":
+                    break
+                if tok.newline and k > end and not (self.at(k - 1) and t[k - 1].kind == "op"):
+                    return
+                k = self.match[k] + 1 if k in self.match else k + 1
+            j = k + 1
+
+    def call_at(self, k: int) -> tuple[str, int] | None:
+        """The callee and its ``(`` if a call of a global ``f(...)``/``ns.f(...)`` starts at k."""
+        if not self.name(k) or self.op(k - 1, ".", "?."):
+            return None
+        if self.op(k + 1, "("):
+            return self.t[k].text, k + 1
+        if self.op(k + 1, ".") and self.name(k + 2) and self.op(k + 3, "("):
+            return f"{self.t[k].text}.{self.t[k + 2].text}", k + 3
+        return None
+
+    def held(self, binding: int, k: int, pattern: bool) -> None:
+        """A binding initialised by ``call(...)`` without ``await`` holds what the call returns."""
+        call = self.call_at(k)
+        if call is None or call[1] not in self.match:
+            return
+        after = self.match[call[1]] + 1
+        if self.op(after, ".", "?.", "[", "("):
+            return  # used in place: see the direct case in reads()
+        callee, tok = call[0], self.t[k]
+        if pattern:
+            first = self.t[binding]
+            self.pending.append(PendingUse(callee, first.line, first.column, tok.line))
+        else:
+            self.results[self.t[binding].text] = (callee, tok)
+
+    def method_params(self, i: int) -> None:
+        """``name(params) {`` in an object literal or class body, and ``(params) =>``."""
+        end = self.match.get(i)
+        if end is None:
+            return
+        if self.op(end + 1, "=>"):
+            self.declare_in(i + 1, end)
+        elif self.op(end + 1, "{") and self.container[i] in ("object", "class"):
+            prev = self.at(i - 1)
+            if prev is not None and not (prev.kind == "keyword" and prev.text in _NOT_PARAMS):
+                self.declare_in(i + 1, end)
+
+    # pass 2: reads, assignments, members, results used too early ---------------------------
+
+    def find_reads(self) -> None:
+        t = self.t
+        for i, tok in enumerate(t):
+            if tok.kind != "name" or i in self.skip or self.op(i - 1, ".", "?."):
+                continue
+            if tok.text in CONTEXTUAL or self.word(i - 1, "break", "continue"):
+                continue
+            prev = self.at(i - 1)
+            if self.container[i] in ("object", "class") and self.key_position(i):
+                continue
+            if self.op(i + 1, ":") and self.container[i] == "block":
+                if prev is None or (prev.kind == "op" and prev.text in ("{", "}", ";")):
+                    continue  # a label
+            if self.op(i + 1, "="):
+                self.assigned.add(tok.text)
+                self.results.pop(tok.text, None)  # reassigned: no longer surely the call's
+                continue
+            if self.word(i - 1, "typeof") and not self.op(i + 1, ".", "?.", "[", "("):
+                continue
+            self.reads.append(tok)
+            if self.op(i + 1, ".", "?.") and self.name(i + 2):
+                member = t[i + 2]
+                if self.op(i + 3, "=") and t[i + 1].text == ".":
+                    self.written_members.add((tok.text, member.text))
+                else:
+                    self.members.append((tok, member))
+            self.used_early(i)
+
+    def key_position(self, i: int) -> bool:
+        j, prev = i, self.at(i - 1)
+        while prev is not None and prev.kind == "name" and prev.text in _MEMBER_PREFIXES:
+            j -= 1
+            prev = self.at(j - 1)
+        if self.op(j - 1, "*"):
+            j -= 1
+            prev = self.at(j - 1)
+        if self.container[i] == "object":
+            starts = prev is None or (prev.kind == "op" and prev.text in ("{", ","))
+            return starts and self.op(i + 1, ":", "(")
+        starts = prev is None or (prev.kind == "op" and prev.text in ("{", ";", "}"))
+        return starts or self.t[j].newline
+
+    def used_early(self, i: int) -> None:
+        """``r.x`` for a held result ``r``, or ``f(...).x`` in place."""
+        t = self.t
+        if t[i].text in self.results and self.op(i + 1, ".", "?.", "["):
+            member = t[i + 2] if self.name(i + 2) else t[i + 1]
+            if member.text not in _PROMISE_METHODS:
+                self.uses.append((t[i].text, member))
+            return
+        call = self.call_at(i)
+        if call is None or call[1] not in self.match:
+            return
+        after = self.match[call[1]] + 1
+        if self.op(after, ".", "?.", "[") and self.at(after + 1) is not None:
+            member = t[after + 1] if self.name(after + 1) else t[after]
+            if member.text not in _PROMISE_METHODS:
+                use = PendingUse(call[0], member.line, member.column, t[i].line)
+                self.pending.append(use)
+
+
+def source_facts(source: str, builtins: frozenset[str]) -> SourceFacts:
+    """The facts about ``source`` (see :class:`SourceFacts`); ``builtins`` are the globals the
+    sandbox provides."""
+    walk = _Walk(tokenize(source))
+    walk.structure()
+    walk.find_reads()
+    defined = walk.declared | walk.assigned
+    free = builtins | defined
+    reads = tuple(
+        GlobalRead(tok.text, tok.line, tok.column) for tok in walk.reads if tok.text not in free
+    )
+    members = tuple(
+        MemberUse(ns.text, member.text, member.line, member.column)
+        for ns, member in walk.members
+        if ns.text not in free and (ns.text, member.text) not in walk.written_members
+    )
+    pending = list(walk.pending)
+    for variable, member in walk.uses:
+        held = walk.results.get(variable)
+        if held is None or walk.declarations.get(variable) != 1:
+            continue
+        callee, call = held
+        if callee.partition(".")[0] in free:
+            continue
+        pending.append(PendingUse(callee, member.line, member.column, call.line, variable))
+    pending = [p for p in pending if p.call.partition(".")[0] not in free]
+    pending.sort(key=lambda p: (p.line, p.column))
+    return SourceFacts(reads, members, tuple(pending), frozenset(free))
