@@ -2,8 +2,14 @@
 
 The engine of the spell's file compiles it (syntax errors with file, line and column) and reports
 the facts about the names it uses (:class:`~llmspell.engines.SourceFacts`); this module compares
-them with the script API's description and knows no language: ``ns.member`` / ``ns:member``
-where ``ns`` is an API namespace without that member (``state.foo``, ``llm.chat``).
+them with the script API's description and knows no language:
+
+* a global read that is neither part of the API nor set by the spell nor the language's own
+  (``promise``, ``Provider``, a misspelt ``agnet``);
+* ``ns.member`` / ``ns:member`` where ``ns`` is an API namespace without that member
+  (``state.foo``, ``llm.chat``);
+* the result of an API call that returns a Promise, used before it was awaited (JS:
+  ``const r = llm.complete(...); r.content``).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ class Problem:
 
 
 def _hint(name: str, candidates: Iterable[str], prefix: str = "") -> str:
-    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1)
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.75)
     return f"; did you mean {prefix}{close[0]}?" if close else ""
 
 
@@ -51,8 +57,9 @@ def _returns_promise(api: Api, call: str) -> bool:
 
 
 def check_source(source: str, filename: str, api: Api) -> list[Problem]:
-    """Every problem ``check`` finds in a spell: a syntax error (then nothing else), or unknown
-    API members."""
+    """Every problem ``check`` finds in a spell: a syntax error (then nothing else), undefined
+    globals (once each, where first read), unknown API members, and results used before they
+    were awaited."""
     from ._exceptions import SpellSyntaxError
 
     engine = engine_for(filename)
@@ -62,7 +69,19 @@ def check_source(source: str, filename: str, api: Api) -> list[Problem]:
         at = f" at column {exc.column}" if exc.column else ""
         return [Problem(filename, exc.line, f"syntax error{at}: {exc.message}", exc.column)]
     facts = engine.facts(source, filename)
+    api_globals = {*api.namespaces, *api.functions, *api.values}
     problems: list[Problem] = []
+    reported: set[str] = set()
+    for read in facts.globals_read:
+        if read.name in api_globals or read.name in reported:
+            continue
+        reported.add(read.name)
+        hint = _hint(read.name, api_globals | facts.known)
+        message = (
+            f"{read.name} is not defined: the spell never sets it and the API has no such "
+            f"global{hint}"
+        )
+        problems.append(Problem(filename, read.line, message, read.column))
     for use in facts.members:
         ns = api.namespaces.get(use.namespace)
         if ns is None or ns.dynamic is not None:
@@ -75,5 +94,20 @@ def check_source(source: str, filename: str, api: Api) -> list[Problem]:
             f"{use.namespace}.{use.member} is not part of the API{hint} (known: {', '.join(known)})"
         )
         problems.append(Problem(filename, use.line, message, use.column))
+    for pending in facts.pending:
+        if not _returns_promise(api, pending.call):
+            continue
+        if pending.variable is None:
+            message = (
+                f"{pending.call}(...) returns a Promise: await it before using its result, "
+                f"(await {pending.call}(...))"
+            )
+        else:
+            message = (
+                f"{pending.variable} is a Promise: {pending.call}(...) on line "
+                f"{pending.call_line} is not awaited (const {pending.variable} = "
+                f"await {pending.call}(...))"
+            )
+        problems.append(Problem(filename, pending.line, message, pending.column))
     problems.sort(key=lambda p: (p.line or 0, p.column or 0))
     return problems
