@@ -214,3 +214,36 @@ async def test_every_engine_words_each_limit_alike(ext: str, kind: str) -> None:
     assert str(caught.value) == LIMIT_WORDS[kind]
     if kind == "output":  # whole lines up to the limit, nothing past it
         assert "".join(printed) == ("y" * 99 + "\n") * 20
+
+
+FLOATS = [
+    2.0**-24,
+    0.1 + 0.2,
+    1 / 3,
+    -580688369014696.25,
+    274564663099778.125,
+    2.0**-1074,
+    7.120236347223045e-307,
+    1.7976931348623157e308,
+    1e16,
+    1e-5,
+    123.456,
+    2.0**60,
+]
+
+
+async def test_json_encode_writes_the_same_text_in_every_engine() -> None:
+    # The shortest form that reads back as the same number (Python's repr), in every engine.
+    from llmspell._api import build_surface
+
+    expected = "[" + ",".join(map(repr, FLOATS)) + "]"
+    namespaces = {"json": build_surface().namespaces["json"]}
+    sources = {
+        "lua": "return json.encode(params.floats)",
+        "js": "return json.encode(params.floats)",
+    }
+    for ext, source in sources.items():
+        api = Api(namespaces, {}, {"params": {"floats": FLOATS}}, print)
+        engine = engine_for(f"json.{ext}")
+        async with engine.open(source, f"json.{ext}", api, LIMITS) as instance:
+            assert await instance.run_main() == expected, ext

@@ -36,10 +36,45 @@ function pyStr(s) {
   }
   return '"' + r + slice(quote(slice(s, run)), 1, -1) + '"';
 }
-function pyFloat(x) {  // Python's repr(float)
-  const t = toExp(x), at = indexOf(t, 'e'), neg = x < 0 ? '-' : '';
-  const m = slice(t, neg === '' ? 0 : 1, at), digits = m.length > 1 ? m[0] + slice(m, 2) : m;
-  const dp = +slice(t, at + 1) + 1;
+// Python's repr(float): the shortest digits that read back as x, the nearest to x of those,
+// an exact tie going to the even digit. (QuickJS's own shortest form is not always shortest:
+// it gives 5.9604644775390625e-8 for 2 ** -24, Python 5.960464477539063e-08.)
+function expo(x, f) {  // |x|.toExponential(f) as [digits, decimal point position]
+  const t = toExp(x, f), at = indexOf(t, 'e'), m = slice(t, x < 0 ? 1 : 0, at);
+  return [m.length > 1 ? m[0] + slice(m, 2) : m, +slice(t, at + 1) + 1];
+}
+function value(neg, d) {
+  return +(neg + d[0][0] + '.' + slice(d[0], 1) + 'e' + (d[1] - 1));
+}
+function step(d, by) {  // the next decimal of as many digits, up (by = 1) or down in magnitude
+  let s = d[0], i = s.length - 1;
+  const lo = by > 0 ? '9' : '0', hi = by > 0 ? '0' : '9';
+  while (i >= 0 && s[i] === lo) i--;
+  if (i < 0) return by > 0 ? ['1' + repeat('0', s.length - 1), d[1] + 1] : d;
+  s = slice(s, 0, i) + (code(s, i) - 48 + by) + repeat(hi, s.length - 1 - i);
+  return s[0] === '0' ? [slice(s, 1) + '9', d[1] - 1] : [s, d[1]];
+}
+function around(x, p) {  // the p-digit decimal nearest x that reads back as x, or null
+  const neg = x < 0 ? '-' : '', near = expo(x, p - 1), exact = expo(x, p + 24);
+  const below = near[1] === exact[1] && slice(exact[0], 0, p) === near[0];  // |near| <= |x|
+  const other = step(near, below ? 1 : -1);
+  const nearOk = value(neg, near) === x, otherOk = value(neg, other) === x;
+  if (!otherOk) return nearOk ? near : null;
+  if (!nearOk) return other;
+  let tie = exact[0][p] === '5';  // both read back: the nearer, or on a tie the even one
+  for (let i = p + 1; tie && i < exact[0].length; i++) tie = exact[0][i] === '0';
+  return tie && (code(near[0], p - 1) & 1) ? other : near;
+}
+function pyFloat(x) {
+  let lo = 1, hi = 17;  // reading back is monotonic in the number of digits
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (around(x, mid) !== null) hi = mid; else lo = mid + 1;
+  }
+  let [digits, dp] = around(x, lo), n = digits.length;
+  while (n > 1 && digits[n - 1] === '0') n--;
+  digits = slice(digits, 0, n);
+  const neg = x < 0 ? '-' : '';
   if (dp > -4 && dp <= 16) {
     if (dp <= 0) return neg + '0.' + repeat('0', -dp) + digits;
     if (dp >= digits.length) return neg + digits + repeat('0', dp - digits.length) + '.0';
