@@ -139,7 +139,7 @@ class Subscription:
         "_queue",
         "_result",
         "_running",
-        "_space",
+        "_spaces",
         "_wakeup",
         "name",
         "pattern",
@@ -182,7 +182,8 @@ class Subscription:
         self._fast_limit = queue_size if not once and handler is not None else 0
         self._cancelled = self._running = False
         self._wakeup: anyio.Event | None = None  # set while the delivery task is idle
-        self._space: anyio.Event | None = None  # set while a publisher waits for room
+        # one event per publisher waiting for room, first come first: freeing one slot wakes one
+        self._spaces: deque[anyio.Event] = deque()
         self._result: Event | None = None  # wait_for's event
         self._delivered = self._dropped = self._failed = 0
 
@@ -209,10 +210,10 @@ class Subscription:
         self._fast_limit = 0
         self._queue.clear()
         self._bus._remove(self)
-        for ev in (self._wakeup, self._space):
-            if ev is not None:
-                ev.set()
-        self._wakeup = self._space = None
+        if self._wakeup is not None:
+            self._wakeup.set()
+            self._wakeup = None
+        self._wake_publishers()
 
     def statistics(self) -> SubscriptionStatistics:
         """Return this subscription's counters."""
@@ -261,21 +262,30 @@ class Subscription:
 
     async def _put(self, ev: Event) -> None:
         """Wait for room in a full ``"block"`` queue, then queue ``ev``."""
-        bus = self._bus
+        bus, spaces = self._bus, self._spaces
         bus._blocked += 1
+        space: anyio.Event | None = None
         try:
             while not self._cancelled and self._result is None:
-                space = self._space
-                if space is None:
-                    space = self._space = bus._new_event()
+                retry, space = space is not None, bus._new_event()
+                if retry:  # woken, but the room went to a publish that did not wait
+                    spaces.appendleft(space)
+                else:
+                    spaces.append(space)
                 await space.wait()
                 if bus._state is _CLOSED:
                     raise SystemClosedError("the event bus closed while publish waited")
                 if len(self._queue) < self._maxlen and not self._cancelled and self._result is None:
+                    space = None
                     self._enqueue(ev)
                     return
         finally:
             bus._blocked -= 1
+            if space is not None:
+                if space.is_set():
+                    self._wake_publishers()  # pass on a wake-up this publisher did not use
+                else:
+                    spaces.remove(space)
             bus._changed()
 
     # -- delivery side ---------------------------------------------------------------------
@@ -331,10 +341,16 @@ class Subscription:
                 self._delivered += 1
 
     def _wake_publishers(self) -> None:
-        space = self._space
-        if space is not None:
-            self._space = None
-            space.set()
+        """Wake as many waiting publishers as there is room for (all, once cancelled or closed)."""
+        spaces = self._spaces
+        if not spaces:
+            return
+        room = self._maxlen - len(self._queue)
+        if self._cancelled or self._result is not None or self._bus._state is _CLOSED:
+            room = len(spaces)
+        while spaces and room > 0:
+            spaces.popleft().set()
+            room -= 1
 
     def _fail(self, ev: Event, exc: Exception) -> None:
         self._failed += 1
