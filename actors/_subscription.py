@@ -137,6 +137,7 @@ class Subscription:
         "_once",
         "_overflow",
         "_queue",
+        "_reserved",
         "_result",
         "_running",
         "_spaces",
@@ -183,7 +184,9 @@ class Subscription:
         self._cancelled = self._running = False
         self._wakeup: anyio.Event | None = None  # set while the delivery task is idle
         # one event per publisher waiting for room, first come first: freeing one slot wakes one
+        # and reserves the slot for it (a later publish must not take it: order is kept)
         self._spaces: deque[anyio.Event] = deque()
+        self._reserved = 0
         self._result: Event | None = None  # wait_for's event
         self._delivered = self._dropped = self._failed = 0
 
@@ -208,6 +211,7 @@ class Subscription:
             return
         self._cancelled = True
         self._fast_limit = 0
+        self._reserved = 0
         self._queue.clear()
         self._bus._remove(self)
         if self._wakeup is not None:
@@ -237,7 +241,7 @@ class Subscription:
             self.cancel()
             return True
         queue = self._queue
-        if len(queue) >= self._maxlen:
+        if len(queue) + self._reserved >= self._maxlen or self._spaces:
             if self._blocking:
                 return False
             self._dropped += 1
@@ -261,31 +265,31 @@ class Subscription:
             self._bus._index.remove(self.pattern, self)
 
     async def _put(self, ev: Event) -> None:
-        """Wait for room in a full ``"block"`` queue, then queue ``ev``."""
+        """Wait for room in a full ``"block"`` queue, then queue ``ev``: publishers waiting
+        for room get it in the order they came, before any later publish."""
         bus, spaces = self._bus, self._spaces
         bus._blocked += 1
-        space: anyio.Event | None = None
+        space = bus._new_event()
+        spaces.append(space)
+        self._fast_limit = 0  # publish goes through _offer (which queues behind us) meanwhile
+        queued = False
         try:
-            while not self._cancelled and self._result is None:
-                retry, space = space is not None, bus._new_event()
-                if retry:  # woken, but the room went to a publish that did not wait
-                    spaces.appendleft(space)
-                else:
-                    spaces.append(space)
-                await space.wait()
-                if bus._state is _CLOSED:
-                    raise SystemClosedError("the event bus closed while publish waited")
-                if len(self._queue) < self._maxlen and not self._cancelled and self._result is None:
-                    space = None
-                    self._enqueue(ev)
-                    return
+            await space.wait()
+            if bus._state is _CLOSED:
+                raise SystemClosedError("the event bus closed while publish waited")
+            if not self._cancelled and self._result is None:
+                self._reserved -= 1  # the slot _wake_publishers kept for this publisher
+                queued = True
+                self._enqueue(ev)
         finally:
             bus._blocked -= 1
-            if space is not None:
-                if space.is_set():
-                    self._wake_publishers()  # pass on a wake-up this publisher did not use
-                else:
-                    spaces.remove(space)
+            if not space.is_set():
+                spaces.remove(space)  # this publish was cancelled while it waited
+            elif not queued and not self._cancelled and bus._state is not _CLOSED:
+                self._reserved -= 1  # woken, then cancelled: pass the slot on
+                self._wake_publishers()
+            if not spaces and not self._reserved and not self._cancelled and not self._once:
+                self._fast_limit = self._maxlen if self._fn is not None else 0
             bus._changed()
 
     # -- delivery side ---------------------------------------------------------------------
@@ -341,15 +345,19 @@ class Subscription:
                 self._delivered += 1
 
     def _wake_publishers(self) -> None:
-        """Wake as many waiting publishers as there is room for (all, once cancelled or closed)."""
+        """Wake as many waiting publishers as there is room for, first come first, keeping a
+        slot for each (all of them, once cancelled or closed)."""
         spaces = self._spaces
         if not spaces:
             return
-        room = self._maxlen - len(self._queue)
         if self._cancelled or self._result is not None or self._bus._state is _CLOSED:
-            room = len(spaces)
+            while spaces:
+                spaces.popleft().set()
+            return
+        room = self._maxlen - len(self._queue) - self._reserved
         while spaces and room > 0:
             spaces.popleft().set()
+            self._reserved += 1
             room -= 1
 
     def _fail(self, ev: Event, exc: Exception) -> None:
