@@ -106,6 +106,22 @@ class Harness:
 
             return HostObject("Agent", {"greet": greet}, {"name": name, "tags": ("a", "b")})
 
+        @sync_api
+        async def make_agent(name: Any = None) -> HostObject:
+            """Builds only, like llm.agent: marked sync_api, so JS gets the object itself."""
+            if not isinstance(name, str):
+                raise ParameterError("t.agent", "name", "must be a string")
+
+            async def run(task: Any) -> str:
+                await anyio.lowlevel.checkpoint()
+                return f"{name} did {task}"
+
+            @sync_api
+            async def rename(new: Any) -> str:
+                return f"{name} is now {new}"
+
+            return HostObject("agent", {"run": run, "rename": rename}, {"name": name})
+
         async def dynamic(name: str, *args: Any) -> list[Any]:
             return [name, *args]
 
@@ -134,6 +150,7 @@ class Harness:
             "record": record,
             "echo": echo,
             "syncEcho": sync_echo,
+            "agent": make_agent,
             "source": source,
             "fail": fail,
             "gate": gate,

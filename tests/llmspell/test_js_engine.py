@@ -73,6 +73,48 @@ async def test_calls_without_await_run_in_order_and_settle_before_return() -> No
     ]
 
 
+async def test_sync_api_calls_return_their_value_directly() -> None:
+    # Functions marked sync_api (llm.agent, events.on, json.* ...) return values, not Promises:
+    # `const agent = llm.agent({...}); await agent.run(...)` works; `await` on them works too.
+    value = await run(
+        """
+        const v = t.syncEcho({n: 5});
+        const agent = t.agent('ada');
+        const ran = await agent.run('the dishes');
+        const renamed = agent.rename('bo');
+        const awaited = await t.syncEcho(7);
+        const fromAwaited = await (await t.agent('cy')).run('x');
+        return [v, v instanceof Promise, agent.name, ran, renamed, awaited, fromAwaited];
+        """
+    )
+    assert value == [
+        {"n": 5},
+        False,
+        "ada",
+        "ada did the dishes",
+        "ada is now bo",
+        7,
+        "cy did x",
+    ]
+
+
+async def test_sync_api_errors_are_thrown_at_the_call() -> None:
+    value = await run(
+        """
+        let caught;
+        try { t.agent(42); } catch (e) { caught = [e.message, e instanceof Error]; }
+        return caught;
+        """
+    )
+    assert value == ["t.agent: parameter 'name' must be a string", True]
+    with pytest.raises(SpellRuntimeError) as info:
+        await run("const a = 1;\nconst b = t.agent(null);\nreturn b;")
+    assert (info.value.line, info.value.message) == (
+        2,
+        "t.agent: parameter 'name' must be a string",
+    )
+
+
 async def test_console_and_print_share_one_ordered_output() -> None:
     harness = Harness()
     await run(

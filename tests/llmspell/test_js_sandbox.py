@@ -49,13 +49,14 @@ async def test_no_host_objects_are_reachable() -> None:
     probes = await run(
         """
         const names = ['std', 'os', 'require', 'process', 'module', 'exports', 'Deno', 'Bun',
-                       'python', 'setTimeout', 'fetch', 'XMLHttpRequest', 'import', 'load'];
+                       'python', 'setTimeout', 'fetch', 'XMLHttpRequest', 'import', 'load',
+                       '__llmspellHost'];  // the prelude takes the host's function away
         const viaFunction = Function('return this')();
         return [names.map(n => typeof globalThis[n]), viaFunction === globalThis,
                 typeof Function('return typeof bridge + typeof request + typeof queue')()];
         """
     )
-    assert probes == [["undefined"] * 14, True, "string"]
+    assert probes == [["undefined"] * 15, True, "string"]
     assert await run("return Function('return typeof bridge + typeof request')()") == (
         "undefinedundefined"
     )
@@ -101,6 +102,12 @@ async def test_forged_bridge_messages_are_rejected_by_the_host() -> None:
             instance._process('[[1, 1, 0, 1, [{"\\u0000h": 42}]]]')  # type: ignore[attr-defined]
         with pytest.raises(SpellRuntimeError, match="internal bridge error"):
             instance._process('{"op": "os.system"}')  # type: ignore[attr-defined]
+    # The same through HOST, the script's one way into Python: the call fails, the run ends.
+    for forged in ((99999, 0, 0, '["/etc/passwd"]'), (0, 0, 1, '[{"\\u0000h": 42}]')):
+        async with ENGINE.open("return 1", "spell.js", harness.api(), SMALL) as instance:
+            assert instance._host(*forged) == "L"  # type: ignore[attr-defined]
+            with pytest.raises(SpellRuntimeError, match="internal error"):
+                raise instance._host_limit  # type: ignore[attr-defined]
     await assert_fresh_instance_works()
 
 

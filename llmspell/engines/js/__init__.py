@@ -4,31 +4,35 @@ Importing this package is cheap: quickjs and the bridge are imported on the firs
 :meth:`JsEngine.open` or :meth:`JsEngine.check`. How it works (the modules of this package hold
 the pieces):
 
-* **No Python callables in the Context.** quickjs-ng refuses every call into Python while a
-  time limit is set (verified: ``InternalError: Can not call into Python with a time limit
-  set``), and the time limit is the only thing that stops a runaway loop or regex. So API
-  functions are pure JS stubs (``prelude.js``) that queue ``[id, op, args]`` and return a
-  Promise; ``json.encode``/``json.decode`` run in JS (``pyjson.js``) because spells call
-  them without ``await``.
-* **A driver task owns the Context** (:mod:`._instance`). Each *turn* it hands the Context one
+* **One way into Python.** The prelude (``prelude.js``) takes the one Python function the
+  host adds, ``HOST``, before any spell code runs. API functions are JS stubs calling it:
+  ``sync_api`` functions (``llm.agent``, ``events.on``, ``json.*``, ``log.*`` ...) run there
+  and then and return their value, no Promise; the others start their call and return a
+  Promise the host settles later. ``print``/``console.*`` go through it too.
+* **A driver task owns the Context** (:mod:`._instance`). Each *turn* hands the Context one
   batch (settled API calls, callback invocations, released functions), runs pending jobs until
-  none is left, and takes the queue: output, new requests, finished invocations, unhandled
-  rejections. Requests run concurrently in the driver's task group (``Promise.all`` really
-  overlaps; a few idle workers are kept because a hand-off costs far less than a new task);
-  ``sync_api`` functions run inline, in order with the output.
+  none is left, and takes the queue: finished invocations, unhandled rejections. The task that
+  posts a message (an API call that finished, a caller of a script function) runs the turn
+  itself when none is in progress, so a round trip needs no switch to the driver. Started
+  calls run concurrently (``Promise.all`` really overlaps) on a few workers that take them in
+  order, spawning a task only when a call has to wait.
 * **Callbacks.** A script function reaching Python becomes a :class:`ScriptFunction`; calling
-  it posts an invocation to the driver, so it runs while the main code is suspended in an API
-  call and may itself call the API. Python's handle is released when garbage-collected.
-* **Limits.** Every entry into QuickJS gets ``set_time_limit`` with what is left of
-  ``min(CPU budget, wall clock)``, and the thread CPU time of each turn is added to the
-  instance's total, so the budget holds across turns and callbacks. QuickJS's interrupt cannot
-  be caught (``try``/``finally`` do not run). Memory is QuickJS's heap limit; output is counted
-  by ``api.output`` (and capped in JS). Any limit ends the instance: pending API calls are
+  it posts an invocation, so it runs while the main code is suspended in an API call and may
+  itself call the API. Python's handle is released when garbage-collected.
+* **Limits.** quickjs-ng's own time limit would refuse every call into Python, so the engine
+  installs its own interrupt handler (:mod:`._interrupt`): it stops the script once the thread
+  has used what is left of the CPU budget, or at the wall-clock deadline; the thread CPU time
+  of each turn is added to the instance's total, so the budget holds across turns and
+  callbacks. QuickJS's interrupt cannot be caught (``try``/``finally`` do not run). Memory is
+  QuickJS's heap limit; output is counted by the shared :class:`OutputMeter`. A limit hit in
+  Python while the script runs (output, an API function raising it) makes the script spin
+  until the interrupt handler ends it. Any limit ends the instance: pending API calls are
   cancelled and every waiting caller gets :class:`LimitExceeded`.
 * **Errors** keep the spell's file name and line (:mod:`._errors`). An API call that rejects
-  while nothing handles its Promise (no ``await``/``then``/``catch``/combinator by the time the
-  pending jobs ran out, as in Node) fails the run. A run waiting on a Promise that nothing can
-  settle fails at once ("deadlock") unless Python still holds one of its functions.
+  while nothing handles its Promise (no ``await``/``then``/``catch``/combinator by the end of
+  the next turn, or when the run has nothing else to do) fails the run. A run waiting on a
+  Promise that nothing can settle fails at once ("deadlock") unless Python still holds one of
+  its functions.
 """
 
 from __future__ import annotations

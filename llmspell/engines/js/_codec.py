@@ -176,10 +176,10 @@ class Codec:
         if hid is None:
             self._hosts.append(host)
             hid = self._host_ids[host] = len(self._hosts)
-            self._host_methods[hid] = [
-                [name, self.add_op(api_op(fn, f"{host.type_name}.{name}"))]
-                for name, fn in host.methods.items()
-            ]
+            methods = self._host_methods[hid] = []
+            for name, fn in host.methods.items():
+                op = api_op(fn, f"{host.type_name}.{name}")
+                methods.append([name, self.add_op(op), int(op.sync)])
         if hid in self._hosts_sent or hid in new_hosts:
             return [hid]
         new_hosts.append(hid)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import time
 from typing import Any
 
 import quickjs  # type: ignore[import-untyped]
@@ -96,26 +95,29 @@ def script_error(
     return SpellRuntimeError(filename, line, prefix + text, stack)
 
 
-def engine_error(
-    exc: Exception, kind: str, deadline: float | None, filename: str, limits: Limits
-) -> SpellError:
-    """Map an exception out of QuickJS itself: its interrupt, memory or a bridge failure."""
+def engine_error(exc: Exception, tripped: str | None, filename: str, limits: Limits) -> SpellError:
+    """Map an exception out of QuickJS itself: its interrupt (``tripped`` says why the
+    interrupt handler stopped the script: ``"cpu"`` or ``"timeout"``), memory, or a bridge
+    failure."""
     head, _, stack = str(exc).partition("\n")
-    if head.startswith("InternalError: interrupted"):
-        if kind == "cpu" and deadline is not None and time.monotonic() >= deadline:
-            kind = "timeout"
-        return limit_exceeded(kind, limits)
+    if head.startswith("InternalError: interrupted") and tripped in ("cpu", "timeout"):
+        return limit_exceeded(tripped, limits)
     if head in ("null", "InternalError: out of memory", "out of memory"):
         return limit_exceeded("memory", limits)
     name, _, message = head.partition(": ")
     return script_error({"name": name, "message": message, "stack": stack}, filename, limits)
 
 
+def failure_text(exc: BaseException, label: str) -> str:
+    """``[1, name, message, plain]``: how the host answers a call that failed at once."""
+    plain = isinstance(exc, SpellError)
+    return dumps([1, type(exc).__name__, api_error_text(exc, label), plain])
+
+
 def failed_message(call_id: int, exc: BaseException, label: str) -> str:
     """The bridge message rejecting API call ``call_id`` with ``exc``."""
-    message = api_error_text(exc, label)
     plain = isinstance(exc, SpellError)
-    return f"[0,{call_id},0,0,{dumps([type(exc).__name__, message, plain])}]"
+    return f"[0,{call_id},0,0,{dumps([type(exc).__name__, api_error_text(exc, label), plain])}]"
 
 
 def clone(error: SpellError) -> SpellError:

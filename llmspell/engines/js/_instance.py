@@ -6,8 +6,10 @@ import contextlib
 import dataclasses
 import json
 import logging
+import math
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -26,7 +28,6 @@ from .._base import (
     ScriptInstance,
     ScriptValue,
     call_sync,
-    is_sync_api,
     limit_exceeded,
 )
 from ._codec import BridgeError, Codec, Op, api_op, dumps, no_functions
@@ -36,34 +37,38 @@ from ._errors import (
     compile_check,
     engine_error,
     failed_message,
+    failure_text,
     script_error,
     syntax_error,
 )
+from ._interrupt import attach, detach
 from ._prelude import LINE_PAD, PRELUDE
-from ._pyjson import json_messages
 
 logger = logging.getLogger("llmspell.engines.js")
 
-_SALVAGE_SECONDS = 0.05
 _IDLE_WORKERS = 4
-_NATIVE_JSON = ("encode", "decode")  # json.* functions the prelude implements (sync in JS)
+_HOST_NAME = "__llmspellHost"  # the global the prelude takes away before the spell runs
 
 
 def _bind(api: Api, codec: Codec) -> dict[str, Any]:
-    """Register the Api's functions as ops of ``codec``; return the spec's ``ns`` and ``fn``."""
+    """Register the Api's functions as ops of ``codec``; return the spec's ``ns`` and ``fn``:
+    ``[name, op, sync]`` per function, ``[name, functions, dynamic op, values, dynamic sync]``
+    per namespace."""
     namespaces = []
     for ns_name, ns in api.namespaces.items():
-        fns = [
-            [
-                name,
-                codec.add_op(api_op(fn, f"{ns_name}.{name}")),
-                int(ns_name == "json" and name in _NATIVE_JSON and is_sync_api(fn)),
-            ]
-            for name, fn in ns.functions.items()
-        ]
-        dyn = -1 if ns.dynamic is None else codec.add_op(api_op(ns.dynamic, ns_name, True))
-        namespaces.append([ns_name, fns, dyn, dict(ns.values)])
-    functions = [[name, codec.add_op(api_op(fn, name))] for name, fn in api.functions.items()]
+        fns = []
+        for name, fn in ns.functions.items():
+            op = api_op(fn, f"{ns_name}.{name}")
+            fns.append([name, codec.add_op(op), int(op.sync)])
+        dyn, dyn_sync = -1, 0
+        if ns.dynamic is not None:
+            op = api_op(ns.dynamic, ns_name, True)
+            dyn, dyn_sync = codec.add_op(op), int(op.sync)
+        namespaces.append([ns_name, fns, dyn, dict(ns.values), dyn_sync])
+    functions = []
+    for name, fn in api.functions.items():
+        op = api_op(fn, name)
+        functions.append([name, codec.add_op(op), int(op.sync)])
     return {"ns": namespaces, "fn": functions}
 
 
@@ -73,13 +78,11 @@ class _Plan:
 
     Attributes:
         ops: the API functions, in op order.
-        messages: the error messages of Python's json functions, for the in-engine json.
         members: the spec's ``"ns":...,"fn":...`` text; None when the namespaces' values hold
             host objects or functions, which each instance's codec must encode itself.
     """
 
     ops: tuple[Op, ...]
-    messages: str
     members: str | None
 
 
@@ -87,13 +90,9 @@ def _derive_plan(api: Api) -> _Plan:
     codec = Codec(no_functions)
     members = _bind(api, codec)
     flagged, text = codec.encode(members)
-    messages = "{}"
-    if any(native for _, fns, _, _ in members["ns"] for _, _, native in fns):
-        encode = api.namespaces["json"].functions.get("encode")
-        messages = json_messages(encode, _JsFunction.__name__)
     # Shared as text only when plain: no markers, and no key the decoder would take for one.
     shareable = not flagged and "\\u0000" not in text
-    return _Plan(tuple(codec.ops), messages, text[1:-1] if shareable else None)
+    return _Plan(tuple(codec.ops), text[1:-1] if shareable else None)
 
 
 _plans = ApiCache(_derive_plan)
@@ -104,8 +103,8 @@ class _Waiter:
 
     __slots__ = ("deadline", "error", "event", "value")
 
-    def __init__(self, deadline: float | None) -> None:
-        self.event = anyio.Event()
+    def __init__(self, deadline: float | None, event: anyio.Event) -> None:
+        self.event = event
         self.deadline = deadline
         self.value: ScriptValue = None
         self.error: BaseException | None = None
@@ -119,14 +118,8 @@ class _Waiter:
         self.event.set()
 
 
-class _Slot:
-    """An idle worker waiting for its next request."""
-
-    __slots__ = ("event", "job")
-
-    def __init__(self) -> None:
-        self.event = anyio.Event()
-        self.job: tuple[int, Op, list[Any], str] | None = None
+_Job = tuple[int, Op, list[Any], str]
+"""An API call the script started: call id, op, arguments, label."""
 
 
 class _JsFunction(ScriptFunction):
@@ -163,6 +156,8 @@ class _JsInstance(ScriptInstance):
         self._inbox: list[str] = []
         self._releases: list[str] = []
         self._wake = anyio.Event()
+        # the backend's own Event class: constructing it directly skips anyio's dispatch
+        self._new_event: Callable[[], anyio.Event] = type(self._wake)
         self._waiters: dict[int, _Waiter] = {}
         self._next_invocation = 1
         self._inflight = 0
@@ -173,14 +168,25 @@ class _JsInstance(ScriptInstance):
         self._cpu_used = 0.0
         self._api_calls = 0
         self._turn_deadline: float | None = None
-        self._js_kind = "cpu"
-        self._js_left = 0.0
-        self._js_start = 0.0
+        self._in_turn = False
+        self._rejections_pending = False  # a rejection not handled yet, reported when idle
+        self._watch_target = math.inf  # the deadline _watch sleeps until
+        self._watch_wake = anyio.Event()
+        self._host_limit: SpellError | None = None  # hit inside a call from the script
         self._tg: anyio.abc.TaskGroup | None = None
-        self._idle_workers: list[_Slot] = []
+        self._jobs: deque[_Job] = deque()  # started API calls no worker has taken yet
+        self._spares = 0  # workers not running a call: idle, or started and not yet running
+        self._idle_workers: list[anyio.Event] = []  # the wake-up events of the idle ones
+        self._workers_done = False
         self._ctx: Any = quickjs.Context()
         self._ctx.set_memory_limit(limits.memory_bytes)
-        self._bridge: Any = self._load(source)
+        self._budget, self._runtime = attach(self._ctx)
+        try:
+            self._ctx.add_callable(_HOST_NAME, self._host)
+            self._bridge: Any = self._load(source)
+        except BaseException:
+            self._free()
+            raise
 
     # Setup and teardown -------------------------------------------------------------------
 
@@ -211,10 +217,7 @@ class _JsInstance(ScriptInstance):
         else:  # namespace values that need this instance's codec (host objects, functions)
             members = _bind(api, codec)
             flagged, text = codec.encode({**members, "val": dict(api.values)})
-        return (
-            f'{{"file":{dumps(self._filename)},"skip":{SKIP},"jm":{plan.messages},'
-            f'"out":{self._limits.output_bytes},"f":{int(flagged)},"api":{text}}}'
-        )
+        return f'{{"file":{dumps(self._filename)},"skip":{SKIP},"f":{int(flagged)},"api":{text}}}'
 
     def _close(self) -> None:
         self._closed = True
@@ -226,6 +229,8 @@ class _JsInstance(ScriptInstance):
     def _free(self) -> None:
         self._closed = True
         self._bridge = None
+        if self._ctx is not None:
+            detach(self._ctx, self._runtime)
         self._ctx = None
         self._tg = None
         self._codec.detach()
@@ -238,8 +243,8 @@ class _JsInstance(ScriptInstance):
         if self._main_started:
             raise RuntimeError("run_main() can be called once per instance")
         self._main_started = True
-        waiter = _Waiter(self._new_deadline())
-        self._waiters[0] = waiter
+        waiter = _Waiter(self._new_deadline(), self._new_event())
+        self._add_waiter(0, waiter)
         self._post("[2]")
         return await self._wait(0, waiter)
 
@@ -254,8 +259,9 @@ class _JsInstance(ScriptInstance):
         invocation = self._next_invocation
         self._next_invocation += 1
         main = self._waiters.get(0)
-        waiter = _Waiter(main.deadline if main is not None else self._new_deadline())
-        self._waiters[invocation] = waiter
+        deadline = main.deadline if main is not None else self._new_deadline()
+        waiter = _Waiter(deadline, self._new_event())
+        self._add_waiter(invocation, waiter)
         self._post(f"[1,{invocation},{fid},{int(flagged)},{text}]")
         return await self._wait(invocation, waiter)
 
@@ -269,18 +275,35 @@ class _JsInstance(ScriptInstance):
         timeout = self._limits.timeout_seconds
         return None if timeout is None else time.monotonic() + timeout
 
+    def _add_waiter(self, key: int, waiter: _Waiter) -> None:
+        self._waiters[key] = waiter
+        if waiter.deadline is not None and waiter.deadline < self._watch_target:
+            self._watch_wake.set()
+
+    async def _watch(self) -> None:
+        """End the run when someone waits for the script past their deadline.
+
+        One task sleeping until the nearest deadline, rather than a timer around every wait:
+        a spell handling thousands of events makes thousands of waits.
+        """
+        while not self._closed and self._fatal is None:
+            now = time.monotonic()
+            nearest = min(
+                (w.deadline for w in self._waiters.values() if w.deadline is not None),
+                default=math.inf,
+            )
+            if nearest <= now:
+                self._die(self._limit_exceeded("timeout"))
+                return
+            self._watch_target = nearest
+            self._watch_wake = anyio.Event()
+            with anyio.move_on_after(nearest - now):
+                await self._watch_wake.wait()
+
     async def _wait(self, key: int, waiter: _Waiter) -> ScriptValue:
         try:
-            if waiter.deadline is None:
+            if not waiter.event.is_set():  # (it may be already: the post ran the script)
                 await waiter.event.wait()
-            else:
-                with anyio.move_on_after(waiter.deadline - time.monotonic()):
-                    await waiter.event.wait()
-                if not waiter.event.is_set():
-                    error = self._limit_exceeded("timeout")
-                    self._die(error)
-                    if not waiter.event.is_set():
-                        waiter.fail(error)
         finally:
             if self._waiters.get(key) is waiter:
                 del self._waiters[key]
@@ -289,8 +312,31 @@ class _JsInstance(ScriptInstance):
         return waiter.value
 
     def _post(self, message: str) -> None:
+        """Queue a message for the script, and run it at once unless a turn is in progress.
+
+        The task that posts (an API call that finished, a caller of a script function) runs
+        the turn itself, as Lua's callers drive their coroutines: a round trip then costs no
+        switch to the driver task. The driver runs what arrives during a turn and finishes
+        runs (see :meth:`_idle`); it is woken when there is something left for it.
+        """
         self._inbox.append(message)
-        self._wake.set()
+        if self._in_turn or self._tg is None or self._fatal is not None or self._closed:
+            self._wake.set()
+            return
+        self._run_turn()
+        if self._inbox or self._main_settling or self._rejections_pending:
+            self._wake.set()
+        elif self._waiters and not self._inflight:
+            self._wake.set()
+
+    def _run_turn(self) -> None:
+        try:
+            self._turn()
+        except SpellError as exc:
+            self._die(exc)
+        except Exception as exc:
+            logger.exception("JS bridge failure in %s", self._filename)
+            self._die(SpellRuntimeError(self._filename, None, f"internal error: {exc!r}"))
 
     def _die(self, error: SpellError) -> None:
         if self._fatal is not None or self._closed:
@@ -308,18 +354,11 @@ class _JsInstance(ScriptInstance):
     async def _drive(self) -> None:
         async with anyio.create_task_group() as tg:
             self._tg = tg
+            tg.start_soon(self._watch)
             while self._fatal is None and not self._closed:
                 if self._inbox:
-                    try:
-                        self._turn()
-                    except SpellError as exc:
-                        self._die(self._salvage_output(exc))
-                        break
-                    except Exception as exc:
-                        logger.exception("JS bridge failure in %s", self._filename)
-                        self._die(
-                            SpellRuntimeError(self._filename, None, f"internal error: {exc!r}")
-                        )
+                    self._run_turn()
+                    if self._fatal is not None:
                         break
                     if self._inbox:
                         await anyio.lowlevel.checkpoint()
@@ -327,18 +366,23 @@ class _JsInstance(ScriptInstance):
                 self._idle()
                 if self._fatal is None and not self._closed and not self._inbox:
                     await self._wake.wait()
-                    self._wake = anyio.Event()
+                    self._wake = self._new_event()
             # Idle workers just return; only calls still in flight are cancelled (cancelling
             # idle tasks too would leave their frames in reference cycles for the GC).
-            for slot in self._idle_workers:
-                slot.event.set()
+            self._workers_done = True
+            for idle in self._idle_workers:
+                idle.set()
             self._idle_workers.clear()
+            self._watch_wake.set()
             if self._inflight:
                 tg.cancel_scope.cancel()
 
     def _idle(self) -> None:
         """Nothing to feed the script: finish run_main, or detect a deadlock."""
         if self._inflight:
+            return
+        if self._rejections_pending:  # report them before the run can finish
+            self._inbox.append("[4]")
             return
         main = self._waiters.get(0)
         if main is not None and self._main_settling:
@@ -359,6 +403,13 @@ class _JsInstance(ScriptInstance):
                     waiter.fail(clone(error))
 
     def _turn(self) -> None:
+        self._in_turn = True
+        try:
+            self._turn_once()
+        finally:
+            self._in_turn = False
+
+    def _turn_once(self) -> None:
         releases, self._releases = self._releases, []
         batch, self._inbox = self._inbox, []
         if releases:
@@ -379,48 +430,45 @@ class _JsInstance(ScriptInstance):
     def _begin_js(self) -> float:
         """Start a stretch of script execution; returns the thread CPU clock.
 
-        Within the stretch each entry gets what is left of ``min(cpu budget, wall clock)``
-        minus the wall time already spent in the stretch (wall >= CPU, so this never lets
-        the script past its budget); the CPU time of the whole stretch is added at its end.
+        The interrupt handler stops the script once the thread has used what is left of the
+        CPU budget, or at the earliest deadline of whoever waits for it (wall clock); the CPU
+        time of the whole stretch (the API functions it called directly included) is added at
+        its end.
         """
-        left = self._limits.cpu_seconds - self._cpu_used
-        self._js_kind = "cpu"
-        if self._turn_deadline is not None:
-            wall = self._turn_deadline - time.monotonic()
-            if wall < left:
-                left, self._js_kind = wall, "timeout"
-        self._js_left = left
-        self._js_start = time.monotonic()
-        return time.thread_time()
+        start = time.thread_time()
+        budget = self._budget
+        budget.tripped = None
+        budget.cpu_deadline = start + self._limits.cpu_seconds - self._cpu_used
+        deadline = self._turn_deadline
+        budget.wall_deadline = math.inf if deadline is None else deadline
+        if self._cpu_used >= self._limits.cpu_seconds:
+            raise self._limit_exceeded("cpu")
+        if deadline is not None and time.monotonic() >= deadline:
+            raise self._limit_exceeded("timeout")
+        return start
 
     def _enter(self, fn: Any, *args: Any) -> Any:
-        """Call into QuickJS with the stretch's remaining time as its interrupt limit."""
-        left = self._js_left - (time.monotonic() - self._js_start)
-        if left <= 0:
-            raise self._limit_exceeded(self._js_kind)
-        self._ctx.set_time_limit(left)
+        """Call into QuickJS (under the stretch's budget)."""
         try:
             return fn(*args)
         except quickjs.JSException as exc:
-            raise engine_error(
-                exc, self._js_kind, self._turn_deadline, self._filename, self._limits
-            ) from None
+            tripped = self._budget.tripped
+            if tripped == "host" and self._host_limit is not None:
+                raise self._host_limit from None
+            raise engine_error(exc, tripped, self._filename, self._limits) from None
 
     def _process(self, text: str) -> None:
+        self._rejections_pending = False
         try:
             entries = json.loads(text)
             for entry in entries:
                 kind = entry[0]
-                if kind == 1:
-                    self._request(entry[1], entry[2], entry[3], entry[4])
-                elif kind == 0:
-                    self._output(entry[1])
-                elif kind == 2:
+                if kind == 2:
                     self._completed(entry[1], entry[2], entry[3], entry[4])
                 elif kind == 3:
                     self._unhandled(entry[1])
-                elif kind == 5:
-                    raise self._limit_exceeded("output")
+                elif kind == 4:
+                    self._rejections_pending = True
                 else:
                     raise BridgeError(f"unknown message {kind!r}")
         except (BridgeError, IndexError, KeyError, TypeError, ValueError) as exc:
@@ -428,52 +476,90 @@ class _JsInstance(ScriptInstance):
                 self._filename, None, f"internal bridge error: {exc!r}"
             ) from exc
 
-    def _output(self, text: str) -> None:
-        self._print(text)
+    # Calls from the script ----------------------------------------------------------------
 
-    # Requests from the script -------------------------------------------------------------
+    def _host(self, op_index: int, call_id: int, flagged: int, text: str) -> str:
+        """``HOST`` in the prelude: print, run a sync_api function, or start an API call.
 
-    def _request(self, call_id: int, op_index: int, flagged: int, args: list[Any]) -> None:
+        Called by QuickJS while the script runs; it must never raise. A limit hit here (the
+        output limit, or one an API function raises) is recorded and answered with 'L': the
+        script then spins until the interrupt handler, told through the budget, stops it.
+        """
+        try:
+            if op_index < 0:
+                self._print(json.loads(text))
+                return ""
+            # (QuickJS may hand over an integral number as a float)
+            return self._request(int(op_index), int(call_id), flagged, text)
+        except LimitExceeded as exc:
+            error: SpellError = exc
+        except Exception as exc:
+            logger.exception("JS bridge failure in %s", self._filename)
+            error = SpellRuntimeError(self._filename, None, f"internal error: {exc!r}")
+        if self._host_limit is None:
+            self._host_limit = error
+        self._budget.tripped = "host"
+        return "L"
+
+    def _request(self, op_index: int, call_id: int, flagged: int, text: str) -> str:
         op = self._codec.ops[op_index]
+        args = json.loads(text)
         if flagged:
             args = self._codec.decode(args)
         self._api_calls += 1
         label = f"{op.label}.{args[0]}" if op.dynamic and args else op.label
         if not op.sync:
             self._inflight += 1
-            job = (call_id, op, args, label)
+            self._jobs.append((call_id, op, args, label))
             if self._idle_workers:
-                slot = self._idle_workers.pop()
-                slot.job = job
-                slot.event.set()
-            else:
-                assert self._tg is not None
-                self._tg.start_soon(self._worker, job)
-            return
+                self._idle_workers.pop().set()  # still a spare until it takes a call
+            elif not self._spares:
+                self._start_worker()
+            return ""
         try:
             value = call_sync(op.fn, [self._context, *args] if op.context else args, label)
         except LimitExceeded:
             raise
         except Exception as exc:
-            self._inbox.append(failed_message(call_id, exc, label))
-        else:
-            self._inbox.append(self._settled(call_id, value, label))
+            return failure_text(exc, label)
+        try:
+            flagged_value, text = self._codec.encode(value)
+        except (TypeError, RecursionError) as exc:
+            return failure_text(TypeError(f"{label}: {exc} (in its result)"), label)
+        return f"[0,{int(flagged_value)},{text}]"
 
-    async def _worker(self, job: tuple[int, Op, list[Any], str]) -> None:
-        """Run API requests; stay around (up to a few idle) for the next one.
+    def _start_worker(self) -> None:
+        assert self._tg is not None
+        self._spares += 1
+        self._tg.start_soon(self._worker)
 
-        Handing a request to an idle worker costs a fraction of spawning a task.
+    async def _worker(self) -> None:
+        """Run started API calls in order; stay around (a few idle) for the next ones.
+
+        Calls run concurrently, yet a task is spawned only for a call that has to wait: a worker
+        taking a call while others are queued first makes sure a spare worker will take them
+        if this call waits, and runs calls that finish without waiting one after the other.
+        (A burst of ``events.emit`` without ``await`` spawns no task per call.)
         """
-        while True:
-            await self._run_request(*job)
+        jobs, in_a_row = self._jobs, 0
+        while not self._workers_done:
+            if jobs:
+                job = jobs.popleft()
+                self._spares -= 1
+                if jobs and not self._spares:
+                    self._start_worker()
+                await self._run_request(*job)
+                self._spares += 1
+                in_a_row += 1
+                if in_a_row % 64 == 0 and jobs:
+                    await anyio.lowlevel.checkpoint()  # let others run in a long burst
+                continue
             if len(self._idle_workers) >= _IDLE_WORKERS:
-                return
-            slot = _Slot()
-            self._idle_workers.append(slot)
-            await slot.event.wait()
-            if slot.job is None:  # the driver is done
-                return
-            job = slot.job
+                break
+            idle = self._new_event()
+            self._idle_workers.append(idle)
+            await idle.wait()
+        self._spares -= 1
 
     async def _run_request(self, call_id: int, op: Op, args: list[Any], label: str) -> None:
         try:
@@ -539,24 +625,6 @@ class _JsInstance(ScriptInstance):
 
     def _script_error(self, info: dict[str, Any], prefix: str = "") -> SpellError:
         return script_error(info, self._filename, self._limits, prefix)
-
-    def _salvage_output(self, error: SpellError) -> SpellError:
-        """After a fatal error, still deliver what the spell printed before it."""
-        if self._ctx is None or (isinstance(error, LimitExceeded) and error.limit == "output"):
-            return error
-        try:
-            self._ctx.set_time_limit(_SALVAGE_SECONDS)
-            entries = json.loads(self._bridge(2, None))
-            for entry in entries:
-                if entry[0] == 0:
-                    self._print(entry[1])
-                elif entry[0] == 5:
-                    return self._limit_exceeded("output")
-        except LimitExceeded as exc:
-            return exc
-        except Exception:
-            pass
-        return error
 
 
 @contextlib.asynccontextmanager

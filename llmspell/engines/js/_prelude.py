@@ -1,4 +1,4 @@
-"""The JavaScript half of the bridge: ``prelude.js`` (with ``pyjson.js`` inlined) and ``check.js``.
+"""The JavaScript half of the bridge: ``prelude.js`` and ``check.js``.
 
 ``prelude.js`` is evaluated once in every fresh QuickJS context; its header describes the bridge
 protocol. ``check.js`` compiles a spell without running it (``llmspell check``).
@@ -6,7 +6,6 @@ protocol. ``check.js`` compiles a spell without running it (``llmspell check``).
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 
 # Lines the host puts before the spell's first line (the async function header takes 2 more).
@@ -17,7 +16,7 @@ def _read(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
-PRELUDE = _read("prelude.js").replace("/*PYJSON*/", json.dumps(_read("pyjson.js")))
+PRELUDE = _read("prelude.js")
 """The bridge; its value is ``init(spec, source)``."""
 
 CHECK = _read("check.js")
