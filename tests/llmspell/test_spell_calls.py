@@ -26,3 +26,32 @@ async def test_unawaited_emits_all_reach_the_spells_own_handler_in_order() -> No
     ran = await run_source(source, "js")
     assert ran.result.ok, ran.result.error
     assert ran.result.value == 2500
+
+
+MAIN_ERRORS = {
+    # QuickJS records no position for some of these (the first two gave no line at all, the
+    # third the line of the await before it): the engine finds it.
+    "const q = null.foo;": "TypeError: cannot read property 'foo' of null",
+    "const r = null[0];": "TypeError: cannot read property '0' of null",
+    "await sleep(0);\nconst q = null.foo;": "TypeError: cannot read property 'foo' of null",
+    "throw 'plain string';": "plain string",
+    "const {a} = null;": "TypeError: Cannot convert undefined or null to object",
+    "for (const x of null) {}": "TypeError: cannot read property 'Symbol.iterator' of null",
+    "const o = {};\no.a.b = 1;": "TypeError: cannot set property 'b' of undefined",
+    "nope();": "ReferenceError: nope is not defined",
+}
+
+
+@pytest.mark.parametrize("code", list(MAIN_ERRORS))
+async def test_js_errors_in_the_main_code_carry_their_line(code: str) -> None:
+    source = "const pad = 1;\n\n" + code
+    line = source.count("\n") + 1  # the error is on the last line
+    ran = await run_source(source, "js")
+    assert ran.result.error == f"spell.js:{line}: {MAIN_ERRORS[code]}"
+    assert ran.result.error_line == line
+
+
+async def test_lua_errors_in_the_main_code_carry_their_line() -> None:
+    ran = await run_source("local a = 1\n\nlocal q = nil .. 'x'\n", "lua")
+    assert (ran.result.error or "").startswith("spell.lua:3: attempt to concatenate a nil value")
+    assert ran.result.error_line == 3

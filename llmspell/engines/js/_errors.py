@@ -18,6 +18,7 @@ from ..._exceptions import LimitExceeded, SpellError, SpellRuntimeError, SpellSy
 from .._base import Limits, api_error_text, limit_exceeded
 from ._codec import dumps
 from ._prelude import CHECK, LINE_PAD
+from ._scope import error_line
 
 SKIP = LINE_PAD + 2
 _FRAME_LINE = re.compile(r":(\d+):\d+\)$")
@@ -74,13 +75,15 @@ def clean_stack(stack: str, filename: str) -> str:
 
 
 def script_error(
-    info: dict[str, Any], filename: str, limits: Limits, prefix: str = ""
+    info: dict[str, Any], filename: str, limits: Limits, prefix: str = "", source: str = ""
 ) -> SpellError:
     """Map an error the script raised (``{name, message, stack, plain}``).
 
     A plain ``Error`` and the API's own errors (``plain``) read as their message alone, as in
     Lua; other errors keep their name (``TypeError: ...``). QuickJS running out of memory
     becomes LimitExceeded("memory") (when it cannot even allocate the error it throws null).
+    Where QuickJS placed the error badly, ``source`` gives its line (see
+    :func:`._scope.error_line`).
     """
     name, message = info["name"], info["message"]
     if name == "null" or (name == "InternalError" and message == "out of memory"):
@@ -92,6 +95,8 @@ def script_error(
     else:
         text = f"{name}: {message}" if message else name
     line = int(found.group(1)) if found else None
+    if source:
+        line = error_line(source, name, message, line) or line
     return SpellRuntimeError(filename, line, prefix + text, stack)
 
 

@@ -148,6 +148,7 @@ class _JsInstance(ScriptInstance):
 
     def __init__(self, source: str, filename: str, api: Api, limits: Limits) -> None:
         self._filename = filename
+        self._source = source
         self._api = api
         self._context = api.context
         self._limits = limits
@@ -624,7 +625,7 @@ class _JsInstance(ScriptInstance):
         return limit_exceeded(kind, self._limits)
 
     def _script_error(self, info: dict[str, Any], prefix: str = "") -> SpellError:
-        return script_error(info, self._filename, self._limits, prefix)
+        return script_error(info, self._filename, self._limits, prefix, self._source)
 
 
 @contextlib.asynccontextmanager

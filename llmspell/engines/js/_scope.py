@@ -507,3 +507,64 @@ def source_facts(source: str, builtins: frozenset[str]) -> SourceFacts:
     pending = [p for p in pending if p.call.partition(".")[0] not in free]
     pending.sort(key=lambda p: (p.line, p.column))
     return SourceFacts(reads, members, tuple(pending), frozenset(free))
+
+
+_NULL_ACCESS = re.compile(r"^cannot (?:read|set) property '(.*)' of (null|undefined)$")
+
+
+def error_line(source: str, name: str, message: str, line: int | None) -> int | None:
+    """The line of a runtime error QuickJS placed badly, found in the source; None to keep
+    ``line``.
+
+    QuickJS records no source position for some expressions that throw: ``const q = null.foo``
+    gets its function's first line (so no line at all), or the line of whatever came last
+    (``await sleep(0)`` the line before); a ``throw`` of a non-Error value carries no position.
+    When the error names what failed and ``line`` does not hold it, the one place in the
+    source that can fail that way is the line: a literal ``null.foo`` (``null[...]``,
+    ``undefined.foo``), or ``throw "message"``.
+    """
+    tokens = tokenize(source)
+    candidates: list[int] = []
+    access = _NULL_ACCESS.match(message) if name == "TypeError" else None
+    if access is not None:
+        prop, base = access.groups()
+
+        def reads_prop(i: int) -> bool:
+            nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+            after = tokens[i + 2] if i + 2 < len(tokens) else None
+            if nxt is None or nxt.kind != "op":
+                return False
+            if nxt.text == "[":
+                return True
+            return nxt.text in (".", "?.") and after is not None and after.text == prop
+
+        if line is not None and any(
+            tok.line == line
+            and tok.kind == "op"
+            and tok.text in (".", "?.", "[")
+            and (tok.text == "[" or (i + 1 < len(tokens) and tokens[i + 1].text == prop))
+            for i, tok in enumerate(tokens)
+        ):
+            return None  # the reported line does access it
+        candidates = [t.line for i, t in enumerate(tokens) if t.text == base and reads_prop(i)]
+        if prop == "Symbol.iterator":  # for (x of null), [...null]
+            candidates += [
+                t.line
+                for i, t in enumerate(tokens[:-1])
+                if t.text in ("of", "...") and tokens[i + 1].text == base
+            ]
+    elif name == "TypeError" and message == "Cannot convert undefined or null to object":
+        candidates = [  # const {a} = null
+            t.line
+            for i, t in enumerate(tokens[1:-1], 1)
+            if t.text == "="
+            and tokens[i - 1].text in ("}", "]")
+            and tokens[i + 1].text in ("null", "undefined")
+        ]
+    elif name == "" and line is None:
+        for i, tok in enumerate(tokens[:-1]):
+            literal = tokens[i + 1]
+            if tok.text == "throw" and literal.kind == "string" and literal.text[1:-1] == message:
+                candidates.append(tok.line)
+    lines = set(candidates)
+    return lines.pop() if len(lines) == 1 else None
