@@ -118,16 +118,16 @@ def llm_namespace(services: Services) -> Namespace:
     from ._agent import create_agent
 
     @with_context
-    async def complete(session: Session, req: Any = None) -> ScriptValue:
-        request = normalize_request("llm.complete", req)
-        return to_script(await services.generate(session, request))
+    async def complete(session: Session, request: Any = None) -> ScriptValue:
+        normalized = normalize_request("llm.complete", request)
+        return to_script(await services.generate(session, normalized))
 
     @with_context
-    async def stream(session: Session, req: Any = None, on_chunk: Any = None) -> ScriptValue:
-        request = normalize_request("llm.stream", req)
+    async def stream(session: Session, request: Any = None, on_chunk: Any = None) -> ScriptValue:
+        normalized = normalize_request("llm.stream", request)
         if not isinstance(on_chunk, ScriptFunction):
             raise ParameterError("llm.stream", "on_chunk", "must be a function(text)")
-        return to_script(await services.generate(session, request, on_chunk=on_chunk))
+        return to_script(await services.generate(session, normalized, on_chunk=on_chunk))
 
     @with_context
     async def agent(session: Session, config: Any = None) -> ScriptValue:

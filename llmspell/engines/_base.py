@@ -249,6 +249,58 @@ def call_sync(fn: ApiFunction, args: Sequence[ScriptValue], label: str) -> Scrip
     raise RuntimeError(f"{label} is marked sync_api but it awaited")
 
 
+MANY = 1 << 30
+"""The ``most`` of :func:`arity` for a function taking ``*args``."""
+
+_arities: dict[tuple[object, int, int], tuple[int, int, tuple[str, ...]]] = {}
+
+
+def _signature(fn: object, dynamic: bool) -> tuple[int, int, tuple[str, ...]]:
+    """(fewest, most, names) of the arguments a script passes to ``fn``: its positional
+    parameters after the context (:func:`with_context`) and, for a namespace's ``dynamic``
+    function, the member name. Read off the code object (cached), not ``inspect``."""
+    skip = int(takes_context(fn)) + int(dynamic)
+    target = getattr(fn, "__func__", fn)  # a bound method: its self is not the script's
+    if target is not fn:
+        skip += 1
+    code = getattr(target, "__code__", None)
+    if code is None:  # a callable object (a script function of another spell ...): unchecked
+        return 0, MANY, ()
+    defaults = len(getattr(target, "__defaults__", None) or ())
+    key = (code, defaults, skip)
+    found = _arities.get(key)
+    if found is None:
+        names = code.co_varnames[: code.co_argcount][skip:]
+        fewest = max(0, code.co_argcount - defaults - skip)
+        most = MANY if code.co_flags & 0x04 else len(names)  # CO_VARARGS
+        found = _arities[key] = (fewest, most, tuple(names))
+    return found
+
+
+def arity(fn: ApiFunction, dynamic: bool = False) -> tuple[int, int]:
+    """The fewest and most arguments a script may pass to API function ``fn`` (``most`` is
+    :data:`MANY` for ``*args``), derived once from its signature (see :func:`arity_error`)."""
+    fewest, most, _ = _signature(fn, dynamic)
+    return fewest, most
+
+
+def arity_error(label: str, fn: ApiFunction, dynamic: bool, count: int) -> TypeError:
+    """The error for a call of ``fn`` (``label``, as the script wrote it) with ``count``
+    arguments outside :func:`arity`, in the script's terms:
+    ``llm.complete expects 1 argument (request), got 2``."""
+    fewest, most, names = _signature(fn, dynamic)
+    listed = f" ({', '.join(names)})" if names else ""
+    if most == 0:
+        return TypeError(f"{label} expects no arguments, got {count}")
+    if most == MANY or (count < fewest and fewest != most):
+        expected = f"at least {fewest} argument{'s' if fewest != 1 else ''}"
+    elif fewest in (0, most):
+        expected = f"{most} argument{'s' if most != 1 else ''}"
+    else:
+        expected = f"{fewest} to {most} arguments"
+    return TypeError(f"{label} expects {expected}{listed}, got {count}")
+
+
 def api_error_text(exc: BaseException, label: str) -> str:
     """The script-side message of an API function's exception, alike in every engine.
 

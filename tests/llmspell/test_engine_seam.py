@@ -249,3 +249,69 @@ async def test_json_encode_writes_the_same_text_in_every_engine() -> None:
         engine = engine_for(f"json.{ext}")
         async with engine.open(source, f"json.{ext}", api, LIMITS) as instance:
             assert await instance.run_main() == expected, ext
+
+
+async def _two(a: Any, b: Any) -> str:
+    return "two"
+
+
+async def _range(a: Any, b: Any = None) -> str:
+    return "range"
+
+
+async def _none() -> str:
+    return "none"
+
+
+async def _var(first: Any, *rest: Any) -> str:
+    return "var"
+
+
+@sync_api
+@with_context
+async def _sync_one(ctx: Any, value: Any = None) -> str:
+    return "sync"
+
+
+ARITY_CALLS = {
+    "t.two(1)": "t.two expects 2 arguments (a, b), got 1",
+    "t.two(1, 2, 3)": "t.two expects 2 arguments (a, b), got 3",
+    "t.range()": "t.range expects at least 1 argument (a, b), got 0",
+    "t.range(1, 2, 3)": "t.range expects 1 to 2 arguments (a, b), got 3",
+    "t.none(1)": "t.none expects no arguments, got 1",
+    "t.var()": "t.var expects at least 1 argument (first), got 0",
+    "t.sync(1, 2)": "t.sync expects 1 argument (value), got 2",
+    "who(1, 2, 3)": "who expects 1 argument (suffix), got 3",
+}
+
+
+@BOTH
+@pytest.mark.parametrize("call", list(ARITY_CALLS))
+async def test_argument_counts_are_checked_in_the_scripts_terms(ext: str, call: str) -> None:
+    namespaces = {
+        "t": Namespace(
+            {"two": _two, "range": _range, "none": _none, "var": _var, "sync": _sync_one}
+        )
+    }
+    api = Api(namespaces, FUNCTIONS, {}, print, "ctx")
+    source = {
+        "lua": f"local ok, err = pcall(function() return {call} end) return {{ok, err}}",
+        "js": f"try {{ await {call}; return [true]; }} catch (e) {{ return [false, e.message]; }}",
+    }[ext]
+    engine = engine_for(f"arity.{ext}")
+    async with engine.open(source, f"arity.{ext}", api, LIMITS) as instance:
+        assert await instance.run_main() == [False, ARITY_CALLS[call]]
+
+
+@BOTH
+async def test_calls_within_their_counts_go_through(ext: str) -> None:
+    namespaces = {"t": Namespace({"two": _two, "range": _range, "var": _var, "sync": _sync_one})}
+    api = Api(namespaces, FUNCTIONS, {}, print, "ctx")
+    calls = ["t.two(1, 2)", "t.range(1)", "t.range(1, 2)", "t.var(1)", "t.var(1, 2, 3)", "t.sync()"]
+    source = {
+        "lua": "return {" + ", ".join(calls) + "}",
+        "js": "return [" + ", ".join(f"await {c}" for c in calls) + "]",
+    }[ext]
+    engine = engine_for(f"arity.{ext}")
+    async with engine.open(source, f"arity.{ext}", api, LIMITS) as instance:
+        assert await instance.run_main() == ["two", "range", "range", "var", "var", "sync"]

@@ -55,3 +55,27 @@ async def test_lua_errors_in_the_main_code_carry_their_line() -> None:
     ran = await run_source("local a = 1\n\nlocal q = nil .. 'x'\n", "lua")
     assert (ran.result.error or "").startswith("spell.lua:3: attempt to concatenate a nil value")
     assert ran.result.error_line == 3
+
+
+WRONG_COUNTS = {
+    "lua": 'local ok, err = pcall(llm.complete, "hi", 10)\nreturn err',
+    "js": 'try { await llm.complete("hi", 10); } catch (e) { return e.message; }',
+}
+
+
+@pytest.mark.parametrize("ext", ["lua", "js"])
+async def test_wrong_argument_counts_are_said_in_the_scripts_terms(ext: str) -> None:
+    ran = await run_source(WRONG_COUNTS[ext], ext)
+    assert ran.result.value == "llm.complete expects 1 argument (request), got 2"
+
+
+@pytest.mark.parametrize("ext", ["lua", "js"])
+async def test_a_wrong_argument_count_ends_an_uncaught_run_with_its_line(ext: str) -> None:
+    call = "log.info('a', {}, 'extra')"
+    ran = await run_source(
+        f"local x = 1\n{call}" if ext == "lua" else f"const x = 1;\n{call};", ext
+    )
+    assert ran.result.error_line == 2
+    assert (ran.result.error or "").endswith(
+        "log.info expects 2 arguments (message, fields), got 3"
+    )

@@ -22,10 +22,12 @@ from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from .._base import (
+    MANY,
     ApiFunction,
     HostObject,
     ScriptFunction,
     ScriptValue,
+    arity,
     is_sync_api,
     takes_context,
 )
@@ -47,11 +49,13 @@ class Op(NamedTuple):
     sync: bool
     dynamic: bool = False
     context: bool = False  # called with the Api's context first (see ``with_context``)
+    fewest: int = 0  # arguments the script may pass (see ``arity``)
+    most: int = MANY
 
 
 def api_op(fn: ApiFunction, label: str, dynamic: bool = False) -> Op:
     """The op of an API function or host method."""
-    return Op(fn, label, is_sync_api(fn), dynamic, takes_context(fn))
+    return Op(fn, label, is_sync_api(fn), dynamic, takes_context(fn), *arity(fn, dynamic))
 
 
 def no_functions(fid: int) -> ScriptFunction:

@@ -27,6 +27,7 @@ from .._base import (
     ScriptFunction,
     ScriptInstance,
     ScriptValue,
+    arity_error,
     call_sync,
     limit_exceeded,
 )
@@ -509,6 +510,9 @@ class _JsInstance(ScriptInstance):
             args = self._codec.decode(args)
         self._api_calls += 1
         label = f"{op.label}.{args[0]}" if op.dynamic and args else op.label
+        count = len(args) - op.dynamic
+        if not op.fewest <= count <= op.most:
+            return failure_text(arity_error(label, op.fn, op.dynamic, count), label)
         if not op.sync:
             self._inflight += 1
             self._jobs.append((call_id, op, args, label))

@@ -70,6 +70,8 @@ from .._base import (
     ScriptInstance,
     ScriptValue,
     api_error_text,
+    arity,
+    arity_error,
     call_sync,
     is_sync_api,
     limit_exceeded,
@@ -99,9 +101,9 @@ PATTERN_BUDGET = 1e7
 _LuaError = lua54.LuaError
 _LuaMemoryError = lua54.LuaMemoryError
 _lua_type = lua54.lua_type
-_Entry = tuple[ApiFunction, str, bool, bool]
+_Entry = tuple[ApiFunction, str, bool, bool, int, int]
 """An API function as Lua calls it (by its 1-based index): function, label, dynamic (the first
-argument is the key), takes the context."""
+argument is the key), takes the context, fewest and most arguments (see :func:`arity`)."""
 
 _chunks: dict[bytes, bytes] = {}
 _chunks_lock = threading.Lock()
@@ -160,7 +162,7 @@ class _Plan:
 
 
 def _entry(fn: ApiFunction, label: str, dynamic: bool = False) -> _Entry:
-    return (fn, label, dynamic, takes_context(fn))
+    return (fn, label, dynamic, takes_context(fn), *arity(fn, dynamic))
 
 
 def _derive_plan(api: Api) -> _Plan:
@@ -458,7 +460,7 @@ class LuaInstance(ScriptInstance):
             self._scopes.add(scope)
             try:
                 while True:
-                    fn, label, dynamic, contextual = entry
+                    fn, label, dynamic, contextual, _, _ = entry
                     try:
                         if contextual:
                             result = await fn(self._context, *payload)
@@ -511,10 +513,15 @@ class LuaInstance(ScriptInstance):
                     self._calls += 1
                     entry = self._fns[status - 1]
                     try:
-                        return entry, conv.args_to_py(r, 1)
+                        args = conv.args_to_py(r, 1)
                     except (TypeError, ValueError) as exc:
                         send = (1, f"{entry[1]}: {exc}".encode())
                         continue
+                    count = len(args) - entry[2]
+                    if entry[4] <= count <= entry[5]:
+                        return entry, args
+                    send = (1, self._arity_error(entry, args, count))
+                    continue
                 if status == 0:
                     return None, conv.to_py(r[1]) if len(r) > 1 else None
                 if status == -1:
@@ -563,10 +570,14 @@ class LuaInstance(ScriptInstance):
 
     def _call_sync(self, fid: int, *args: Any) -> tuple[int, Any]:
         """Called directly from Lua for sync_api functions: returns (status, value)."""
-        fn, label, dynamic, contextual = self._fns[fid - 1]
+        entry = self._fns[fid - 1]
+        fn, label, dynamic, contextual, fewest, most = entry
         self._calls += 1
         try:
             pyargs = self._conv.args_to_py(args, 0)
+            count = len(pyargs) - dynamic
+            if not fewest <= count <= most:
+                return 1, self._arity_error(entry, pyargs, count)
             if contextual:
                 pyargs.insert(0, self._context)
             return 0, self._conv.to_lua(call_sync(fn, pyargs, label))
@@ -603,7 +614,18 @@ class LuaInstance(ScriptInstance):
         return limit_exceeded(kind, self._limits)
 
     def _api_error(self, exc: Exception, label: str, dynamic: bool, args: Any) -> bytes:
-        if dynamic and args and isinstance(args[0], (str, bytes)):
-            key = args[0] if isinstance(args[0], str) else args[0].decode("utf-8", "replace")
-            label = f"{label}.{key}"
-        return api_error_text(exc, label).encode("utf-8", "surrogatepass")
+        return api_error_text(exc, _call_label(label, dynamic, args)).encode(
+            "utf-8", "surrogatepass"
+        )
+
+    def _arity_error(self, entry: _Entry, args: list[Any], count: int) -> bytes:
+        label = _call_label(entry[1], entry[2], args)
+        return str(arity_error(label, entry[0], entry[2], count)).encode("utf-8", "surrogatepass")
+
+
+def _call_label(label: str, dynamic: bool, args: Any) -> str:
+    """``tools.weather`` for a call of the dynamic function of ``tools`` with key ``weather``."""
+    if dynamic and args and isinstance(args[0], (str, bytes)):
+        key = args[0] if isinstance(args[0], str) else args[0].decode("utf-8", "replace")
+        return f"{label}.{key}"
+    return label
