@@ -3,6 +3,8 @@ argument counts, errors with lines, and Lua's ``nil, message`` convention."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from .spellkit import run_source
@@ -79,3 +81,38 @@ async def test_a_wrong_argument_count_ends_an_uncaught_run_with_its_line(ext: st
     assert (ran.result.error or "").endswith(
         "log.info expects 2 arguments (message, fields), got 3"
     )
+
+
+async def test_a_lua_tool_handlers_nil_and_message_is_a_tool_error() -> None:
+    source = """
+        tools.register({name = "weather", description = "x",
+                        parameters = {city = {type = "string"}},
+                        handler = function(args)
+                          if args.city ~= "Paris" then return nil, "unknown city " .. args.city end
+                          return {sky = "clear"}
+                        end})
+        local ok, err = pcall(tools.call, "weather", {city = "Lisbon"})
+        local fine = tools.call("weather", {city = "Paris"})
+        return {ok, err, fine.sky}
+    """
+    ran = await run_source(source, "lua")
+    assert ran.result.value == [False, "tool 'weather': spell.lua: unknown city Lisbon", "clear"]
+
+
+async def test_lua_functions_called_from_python_report_nil_and_message() -> None:
+    from llmspell._exceptions import SpellRuntimeError
+    from llmspell.engines import Api, Limits, Namespace, engine_for
+
+    kept: list[Any] = []
+
+    async def keep(fn: Any) -> None:
+        kept.append(fn)
+
+    api = Api({"t": Namespace({"keep": keep})}, {}, {}, print)
+    source = "t.keep(function(x) if x then return nil, 'no ' .. x end return 1, 'two' end)"
+    async with engine_for("k.lua").open(source, "k.lua", api, Limits()) as instance:
+        await instance.run_main()
+        assert await kept[0](None) == 1  # a second result that is not after nil is just dropped
+        with pytest.raises(SpellRuntimeError) as info:
+            await kept[0]("way")
+    assert (info.value.filename, info.value.message) == ("k.lua", "no way")

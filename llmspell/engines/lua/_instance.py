@@ -196,6 +196,15 @@ def _derive_plan(api: Api) -> _Plan:
 _plans = ApiCache(_derive_plan)
 
 
+class _Failed:
+    """What a Lua function returned as ``nil, "message"``: Lua's way to report a failure."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
 def _detached(*args: Any) -> Any:
     raise SpellClosedError("the spell's run has ended")
 
@@ -264,7 +273,13 @@ class _Opening(AbstractAsyncContextManager[ScriptInstance]):
 
 
 class LuaFunction(ScriptFunction):
-    """A Lua function of one open instance, callable from Python."""
+    """A Lua function of one open instance, callable from Python.
+
+    A call returns the function's first result. A function that returns ``nil, "message"``
+    (Lua's convention for a failure, as ``io.open`` does) raises :class:`SpellRuntimeError`
+    with that message, as ``error("message")`` would: a tool handler's ``return nil, err``
+    becomes a tool error.
+    """
 
     def __init__(self, instance: LuaInstance, fn: LuaObject) -> None:
         self._instance = instance
@@ -402,9 +417,10 @@ class LuaInstance(ScriptInstance):
             self._ensure_open()
             raise RuntimeError("run_main() can be called only once")
         try:
-            return await self._drive(self._runner.coroutine(main), self._main_deadlines())
+            result = await self._drive(self._runner.coroutine(main), self._main_deadlines())
         finally:
             self._main_done = True
+        return None if result.__class__ is _Failed else result
 
     def _main_deadlines(self) -> tuple[float, float]:
         return self._deadline, self._deadline_loop
@@ -428,7 +444,10 @@ class LuaInstance(ScriptInstance):
             co = self._runner.coroutine(fn, *[self._conv.to_lua(a) for a in args])
         except _LuaMemoryError:
             raise self._set_limit(self._limit_error("memory")) from None
-        return await self._drive(co, self._callback_deadlines())
+        result = await self._drive(co, self._callback_deadlines())
+        if result.__class__ is _Failed:
+            raise SpellRuntimeError(self.filename, None, result.message)
+        return result
 
     def statistics(self) -> InstanceStatistics:
         """CPU seconds used inside the interpreter, its memory in use, API calls made."""
@@ -523,6 +542,8 @@ class LuaInstance(ScriptInstance):
                     send = (1, self._arity_error(entry, args, count))
                     continue
                 if status == 0:
+                    if len(r) > 2 and r[1] is None and r[2].__class__ is bytes:
+                        return None, _Failed(r[2].decode("utf-8", "replace"))
                     return None, conv.to_py(r[1]) if len(r) > 1 else None
                 if status == -1:
                     raw = r[1] if len(r) > 1 else None
