@@ -17,7 +17,7 @@ from lupa import lua54  # type: ignore[import-untyped]
 from llmspell._exceptions import LimitExceeded, SpellRuntimeError, SpellSyntaxError
 from llmspell.engines import Api, HostObject, Limits, Namespace, ScriptFunction
 from llmspell.engines.lua import LuaEngine
-from llmspell.engines.lua._instance import lua_source
+from llmspell.engines.lua._chunks import lua_source
 
 pytestmark = pytest.mark.anyio
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -20,7 +18,6 @@ import quickjs  # type: ignore[import-untyped]
 from ..._exceptions import LimitExceeded, SpellClosedError, SpellError, SpellRuntimeError
 from .._base import (
     Api,
-    ApiCache,
     InstanceStatistics,
     Limits,
     OutputMeter,
@@ -31,7 +28,7 @@ from .._base import (
     call_sync,
     limit_exceeded,
 )
-from ._codec import BridgeError, Codec, Op, api_op, dumps, no_functions
+from ._codec import BridgeError, Codec, dumps
 from ._errors import (
     SKIP,
     clone,
@@ -43,60 +40,13 @@ from ._errors import (
     syntax_error,
 )
 from ._interrupt import attach, detach
+from ._plan import bind, plans
 from ._prelude import LINE_PAD, PRELUDE
+from ._workers import Job, Workers
 
 logger = logging.getLogger("llmspell.engines.js")
 
-_IDLE_WORKERS = 4
 _HOST_NAME = "__llmspellHost"  # the global the prelude takes away before the spell runs
-
-
-def _bind(api: Api, codec: Codec) -> dict[str, Any]:
-    """Register the Api's functions as ops of ``codec``; return the spec's ``ns`` and ``fn``:
-    ``[name, op, sync]`` per function, ``[name, functions, dynamic op, values, dynamic sync]``
-    per namespace."""
-    namespaces = []
-    for ns_name, ns in api.namespaces.items():
-        fns = []
-        for name, fn in ns.functions.items():
-            op = api_op(fn, f"{ns_name}.{name}")
-            fns.append([name, codec.add_op(op), int(op.sync)])
-        dyn, dyn_sync = -1, 0
-        if ns.dynamic is not None:
-            op = api_op(ns.dynamic, ns_name, True)
-            dyn, dyn_sync = codec.add_op(op), int(op.sync)
-        namespaces.append([ns_name, fns, dyn, dict(ns.values), dyn_sync])
-    functions = []
-    for name, fn in api.functions.items():
-        op = api_op(fn, name)
-        functions.append([name, codec.add_op(op), int(op.sync)])
-    return {"ns": namespaces, "fn": functions}
-
-
-@dataclasses.dataclass(frozen=True)
-class _Plan:
-    """What every instance opened with the same Api shares (see :class:`ApiCache`).
-
-    Attributes:
-        ops: the API functions, in op order.
-        members: the spec's ``"ns":...,"fn":...`` text; None when the namespaces' values hold
-            host objects or functions, which each instance's codec must encode itself.
-    """
-
-    ops: tuple[Op, ...]
-    members: str | None
-
-
-def _derive_plan(api: Api) -> _Plan:
-    codec = Codec(no_functions)
-    members = _bind(api, codec)
-    flagged, text = codec.encode(members)
-    # Shared as text only when plain: no markers, and no key the decoder would take for one.
-    shareable = not flagged and "\\u0000" not in text
-    return _Plan(tuple(codec.ops), text[1:-1] if shareable else None)
-
-
-_plans = ApiCache(_derive_plan)
 
 
 class _Waiter:
@@ -117,10 +67,6 @@ class _Waiter:
     def fail(self, error: BaseException) -> None:
         self.error = error
         self.event.set()
-
-
-_Job = tuple[int, Op, list[Any], str]
-"""An API call the script started: call id, op, arguments, label."""
 
 
 class _JsFunction(ScriptFunction):
@@ -176,10 +122,7 @@ class _JsInstance(ScriptInstance):
         self._watch_wake = anyio.Event()
         self._host_limit: SpellError | None = None  # hit inside a call from the script
         self._tg: anyio.abc.TaskGroup | None = None
-        self._jobs: deque[_Job] = deque()  # started API calls no worker has taken yet
-        self._spares = 0  # workers not running a call: idle, or started and not yet running
-        self._idle_workers: list[anyio.Event] = []  # the wake-up events of the idle ones
-        self._workers_done = False
+        self._workers = Workers(self._run_request, self._new_event)
         self._ctx: Any = quickjs.Context()
         self._ctx.set_memory_limit(limits.memory_bytes)
         self._budget, self._runtime = attach(self._ctx)
@@ -211,13 +154,13 @@ class _JsInstance(ScriptInstance):
 
     def _spec(self) -> str:
         codec, api = self._codec, self._api
-        plan = _plans(api)
+        plan = plans(api)
         if plan.members is not None:
             codec.ops.extend(plan.ops)
             flagged, values = codec.encode(dict(api.values))
             text = f'{{{plan.members},"val":{values}}}'
         else:  # namespace values that need this instance's codec (host objects, functions)
-            members = _bind(api, codec)
+            members = bind(api, codec)
             flagged, text = codec.encode({**members, "val": dict(api.values)})
         return f'{{"file":{dumps(self._filename)},"skip":{SKIP},"f":{int(flagged)},"api":{text}}}'
 
@@ -236,6 +179,7 @@ class _JsInstance(ScriptInstance):
         self._ctx = None
         self._tg = None
         self._codec.detach()
+        self._workers.detach()
 
     # Public API ---------------------------------------------------------------------------
 
@@ -356,6 +300,7 @@ class _JsInstance(ScriptInstance):
     async def _drive(self) -> None:
         async with anyio.create_task_group() as tg:
             self._tg = tg
+            self._workers.start(tg)
             tg.start_soon(self._watch)
             while self._fatal is None and not self._closed:
                 if self._inbox:
@@ -371,10 +316,7 @@ class _JsInstance(ScriptInstance):
                     self._wake = self._new_event()
             # Idle workers just return; only calls still in flight are cancelled (cancelling
             # idle tasks too would leave their frames in reference cycles for the GC).
-            self._workers_done = True
-            for idle in self._idle_workers:
-                idle.set()
-            self._idle_workers.clear()
+            self._workers.close()
             self._watch_wake.set()
             if self._inflight:
                 tg.cancel_scope.cancel()
@@ -515,11 +457,7 @@ class _JsInstance(ScriptInstance):
             return failure_text(arity_error(label, op.fn, op.dynamic, count), label)
         if not op.sync:
             self._inflight += 1
-            self._jobs.append((call_id, op, args, label))
-            if self._idle_workers:
-                self._idle_workers.pop().set()  # still a spare until it takes a call
-            elif not self._spares:
-                self._start_worker()
+            self._workers.submit((call_id, op, args, label))
             return ""
         try:
             value = call_sync(op.fn, [self._context, *args] if op.context else args, label)
@@ -533,40 +471,8 @@ class _JsInstance(ScriptInstance):
             return failure_text(TypeError(f"{label}: {exc} (in its result)"), label)
         return f"[0,{int(flagged_value)},{text}]"
 
-    def _start_worker(self) -> None:
-        assert self._tg is not None
-        self._spares += 1
-        self._tg.start_soon(self._worker)
-
-    async def _worker(self) -> None:
-        """Run started API calls in order; stay around (a few idle) for the next ones.
-
-        Calls run concurrently, yet a task is spawned only for a call that has to wait: a worker
-        taking a call while others are queued first makes sure a spare worker will take them
-        if this call waits, and runs calls that finish without waiting one after the other.
-        (A burst of ``events.emit`` without ``await`` spawns no task per call.)
-        """
-        jobs, in_a_row = self._jobs, 0
-        while not self._workers_done:
-            if jobs:
-                job = jobs.popleft()
-                self._spares -= 1
-                if jobs and not self._spares:
-                    self._start_worker()
-                await self._run_request(*job)
-                self._spares += 1
-                in_a_row += 1
-                if in_a_row % 64 == 0 and jobs:
-                    await anyio.lowlevel.checkpoint()  # let others run in a long burst
-                continue
-            if len(self._idle_workers) >= _IDLE_WORKERS:
-                break
-            idle = self._new_event()
-            self._idle_workers.append(idle)
-            await idle.wait()
-        self._spares -= 1
-
-    async def _run_request(self, call_id: int, op: Op, args: list[Any], label: str) -> None:
+    async def _run_request(self, job: Job) -> None:
+        call_id, op, args, label = job
         try:
             if op.context:
                 value = await op.fn(self._context, *args)

@@ -26,14 +26,14 @@ class LuaEngine(Engine):
 
     def check(self, source: str, filename: str) -> None:
         """Compile ``source`` without running it; raise :class:`SpellSyntaxError` if invalid."""
-        from ._instance import check_syntax
+        from ._chunks import check_syntax
 
         check_syntax(source, filename)
 
     def facts(self, source: str, filename: str) -> SourceFacts:
         """The names ``source`` uses (see :class:`SourceFacts`): a tokenizer and one walk; the
         sandbox's own globals are read off a real instance of the prelude."""
-        from ._instance import builtin_globals
+        from ._chunks import builtin_globals
         from ._scope import source_facts
 
         return source_facts(source, builtin_globals())

@@ -41,12 +41,9 @@ Once a limit is hit it is sticky: the hook re-raises it, the sandbox's ``pcall``
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import math
 import threading
 from contextlib import AbstractAsyncContextManager
-from importlib import resources
 from time import perf_counter
 from typing import Any
 
@@ -60,7 +57,6 @@ from ..._exceptions import (
 )
 from .._base import (
     Api,
-    ApiCache,
     ApiFunction,
     HostObject,
     InstanceStatistics,
@@ -70,13 +66,12 @@ from .._base import (
     ScriptInstance,
     ScriptValue,
     api_error_text,
-    arity,
     arity_error,
     call_sync,
     is_sync_api,
     limit_exceeded,
-    takes_context,
 )
+from ._chunks import compile_error, compiled_chunk, new_runtime
 from ._convert import LuaConverter, LuaObject
 from ._errors import (
     chunk_name,
@@ -84,6 +79,8 @@ from ._errors import (
     runtime_error,
     syntax_error,
 )
+from ._plan import Entry as _Entry
+from ._plan import entry, plans
 
 HOOK_COUNT = 1000
 """VM instructions between two checks of the CPU and wall-clock limits (at most)."""
@@ -101,99 +98,6 @@ PATTERN_BUDGET = 1e7
 _LuaError = lua54.LuaError
 _LuaMemoryError = lua54.LuaMemoryError
 _lua_type = lua54.lua_type
-_Entry = tuple[ApiFunction, str, bool, bool, int, int]
-"""An API function as Lua calls it (by its 1-based index): function, label, dynamic (the first
-argument is the key), takes the context, fewest and most arguments (see :func:`arity`)."""
-
-_chunks: dict[bytes, bytes] = {}
-_chunks_lock = threading.Lock()
-
-
-def _deny_attribute(obj: object, name: object, is_setting: bool) -> object:
-    raise AttributeError("spells cannot access Python attributes")
-
-
-def _new_runtime(max_memory: int | None) -> Any:
-    return lua54.LuaRuntime(
-        encoding=None,
-        register_eval=False,
-        register_builtins=False,
-        unpack_returned_tuples=True,
-        attribute_filter=_deny_attribute,
-        max_memory=max_memory,
-    )
-
-
-def lua_source(name: str) -> bytes:
-    """The Lua source of one of this package's chunks: ``prelude``, ``guards`` or ``fallback``
-    (the files ``<name>.lua`` beside this module)."""
-    return resources.files(__package__).joinpath(f"{name}.lua").read_bytes()
-
-
-def _chunk(name: bytes) -> bytes:
-    """A prelude chunk compiled once per process, without debug information (smaller
-    instances; loading bytecode also beats parsing): ``prelude``, ``guards`` or ``fallback``."""
-    with _chunks_lock:
-        code = _chunks.get(name)
-        if code is None:
-            rt = _new_runtime(None)
-            dump = rt.eval(
-                b"function(s) return string.dump(assert(load(s, '=[llmspell]')), true) end"
-            )
-            code = _chunks[name] = dump(lua_source(name.decode()))
-        return code
-
-
-@dataclasses.dataclass(frozen=True)
-class _Plan:
-    """How an Api's namespaces and functions are installed, derived once per Api (see
-    :class:`ApiCache`): instances copy ``entries`` and replay the ``make_table`` calls.
-
-    Attributes:
-        entries: the API functions, in the order of their Lua ids.
-        tables: per distinct namespace: its global names (aliases share the table), its values,
-            and the ``make_table`` arguments after ``fields``.
-        functions: per global function: name, id, sync.
-    """
-
-    entries: tuple[_Entry, ...]
-    tables: tuple[tuple[tuple[bytes, ...], dict[str, ScriptValue] | None, tuple[Any, ...]], ...]
-    functions: tuple[tuple[bytes, int, bool], ...]
-
-
-def _entry(fn: ApiFunction, label: str, dynamic: bool = False) -> _Entry:
-    return (fn, label, dynamic, takes_context(fn), *arity(fn, dynamic))
-
-
-def _derive_plan(api: Api) -> _Plan:
-    entries: list[_Entry] = []
-
-    def add(fn: ApiFunction, label: str, dynamic: bool = False) -> int:
-        entries.append(_entry(fn, label, dynamic))
-        return len(entries)  # Lua ids start at 1 (0 and below are status codes)
-
-    tables: dict[int, tuple[list[bytes], dict[str, ScriptValue] | None, tuple[Any, ...]]] = {}
-    for name, ns in api.namespaces.items():
-        table = tables.get(id(ns))
-        if table is None:
-            spec: list[Any] = []
-            for fname, fn in ns.functions.items():
-                spec += (fname.encode(), add(fn, f"{name}.{fname}"), is_sync_api(fn))
-            dyn_id = None if ns.dynamic is None else add(ns.dynamic, name, True)
-            args = (dyn_id, is_sync_api(ns.dynamic), *spec)
-            table = tables[id(ns)] = ([], dict(ns.values) or None, args)
-        table[0].append(name.encode())
-    functions = tuple(
-        (name.encode(), add(fn, name), is_sync_api(fn)) for name, fn in api.functions.items()
-    )
-    return _Plan(
-        tuple(entries),
-        tuple((tuple(names), values, args) for names, values, args in tables.values()),
-        functions,
-    )
-
-
-_plans = ApiCache(_derive_plan)
 
 
 class _Failed:
@@ -218,37 +122,6 @@ def open_instance(
 ) -> AbstractAsyncContextManager[ScriptInstance]:
     """What :meth:`LuaEngine.open` returns; see :class:`~llmspell.engines.Engine`."""
     return _Opening(source, filename, api, limits)
-
-
-@functools.cache
-def builtin_globals() -> frozenset[str]:
-    """The globals of every spell before the API is added: the sandbox's environment (as the
-    prelude builds it), ``print`` and ``_ENV``."""
-    rt = _new_runtime(None)
-    chunk = rt.globals()[b"load"](_chunk(b"prelude"), b"=[llmspell]", b"b")
-    env = chunk(_detached, _detached, _chunk, HOOK_START, PATTERN_BUDGET, 1 << 20)[5]
-    names = {key.decode() for key in env.keys() if isinstance(key, bytes)}
-    return frozenset(names | {"print", "_ENV"})
-
-
-def _compile_error(rt: Any, source: str, chunk: str) -> str | None:
-    """``load``'s error message for ``source`` (None if it compiles)."""
-    res = rt.eval(b"load")(prepare_source(source), b"=" + chunk.encode(), b"t")
-    if isinstance(res, tuple) and res[0] is None:
-        raw = res[1]
-        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    return None
-
-
-def check_syntax(source: str, filename: str) -> None:
-    """Compile ``source`` without running it; raise :class:`SpellSyntaxError` if invalid."""
-    rt = _new_runtime(None)
-    chunk = chunk_name(filename)
-    error = _compile_error(rt, source, chunk)
-    if error is not None:
-        raise syntax_error(
-            filename, chunk, error, source, lambda text: _compile_error(rt, text, chunk)
-        )
 
 
 class _Opening(AbstractAsyncContextManager[ScriptInstance]):
@@ -345,12 +218,12 @@ class LuaInstance(ScriptInstance):
     # setup ---------------------------------------------------------------------------------
 
     def _setup(self, source: str, api: Api, limits: Limits) -> None:
-        self._rt = rt = _new_runtime(limits.memory_bytes)
-        chunk = rt.globals()[b"load"](_chunk(b"prelude"), b"=[llmspell]", b"b")
+        self._rt = rt = new_runtime(limits.memory_bytes)
+        chunk = rt.globals()[b"load"](compiled_chunk(b"prelude"), b"=[llmspell]", b"b")
         runner, compile_, make_table, make_function, print_via, env = chunk(
             self._check,
             self._call_sync,
-            _chunk,
+            compiled_chunk,
             HOOK_START,
             PATTERN_BUDGET,
             limits.memory_bytes,
@@ -358,7 +231,7 @@ class LuaInstance(ScriptInstance):
         self._runner, self._make_table = runner, make_table
         self._conv = LuaConverter(rt.table_from, self._wrap, self._unwrap, self._host_table)
         to_lua = self._conv.to_lua
-        plan = _plans(api)
+        plan = plans(api)
         self._fns = list(plan.entries)
         for names, values, args in plan.tables:
             table = make_table(names[0], to_lua(values) if values else None, *args)
@@ -378,14 +251,14 @@ class LuaInstance(ScriptInstance):
                 name,
                 res[1],
                 source,
-                lambda text: _compile_error(_new_runtime(None), text, name),
+                lambda text: compile_error(new_runtime(None), text, name),
             )
         self._main = res
         del chunk
         rt.gccollect()  # frees the prelude's bytecode string: a quarter of an idle instance
 
     def _add(self, fn: ApiFunction, label: str) -> int:
-        self._fns.append(_entry(fn, label))
+        self._fns.append(entry(fn, label))
         return len(self._fns)
 
     def _host_table(self, host: HostObject) -> LuaObject:
