@@ -13,7 +13,10 @@ Calling convention, both directions:
   :class:`ScriptFunction`, nil/null/undefined → ``None``). While the call is pending the script
   is suspended (Lua: its coroutine yields; JS: a Promise) and the event loop runs freely. Several
   calls may be pending at once (JS ``Promise.all``; the ``parallel`` API function). Functions
-  flagged with :func:`sync_api` never await; an engine may call them directly without suspending.
+  flagged with :func:`sync_api` never await: engines call them directly (:func:`call_sync`)
+  and the script gets their value at once (JS: the value, not a Promise). Before a call, the
+  argument count is checked against the function's signature (:func:`arity`): the script
+  gets ``llm.complete expects 1 argument (request), got 2``, not Python's complaint.
 * Python → script: a :class:`ScriptFunction` is awaited with converted Python values; it may
   itself call the API; several callbacks may run interleaved with the suspended main chunk.
 
@@ -44,10 +47,12 @@ ApiFunction = Callable[..., Awaitable[ScriptValue]]
 
 
 def sync_api(fn: Callable[..., Awaitable[ScriptValue]]) -> Callable[..., Awaitable[ScriptValue]]:
-    """Mark an async API function whose body never awaits (``log.info``, ``print``).
+    """Mark an async API function whose body never awaits (``log.info``, ``llm.agent``): one
+    that only builds or registers.
 
-    Engines may run such a function to completion synchronously, without suspending the script
-    (``coro.send(None)`` must raise ``StopIteration``).
+    Engines run such a function to completion synchronously (``coro.send(None)`` must raise
+    ``StopIteration``) and return its value to the script directly: in JavaScript it returns
+    the value, not a Promise (``await`` on it still works).
     """
     fn._llmspell_sync = True  # type: ignore[attr-defined]
     return fn

@@ -8,11 +8,10 @@ reporting less: a fact it is unsure of is left out, so that a correct spell neve
 
 from __future__ import annotations
 
-import dataclasses
+from typing import NamedTuple
 
 
-@dataclasses.dataclass(frozen=True)
-class GlobalRead:
+class GlobalRead(NamedTuple):
     """A read of a global that the spell never defines and the language does not provide
     (``agent`` in ``agent:run(x)`` with no ``agent`` assigned or declared anywhere). API globals
     (``llm``, ``params`` ...) are reported too: the engine does not know the API.
@@ -28,8 +27,7 @@ class GlobalRead:
     column: int
 
 
-@dataclasses.dataclass(frozen=True)
-class MemberUse:
+class MemberUse(NamedTuple):
     """``ns.member`` or ``ns:member`` where ``ns`` is such a global (read, called or passed).
 
     Members the spell assigns itself (``ns.member = ...``, ``function ns.member()``) are left
@@ -42,8 +40,7 @@ class MemberUse:
     column: int
 
 
-@dataclasses.dataclass(frozen=True)
-class PendingUse:
+class PendingUse(NamedTuple):
     """The result of a call used as a value before the call was waited for.
 
     In JavaScript a call that returns a Promise must be awaited before its result is read:
@@ -67,8 +64,7 @@ class PendingUse:
     variable: str | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class SourceFacts:
+class SourceFacts(NamedTuple):
     """Everything an engine found out about a spell's names (see the module docstring).
 
     Attributes:

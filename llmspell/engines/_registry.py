@@ -2,7 +2,8 @@
 
 Every engine is a subpackage of :mod:`llmspell.engines` whose ``__init__`` defines an
 :class:`Engine` subclass (its ``name`` and ``extensions``) and the module attribute
-``ENGINE = ThatEngine``. The registry imports each subpackage once (cheap by contract: the
+``ENGINE = ThatEngine``. The registry imports each subpackage (a folder with an ``__init__.py``
+beside this module) once (cheap by contract: the
 interpreter itself is imported on the engine's first ``open``/``check``) and maps every declared
 extension to one shared instance of its engine. Adding an engine is adding a subpackage.
 """
@@ -10,8 +11,8 @@ extension to one shared instance of its engine. Adding an engine is adding a sub
 from __future__ import annotations
 
 import importlib
+import os
 import pathlib
-import pkgutil
 import threading
 
 from .._exceptions import ConfigError
@@ -43,12 +44,20 @@ def _declared(module_name: str) -> type[Engine] | None:
 def _discover() -> dict[str, Engine]:
     """Extension → engine instance, for every engine subpackage (in name order)."""
     package = __name__.rpartition(".")[0]
-    path = importlib.import_module(package).__path__
+    names: set[str] = set()
+    for folder in importlib.import_module(package).__path__:
+        with os.scandir(folder) as entries:
+            names.update(
+                entry.name
+                for entry in entries
+                if entry.is_dir()
+                and entry.name.isidentifier()
+                and not entry.name.startswith("_")
+                and os.path.exists(os.path.join(entry.path, "__init__.py"))
+            )
     table: dict[str, Engine] = {}
-    for info in sorted(pkgutil.iter_modules(path), key=lambda info: info.name):
-        if not info.ispkg or info.name.startswith("_"):
-            continue
-        engine_class = _declared(f"{package}.{info.name}")
+    for name in sorted(names):
+        engine_class = _declared(f"{package}.{name}")
         if engine_class is None:
             continue
         engine = engine_class()

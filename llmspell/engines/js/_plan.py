@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._base import Api, ApiCache
 from ._codec import Codec, Op, api_op, no_functions
@@ -31,8 +30,7 @@ def bind(api: Api, codec: Codec) -> dict[str, Any]:
     return {"ns": namespaces, "fn": functions}
 
 
-@dataclasses.dataclass(frozen=True)
-class _Plan:
+class _Plan(NamedTuple):
     """What every instance opened with the same Api shares (see :class:`ApiCache`).
 
     Attributes:

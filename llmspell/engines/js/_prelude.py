@@ -6,14 +6,15 @@ protocol. ``check.js`` compiles a spell without running it (``llmspell check``).
 
 from __future__ import annotations
 
-from importlib import resources
+import os
 
 # Lines the host puts before the spell's first line (the async function header takes 2 more).
 LINE_PAD = 1000
 
 
 def _read(name: str) -> str:
-    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+    with open(os.path.join(os.path.dirname(__file__), name), encoding="utf-8") as file:
+        return file.read()
 
 
 PRELUDE = _read("prelude.js")

@@ -5,8 +5,8 @@ globals."""
 from __future__ import annotations
 
 import functools
+import os
 import threading
-from importlib import resources
 from typing import Any
 
 from lupa import lua54  # type: ignore[import-untyped]
@@ -35,7 +35,8 @@ def new_runtime(max_memory: int | None) -> Any:
 def lua_source(name: str) -> bytes:
     """The Lua source of one of this package's chunks: ``prelude``, ``guards`` or ``fallback``
     (the files ``<name>.lua`` beside this module)."""
-    return resources.files(__package__).joinpath(f"{name}.lua").read_bytes()
+    with open(os.path.join(os.path.dirname(__file__), f"{name}.lua"), "rb") as file:
+        return file.read()
 
 
 def compiled_chunk(name: bytes) -> bytes:

@@ -15,7 +15,6 @@ from typing import Any
 from lupa import lua54  # type: ignore[import-untyped]
 
 from ..._exceptions import SpellRuntimeError, SpellSyntaxError
-from ._scope import tokenize
 
 _lua_type = lua54.lua_type
 _PRELUDE_WHERE = re.compile(r"^\?:-?\d+: ")  # a position inside the (stripped) prelude
@@ -72,6 +71,8 @@ def _column(
     full: str,
     compile_error: Callable[[str], str | None] | None,
 ) -> int | None:
+    from ._scope import tokenize  # only a syntax error needs it
+
     near = _NEAR.search(message)
     if near is None:
         return None

@@ -352,7 +352,7 @@ class LuaInstance(ScriptInstance):
             self._scopes.add(scope)
             try:
                 while True:
-                    fn, label, dynamic, contextual, _, _ = entry
+                    fn, label, _, contextual, _, _ = entry
                     try:
                         if contextual:
                             result = await fn(self._context, *payload)
@@ -361,7 +361,7 @@ class LuaInstance(ScriptInstance):
                     except LimitExceeded as exc:
                         raise self._set_limit(exc) from None
                     except Exception as exc:
-                        error = self._api_error(exc, label, dynamic, payload)
+                        error = self._call_error(exc, entry, payload)
                         self._active_deadline = deadline
                         entry, payload = self._step(co, 1, error)
                     else:
@@ -409,11 +409,7 @@ class LuaInstance(ScriptInstance):
                     except (TypeError, ValueError) as exc:
                         send = (1, f"{entry[1]}: {exc}".encode())
                         continue
-                    count = len(args) - entry[2]
-                    if entry[4] <= count <= entry[5]:
-                        return entry, args
-                    send = (1, self._arity_error(entry, args, count))
-                    continue
+                    return entry, args
                 if status == 0:
                     if len(r) > 2 and r[1] is None and r[2].__class__ is bytes:
                         return None, _Failed(r[2].decode("utf-8", "replace"))
@@ -465,13 +461,10 @@ class LuaInstance(ScriptInstance):
     def _call_sync(self, fid: int, *args: Any) -> tuple[int, Any]:
         """Called directly from Lua for sync_api functions: returns (status, value)."""
         entry = self._fns[fid - 1]
-        fn, label, dynamic, contextual, fewest, most = entry
+        fn, label, _, contextual, _, _ = entry
         self._calls += 1
         try:
             pyargs = self._conv.args_to_py(args, 0)
-            count = len(pyargs) - dynamic
-            if not fewest <= count <= most:
-                return 1, self._arity_error(entry, pyargs, count)
             if contextual:
                 pyargs.insert(0, self._context)
             return 0, self._conv.to_lua(call_sync(fn, pyargs, label))
@@ -482,7 +475,7 @@ class LuaInstance(ScriptInstance):
             self._set_limit(self._limit_error("memory"))
             return 2, None
         except Exception as exc:
-            return 1, self._api_error(exc, label, dynamic, args)
+            return 1, self._call_error(exc, entry, args)
 
     async def _builtin_print(self, text: str) -> None:
         self._print(text)
@@ -512,9 +505,20 @@ class LuaInstance(ScriptInstance):
             "utf-8", "surrogatepass"
         )
 
-    def _arity_error(self, entry: _Entry, args: list[Any], count: int) -> bytes:
-        label = _call_label(entry[1], entry[2], args)
-        return str(arity_error(label, entry[0], entry[2], count)).encode("utf-8", "surrogatepass")
+    def _call_error(self, exc: Exception, entry: _Entry, args: Any) -> bytes:
+        """The Lua error for an API call that raised ``exc``.
+
+        A call with an argument count outside the function's (derived once from its signature,
+        in the plan) fails before the function runs: Python refuses to bind the arguments, and
+        the error is worded in the script's terms instead. Checking here rather than before
+        every call keeps the happy path free of it.
+        """
+        fn, label, dynamic = entry[0], entry[1], entry[2]
+        if exc.__class__ is TypeError:
+            count = len(args) - dynamic
+            if not entry[4] <= count <= entry[5]:
+                exc = arity_error(_call_label(label, dynamic, args), fn, dynamic, count)
+        return self._api_error(exc, label, dynamic, args)
 
 
 def _call_label(label: str, dynamic: bool, args: Any) -> str:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._base import (
     Api,
@@ -20,8 +19,7 @@ Entry = tuple[ApiFunction, str, bool, bool, int, int]
 argument is the key), takes the context, fewest and most arguments (see :func:`arity`)."""
 
 
-@dataclasses.dataclass(frozen=True)
-class _Plan:
+class _Plan(NamedTuple):
     """How an Api's namespaces and functions are installed, derived once per Api (see
     :class:`ApiCache`): instances copy ``entries`` and replay the ``make_table`` calls.
 
