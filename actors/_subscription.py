@@ -151,9 +151,10 @@ class Subscription:
         "_once",
         "_overflow",
         "_queue",
+        "_reserved",
         "_result",
         "_running",
-        "_space",
+        "_spaces",
         "_upto",
         "_wakeup",
         "name",
@@ -203,7 +204,10 @@ class Subscription:
         self._behind = False  # a logged event was left out during catch-up: read the log again
         self._cancelled = self._running = False
         self._wakeup: anyio.Event | None = None  # set while the delivery task is idle
-        self._space: anyio.Event | None = None  # set while a publisher waits for room
+        # one event per publisher waiting for room, first come first: freeing one slot wakes one
+        # and reserves the slot for it (a later publish must not take it: order is kept)
+        self._spaces: deque[anyio.Event] = deque()
+        self._reserved = 0
         self._result: Event | None = None  # wait_for's event
         self._delivered = self._dropped = self._failed = 0
 
@@ -228,12 +232,13 @@ class Subscription:
             return
         self._cancelled = True
         self._fast_limit = 0
+        self._reserved = 0
         self._queue.clear()
         self._bus._remove(self)
-        for ev in (self._wakeup, self._space):
-            if ev is not None:
-                ev.set()
-        self._wakeup = self._space = None
+        if self._wakeup is not None:
+            self._wakeup.set()
+            self._wakeup = None
+        self._wake_publishers()
 
     def statistics(self) -> SubscriptionStatistics:
         """Return this subscription's counters."""
@@ -260,10 +265,10 @@ class Subscription:
         if self._upto is not None and ev.seq is not None:
             if ev.seq <= self._upto:
                 return True  # delivered from the log already (or before ``since``)
-            if self._catching_up and len(queue) >= self._maxlen:
+            if self._catching_up and len(queue) + self._reserved >= self._maxlen:
                 self._behind = True  # the log has it: catch-up reads it again
                 return True
-        if len(queue) >= self._maxlen:
+        if len(queue) + self._reserved >= self._maxlen or self._spaces:
             if self._blocking:
                 return False
             if self._overflow == "drop_newest":
@@ -291,38 +296,64 @@ class Subscription:
             self._bus._index.remove(self.pattern, self)
 
     async def _put(self, ev: Event) -> None:
-        """Wait for room in a full ``"block"`` queue, then queue ``ev``."""
-        bus = self._bus
+        """Wait for room in a full ``"block"`` queue, then queue ``ev``: publishers waiting
+        for room get it in the order they came, before any later publish."""
+        bus, spaces = self._bus, self._spaces
         bus._blocked += 1
+        space = bus._new_event()
+        spaces.append(space)
+        self._fast_limit = 0  # publish goes through _offer (which queues behind us) meanwhile
+        queued = False
         try:
-            while not self._cancelled and self._result is None:
-                space = self._space
-                if space is None:
-                    space = self._space = bus._new_event()
-                await space.wait()
-                if bus._state is _CLOSED:
-                    raise SystemClosedError("the event bus closed while publish waited")
-                if len(self._queue) < self._maxlen and not self._cancelled and self._result is None:
-                    self._enqueue(ev)
-                    return
+            await space.wait()
+            if bus._state is _CLOSED:
+                raise SystemClosedError("the event bus closed while publish waited")
+            if not self._cancelled and self._result is None:
+                self._reserved -= 1  # the slot _wake_publishers kept for this publisher
+                queued = True
+                self._enqueue(ev)
         finally:
             bus._blocked -= 1
+            if not space.is_set():
+                spaces.remove(space)  # this publish was cancelled while it waited
+            elif not queued and not self._cancelled and bus._state is not _CLOSED:
+                self._reserved -= 1  # woken, then cancelled: pass the slot on
+                self._wake_publishers()
+            self._restore_fast_path()
             bus._changed()
 
+    def _restore_fast_path(self) -> None:
+        """Let publish append directly again once nobody waits for room (never for a
+        subscription that takes logged events ``since`` a sequence number: it filters them)."""
+        if self._spaces or self._reserved or self._cancelled or self._once:
+            return
+        if self._fn is not None and self._upto is None:
+            self._fast_limit = self._maxlen
+
     async def _wait_room(self) -> None:
-        """Wait until the queue is below its size (for a logged event queued past it)."""
-        bus = self._bus
+        """Wait until the queue is below its size (for a logged event queued past it). Waits
+        in line with blocked publishers; a slot kept for it on waking is passed on, since it
+        queues nothing more."""
+        bus, spaces = self._bus, self._spaces
         bus._blocked += 1
+        self._fast_limit = 0
         try:
             while not self._cancelled and len(self._queue) >= self._maxlen:
                 if bus._state is _CLOSED:
                     return
-                space = self._space
-                if space is None:
-                    space = self._space = bus._new_event()
-                await space.wait()
+                space = bus._new_event()
+                spaces.append(space)
+                try:
+                    await space.wait()
+                finally:
+                    if not space.is_set():
+                        spaces.remove(space)
+                    elif not self._cancelled and bus._state is not _CLOSED:
+                        self._reserved -= 1
+                        self._wake_publishers()
         finally:
             bus._blocked -= 1
+            self._restore_fast_path()
             bus._changed()
 
     # -- delivery side ---------------------------------------------------------------------
@@ -413,10 +444,20 @@ class Subscription:
             self._wake_publishers()
 
     def _wake_publishers(self) -> None:
-        space = self._space
-        if space is not None:
-            self._space = None
-            space.set()
+        """Wake as many waiting publishers as there is room for, first come first, keeping a
+        slot for each (all of them, once cancelled or closed)."""
+        spaces = self._spaces
+        if not spaces:
+            return
+        if self._cancelled or self._result is not None or self._bus._state is _CLOSED:
+            while spaces:
+                spaces.popleft().set()
+            return
+        room = self._maxlen - len(self._queue) - self._reserved
+        while spaces and room > 0:
+            spaces.popleft().set()
+            self._reserved += 1
+            room -= 1
 
     def _fail(self, ev: Event, exc: Exception) -> None:
         self._failed += 1

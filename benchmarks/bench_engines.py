@@ -30,6 +30,19 @@ engine.
   ``run_main``) against the same function in CPython, same run, best of 5 each; the target is
   at most 25x. The Tengo memory rows use a bare ``LuaRuntime()`` as their reference figure (the
   leanest interpreter state we have): Tengo has no native runtime object of its own.
+* trivial spell against the bare interpreter: the same open+run+close against
+  ``LuaRuntime()`` + ``execute("return 1")`` / ``quickjs.Context()`` + ``eval("1")`` (reported;
+  the 2 ms target above is a budget).
+* API round trips against the raw bridge: the same loop of awaited calls through the bare
+  mechanism each engine is built on (Lua: a lupa coroutine yielding to Python, which awaits
+  the function and resumes it; JS: a Promise per call settled from Python between
+  ``execute_pending_job`` runs), without sandbox, conversions or API dispatch (reported; the
+  100k/s and 20k/s targets are budgets).
+* events a spell emits and its own handler receives, through ``rt.run``: 20,000
+  ``events.emit`` to an ``events.on`` handler in the same spell (Lua; JS with and without
+  ``await``). Targets are budgets (Lua ≥ 90k/s, the figure rs-llmspell claims from a Lua
+  fixture; JS ≥ 20k/s); beside them, the same count of ``bus.publish`` to an async Python
+  handler on the same runtime's bus, measured in the same run.
 
 Run: ``python -m benchmarks engines``.
 """
@@ -65,6 +78,28 @@ RAW_CALLS = 200_000
 MEMORY_N = 1_000
 RESIDENT_N = 10_000
 RESIDENT_TIMEOUT = 180.0
+EVENTS_N = 20_000
+EVENTS_BUDGET = {"lua": 90_000.0, "js": 20_000.0, "js_await": 20_000.0}
+EVENT_SPELLS = {
+    "lua": (
+        "local n, id = 0, nil\n"
+        'id = events.on("bench.ev", function(event)\n'
+        "  n = n + 1 if n == {n} then events.off(id) end\n"
+        "end)\n"
+        'for i = 1, {n} do events.emit("bench.ev", i) end\n'
+    ),
+    # (await on events.on: a plain value once the API marks it sync_api, a Promise before)
+    "js": (
+        "let n = 0;\n"
+        'const id = await events.on("bench.ev", (event) => { if (++n === {n}) events.off(id); });\n'
+        'for (let i = 1; i <= {n}; i++) events.emit("bench.ev", i);\n'
+    ),
+    "js_await": (
+        "let n = 0;\n"
+        'const id = await events.on("bench.ev", (event) => { if (++n === {n}) events.off(id); });\n'
+        'for (let i = 1; i <= {n}; i++) await events.emit("bench.ev", i);\n'
+    ),
+}
 
 LOOP = {
     "lua": "local f = bench.f\nfor i = 1, {n} do f(i) end\nreturn {n}",
@@ -236,6 +271,128 @@ async def _raw_calls_per_second() -> float:
     return best
 
 
+def _bare_trivial_ms(ext: str) -> float:
+    """A bare interpreter created, running ``return 1`` and dropped, in ms (best of 3)."""
+    n = TRIVIAL_RUNS[ext]
+    if ext == "lua":
+        from lupa import lua54  # type: ignore[import-untyped, unused-ignore]
+
+        def once() -> None:
+            assert lua54.LuaRuntime().execute("return 1") == 1
+
+    else:
+        import quickjs  # type: ignore[import-untyped, unused-ignore]
+
+        def once() -> None:
+            assert quickjs.Context().eval("1") == 1
+
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(n):
+            once()
+        best = min(best, (time.perf_counter() - start) / n)
+    return best * 1e3
+
+
+async def _raw_bridge_lua() -> float:
+    """Round trips through a bare lupa coroutine: Lua yields, Python awaits and resumes."""
+    from lupa import lua54  # type: ignore[import-untyped, unused-ignore]
+
+    n = CALLS["lua"]
+    loop = lua54.LuaRuntime().eval(
+        "function(n) for i = 1, n do coroutine.yield(i) end return n end"
+    )
+    fn = _echo
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        co = loop.coroutine(n)
+        value = co.send(None)
+        try:
+            while True:
+                value = co.send(await fn(value))
+        except StopIteration:
+            pass
+        best = max(best, n / (time.perf_counter() - start))
+    return best
+
+
+async def _raw_bridge_js() -> float:
+    """Round trips through a bare QuickJS Promise bridge: each call queues and awaits a
+    Promise; Python runs the jobs, awaits the function, settles the Promise, repeats."""
+    import quickjs  # type: ignore[import-untyped, unused-ignore]
+
+    n = CALLS["js"]
+    ctx = quickjs.Context()
+    ctx.eval(
+        "var pending = [];"
+        "function call(i) { return new Promise(res => pending.push([res, i])); }"
+        "async function main(n) { for (let i = 1; i <= n; i++) await call(i); return n; }"
+        "function take() { const p = pending; pending = []; globalThis.taken = p;"
+        "  return p.length ? p[0][1] : -1; }"
+        "function settle(v) { globalThis.taken[0][0](v); }"
+    )
+    main, take, settle = ctx.get("main"), ctx.get("take"), ctx.get("settle")
+    fn = _echo
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        main(n)
+        while True:
+            while ctx.execute_pending_job():
+                pass
+            arg = take()
+            if arg == -1:
+                break
+            settle(await fn(arg))
+        best = max(best, n / (time.perf_counter() - start))
+    return best
+
+
+async def _events_per_second() -> dict[str, float]:
+    """Events a spell emits to its own handler, through ``rt.run`` (best of 3 per engine),
+    and the same count of publishes to an async Python handler on the same bus."""
+    from llmspell._runtime import SpellSource, open_runtime
+
+    out: dict[str, float] = {}
+    async with open_runtime(provider=_provider()) as rt:
+        for key, template in EVENT_SPELLS.items():
+            ext = "lua" if key == "lua" else "js"
+            spell = SpellSource(template.replace("{n}", str(EVENTS_N)), f"events.{ext}")
+            best = 0.0
+            for _ in range(3):
+                start = time.perf_counter()
+                with anyio.fail_after(RESIDENT_TIMEOUT):  # a spell left resident would hang
+                    result = await rt.run(spell, log=_quiet_log)
+                elapsed = time.perf_counter() - start
+                assert result.ok, result.error
+                best = max(best, EVENTS_N / elapsed)
+            out[key] = best
+        bus = rt.system.bus
+        seen = 0
+        done = anyio.Event()
+
+        async def handler(event: Any) -> None:
+            nonlocal seen
+            seen += 1
+            if seen == EVENTS_N:
+                done.set()
+
+        best = 0.0
+        for _ in range(3):
+            seen, done = 0, anyio.Event()
+            sub = bus.subscribe("bench.py", handler)
+            start = time.perf_counter()
+            for i in range(EVENTS_N):
+                await bus.publish("bench.py", i)
+            await done.wait()
+            best = max(best, EVENTS_N / (time.perf_counter() - start))
+            sub.cancel()
+        out["python"] = best
+    return out
+
+
 async def _in_process() -> dict[str, float]:
     from llmspell.engines import Namespace
 
@@ -246,6 +403,12 @@ async def _in_process() -> dict[str, float]:
             out[f"calls_{ext}"] = await _calls_per_second(ext, api)
         out["fib_tengo"], out["fib_python"] = await _fib_seconds(api)
     out["calls_raw"] = await _raw_calls_per_second()
+    for ext, _ in ENGINES:
+        out[f"trivial_bare_{ext}"] = _bare_trivial_ms(ext)
+    out["bridge_lua"] = await _raw_bridge_lua()
+    out["bridge_js"] = await _raw_bridge_js()
+    for key, value in (await _events_per_second()).items():
+        out[f"events_{key}"] = value
     return out
 
 
@@ -416,11 +579,28 @@ def run() -> list[Record]:
                 target=1.0,
             ),
             compare(
+                f"{label}: trivial spell vs bare interpreter",
+                figures[f"trivial_{ext}"],
+                "ms",
+                baseline=f"ms {bare_name} + run",
+                baseline_value=figures[f"trivial_bare_{ext}"],
+                target=None,
+                lower_is_better=True,
+            ),
+            compare(
                 f"{label}: API round trips vs raw await",
                 figures[f"calls_{ext}"],
                 "/s",
                 baseline="/s raw await fn()",
                 baseline_value=figures["calls_raw"],
+                target=None,
+            ),
+            compare(
+                f"{label}: API round trips vs raw bridge",
+                figures[f"calls_{ext}"],
+                "/s",
+                baseline="/s bare " + ("lupa coroutine" if ext == "lua" else "Promise bridge"),
+                baseline_value=figures[f"bridge_{ext}"],
                 target=None,
             ),
             compare(
@@ -448,6 +628,25 @@ def run() -> list[Record]:
                 baseline_value=memory[(ext, "bare")],
                 target=None,
                 lower_is_better=True,
+            ),
+        ]
+    for key, label in (("lua", "Lua"), ("js_await", "JS (await)"), ("js", "JS (no await)")):
+        records += [
+            compare(
+                f"{label}: events to the spell's own handler",
+                figures[f"events_{key}"],
+                "/s",
+                baseline="/s budget",
+                baseline_value=EVENTS_BUDGET[key],
+                target=1.0,
+            ),
+            compare(
+                f"{label}: events vs Python bus handler",
+                figures[f"events_{key}"],
+                "/s",
+                baseline="/s publish + async handler",
+                baseline_value=figures["events_python"],
+                target=None,
             ),
         ]
     records.append(

@@ -1,22 +1,24 @@
-"""``llmspell check``: syntax errors and calls to API names that do not exist, without running."""
+"""``llmspell check``: what would fail at once, found without running the spell.
+
+The engine of the spell's file compiles it (syntax errors with file, line and column) and reports
+the facts about the names it uses (:class:`~llmspell.engines.SourceFacts`); this module compares
+them with the script API's description and knows no language:
+
+* a global read that is neither part of the API nor set by the spell nor the language's own
+  (``promise``, ``Provider``, a misspelt ``agnet``);
+* ``ns.member`` / ``ns:member`` where ``ns`` is an API namespace without that member
+  (``state.foo``, ``llm.chat``);
+* the result of an API call that returns a Promise, used before it was awaited (JS:
+  ``const r = llm.complete(...); r.content``).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import re
-from collections.abc import Mapping
+from collections.abc import Iterable
 
-from .engines import Namespace, engine_for
-
-# Strings and comments are blanked (newlines kept) before looking for `ns.name` / `ns:name`.
-_LUA_NOISE = re.compile(
-    r"--\[(=*)\[.*?\]\1\]|--[^\n]*|\[(=*)\[.*?\]\2\]|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'",
-    re.S,
-)
-_JS_NOISE = re.compile(
-    r"/\*.*?\*/|//[^\n]*|`(?:\\.|[^`\\])*`|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'", re.S
-)
+from .engines import Api, engine_for, is_sync_api
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,48 +31,38 @@ class Problem:
     column: int | None = None
 
     def __str__(self) -> str:
-        where = f"{self.filename}:{self.line}" if self.line else self.filename
-        if self.line and self.column:
-            where += f":{self.column}"
+        """``file:line:column: message`` (what editors and terminals link to), as far as known."""
+        where = self.filename
+        if self.line:
+            where += f":{self.line}" + (f":{self.column}" if self.column else "")
         return f"{where}: {self.message}"
 
 
-def _blank(match: re.Match[str]) -> str:
-    return re.sub(r"[^\n]", " ", match.group(0))
+def _hint(name: str, candidates: Iterable[str], prefix: str = "") -> str:
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.75)
+    return f"; did you mean {prefix}{close[0]}?" if close else ""
 
 
-def unknown_api_names(
-    source: str, filename: str, namespaces: Mapping[str, Namespace], *, lua: bool
-) -> list[Problem]:
-    """Find ``ns.name`` uses where ``ns`` is an API namespace without a member ``name``."""
-    code = (_LUA_NOISE if lua else _JS_NOISE).sub(_blank, source)
-    names = "|".join(re.escape(n) for n in namespaces)
-    if not names:
-        return []
-    use = re.compile(rf"(?<![\w.:])({names})\s*[.:]\s*([A-Za-z_]\w*)")
-    problems = []
-    for match in use.finditer(code):
-        ns = namespaces[match.group(1)]
-        member = match.group(2)
-        if ns.dynamic is not None or member in ns.functions or member in ns.values:
-            continue
-        line = code.count("\n", 0, match.start()) + 1
-        known = sorted(ns.functions)
-        close = difflib.get_close_matches(member, known, n=1)
-        hint = f"; did you mean {match.group(1)}.{close[0]}?" if close else ""
-        problems.append(
-            Problem(
-                filename,
-                line,
-                f"{match.group(1)}.{member} is not part of the API{hint} "
-                f"(known: {', '.join(known)})",
-            )
-        )
-    return problems
+def _returns_promise(api: Api, call: str) -> bool:
+    """Whether the API function ``call`` (``"llm.complete"``, ``"sleep"``) waits, so that in
+    JavaScript it returns a Promise; False for names that are not API functions."""
+    first, _, member = call.partition(".")
+    if not member:
+        fn = api.functions.get(first)
+        return fn is not None and not is_sync_api(fn)
+    ns = api.namespaces.get(first)
+    if ns is None:
+        return False
+    found = ns.functions.get(member)
+    if found is None:
+        found = ns.dynamic if member not in ns.values else None
+    return found is not None and not is_sync_api(found)
 
 
-def check_source(source: str, filename: str, namespaces: Mapping[str, Namespace]) -> list[Problem]:
-    """All problems ``check`` finds in a spell: a syntax error, or unknown API names."""
+def check_source(source: str, filename: str, api: Api) -> list[Problem]:
+    """Every problem ``check`` finds in a spell: a syntax error (then nothing else), undefined
+    globals (once each, where first read), unknown API members, and results used before they
+    were awaited."""
     from ._exceptions import SpellSyntaxError
 
     engine = engine_for(filename)
@@ -78,4 +70,46 @@ def check_source(source: str, filename: str, namespaces: Mapping[str, Namespace]
         engine.check(source, filename)
     except SpellSyntaxError as exc:
         return [Problem(filename, exc.line, f"syntax error: {exc.message}", exc.column)]
-    return unknown_api_names(source, filename, namespaces, lua=engine.name == "lua")
+    facts = engine.facts(source, filename)
+    api_globals = {*api.namespaces, *api.functions, *api.values}
+    problems: list[Problem] = []
+    reported: set[str] = set()
+    for read in facts.globals_read:
+        if read.name in api_globals or read.name in reported:
+            continue
+        reported.add(read.name)
+        hint = _hint(read.name, api_globals | facts.known)
+        message = (
+            f"{read.name} is not defined: the spell never sets it and the API has no such "
+            f"global{hint}"
+        )
+        problems.append(Problem(filename, read.line, message, read.column))
+    for use in facts.members:
+        ns = api.namespaces.get(use.namespace)
+        if ns is None or ns.dynamic is not None:
+            continue
+        if use.member in ns.functions or use.member in ns.values:
+            continue
+        known = sorted(ns.functions)
+        hint = _hint(use.member, known, f"{use.namespace}.")
+        message = (
+            f"{use.namespace}.{use.member} is not part of the API{hint} (known: {', '.join(known)})"
+        )
+        problems.append(Problem(filename, use.line, message, use.column))
+    for pending in facts.pending:
+        if not _returns_promise(api, pending.call):
+            continue
+        if pending.variable is None:
+            message = (
+                f"{pending.call}(...) returns a Promise: await it before using its result, "
+                f"(await {pending.call}(...))"
+            )
+        else:
+            message = (
+                f"{pending.variable} is a Promise: {pending.call}(...) on line "
+                f"{pending.call_line} is not awaited (const {pending.variable} = "
+                f"await {pending.call}(...))"
+            )
+        problems.append(Problem(filename, pending.line, message, pending.column))
+    problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+    return problems

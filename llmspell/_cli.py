@@ -363,7 +363,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from ._api import describe_api
     from ._check import check_source
 
-    namespaces = describe_api()
+    api = describe_api()
     status = EXIT_OK
     for name in args.file:
         path = pathlib.Path(name)
@@ -371,7 +371,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
             source = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read spell: {exc.strerror or exc}") from None
-        problems = check_source(source, str(path), namespaces)
+        problems = check_source(source, str(path), api)
         for problem in problems:
             print(problem)
         if problems:

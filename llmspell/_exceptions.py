@@ -30,15 +30,13 @@ class SpellSyntaxError(SpellError):
         filename: the spell's file name as given to the engine.
         line: 1-based line number, or None when the engine does not say.
         message: the engine's message without the location prefix.
-        column: 1-based column, or None when the engine does not say.
+        column: 1-based column on that line, or None when the engine does not say.
     """
 
     def __init__(
         self, filename: str, line: int | None, message: str, column: int | None = None
     ) -> None:
         where = f"{filename}:{line}" if line is not None else filename
-        if line is not None and column is not None:
-            where += f":{column}"
         super().__init__(f"{where}: syntax error: {message}")
         self.filename = filename
         self.line = line

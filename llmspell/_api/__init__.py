@@ -35,7 +35,7 @@ class Surface:
     def api(self, ctx: RunContext, output: Callable[[str], None]) -> Api:
         """The Api of one run: these namespaces, the run's ``params``, output and context."""
         values = {"params": to_script(ctx.params)}
-        return Api(self.namespaces, self.functions, values, output, ctx)
+        return Api(self.namespaces, self.functions, values, output, ctx, tracker=ctx)
 
 
 @functools.cache
@@ -57,6 +57,7 @@ def build_surface() -> Surface:
     return Surface(namespaces, {"sleep": sleep, "parallel": parallel})
 
 
-def describe_api() -> dict[str, Namespace]:
-    """The namespaces a spell sees, for static checks (``llmspell check``)."""
-    return dict(build_surface().namespaces)
+def describe_api() -> Api:
+    """The globals a spell sees, for static checks (``llmspell check``)."""
+    surface = build_surface()
+    return Api(surface.namespaces, surface.functions, {"params": {}}, lambda text: None)

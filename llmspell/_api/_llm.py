@@ -115,16 +115,16 @@ def llm_namespace() -> Namespace:
     """Build ``llm.complete/stream/agent/models`` (each takes the run's context first)."""
 
     @with_context
-    async def complete(ctx: RunContext, req: Any = None) -> ScriptValue:
-        request = normalize_request("llm.complete", req)
-        return to_script(await ctx.ops.generate(ctx, request))
+    async def complete(ctx: RunContext, request: Any = None) -> ScriptValue:
+        normalized = normalize_request("llm.complete", request)
+        return to_script(await ctx.ops.generate(ctx, normalized))
 
     @with_context
-    async def stream(ctx: RunContext, req: Any = None, on_chunk: Any = None) -> ScriptValue:
-        request = normalize_request("llm.stream", req)
+    async def stream(ctx: RunContext, request: Any = None, on_chunk: Any = None) -> ScriptValue:
+        normalized = normalize_request("llm.stream", request)
         if not isinstance(on_chunk, ScriptFunction):
             raise ParameterError("llm.stream", "on_chunk", "must be a function(text)")
-        return to_script(await ctx.ops.generate(ctx, request, on_chunk=on_chunk))
+        return to_script(await ctx.ops.generate(ctx, normalized, on_chunk=on_chunk))
 
     @sync_api
     @with_context

@@ -116,6 +116,7 @@ class RunContext:
         self._ids = itertools.count(1)
         self._calls = itertools.count(1)
         self._busy = 0  # event handlers running
+        self._inflight = 0  # API calls started by the spell and not finished
         self._wake: anyio.Event | None = None
 
     def next_id(self, prefix: str) -> str:
@@ -209,9 +210,19 @@ class RunContext:
         """Whether the run still has event handlers."""
         return bool(self.subscriptions)
 
+    def call_started(self) -> None:
+        """An API call of the spell began (un-awaited ones too: a JS handler may return first)."""
+        self._inflight += 1
+
+    def call_finished(self) -> None:
+        self._inflight -= 1
+        if not self._inflight:
+            self._changed()
+
     def idle(self) -> bool:
-        """Whether nothing is left to do: no handler running, no event queued for one."""
-        if self._busy:
+        """Whether nothing is left to do: no handler running, no event queued for one, no
+        API call in flight."""
+        if self._busy or self._inflight:
             return False
         return all(sub.statistics().queued == 0 for sub in self.subscriptions.values())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._base import Api as Api
 from ._base import ApiFunction as ApiFunction
+from ._base import CallTracker as CallTracker
 from ._base import Engine as Engine
 from ._base import HostObject as HostObject
 from ._base import InstanceStatistics as InstanceStatistics
@@ -16,5 +17,10 @@ from ._base import is_sync_api as is_sync_api
 from ._base import sync_api as sync_api
 from ._base import takes_context as takes_context
 from ._base import with_context as with_context
+from ._facts import GlobalRead as GlobalRead
+from ._facts import MemberUse as MemberUse
+from ._facts import PendingUse as PendingUse
+from ._facts import SourceFacts as SourceFacts
 from ._registry import engine_for as engine_for
+from ._registry import engines as engines
 from ._registry import extensions as extensions

@@ -13,7 +13,10 @@ Calling convention, both directions:
   :class:`ScriptFunction`, nil/null/undefined → ``None``). While the call is pending the script
   is suspended (Lua: its coroutine yields; JS: a Promise) and the event loop runs freely. Several
   calls may be pending at once (JS ``Promise.all``; the ``parallel`` API function). Functions
-  flagged with :func:`sync_api` never await; an engine may call them directly without suspending.
+  flagged with :func:`sync_api` never await: engines call them directly (:func:`call_sync`)
+  and the script gets their value at once (JS: the value, not a Promise). Before a call, the
+  argument count is checked against the function's signature (:func:`arity`): the script
+  gets ``llm.complete expects 1 argument (request), got 2``, not Python's complaint.
 * Python → script: a :class:`ScriptFunction` is awaited with converted Python values; it may
   itself call the API; several callbacks may run interleaved with the suspended main chunk.
 
@@ -29,9 +32,12 @@ import dataclasses
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
+
+from .._exceptions import LimitExceeded, SpellError
+from ._facts import SourceFacts
 
 ScriptValue = Any
 """A value crossing the script boundary: None, bool, int, float, str, list, dict,
@@ -41,10 +47,12 @@ ApiFunction = Callable[..., Awaitable[ScriptValue]]
 
 
 def sync_api(fn: Callable[..., Awaitable[ScriptValue]]) -> Callable[..., Awaitable[ScriptValue]]:
-    """Mark an async API function whose body never awaits (``log.info``, ``print``).
+    """Mark an async API function whose body never awaits (``log.info``, ``llm.agent``): one
+    that only builds or registers.
 
-    Engines may run such a function to completion synchronously, without suspending the script
-    (``coro.send(None)`` must raise ``StopIteration``).
+    Engines run such a function to completion synchronously (``coro.send(None)`` must raise
+    ``StopIteration``) and return its value to the script directly: in JavaScript it returns
+    the value, not a Promise (``await`` on it still works).
     """
     fn._llmspell_sync = True  # type: ignore[attr-defined]
     return fn
@@ -112,6 +120,14 @@ class Namespace:
     values: Mapping[str, ScriptValue] = dataclasses.field(default_factory=dict)
 
 
+class CallTracker(Protocol):
+    """Counts the API calls of a run that are in flight (see :attr:`Api.tracker`)."""
+
+    def call_started(self) -> None: ...
+
+    def call_finished(self) -> None: ...
+
+
 @dataclasses.dataclass(frozen=True)
 class Api:
     """Everything a spell sees as globals.
@@ -124,6 +140,9 @@ class Api:
         output: called with each piece of text the spell prints (``print``/``console.log``
             already joined and newline-terminated); may raise :class:`LimitExceeded`.
         context: passed as first argument to functions marked :func:`with_context`.
+        tracker: told when an API call the script did not wait for starts and ends (a JS
+            handler may return before the calls it made without ``await`` finish): the
+            runtime does not end a run while one is in flight.
 
     Engines may cache what they derive from ``namespaces`` and ``functions`` (keyed by the
     identity of those two mappings): an Api built per run should reuse the same mappings for
@@ -135,6 +154,7 @@ class Api:
     values: Mapping[str, ScriptValue]
     output: Callable[[str], None]
     context: Any = None
+    tracker: CallTracker | None = None
 
 
 _T = TypeVar("_T")
@@ -188,6 +208,130 @@ class Limits:
     output_bytes: int = 1024 * 1024
 
 
+def limit_exceeded(kind: str, limits: Limits) -> LimitExceeded:
+    """The error that ends a run over one of its limits, worded alike in every engine.
+
+    Args:
+        kind: ``"cpu"``, ``"timeout"``, ``"memory"`` or ``"output"``.
+        limits: the run's limits (the message quotes the one exceeded).
+    """
+    if kind == "cpu":
+        detail = f"the spell used more than {limits.cpu_seconds:g} s of CPU time"
+    elif kind == "timeout":
+        detail = f"the spell ran longer than {limits.timeout_seconds:g} s"
+    elif kind == "memory":
+        detail = f"the spell needed more than {limits.memory_bytes} bytes of memory"
+    elif kind == "output":
+        detail = f"the spell printed more than {limits.output_bytes} bytes"
+    else:
+        raise ValueError(f"unknown limit {kind!r}")
+    return LimitExceeded(kind, detail)
+
+
+class OutputMeter:
+    """Where an engine sends what a spell prints: counts it against ``Limits.output_bytes``
+    (the one place that limit is enforced) and passes it on to ``Api.output``.
+
+    Attributes:
+        used: UTF-8 bytes printed so far, the refused piece included.
+    """
+
+    __slots__ = ("_limits", "_output", "used")
+
+    def __init__(self, output: Callable[[str], None], limits: Limits) -> None:
+        self._output = output
+        self._limits = limits
+        self.used = 0
+
+    def __call__(self, text: str) -> None:
+        """Print ``text``; raises LimitExceeded("output") if it does not fit (then nothing of it
+        is printed)."""
+        self.used += len(text.encode("utf-8", "surrogatepass"))
+        if self.used > self._limits.output_bytes:
+            raise limit_exceeded("output", self._limits)
+        self._output(text)
+
+
+def call_sync(fn: ApiFunction, args: Sequence[ScriptValue], label: str) -> ScriptValue:
+    """Run a :func:`sync_api` function to completion, outside any event loop.
+
+    ``args`` are passed as given (the context first, for a function marked
+    :func:`with_context`). Raises what the function raises, or RuntimeError if it awaited after
+    all.
+    """
+    coro = cast("Coroutine[Any, Any, ScriptValue]", fn(*args))
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise RuntimeError(f"{label} is marked sync_api but it awaited")
+
+
+MANY = 1 << 30
+"""The ``most`` of :func:`arity` for a function taking ``*args``."""
+
+_arities: dict[tuple[object, int, int], tuple[int, int, tuple[str, ...]]] = {}
+
+
+def _signature(fn: object, dynamic: bool) -> tuple[int, int, tuple[str, ...]]:
+    """(fewest, most, names) of the arguments a script passes to ``fn``: its positional
+    parameters after the context (:func:`with_context`) and, for a namespace's ``dynamic``
+    function, the member name. Read off the code object (cached), not ``inspect``."""
+    skip = int(takes_context(fn)) + int(dynamic)
+    target = getattr(fn, "__func__", fn)  # a bound method: its self is not the script's
+    if target is not fn:
+        skip += 1
+    code = getattr(target, "__code__", None)
+    if code is None:  # a callable object (a script function of another spell ...): unchecked
+        return 0, MANY, ()
+    defaults = len(getattr(target, "__defaults__", None) or ())
+    key = (code, defaults, skip)
+    found = _arities.get(key)
+    if found is None:
+        names = code.co_varnames[: code.co_argcount][skip:]
+        fewest = max(0, code.co_argcount - defaults - skip)
+        most = MANY if code.co_flags & 0x04 else len(names)  # CO_VARARGS
+        found = _arities[key] = (fewest, most, tuple(names))
+    return found
+
+
+def arity(fn: ApiFunction, dynamic: bool = False) -> tuple[int, int]:
+    """The fewest and most arguments a script may pass to API function ``fn`` (``most`` is
+    :data:`MANY` for ``*args``), derived once from its signature (see :func:`arity_error`)."""
+    fewest, most, _ = _signature(fn, dynamic)
+    return fewest, most
+
+
+def arity_error(label: str, fn: ApiFunction, dynamic: bool, count: int) -> TypeError:
+    """The error for a call of ``fn`` (``label``, as the script wrote it) with ``count``
+    arguments outside :func:`arity`, in the script's terms:
+    ``llm.complete expects 1 argument (request), got 2``."""
+    fewest, most, names = _signature(fn, dynamic)
+    listed = f" ({', '.join(names)})" if names else ""
+    if most == 0:
+        return TypeError(f"{label} expects no arguments, got {count}")
+    if most == MANY or (count < fewest and fewest != most):
+        expected = f"at least {fewest} argument{'s' if fewest != 1 else ''}"
+    elif fewest in (0, most):
+        expected = f"{most} argument{'s' if most != 1 else ''}"
+    else:
+        expected = f"{fewest} to {most} arguments"
+    return TypeError(f"{label} expects {expected}{listed}, got {count}")
+
+
+def api_error_text(exc: BaseException, label: str) -> str:
+    """The script-side message of an API function's exception, alike in every engine.
+
+    The runtime's own errors (:class:`SpellError`) say everything already; any other message is
+    prefixed with the function's name (``t.fail: boom``) unless it starts with it.
+    """
+    text = str(exc)
+    if not isinstance(exc, SpellError) and not text.startswith(label):
+        text = f"{label}: {text}" if text else label
+    return text
+
+
 class ScriptInstance(ABC):
     """One spell loaded in one sandboxed interpreter.
 
@@ -216,14 +360,32 @@ class InstanceStatistics:
 
 
 class Engine(ABC):
-    """A script engine: compiles spells and opens sandboxed instances."""
+    """A script engine: compiles spells and opens sandboxed instances.
+
+    An engine is a subpackage of :mod:`llmspell.engines` whose ``__init__`` defines the
+    subclass and ``ENGINE = ThatEngine`` (see :mod:`llmspell.engines._registry`); importing
+    that ``__init__`` must stay cheap (the interpreter is imported by the methods).
+
+    Attributes:
+        name: the engine's name (``"lua"``), as reported in run results.
+        extensions: the lower-case file extensions it runs (``(".lua",)``).
+    """
 
     name: ClassVar[str]
     extensions: ClassVar[tuple[str, ...]]
 
     @abstractmethod
     def check(self, source: str, filename: str) -> None:
-        """Compile without running; raise :class:`SpellSyntaxError` with file and line."""
+        """Compile without running; raise :class:`SpellSyntaxError` with file, line and (when
+        the language says) column."""
+
+    def facts(self, source: str, filename: str) -> SourceFacts:
+        """What ``llmspell check`` needs to know about the names ``source`` uses (see
+        :class:`SourceFacts`), found without running it. Call it on source that compiles.
+
+        The default reports nothing, so the check of such an engine is the syntax check alone.
+        """
+        return SourceFacts()
 
     @abstractmethod
     def open(

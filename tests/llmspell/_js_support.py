@@ -11,7 +11,7 @@ import anyio.lowlevel
 
 from llmspell._exceptions import LimitExceeded, ParameterError
 from llmspell.engines import Api, HostObject, Limits, Namespace, ScriptFunction, sync_api
-from llmspell.engines._js import JsEngine
+from llmspell.engines.js import JsEngine
 
 ENGINE = JsEngine()
 SMALL = Limits(memory_bytes=16 << 20, cpu_seconds=0.3, timeout_seconds=2.0, output_bytes=4096)
@@ -106,6 +106,22 @@ class Harness:
 
             return HostObject("Agent", {"greet": greet}, {"name": name, "tags": ("a", "b")})
 
+        @sync_api
+        async def make_agent(name: Any = None) -> HostObject:
+            """Builds only, like llm.agent: marked sync_api, so JS gets the object itself."""
+            if not isinstance(name, str):
+                raise ParameterError("t.agent", "name", "must be a string")
+
+            async def run(task: Any) -> str:
+                await anyio.lowlevel.checkpoint()
+                return f"{name} did {task}"
+
+            @sync_api
+            async def rename(new: Any) -> str:
+                return f"{name} is now {new}"
+
+            return HostObject("agent", {"run": run, "rename": rename}, {"name": name})
+
         async def dynamic(name: str, *args: Any) -> list[Any]:
             return [name, *args]
 
@@ -134,6 +150,7 @@ class Harness:
             "record": record,
             "echo": echo,
             "syncEcho": sync_echo,
+            "agent": make_agent,
             "source": source,
             "fail": fail,
             "gate": gate,

@@ -148,8 +148,8 @@ def test_check_reports_syntax_errors_and_unknown_api_names(
     out = capsys.readouterr().out
     assert code == 1
     assert f"{good}: ok" in out
-    assert f"{typo}:2: events.emitt is not part of the API; did you mean events.emit?" in out
-    assert f"{broken}:1: syntax error" in out
+    assert f"{typo}:2:14: events.emitt is not part of the API; did you mean events.emit?" in out
+    assert f"{broken}:1:4: syntax error: unexpected symbol near 'then'" in out
     assert f"{tengo}:3:14: syntax error: expected array element, found ']'" in out
     assert "events.nope" not in out
 

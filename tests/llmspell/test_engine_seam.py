@@ -163,8 +163,8 @@ async def test_a_finished_run_frees_its_interpreter_without_the_gc(ext: str) -> 
     # No reference cycle may hold a closed instance (and its whole interpreter) until the
     # cyclic GC happens to run: with 1,000s of runs that is both memory and GC time.
     from llmspell import open_runtime
-    from llmspell.engines._js_instance import _JsInstance
-    from llmspell.engines._lua import LuaInstance
+    from llmspell.engines.js._instance import _JsInstance
+    from llmspell.engines.lua._instance import LuaInstance
     from llmspell.engines.tengo._instance import TengoInstance
 
     from .spellkit import run_source
@@ -172,12 +172,160 @@ async def test_a_finished_run_frees_its_interpreter_without_the_gc(ext: str) -> 
     kinds = (LuaInstance, _JsInstance, TengoInstance)
     async with open_runtime() as rt:
         gc.collect()
+        # instances an earlier test left referenced (a ScriptFunction it kept) are not this one's
+        earlier = {id(o) for o in gc.get_objects() if isinstance(o, kinds)}
         gc.disable()
         try:
             for _ in range(3):
                 ran = await run_source(FREED_SPELLS[ext], ext, runtime=rt)
                 assert ran.result.ok, ran.result.error
-            alive = [o for o in gc.get_objects() if isinstance(o, kinds)]
+            alive = [o for o in gc.get_objects() if isinstance(o, kinds) and id(o) not in earlier]
         finally:
             gc.enable()
     assert alive == []
+
+
+LIMIT_SPELLS = {
+    "cpu": {"lua": "while true do end", "js": "while (true) {}"},
+    "memory": {
+        "lua": "local t = {} for i = 1, 1e8 do t[i] = ('x'):rep(64) .. i end",
+        "js": "const t = []; for (let i = 0; ; i++) t.push('x'.repeat(64) + i);",
+    },
+    "output": {
+        "lua": "for i = 1, 100 do print(('y'):rep(99)) end",
+        "js": "for (let i = 0; i < 100; i++) console.log('y'.repeat(99));",
+    },
+    "timeout": {"lua": "ctx.nap()", "js": "await ctx.nap();"},
+}
+LIMIT_WORDS = {
+    "cpu": "cpu limit exceeded: the spell used more than 0.2 s of CPU time",
+    "memory": "memory limit exceeded: the spell needed more than 8388608 bytes of memory",
+    "output": "output limit exceeded: the spell printed more than 2000 bytes",
+    "timeout": "timeout limit exceeded: the spell ran longer than 0.3 s",
+}
+
+
+@BOTH
+@pytest.mark.parametrize("kind", list(LIMIT_SPELLS))
+async def test_every_engine_words_each_limit_alike(ext: str, kind: str) -> None:
+    import anyio
+
+    from llmspell._exceptions import LimitExceeded
+
+    async def nap() -> None:
+        await anyio.sleep(30)
+
+    printed: list[str] = []
+    api = Api({"ctx": Namespace({"nap": nap})}, {}, {}, printed.append)
+    limits = Limits(
+        memory_bytes=8 * 1024 * 1024,
+        cpu_seconds=0.2 if kind == "cpu" else 30.0,
+        timeout_seconds=0.3 if kind == "timeout" else 30.0,  # CPU time lags wall time when busy
+        output_bytes=2000,
+    )
+    engine = engine_for(f"limit.{ext}")
+    with pytest.raises(LimitExceeded) as caught:
+        async with engine.open(LIMIT_SPELLS[kind][ext], f"limit.{ext}", api, limits) as inst:
+            await inst.run_main()
+    assert str(caught.value) == LIMIT_WORDS[kind]
+    if kind == "output":  # whole lines up to the limit, nothing past it
+        assert "".join(printed) == ("y" * 99 + "\n") * 20
+
+
+FLOATS = [
+    2.0**-24,
+    0.1 + 0.2,
+    1 / 3,
+    -580688369014696.25,
+    274564663099778.125,
+    2.0**-1074,
+    7.120236347223045e-307,
+    1.7976931348623157e308,
+    1e16,
+    1e-5,
+    123.456,
+    2.0**60,
+]
+
+
+async def test_json_encode_writes_the_same_text_in_every_engine() -> None:
+    # The shortest form that reads back as the same number (Python's repr), in every engine.
+    from llmspell._api import build_surface
+
+    expected = "[" + ",".join(map(repr, FLOATS)) + "]"
+    namespaces = {"json": build_surface().namespaces["json"]}
+    sources = {
+        "lua": "return json.encode(params.floats)",
+        "js": "return json.encode(params.floats)",
+    }
+    for ext, source in sources.items():
+        api = Api(namespaces, {}, {"params": {"floats": FLOATS}}, print)
+        engine = engine_for(f"json.{ext}")
+        async with engine.open(source, f"json.{ext}", api, LIMITS) as instance:
+            assert await instance.run_main() == expected, ext
+
+
+async def _two(a: Any, b: Any) -> str:
+    return "two"
+
+
+async def _range(a: Any, b: Any = None) -> str:
+    return "range"
+
+
+async def _none() -> str:
+    return "none"
+
+
+async def _var(first: Any, *rest: Any) -> str:
+    return "var"
+
+
+@sync_api
+@with_context
+async def _sync_one(ctx: Any, value: Any = None) -> str:
+    return "sync"
+
+
+ARITY_CALLS = {
+    "t.two(1)": "t.two expects 2 arguments (a, b), got 1",
+    "t.two(1, 2, 3)": "t.two expects 2 arguments (a, b), got 3",
+    "t.range()": "t.range expects at least 1 argument (a, b), got 0",
+    "t.range(1, 2, 3)": "t.range expects 1 to 2 arguments (a, b), got 3",
+    "t.none(1)": "t.none expects no arguments, got 1",
+    "t.var()": "t.var expects at least 1 argument (first), got 0",
+    "t.sync(1, 2)": "t.sync expects 1 argument (value), got 2",
+    "who(1, 2, 3)": "who expects 1 argument (suffix), got 3",
+}
+
+
+@BOTH
+@pytest.mark.parametrize("call", list(ARITY_CALLS))
+async def test_argument_counts_are_checked_in_the_scripts_terms(ext: str, call: str) -> None:
+    namespaces = {
+        "t": Namespace(
+            {"two": _two, "range": _range, "none": _none, "var": _var, "sync": _sync_one}
+        )
+    }
+    api = Api(namespaces, FUNCTIONS, {}, print, "ctx")
+    source = {
+        "lua": f"local ok, err = pcall(function() return {call} end) return {{ok, err}}",
+        "js": f"try {{ await {call}; return [true]; }} catch (e) {{ return [false, e.message]; }}",
+    }[ext]
+    engine = engine_for(f"arity.{ext}")
+    async with engine.open(source, f"arity.{ext}", api, LIMITS) as instance:
+        assert await instance.run_main() == [False, ARITY_CALLS[call]]
+
+
+@BOTH
+async def test_calls_within_their_counts_go_through(ext: str) -> None:
+    namespaces = {"t": Namespace({"two": _two, "range": _range, "var": _var, "sync": _sync_one})}
+    api = Api(namespaces, FUNCTIONS, {}, print, "ctx")
+    calls = ["t.two(1, 2)", "t.range(1)", "t.range(1, 2)", "t.var(1)", "t.var(1, 2, 3)", "t.sync()"]
+    source = {
+        "lua": "return {" + ", ".join(calls) + "}",
+        "js": "return [" + ", ".join(f"await {c}" for c in calls) + "]",
+    }[ext]
+    engine = engine_for(f"arity.{ext}")
+    async with engine.open(source, f"arity.{ext}", api, LIMITS) as instance:
+        assert await instance.run_main() == ["two", "range", "range", "var", "var", "sync"]

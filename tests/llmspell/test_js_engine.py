@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from llmspell._exceptions import SpellClosedError, SpellRuntimeError, SpellSyntaxError
@@ -71,6 +71,48 @@ async def test_calls_without_await_run_in_order_and_settle_before_return() -> No
         ("record", "two"),
         ("record", "four"),
     ]
+
+
+async def test_sync_api_calls_return_their_value_directly() -> None:
+    # Functions marked sync_api (llm.agent, events.on, json.* ...) return values, not Promises:
+    # `const agent = llm.agent({...}); await agent.run(...)` works; `await` on them works too.
+    value = await run(
+        """
+        const v = t.syncEcho({n: 5});
+        const agent = t.agent('ada');
+        const ran = await agent.run('the dishes');
+        const renamed = agent.rename('bo');
+        const awaited = await t.syncEcho(7);
+        const fromAwaited = await (await t.agent('cy')).run('x');
+        return [v, v instanceof Promise, agent.name, ran, renamed, awaited, fromAwaited];
+        """
+    )
+    assert value == [
+        {"n": 5},
+        False,
+        "ada",
+        "ada did the dishes",
+        "ada is now bo",
+        7,
+        "cy did x",
+    ]
+
+
+async def test_sync_api_errors_are_thrown_at_the_call() -> None:
+    value = await run(
+        """
+        let caught;
+        try { t.agent(42); } catch (e) { caught = [e.message, e instanceof Error]; }
+        return caught;
+        """
+    )
+    assert value == ["t.agent: parameter 'name' must be a string", True]
+    with pytest.raises(SpellRuntimeError) as info:
+        await run("const a = 1;\nconst b = t.agent(null);\nreturn b;")
+    assert (info.value.line, info.value.message) == (
+        2,
+        "t.agent: parameter 'name' must be a string",
+    )
 
 
 async def test_console_and_print_share_one_ordered_output() -> None:
@@ -185,7 +227,7 @@ async def test_uncaught_script_error_and_non_error_throw() -> None:
     )
     assert "at f (spell.js:2:" in info.value.traceback
     assert "at <main> (spell.js:4:" in info.value.traceback
-    with pytest.raises(SpellRuntimeError, match=r"spell\.js: boom"):
+    with pytest.raises(SpellRuntimeError, match=r"^spell\.js:1: boom$"):  # found in the source
         await run("throw 'boom'")
     # Plain Errors and the API's own errors read as in Lua: just the message.
     with pytest.raises(SpellRuntimeError, match=r"^spell\.js:1: plain$"):
@@ -456,6 +498,8 @@ async def test_callback_errors_do_not_end_the_instance() -> None:
 @given(
     values=st.lists(_VALUES | st.sampled_from([2.0**60, 1e-7, math.nan]), min_size=1, max_size=6)
 )
+@example(values=[2.0**-24])  # found: QuickJS wrote 5.9604644775390625e-08, Python ...063e-08
+@example(values=[-580688369014696.25, 274564663099778.125, 2.0**-1074, 7.120236347223045e-307])
 def test_native_json_matches_the_python_functions(values: list[Any]) -> None:
     # json.encode/decode run inside the engine (spells call them without await); they must
     # give what the runtime's Python functions give for the same argument.

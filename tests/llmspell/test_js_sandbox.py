@@ -32,12 +32,23 @@ ECMASCRIPT_GLOBALS = set(
 API_GLOBALS = {"llm", "log", "t", "tools", "print", "sleep", "parallel", "params", "console"}
 
 
-async def expect_limit(source: str, limit: str, limits: Limits = SMALL) -> float:
-    """Run ``source``; assert it hits ``limit``; return the wall time it took."""
+WORDS = {
+    "cpu": "cpu limit exceeded: the spell used more than {l.cpu_seconds:g} s of CPU time",
+    "memory": "memory limit exceeded: the spell needed more than {l.memory_bytes} bytes of memory",
+    "output": "output limit exceeded: the spell printed more than {l.output_bytes} bytes",
+    "timeout": "timeout limit exceeded: the spell ran longer than {l.timeout_seconds:g} s",
+}
+
+
+async def expect_limit(
+    source: str, limit: str, limits: Limits = SMALL, message: str | None = None
+) -> float:
+    """Run ``source``; assert it ends with ``limit``'s error as the user sees it (``message``,
+    else the engine's wording for ``limits``); return the wall time it took."""
     start = time.monotonic()
     with pytest.raises(LimitExceeded) as info:
         await run(source, Harness(output_limit=limits.output_bytes), limits)
-    assert info.value.limit == limit, info.value
+    assert str(info.value) == (message or WORDS[limit].format(l=limits))
     elapsed = time.monotonic() - start
     await assert_fresh_instance_works()
     return elapsed
@@ -49,13 +60,14 @@ async def test_no_host_objects_are_reachable() -> None:
     probes = await run(
         """
         const names = ['std', 'os', 'require', 'process', 'module', 'exports', 'Deno', 'Bun',
-                       'python', 'setTimeout', 'fetch', 'XMLHttpRequest', 'import', 'load'];
+                       'python', 'setTimeout', 'fetch', 'XMLHttpRequest', 'import', 'load',
+                       '__llmspellHost'];  // the prelude takes the host's function away
         const viaFunction = Function('return this')();
         return [names.map(n => typeof globalThis[n]), viaFunction === globalThis,
                 typeof Function('return typeof bridge + typeof request + typeof queue')()];
         """
     )
-    assert probes == [["undefined"] * 14, True, "string"]
+    assert probes == [["undefined"] * 15, True, "string"]
     assert await run("return Function('return typeof bridge + typeof request')()") == (
         "undefinedundefined"
     )
@@ -101,6 +113,12 @@ async def test_forged_bridge_messages_are_rejected_by_the_host() -> None:
             instance._process('[[1, 1, 0, 1, [{"\\u0000h": 42}]]]')  # type: ignore[attr-defined]
         with pytest.raises(SpellRuntimeError, match="internal bridge error"):
             instance._process('{"op": "os.system"}')  # type: ignore[attr-defined]
+    # The same through HOST, the script's one way into Python: the call fails, the run ends.
+    for forged in ((99999, 0, 0, '["/etc/passwd"]'), (0, 0, 1, '[{"\\u0000h": 42}]')):
+        async with ENGINE.open("return 1", "spell.js", harness.api(), SMALL) as instance:
+            assert instance._host(*forged) == "L"  # type: ignore[attr-defined]
+            with pytest.raises(SpellRuntimeError, match="internal error"):
+                raise instance._host_limit  # type: ignore[attr-defined]
     await assert_fresh_instance_works()
 
 
@@ -194,7 +212,7 @@ async def test_infinite_loop_in_a_callback_from_python() -> None:
         start = time.monotonic()
         with pytest.raises(LimitExceeded) as info:
             await spin()
-        assert info.value.limit == "cpu"
+        assert str(info.value) == "cpu limit exceeded: the spell used more than 0.3 s of CPU time"
         assert time.monotonic() - start < SMALL.cpu_seconds + 1.0
     await assert_fresh_instance_works()
 
@@ -224,11 +242,19 @@ async def test_huge_output() -> None:
     harness = Harness(output_limit=SMALL.output_bytes)
     with pytest.raises(LimitExceeded) as info:
         await run("for (let i = 0; i < 1e9; i++) console.log('spam', i);", harness)
-    assert info.value.limit == "output"
-    assert harness.output and harness.text().startswith("spam 0\nspam 1\n")
-    await expect_limit("print('x'.repeat(10000))", "output")
+    assert str(info.value) == "output limit exceeded: the spell printed more than 4096 bytes"
+    assert harness.text().startswith("spam 0\nspam 1\n")
+    assert len(harness.text().encode()) <= 4096  # everything printed up to the limit, no more
+    # This harness's own print function enforces the limit itself, in its own words.
+    await expect_limit(
+        "print('x'.repeat(10000))", "output", message="output limit exceeded: more than 4096 bytes"
+    )
     # An API function raising LimitExceeded cannot be caught either.
-    await expect_limit("try { await t.hog(); } catch (e) { return 'caught'; }", "output")
+    await expect_limit(
+        "try { await t.hog(); } catch (e) { return 'caught'; }",
+        "output",
+        message="output limit exceeded: raised by an API function",
+    )
 
 
 async def test_wall_clock_timeout() -> None:

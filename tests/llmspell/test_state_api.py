@@ -533,6 +533,7 @@ async def test_a_corrupt_database_fails_the_run_with_a_message_naming_it(
 def test_check_knows_the_state_api() -> None:
     namespaces = describe_api()
     good = (
+        "local f = function(n) return n end; "
         "state.global:get('a'); state.scope('x'):set('a', 1); state.create{}; state.update('a', f)"
     )
     assert check_source(good, "ok.lua", namespaces) == []

@@ -7,16 +7,18 @@ header, so a frame at line ``n`` belongs to the spell's line ``n - SKIP``; frame
 
 from __future__ import annotations
 
+import functools
+import json
 import re
-import time
 from typing import Any
 
 import quickjs  # type: ignore[import-untyped]
 
-from .._exceptions import LimitExceeded, SpellError, SpellRuntimeError, SpellSyntaxError
-from ._base import Limits
-from ._js_codec import dumps
-from ._js_prelude import CHECK, LINE_PAD
+from ..._exceptions import LimitExceeded, SpellError, SpellRuntimeError, SpellSyntaxError
+from .._base import Limits, api_error_text, limit_exceeded
+from ._codec import dumps
+from ._prelude import CHECK, LINE_PAD
+from ._scope import error_line
 
 SKIP = LINE_PAD + 2
 _FRAME_LINE = re.compile(r":(\d+):\d+\)$")
@@ -35,24 +37,25 @@ def compile_check(source: str) -> str:
     return result if isinstance(result, str) else ""
 
 
+@functools.cache
+def builtin_globals() -> frozenset[str]:
+    """The globals of every spell before the API is added: QuickJS's own (read off a fresh
+    Context), the ``print`` and ``console`` the prelude adds, and ``arguments``."""
+    ctx = quickjs.Context()
+    names = json.loads(ctx.eval("JSON.stringify(Object.getOwnPropertyNames(globalThis))"))
+    return frozenset(names) | {"print", "console", "arguments"}
+
+
 def syntax_error(filename: str, problem: str) -> SpellSyntaxError:
     """The SpellSyntaxError for a :func:`compile_check` result."""
     head, _, rest = problem.partition("\n")
     message = head.removeprefix("SyntaxError: ")
-    found = re.search(r"<input>:(\d+)", rest)
+    found = re.search(r"<input>:(\d+)(?::(\d+))?", rest)
     line = int(found.group(1)) - SKIP if found else None
-    return SpellSyntaxError(filename, line if line is not None and line > 0 else None, message)
-
-
-def limit_exceeded(kind: str, limits: Limits) -> LimitExceeded:
-    """The LimitExceeded for ``kind`` (cpu, timeout, memory or output)."""
-    detail = {
-        "cpu": f"the script used more than {limits.cpu_seconds:g} s of CPU time",
-        "timeout": f"the run took longer than {limits.timeout_seconds:g} s",
-        "memory": f"the script needed more than {limits.memory_bytes} bytes of memory",
-        "output": f"the spell printed more than {limits.output_bytes} bytes",
-    }[kind]
-    return LimitExceeded(kind, detail)
+    if found is None or line is None or line <= 0:
+        return SpellSyntaxError(filename, None, message)
+    column = int(found.group(2)) if found.group(2) else None
+    return SpellSyntaxError(filename, line, message, column)
 
 
 def clean_stack(stack: str, filename: str) -> str:
@@ -72,13 +75,15 @@ def clean_stack(stack: str, filename: str) -> str:
 
 
 def script_error(
-    info: dict[str, Any], filename: str, limits: Limits, prefix: str = ""
+    info: dict[str, Any], filename: str, limits: Limits, prefix: str = "", source: str = ""
 ) -> SpellError:
     """Map an error the script raised (``{name, message, stack, plain}``).
 
     A plain ``Error`` and the API's own errors (``plain``) read as their message alone, as in
     Lua; other errors keep their name (``TypeError: ...``). QuickJS running out of memory
     becomes LimitExceeded("memory") (when it cannot even allocate the error it throws null).
+    Where QuickJS placed the error badly, ``source`` gives its line (see
+    :func:`._scope.error_line`).
     """
     name, message = info["name"], info["message"]
     if name == "null" or (name == "InternalError" and message == "out of memory"):
@@ -90,31 +95,34 @@ def script_error(
     else:
         text = f"{name}: {message}" if message else name
     line = int(found.group(1)) if found else None
+    if source:
+        line = error_line(source, name, message, line) or line
     return SpellRuntimeError(filename, line, prefix + text, stack)
 
 
-def engine_error(
-    exc: Exception, kind: str, deadline: float | None, filename: str, limits: Limits
-) -> SpellError:
-    """Map an exception out of QuickJS itself: its interrupt, memory or a bridge failure."""
+def engine_error(exc: Exception, tripped: str | None, filename: str, limits: Limits) -> SpellError:
+    """Map an exception out of QuickJS itself: its interrupt (``tripped`` says why the
+    interrupt handler stopped the script: ``"cpu"`` or ``"timeout"``), memory, or a bridge
+    failure."""
     head, _, stack = str(exc).partition("\n")
-    if head.startswith("InternalError: interrupted"):
-        if kind == "cpu" and deadline is not None and time.monotonic() >= deadline:
-            kind = "timeout"
-        return limit_exceeded(kind, limits)
+    if head.startswith("InternalError: interrupted") and tripped in ("cpu", "timeout"):
+        return limit_exceeded(tripped, limits)
     if head in ("null", "InternalError: out of memory", "out of memory"):
         return limit_exceeded("memory", limits)
     name, _, message = head.partition(": ")
     return script_error({"name": name, "message": message, "stack": stack}, filename, limits)
 
 
+def failure_text(exc: BaseException, label: str) -> str:
+    """``[1, name, message, plain]``: how the host answers a call that failed at once."""
+    plain = isinstance(exc, SpellError)
+    return dumps([1, type(exc).__name__, api_error_text(exc, label), plain])
+
+
 def failed_message(call_id: int, exc: BaseException, label: str) -> str:
     """The bridge message rejecting API call ``call_id`` with ``exc``."""
-    message = str(exc)
-    if not isinstance(exc, SpellError) and not message.startswith(label):
-        message = f"{label}: {message}" if message else label
     plain = isinstance(exc, SpellError)
-    return f"[0,{call_id},0,0,{dumps([type(exc).__name__, message, plain])}]"
+    return f"[0,{call_id},0,0,{dumps([type(exc).__name__, api_error_text(exc, label), plain])}]"
 
 
 def clone(error: SpellError) -> SpellError:

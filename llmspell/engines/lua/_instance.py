@@ -1,4 +1,4 @@
-"""The Lua engine: spells run in PUC Lua 5.4 (lupa), sandboxed, driven from async Python.
+"""One spell in one sandboxed PUC Lua 5.4 interpreter (lupa), driven from async Python.
 
 How a spell runs
 ================
@@ -27,7 +27,7 @@ Limits
   deadline, from inside loops: every :data:`HOOK_COUNT` instructions at most, fewer when
   instructions are costly (a loop of ``big:upper()``), aiming at :data:`HOOK_INTERVAL`.
   C pattern matching cannot be interrupted, so costly matches run in an interruptible
-  pure-Lua matcher (see :mod:`llmspell.engines._lua_patterns`).
+  pure-Lua matcher (``fallback.lua``; ``guards.lua`` decides which calls need it).
 * timeout: wall clock from ``open()`` for the main chunk and the callbacks made while it runs;
   a callback made after the main chunk returned (a resident spell handling an event) gets a
   fresh ``timeout_seconds`` of its own; also a cancel-scope deadline around every pending API
@@ -41,47 +41,47 @@ Once a limit is hit it is sticky: the hook re-raises it, the sandbox's ``pcall``
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 import weakref
-from collections.abc import Coroutine
 from contextlib import AbstractAsyncContextManager
 from time import perf_counter
-from typing import Any, cast
+from typing import Any
 
 import anyio
 from lupa import lua54  # type: ignore[import-untyped]
 
-from .._exceptions import (
+from ..._exceptions import (
     LimitExceeded,
     SpellClosedError,
     SpellRuntimeError,
 )
-from ._base import (
+from .._base import (
     Api,
-    ApiCache,
     ApiFunction,
-    Engine,
     HostObject,
     InstanceStatistics,
     Limits,
+    OutputMeter,
     ScriptFunction,
     ScriptInstance,
     ScriptValue,
+    api_error_text,
+    arity_error,
+    call_sync,
     is_sync_api,
-    takes_context,
+    limit_exceeded,
 )
-from ._lua_convert import LuaConverter, LuaObject
-from ._lua_errors import (
-    api_error_message,
+from ._chunks import compile_error, compiled_chunk, new_runtime
+from ._convert import LuaConverter, LuaObject
+from ._errors import (
     chunk_name,
     prepare_source,
     runtime_error,
     syntax_error,
 )
-from ._lua_patterns import FALLBACK
-from ._lua_prelude import GUARDS, PRELUDE
+from ._plan import Entry as _Entry
+from ._plan import entry, plans
 
 HOOK_COUNT = 1000
 """VM instructions between two checks of the CPU and wall-clock limits (at most)."""
@@ -99,94 +99,15 @@ PATTERN_BUDGET = 1e7
 _LuaError = lua54.LuaError
 _LuaMemoryError = lua54.LuaMemoryError
 _lua_type = lua54.lua_type
-_Entry = tuple[ApiFunction, str, bool, bool]
-"""An API function as Lua calls it (by its 1-based index): function, label, dynamic (the first
-argument is the key), takes the context."""
-
-_SOURCES = {b"prelude": PRELUDE, b"guards": GUARDS, b"fallback": FALLBACK}
-_chunks: dict[bytes, bytes] = {}
-_chunks_lock = threading.Lock()
 
 
-def _deny_attribute(obj: object, name: object, is_setting: bool) -> object:
-    raise AttributeError("spells cannot access Python attributes")
+class _Failed:
+    """What a Lua function returned as ``nil, "message"``: Lua's way to report a failure."""
 
+    __slots__ = ("message",)
 
-def _new_runtime(max_memory: int | None) -> Any:
-    return lua54.LuaRuntime(
-        encoding=None,
-        register_eval=False,
-        register_builtins=False,
-        unpack_returned_tuples=True,
-        attribute_filter=_deny_attribute,
-        max_memory=max_memory,
-    )
-
-
-def _chunk(name: bytes) -> bytes:
-    """A prelude chunk compiled once per process, without debug information (smaller
-    instances; loading bytecode also beats parsing): ``prelude``, ``guards`` or ``fallback``."""
-    with _chunks_lock:
-        code = _chunks.get(name)
-        if code is None:
-            rt = _new_runtime(None)
-            dump = rt.eval(
-                b"function(s) return string.dump(assert(load(s, '=[llmspell]')), true) end"
-            )
-            code = _chunks[name] = dump(_SOURCES[name])
-        return code
-
-
-@dataclasses.dataclass(frozen=True)
-class _Plan:
-    """How an Api's namespaces and functions are installed, derived once per Api (see
-    :class:`ApiCache`): instances copy ``entries`` and replay the ``make_table`` calls.
-
-    Attributes:
-        entries: the API functions, in the order of their Lua ids.
-        tables: per distinct namespace: its global names (aliases share the table), its values,
-            and the ``make_table`` arguments after ``fields``.
-        functions: per global function: name, id, sync.
-    """
-
-    entries: tuple[_Entry, ...]
-    tables: tuple[tuple[tuple[bytes, ...], dict[str, ScriptValue] | None, tuple[Any, ...]], ...]
-    functions: tuple[tuple[bytes, int, bool], ...]
-
-
-def _entry(fn: ApiFunction, label: str, dynamic: bool = False) -> _Entry:
-    return (fn, label, dynamic, takes_context(fn))
-
-
-def _derive_plan(api: Api) -> _Plan:
-    entries: list[_Entry] = []
-
-    def add(fn: ApiFunction, label: str, dynamic: bool = False) -> int:
-        entries.append(_entry(fn, label, dynamic))
-        return len(entries)  # Lua ids start at 1 (0 and below are status codes)
-
-    tables: dict[int, tuple[list[bytes], dict[str, ScriptValue] | None, tuple[Any, ...]]] = {}
-    for name, ns in api.namespaces.items():
-        table = tables.get(id(ns))
-        if table is None:
-            spec: list[Any] = []
-            for fname, fn in ns.functions.items():
-                spec += (fname.encode(), add(fn, f"{name}.{fname}"), is_sync_api(fn))
-            dyn_id = None if ns.dynamic is None else add(ns.dynamic, name, True)
-            args = (dyn_id, is_sync_api(ns.dynamic), *spec)
-            table = tables[id(ns)] = ([], dict(ns.values) or None, args)
-        table[0].append(name.encode())
-    functions = tuple(
-        (name.encode(), add(fn, name), is_sync_api(fn)) for name, fn in api.functions.items()
-    )
-    return _Plan(
-        tuple(entries),
-        tuple((tuple(names), values, args) for names, values, args in tables.values()),
-        functions,
-    )
-
-
-_plans = ApiCache(_derive_plan)
+    def __init__(self, message: str) -> None:
+        self.message = message
 
 
 def _detached(*args: Any) -> Any:
@@ -197,30 +118,11 @@ _DETACHED = LuaConverter(_detached, _detached, _detached, _detached)
 """The converter of a closed instance."""
 
 
-class LuaEngine(Engine):
-    """Runs ``.lua`` spells in sandboxed PUC Lua 5.4 interpreters (via lupa).
-
-    Lua tables become Python dicts or lists (an empty table becomes ``{}``; see
-    :mod:`llmspell.engines._lua_convert`), Lua strings become ``str`` (invalid UTF-8 is
-    replaced with U+FFFD).
-    """
-
-    name = "lua"
-    extensions = (".lua",)
-
-    def check(self, source: str, filename: str) -> None:
-        """Compile ``source`` without running it; raise :class:`SpellSyntaxError` if invalid."""
-        rt = _new_runtime(None)
-        chunk = chunk_name(filename)
-        res = rt.eval(b"load")(prepare_source(source), b"=" + chunk.encode(), b"t")
-        if isinstance(res, tuple) and res[0] is None:
-            raise syntax_error(filename, chunk, res[1])
-
-    def open(
-        self, source: str, filename: str, api: Api, limits: Limits
-    ) -> AbstractAsyncContextManager[ScriptInstance]:
-        """Load the spell into a fresh sandbox; see :class:`Engine`."""
-        return _Opening(source, filename, api, limits)
+def open_instance(
+    source: str, filename: str, api: Api, limits: Limits
+) -> AbstractAsyncContextManager[ScriptInstance]:
+    """What :meth:`LuaEngine.open` returns; see :class:`~llmspell.engines.Engine`."""
+    return _Opening(source, filename, api, limits)
 
 
 class _Opening(AbstractAsyncContextManager[ScriptInstance]):
@@ -245,7 +147,13 @@ class _Opening(AbstractAsyncContextManager[ScriptInstance]):
 
 
 class LuaFunction(ScriptFunction):
-    """A Lua function of one open instance, callable from Python."""
+    """A Lua function of one open instance, callable from Python.
+
+    A call returns the function's first result. A function that returns ``nil, "message"``
+    (Lua's convention for a failure, as ``io.open`` does) raises :class:`SpellRuntimeError`
+    with that message, as ``error("message")`` would: a tool handler's ``return nil, err``
+    becomes a tool error.
+    """
 
     def __init__(self, instance: LuaInstance, fn: LuaObject) -> None:
         self._instance = instance
@@ -287,7 +195,7 @@ class LuaInstance(ScriptInstance):
         self._last_hook = 0.0
         self._count = HOOK_START
         self._calls = 0
-        self._output_used = 0
+        self._print = OutputMeter(api.output, limits)
         self._thread = threading.get_ident()
         timeout = limits.timeout_seconds
         self._deadline = perf_counter() + timeout if timeout is not None else math.inf
@@ -305,7 +213,7 @@ class LuaInstance(ScriptInstance):
             self._setup(source, api, limits)
         except _LuaMemoryError:
             self.close()
-            raise LimitExceeded("memory", self._memory_detail()) from None
+            raise self._limit_error("memory") from None
         except BaseException:
             self.close()
             raise
@@ -313,12 +221,12 @@ class LuaInstance(ScriptInstance):
     # setup ---------------------------------------------------------------------------------
 
     def _setup(self, source: str, api: Api, limits: Limits) -> None:
-        self._rt = rt = _new_runtime(limits.memory_bytes)
-        chunk = rt.globals()[b"load"](_chunk(b"prelude"), b"=[llmspell]", b"b")
+        self._rt = rt = new_runtime(limits.memory_bytes)
+        chunk = rt.globals()[b"load"](compiled_chunk(b"prelude"), b"=[llmspell]", b"b")
         runner, compile_, make_table, make_function, print_via, env = chunk(
             self._check,
             self._call_sync,
-            _chunk,
+            compiled_chunk,
             HOOK_START,
             PATTERN_BUDGET,
             limits.memory_bytes,
@@ -327,7 +235,7 @@ class LuaInstance(ScriptInstance):
         self._anchor = rt.table_from({})
         self._conv = LuaConverter(rt.table_from, self._wrap, self._unwrap, self._host_table)
         to_lua = self._conv.to_lua
-        plan = _plans(api)
+        plan = plans(api)
         self._fns = list(plan.entries)
         for names, values, args in plan.tables:
             table = make_table(names[0], to_lua(values) if values else None, *args)
@@ -341,13 +249,20 @@ class LuaInstance(ScriptInstance):
             env[name.encode()] = to_lua(value)
         res = compile_(prepare_source(source), b"=" + self._chunk.encode())
         if isinstance(res, tuple):
-            raise syntax_error(self.filename, self._chunk, res[1])
+            name = self._chunk
+            raise syntax_error(
+                self.filename,
+                name,
+                res[1],
+                source,
+                lambda text: compile_error(new_runtime(None), text, name),
+            )
         self._main = res
         del chunk
         rt.gccollect()  # frees the prelude's bytecode string: a quarter of an idle instance
 
     def _add(self, fn: ApiFunction, label: str) -> int:
-        self._fns.append(_entry(fn, label))
+        self._fns.append(entry(fn, label))
         return len(self._fns)
 
     def _host_table(self, host: HostObject) -> LuaObject:
@@ -391,9 +306,10 @@ class LuaInstance(ScriptInstance):
             self._ensure_open()
             raise RuntimeError("run_main() can be called only once")
         try:
-            return await self._drive(self._runner.coroutine(main), self._main_deadlines())
+            result = await self._drive(self._runner.coroutine(main), self._main_deadlines())
         finally:
             self._main_done = True
+        return None if result.__class__ is _Failed else result
 
     def _main_deadlines(self) -> tuple[float, float]:
         return self._deadline, self._deadline_loop
@@ -416,8 +332,11 @@ class LuaInstance(ScriptInstance):
         try:
             co = self._runner.coroutine(fn, *[self._conv.to_lua(a) for a in args])
         except _LuaMemoryError:
-            raise self._set_limit(LimitExceeded("memory", self._memory_detail())) from None
-        return await self._drive(co, self._callback_deadlines())
+            raise self._set_limit(self._limit_error("memory")) from None
+        result = await self._drive(co, self._callback_deadlines())
+        if result.__class__ is _Failed:
+            raise SpellRuntimeError(self.filename, None, result.message)
+        return result
 
     def statistics(self) -> InstanceStatistics:
         """CPU seconds used inside the interpreter, its memory in use, API calls made."""
@@ -453,7 +372,7 @@ class LuaInstance(ScriptInstance):
             self._scopes.add(scope)
             try:
                 while True:
-                    fn, label, dynamic, contextual = entry
+                    fn, label, _, contextual, _, _ = entry
                     try:
                         if contextual:
                             result = await fn(self._context, *payload)
@@ -462,7 +381,7 @@ class LuaInstance(ScriptInstance):
                     except LimitExceeded as exc:
                         raise self._set_limit(exc) from None
                     except Exception as exc:
-                        error = self._api_error(exc, label, dynamic, payload)
+                        error = self._call_error(exc, entry, payload)
                         self._active_deadline = deadline
                         entry, payload = self._step(co, 1, error)
                     else:
@@ -473,7 +392,7 @@ class LuaInstance(ScriptInstance):
             finally:
                 self._scopes.discard(scope)
         self._ensure_open()
-        raise self._set_limit(LimitExceeded("timeout", self._timeout_detail()))
+        raise self._set_limit(self._limit_error("timeout"))
 
     def _step(
         self, co: LuaObject, code: int | None, value: Any, label: str = ""
@@ -506,20 +425,23 @@ class LuaInstance(ScriptInstance):
                     self._calls += 1
                     entry = self._fns[status - 1]
                     try:
-                        return entry, conv.args_to_py(r, 1)
+                        args = conv.args_to_py(r, 1)
                     except (TypeError, ValueError) as exc:
                         send = (1, f"{entry[1]}: {exc}".encode())
                         continue
+                    return entry, args
                 if status == 0:
+                    if len(r) > 2 and r[1] is None and r[2].__class__ is bytes:
+                        return None, _Failed(r[2].decode("utf-8", "replace"))
                     return None, conv.to_py(r[1]) if len(r) > 1 else None
                 if status == -1:
                     raw = r[1] if len(r) > 1 else None
                     raise runtime_error(self.filename, self._chunk, raw, conv.to_py)
                 if r[1] == b"memory":
-                    raise self._set_limit(LimitExceeded("memory", self._memory_detail()))
-                raise self._set_limit(LimitExceeded("cpu", self._cpu_detail()))
+                    raise self._set_limit(self._limit_error("memory"))
+                raise self._set_limit(self._limit_error("cpu"))
         except _LuaMemoryError:
-            raise self._set_limit(LimitExceeded("memory", self._memory_detail())) from None
+            raise self._set_limit(self._limit_error("memory")) from None
         except _LuaError as exc:
             if self._limit is not None:
                 raise self._set_limit(self._limit) from None
@@ -531,7 +453,7 @@ class LuaInstance(ScriptInstance):
             self._cpu += perf_counter() - t0
             self._busy = False
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
-                self._set_limit(LimitExceeded("cpu", self._cpu_detail()))
+                self._set_limit(self._limit_error("cpu"))
 
     def _check(self) -> bool | int:
         """The count hook: True when the run must end (the prelude then raises LIMIT).
@@ -543,10 +465,10 @@ class LuaInstance(ScriptInstance):
             return True
         now = perf_counter()
         if self._cpu + (now - self._t0) > self._limits.cpu_seconds:
-            self._set_limit(LimitExceeded("cpu", self._cpu_detail()))
+            self._set_limit(self._limit_error("cpu"))
             return True
         if now > self._active_deadline:
-            self._set_limit(LimitExceeded("timeout", self._timeout_detail()))
+            self._set_limit(self._limit_error("timeout"))
             return True
         interval = now - max(self._last_hook, self._t0)
         self._last_hook = now
@@ -561,35 +483,25 @@ class LuaInstance(ScriptInstance):
 
     def _call_sync(self, fid: int, *args: Any) -> tuple[int, Any]:
         """Called directly from Lua for sync_api functions: returns (status, value)."""
-        fn, label, dynamic, contextual = self._fns[fid - 1]
+        entry = self._fns[fid - 1]
+        fn, label, _, contextual, _, _ = entry
         self._calls += 1
         try:
             pyargs = self._conv.args_to_py(args, 0)
-            coro = cast(
-                Coroutine[Any, Any, Any],
-                fn(self._context, *pyargs) if contextual else fn(*pyargs),
-            )
-            try:
-                coro.send(None)
-            except StopIteration as stop:
-                return 0, self._conv.to_lua(stop.value)
-            coro.close()
-            raise RuntimeError("marked sync_api but it suspended")
+            if contextual:
+                pyargs.insert(0, self._context)
+            return 0, self._conv.to_lua(call_sync(fn, pyargs, label))
         except LimitExceeded as exc:
             self._set_limit(exc)
             return 2, None
         except _LuaMemoryError:
-            self._set_limit(LimitExceeded("memory", self._memory_detail()))
+            self._set_limit(self._limit_error("memory"))
             return 2, None
         except Exception as exc:
-            return 1, self._api_error(exc, label, dynamic, args)
+            return 1, self._call_error(exc, entry, args)
 
     async def _builtin_print(self, text: str) -> None:
-        self._output_used += len(text.encode("utf-8", "surrogatepass"))
-        if self._output_used > self._limits.output_bytes:
-            detail = f"the spell printed more than {self._limits.output_bytes} bytes"
-            raise LimitExceeded("output", detail)
-        self._api.output(text)
+        self._print(text)
 
     # errors and limits ----------------------------------------------------------------------
 
@@ -608,17 +520,33 @@ class LuaInstance(ScriptInstance):
         fresh.__dict__.update(limit.__dict__)
         return fresh
 
-    def _cpu_detail(self) -> str:
-        return f"the spell used more than {self._limits.cpu_seconds:g} s of CPU time"
-
-    def _timeout_detail(self) -> str:
-        return f"the spell ran longer than {self._limits.timeout_seconds:g} s"
-
-    def _memory_detail(self) -> str:
-        return f"the spell needed more than {self._limits.memory_bytes} bytes of memory"
+    def _limit_error(self, kind: str) -> LimitExceeded:
+        return limit_exceeded(kind, self._limits)
 
     def _api_error(self, exc: Exception, label: str, dynamic: bool, args: Any) -> bytes:
-        if dynamic and args and isinstance(args[0], (str, bytes)):
-            key = args[0] if isinstance(args[0], str) else args[0].decode("utf-8", "replace")
-            label = f"{label}.{key}"
-        return api_error_message(exc, label)
+        return api_error_text(exc, _call_label(label, dynamic, args)).encode(
+            "utf-8", "surrogatepass"
+        )
+
+    def _call_error(self, exc: Exception, entry: _Entry, args: Any) -> bytes:
+        """The Lua error for an API call that raised ``exc``.
+
+        A call with an argument count outside the function's (derived once from its signature,
+        in the plan) fails before the function runs: Python refuses to bind the arguments, and
+        the error is worded in the script's terms instead. Checking here rather than before
+        every call keeps the happy path free of it.
+        """
+        fn, label, dynamic = entry[0], entry[1], entry[2]
+        if exc.__class__ is TypeError:
+            count = len(args) - dynamic
+            if not entry[4] <= count <= entry[5]:
+                exc = arity_error(_call_label(label, dynamic, args), fn, dynamic, count)
+        return self._api_error(exc, label, dynamic, args)
+
+
+def _call_label(label: str, dynamic: bool, args: Any) -> str:
+    """``tools.weather`` for a call of the dynamic function of ``tools`` with key ``weather``."""
+    if dynamic and args and isinstance(args[0], (str, bytes)):
+        key = args[0] if isinstance(args[0], str) else args[0].decode("utf-8", "replace")
+        return f"{label}.{key}"
+    return label

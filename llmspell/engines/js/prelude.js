@@ -1,44 +1,44 @@
-"""The JavaScript half of the bridge, evaluated once in every fresh QuickJS context.
-
-``PRELUDE`` is a strict-mode script whose block scope holds the bridge (nothing of it is a
-global) and whose value is ``init(spec, source) -> bridge | error``. Before any spell code runs
-it captures the built-ins it relies on, so a spell that later overwrites ``JSON``, ``Promise``
-or prototype methods cannot reach or disturb it. ``init`` installs the API globals, freezes
-``Promise``, locks ``Error.prepareStackTrace`` to its own formatter (which shows only the
-spell's frames, and whose call sites would otherwise hand out the bridge's functions), compiles
-the spell as the body of an async function and returns ``bridge(kind, text)``:
-
-* ``bridge(1, batch)`` applies a JSON batch from the host: ``[0, id, ok, flagged, value]``
-  settles API call ``id`` (an error is ``[name, message, plain]``); ``[1, inv, fid, flagged,
-  args]`` invokes script function ``fid``; ``[2]`` starts the spell (invocation 0);
-  ``[3, fid, n]`` releases a function the host no longer holds.
-* ``bridge(2)`` returns everything queued since the last call, as JSON: ``[0, text]`` output;
-  ``[1, id, op, flagged, args]`` an API request; ``[2, inv, 1, flagged, value]`` /
-  ``[2, inv, 0, 0, error]`` an invocation's result; ``[3, error]`` a rejected API Promise
-  nobody handled; ``[5]`` output beyond the limit was dropped.
-
-Values cross as JSON text. Functions, host objects and non-finite numbers travel as one-key
-marker objects (``{"\\u0000f": id}``, ``{"\\u0000h": ...}``, ``{"\\u0000c": [op, name]}``,
-``{"\\u0000n": "NaN"}``); user keys starting with NUL get one more NUL, and ``flagged`` says
-whether a payload needs this decoding at all. Internal records have a null prototype and
-internal lists are strings, so the bridge never looks a property up on a prototype a spell
-can change.
-
-``PYJSON`` (compiled on first use) implements ``json.encode``/``json.decode`` inside the engine,
-because spells call them without ``await``; they mirror the runtime's Python functions, and a
-test compares the two.
-"""
-
-from __future__ import annotations
-
-import json
-
-from ._js_pyjson import PYJSON
-
-# Lines the host puts before the spell's first line (the async function header takes 2 more).
-LINE_PAD = 1000
-
-PRELUDE = r"""'use strict';
+// The JavaScript half of the bridge, evaluated once in every fresh QuickJS context.
+//
+// ``PRELUDE`` is a strict-mode script whose block scope holds the bridge (nothing of it is a
+// global) and whose value is ``init(spec, source) -> bridge | error``. Before any spell code runs
+// it captures the built-ins it relies on, so a spell that later overwrites ``JSON``, ``Promise``
+// or prototype methods cannot reach or disturb it. ``init`` installs the API globals, freezes
+// ``Promise``, locks ``Error.prepareStackTrace`` to its own formatter (which shows only the
+// spell's frames, and whose call sites would otherwise hand out the bridge's functions), compiles
+// the spell as the body of an async function and returns ``bridge(kind, text)``:
+//
+// * ``bridge(1, batch)`` applies a JSON batch from the host: ``[0, id, ok, flagged, value]``
+//   settles API call ``id`` (an error is ``[name, message, plain]``); ``[1, inv, fid, flagged,
+//   args]`` invokes script function ``fid``; ``[2]`` starts the spell (invocation 0);
+//   ``[3, fid, n]`` releases a function the host no longer holds; ``[4]`` asks for every
+//   rejection still unhandled to be reported now (the host has nothing else to run).
+// * ``bridge(2)`` returns everything queued since the last call, as JSON:
+//   ``[2, inv, 1, flagged, value]`` / ``[2, inv, 0, 0, error]`` an invocation's result;
+//   ``[3, error]`` a rejected API Promise nobody handled; ``[4]`` some rejection is not handled
+//   yet. A rejection is reported when it is still unhandled at the end of the turn after the
+//   one it happened in (calls that finish together may settle in separate turns), or when the
+//   host says it is idle.
+//
+// The script calls the host directly through ``HOST(op, id, flagged, args)``, a Python function
+// the host adds as a global and the prelude takes away before any spell code runs:
+//
+// * ``op`` -1: print the JSON string ``args``.
+// * ``id`` 0: call the ``sync_api`` function ``op`` with the JSON list ``args`` and answer
+//   ``[0, flagged, value]`` or ``[1, name, message, plain]`` at once: such calls return their
+//   value, no Promise.
+// * ``id`` > 0: start API call ``id``; answers '' (its Promise is settled by a later batch) or
+//   ``[1, name, message, plain]`` (refused before it started).
+// * Any of them answers 'L' when it hit a limit: the script must not go on, so it spins until
+//   the host's interrupt handler, already told, ends it (an interrupt cannot be caught).
+//
+// Values cross as JSON text. Functions, host objects and non-finite numbers travel as one-key
+// marker objects (``{"\u0000f": id}``, ``{"\u0000h": ...}``, ``{"\u0000c": [op, name]}``,
+// ``{"\u0000n": "NaN"}``); user keys starting with NUL get one more NUL, and ``flagged`` says
+// whether a payload needs this decoding at all. Internal records have a null prototype and
+// internal lists are strings, so the bridge never looks a property up on a prototype a spell
+// can change.
+'use strict';
 {
 const G = globalThis, O = Object, P = Promise, E = Error, D = Date, TE = TypeError;
 const FP = Function.prototype, uncurry = FP.bind.bind(FP.call);
@@ -53,27 +53,23 @@ const wmGet = uncurry(WeakMap.prototype.get), wmSet = uncurry(WeakMap.prototype.
 const wsAdd = uncurry(WeakSet.prototype.add), wsHas = uncurry(WeakSet.prototype.has);
 const isWF = uncurry(String.prototype.isWellFormed), code = uncurry(String.prototype.charCodeAt);
 const indexOf = uncurry(String.prototype.indexOf), repeat = uncurry(String.prototype.repeat);
-const toExp = uncurry(Number.prototype.toExponential), Fn = Function, PYJSON = /*PYJSON*/;
+const HOST = G.__llmspellHost;
+delete G.__llmspellHost;
 const AsyncFunction = (async function () {}).constructor, TAG = Symbol.toStringTag;
 const MAXD = 200;
-let FILE, SKIP, OUTMAX, JM;  // from the host's spec, set by init
+let FILE, SKIP;  // from the host's spec, set by init
 const SAFE = 9007199254740992;
-let queue = '', out = '', outUsed = 0, overflow = 0, seq = 0, fseq = 0, mainFn, rejected = null;
+let queue = '', seq = 0, fseq = 0, mainFn, rejected = null, flushAll = false;
 const calls = new M(), fnById = new M(), fnIds = new M(), fnSent = new M();
 const hosts = new M(), foreign = new M(), hostIds = new WeakMap();
 const consumed = new WeakSet(), ours = new WeakSet(), plain = new WeakSet();
 const own = e => { wsAdd(ours, e); return e; };
 const prop = value => ({ __proto__: null, value, writable: true, configurable: true });
 
-function add(entry) { queue = queue === '' ? entry : queue + ',' + entry; }
-function flush() { if (out !== '') { const o = out; out = ''; add('[0,' + quote(o) + ']'); } }
-function put(entry) { flush(); add(entry); }
-function emit(s) {
-  if (overflow) return;
-  if (outUsed + s.length > OUTMAX) { overflow = 1; s = slice(s, 0, OUTMAX - outUsed); }
-  outUsed += s.length;
-  out += s;
-}
+function put(entry) { queue = queue === '' ? entry : queue + ',' + entry; }
+function stop() { for (;;) { /* the host's interrupt handler ends the run */ } }
+// (strings to the host are flattened with slice: it cannot read QuickJS rope strings)
+function emit(s) { if (HOST(-1, 0, 0, slice(quote(s), 0)) === 'L') stop(); }
 
 // Script values -> JSON text. st.f: markers used; chain: the objects being serialised.
 function fnId(f) {
@@ -207,42 +203,53 @@ const apiProto = O.create(P.prototype, {
   constructor: { get() { mark(this); return P; } },
   then: { value: { then(a, b) { mark(this); return then(this, a, b); } }.then },
 });
-function request(op, args, name, label) {
-  const site = new E(), st = { __proto__: null, f: false };
-  let res, rej, text, err;
-  const p = new P(function (a, b) { res = a; rej = b; });
-  setProto(p, apiProto);
-  try { text = serArgs(args, name, st); } catch (e) { err = e; }
-  if (err !== undefined) {
-    if (wsHas(ours, err)) {
-      def(site, 'name', prop('TypeError'));
-      def(site, 'message', prop(label + ': ' + err.message));
-      err = site;
-    }
-    fail({ __proto__: null, p, rej }, err);
-    return p;
+function failure(site, name, message, isPlain) {  // the Error of a failed API call
+  def(site, 'name', prop(name));
+  def(site, 'message', prop(message));
+  if (isPlain) wsAdd(plain, site);  // a SpellError: its message says it all (as in Lua)
+  return site;
+}
+function args(site, a, name, label, st) {  // the arguments as JSON text, or throws
+  try { return slice(serArgs(a, name, st), 0); } catch (e) {
+    throw wsHas(ours, e) ? failure(site, 'TypeError', label + ': ' + e.message, false) : e;
   }
-  const id = ++seq;
-  mSet(calls, id, { __proto__: null, res, rej, p, site });
-  put('[1,' + id + ',' + op + ',' + (st.f ? 1 : 0) + ',' + text + ']');
+}
+function request(op, a, name, label) {
+  const site = new E(), st = { __proto__: null, f: false };
+  let res, rej, text;
+  const p = new P(function (y, n) { res = y; rej = n; });
+  setProto(p, apiProto);
+  const c = { __proto__: null, res, rej, p, site };
+  try { text = args(site, a, name, label, st); } catch (e) { fail(c, e); return p; }
+  const id = ++seq, r = HOST(op, id, st.f ? 1 : 0, text);
+  if (r === '') { mSet(calls, id, c); return p; }
+  if (r === 'L') stop();
+  const m = parse(r);
+  fail(c, failure(site, m[1], m[2], m[3]));
   return p;
+}
+function call(op, a, name, label) {  // a sync_api function: its value, at once
+  const st = { __proto__: null, f: false };
+  const text = args(new E(), a, name, label, st);  // first: it sets st.f (functions passed)
+  const r = HOST(op, 0, st.f ? 1 : 0, text);
+  if (r === 'L') stop();
+  const m = parse(r);
+  if (m[0] === 0) return m[1] ? revive(m[2]) : m[2];
+  throw failure(new E(), m[1], m[2], m[3]);
 }
 function fail(c, e) {
   c.rej(e);
-  if (!wsHas(consumed, c.p)) rejected = { __proto__: null, p: c.p, e, up: rejected };
+  if (!wsHas(consumed, c.p)) rejected = { __proto__: null, p: c.p, e, up: rejected, old: false };
 }
 function settle(id, ok, f, v) {
   const c = mGet(calls, id);
   if (c === undefined) return;
   mDel(calls, id);
   if (ok) { c.res(f ? revive(v) : v); return; }
-  def(c.site, 'name', prop(v[0]));
-  def(c.site, 'message', prop(v[1]));
-  if (v[2]) wsAdd(plain, c.site);  // a SpellError: its message says it all (as in Lua)
-  fail(c, c.site);
+  fail(c, failure(c.site, v[0], v[1], v[2]));
 }
-function stub(op, name, dyn, label) {
-  const f = (...a) => request(op, a, dyn, label);
+function stub(op, name, dyn, label, sync) {
+  const f = sync ? (...a) => call(op, a, dyn, label) : (...a) => request(op, a, dyn, label);
   def(f, 'name', { value: name });
   return f;
 }
@@ -259,7 +266,7 @@ function revive(v) {
     if (k === '\0n') return +x;
     if (k === '\0c') {
       let f = mGet(foreign, x[0]);
-      if (f === undefined) { f = stub(x[0], x[1], undefined, x[1]); mSet(foreign, x[0], f); }
+      if (f === undefined) { f = stub(x[0], x[1], undefined, x[1], 0); mSet(foreign, x[0], f); }
       return f;
     }
   }
@@ -283,7 +290,7 @@ function host(p) {
   }
   for (let i = 0; i < ms.length; i++) {
     const m = ms[i][0];
-    def(o, m, { __proto__: null, value: stub(ms[i][1], m, undefined, type + '.' + m) });
+    def(o, m, { __proto__: null, value: stub(ms[i][1], m, undefined, type + '.' + m, ms[i][2]) });
   }
   def(o, TAG, { value: type });
   return freeze(o);
@@ -314,6 +321,7 @@ function invoke(inv, fn, args) {
   }
   let r;
   try { r = apply(fn, undefined, args); } catch (e) { done(inv, false, e); return; }
+  if (typeof r !== 'object' && typeof r !== 'function') { done(inv, true, r); return; }
   const q = new P(function (res) { res(r); });
   then(q, function (v) { done(inv, true, v); }, function (e) { done(inv, false, e); });
 }
@@ -334,16 +342,20 @@ function bridge(kind, text) {
         case 1: invoke(m[1], mGet(fnById, m[2]), m[3] ? revive(m[4]) : m[4]); break;
         case 2: invoke(0, mainFn, []); break;
         case 3: release(m[1], m[2]); break;
+        case 4: flushAll = true; break;
       }
     }
     return '';
   }
+  let kept = null;
   for (let r = rejected; r !== null; r = r.up) {
-    if (!wsHas(consumed, r.p)) put('[3,' + errInfo(r.e) + ']');
+    if (wsHas(consumed, r.p)) continue;
+    if (r.old || flushAll) put('[3,' + errInfo(r.e) + ']');
+    else kept = { __proto__: null, p: r.p, e: r.e, up: kept, old: true };
   }
-  rejected = null;
-  if (overflow === 1) { overflow = 2; put('[5]'); }
-  flush();
+  rejected = kept;
+  flushAll = false;
+  if (kept !== null) put('[4]');
   const t = '[' + queue + ']';
   queue = '';
   return slice(t, 0);  // a flat string: the host cannot read QuickJS rope strings
@@ -362,36 +374,18 @@ function prepare(err, cs) {
   return s;
 }
 
-// json.encode/decode: see PYJSON; compiled on first use (most spells never call them).
-let pyjson = null;
-function pyjsonFn(name) {
-  const f = (...a) => {
-    if (pyjson === null) {
-      pyjson = new Fn('deps', PYJSON)({ __proto__: null, quote, parse, slice, keys, def,
-        isArray, prop, wmGet, wsAdd, wsHas, hostIds, plain, ours, own, D, E, TE, iso, errText,
-        str, isWF, code, indexOf, repeat, toExp, SAFE, MAXD, JM });
-    }
-    return apply(pyjson[name], undefined, a);
-  };
-  def(f, 'name', { value: 'json.' + name });
-  return f;
-}
-
 // init(spec, source): globals (frozen, non-writable, non-configurable), then the spell.
 (function init(specText, srcText) {
 const spec = parse(specText);
 FILE = spec.file;
 SKIP = spec.skip;
-OUTMAX = spec.out;
-JM = spec.jm;
 const gdef = (name, value) => def(G, name, { __proto__: null, value });
 const api = spec.f ? revive(spec.api) : spec.api;
 for (let i = 0; i < api.ns.length; i++) {
   const n = api.ns[i], fns = n[1], vals = n[3], vk = keys(vals);
   let o = {};
   for (let j = 0; j < fns.length; j++) {
-    const label = n[0] + '.' + fns[j][0];
-    const f = fns[j][2] ? pyjsonFn(fns[j][0]) : stub(fns[j][1], label, undefined, label);
+    const label = n[0] + '.' + fns[j][0], f = stub(fns[j][1], label, undefined, label, fns[j][2]);
     def(o, fns[j][0], { __proto__: null, value: f, enumerable: true });
   }
   for (let j = 0; j < vk.length; j++) {
@@ -399,18 +393,19 @@ for (let i = 0; i < api.ns.length; i++) {
   }
   freeze(o);
   if (n[2] >= 0) {
-    const dyn = n[2], cache = new M();
+    const dyn = n[2], dynSync = n[4], cache = new M();
     o = new Proxy(o, { __proto__: null, get(t, k, r) {
       if (typeof k !== 'string' || k === 'then' || k in t) return rget(t, k, r);
       let f = mGet(cache, k);
-      if (f === undefined) { f = stub(dyn, k, k, n[0] + '.' + k); mSet(cache, k, f); }
+      if (f === undefined) { f = stub(dyn, k, k, n[0] + '.' + k, dynSync); mSet(cache, k, f); }
       return f;
     } });
   }
   gdef(n[0], o);
 }
 for (let i = 0; i < api.fn.length; i++) {
-  gdef(api.fn[i][0], stub(api.fn[i][1], api.fn[i][0], undefined, api.fn[i][0]));
+  const g = api.fn[i];
+  gdef(g[0], stub(g[1], g[0], undefined, g[0], g[2]));
 }
 const gv = keys(api.val);
 for (let i = 0; i < gv.length; i++) gdef(gv[i], deepFreeze(api.val[gv[i]]));
@@ -435,19 +430,4 @@ if (fnStr(mainFn) !== 'async function anonymous(\n) {\n' + src + '\n}') {
 }
 return bridge;
 })
-}"""
-
-
-PRELUDE = PRELUDE.replace("/*PYJSON*/", json.dumps(PYJSON))
-# Frames at lines <= LINE_PAD + 2 are hidden as the prelude's: it must stay shorter.
-assert PRELUDE.count("\n") < LINE_PAD, "the prelude outgrew LINE_PAD"
-
-CHECK = r"""(function (srcText) {
-  const AsyncFunction = (async function () {}).constructor, src = JSON.parse(srcText);
-  let f;
-  try { f = new AsyncFunction(src); } catch (e) { return String(e) + '\n' + e.stack; }
-  if (Function.prototype.toString.call(f) !== 'async function anonymous(\n) {\n' + src + '\n}') {
-    return 'SyntaxError: unbalanced braces: the spell closes its own top level\n';
-  }
-  return '';
-})"""
+}

@@ -1,99 +1,52 @@
-"""One spell in one QuickJS Context, and the driver task that owns it (see :mod:`._js`)."""
+"""One spell in one QuickJS Context, and the driver task that owns it (see the package)."""
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import json
 import logging
+import math
 import time
-from collections.abc import Coroutine, Sequence
-from typing import Any, cast
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
 import quickjs  # type: ignore[import-untyped]
 
-from .._exceptions import LimitExceeded, SpellClosedError, SpellError, SpellRuntimeError
-from ._base import (
+from ..._exceptions import LimitExceeded, SpellClosedError, SpellError, SpellRuntimeError
+from .._base import (
     Api,
-    ApiCache,
     InstanceStatistics,
     Limits,
+    OutputMeter,
     ScriptFunction,
     ScriptInstance,
     ScriptValue,
-    is_sync_api,
+    arity_error,
+    call_sync,
+    limit_exceeded,
 )
-from ._js_codec import BridgeError, Codec, Op, api_op, dumps, no_functions
-from ._js_errors import (
+from ._codec import BridgeError, Codec, dumps
+from ._errors import (
     SKIP,
     clone,
     compile_check,
     engine_error,
     failed_message,
-    limit_exceeded,
+    failure_text,
     script_error,
     syntax_error,
 )
-from ._js_prelude import LINE_PAD, PRELUDE
-from ._js_pyjson import json_messages
+from ._interrupt import attach, detach
+from ._plan import bind, plans
+from ._prelude import LINE_PAD, PRELUDE
+from ._workers import Job, Workers
 
 logger = logging.getLogger("llmspell.engines.js")
 
-_SALVAGE_SECONDS = 0.05
-_IDLE_WORKERS = 4
-_NATIVE_JSON = ("encode", "decode")  # json.* functions the prelude implements (sync in JS)
-
-
-def _bind(api: Api, codec: Codec) -> dict[str, Any]:
-    """Register the Api's functions as ops of ``codec``; return the spec's ``ns`` and ``fn``."""
-    namespaces = []
-    for ns_name, ns in api.namespaces.items():
-        fns = [
-            [
-                name,
-                codec.add_op(api_op(fn, f"{ns_name}.{name}")),
-                int(ns_name == "json" and name in _NATIVE_JSON and is_sync_api(fn)),
-            ]
-            for name, fn in ns.functions.items()
-        ]
-        dyn = -1 if ns.dynamic is None else codec.add_op(api_op(ns.dynamic, ns_name, True))
-        namespaces.append([ns_name, fns, dyn, dict(ns.values)])
-    functions = [[name, codec.add_op(api_op(fn, name))] for name, fn in api.functions.items()]
-    return {"ns": namespaces, "fn": functions}
-
-
-@dataclasses.dataclass(frozen=True)
-class _Plan:
-    """What every instance opened with the same Api shares (see :class:`ApiCache`).
-
-    Attributes:
-        ops: the API functions, in op order.
-        messages: the error messages of Python's json functions, for the in-engine json.
-        members: the spec's ``"ns":...,"fn":...`` text; None when the namespaces' values hold
-            host objects or functions, which each instance's codec must encode itself.
-    """
-
-    ops: tuple[Op, ...]
-    messages: str
-    members: str | None
-
-
-def _derive_plan(api: Api) -> _Plan:
-    codec = Codec(no_functions)
-    members = _bind(api, codec)
-    flagged, text = codec.encode(members)
-    messages = "{}"
-    if any(native for _, fns, _, _ in members["ns"] for _, _, native in fns):
-        encode = api.namespaces["json"].functions.get("encode")
-        messages = json_messages(encode, _JsFunction.__name__)
-    # Shared as text only when plain: no markers, and no key the decoder would take for one.
-    shareable = not flagged and "\\u0000" not in text
-    return _Plan(tuple(codec.ops), messages, text[1:-1] if shareable else None)
-
-
-_plans = ApiCache(_derive_plan)
+_HOST_NAME = "__llmspellHost"  # the global the prelude takes away before the spell runs
 
 
 class _Waiter:
@@ -101,8 +54,8 @@ class _Waiter:
 
     __slots__ = ("deadline", "error", "event", "value")
 
-    def __init__(self, deadline: float | None) -> None:
-        self.event = anyio.Event()
+    def __init__(self, deadline: float | None, event: anyio.Event) -> None:
+        self.event = event
         self.deadline = deadline
         self.value: ScriptValue = None
         self.error: BaseException | None = None
@@ -114,16 +67,6 @@ class _Waiter:
     def fail(self, error: BaseException) -> None:
         self.error = error
         self.event.set()
-
-
-class _Slot:
-    """An idle worker waiting for its next request."""
-
-    __slots__ = ("event", "job")
-
-    def __init__(self) -> None:
-        self.event = anyio.Event()
-        self.job: tuple[int, Op, list[Any], str] | None = None
 
 
 class _JsFunction(ScriptFunction):
@@ -152,13 +95,18 @@ class _JsInstance(ScriptInstance):
 
     def __init__(self, source: str, filename: str, api: Api, limits: Limits) -> None:
         self._filename = filename
+        self._source = source
         self._api = api
         self._context = api.context
+        self._tracker = api.tracker
         self._limits = limits
+        self._print = OutputMeter(api.output, limits)
         self._codec = Codec(lambda fid: _JsFunction(self, fid))
         self._inbox: list[str] = []
         self._releases: list[str] = []
         self._wake = anyio.Event()
+        # the backend's own Event class: constructing it directly skips anyio's dispatch
+        self._new_event: Callable[[], anyio.Event] = type(self._wake)
         self._waiters: dict[int, _Waiter] = {}
         self._next_invocation = 1
         self._inflight = 0
@@ -169,14 +117,22 @@ class _JsInstance(ScriptInstance):
         self._cpu_used = 0.0
         self._api_calls = 0
         self._turn_deadline: float | None = None
-        self._js_kind = "cpu"
-        self._js_left = 0.0
-        self._js_start = 0.0
+        self._in_turn = False
+        self._rejections_pending = False  # a rejection not handled yet, reported when idle
+        self._watch_target = math.inf  # the deadline _watch sleeps until
+        self._watch_wake = anyio.Event()
+        self._host_limit: SpellError | None = None  # hit inside a call from the script
         self._tg: anyio.abc.TaskGroup | None = None
-        self._idle_workers: list[_Slot] = []
+        self._workers = Workers(self._run_request, self._new_event)
         self._ctx: Any = quickjs.Context()
         self._ctx.set_memory_limit(limits.memory_bytes)
-        self._bridge: Any = self._load(source)
+        self._budget, self._runtime = attach(self._ctx)
+        try:
+            self._ctx.add_callable(_HOST_NAME, self._host)
+            self._bridge: Any = self._load(source)
+        except BaseException:
+            self._free()
+            raise
 
     # Setup and teardown -------------------------------------------------------------------
 
@@ -199,18 +155,15 @@ class _JsInstance(ScriptInstance):
 
     def _spec(self) -> str:
         codec, api = self._codec, self._api
-        plan = _plans(api)
+        plan = plans(api)
         if plan.members is not None:
             codec.ops.extend(plan.ops)
             flagged, values = codec.encode(dict(api.values))
             text = f'{{{plan.members},"val":{values}}}'
         else:  # namespace values that need this instance's codec (host objects, functions)
-            members = _bind(api, codec)
+            members = bind(api, codec)
             flagged, text = codec.encode({**members, "val": dict(api.values)})
-        return (
-            f'{{"file":{dumps(self._filename)},"skip":{SKIP},"jm":{plan.messages},'
-            f'"out":{self._limits.output_bytes},"f":{int(flagged)},"api":{text}}}'
-        )
+        return f'{{"file":{dumps(self._filename)},"skip":{SKIP},"f":{int(flagged)},"api":{text}}}'
 
     def _close(self) -> None:
         self._closed = True
@@ -222,9 +175,12 @@ class _JsInstance(ScriptInstance):
     def _free(self) -> None:
         self._closed = True
         self._bridge = None
+        if self._ctx is not None:
+            detach(self._ctx, self._runtime)
         self._ctx = None
         self._tg = None
         self._codec.detach()
+        self._workers.detach()
 
     # Public API ---------------------------------------------------------------------------
 
@@ -234,8 +190,8 @@ class _JsInstance(ScriptInstance):
         if self._main_started:
             raise RuntimeError("run_main() can be called once per instance")
         self._main_started = True
-        waiter = _Waiter(self._new_deadline())
-        self._waiters[0] = waiter
+        waiter = _Waiter(self._new_deadline(), self._new_event())
+        self._add_waiter(0, waiter)
         self._post("[2]")
         return await self._wait(0, waiter)
 
@@ -250,8 +206,9 @@ class _JsInstance(ScriptInstance):
         invocation = self._next_invocation
         self._next_invocation += 1
         main = self._waiters.get(0)
-        waiter = _Waiter(main.deadline if main is not None else self._new_deadline())
-        self._waiters[invocation] = waiter
+        deadline = main.deadline if main is not None else self._new_deadline()
+        waiter = _Waiter(deadline, self._new_event())
+        self._add_waiter(invocation, waiter)
         self._post(f"[1,{invocation},{fid},{int(flagged)},{text}]")
         return await self._wait(invocation, waiter)
 
@@ -265,18 +222,35 @@ class _JsInstance(ScriptInstance):
         timeout = self._limits.timeout_seconds
         return None if timeout is None else time.monotonic() + timeout
 
+    def _add_waiter(self, key: int, waiter: _Waiter) -> None:
+        self._waiters[key] = waiter
+        if waiter.deadline is not None and waiter.deadline < self._watch_target:
+            self._watch_wake.set()
+
+    async def _watch(self) -> None:
+        """End the run when someone waits for the script past their deadline.
+
+        One task sleeping until the nearest deadline, rather than a timer around every wait:
+        a spell handling thousands of events makes thousands of waits.
+        """
+        while not self._closed and self._fatal is None:
+            now = time.monotonic()
+            nearest = min(
+                (w.deadline for w in self._waiters.values() if w.deadline is not None),
+                default=math.inf,
+            )
+            if nearest <= now:
+                self._die(self._limit_exceeded("timeout"))
+                return
+            self._watch_target = nearest
+            self._watch_wake = anyio.Event()
+            with anyio.move_on_after(nearest - now):
+                await self._watch_wake.wait()
+
     async def _wait(self, key: int, waiter: _Waiter) -> ScriptValue:
         try:
-            if waiter.deadline is None:
+            if not waiter.event.is_set():  # (it may be already: the post ran the script)
                 await waiter.event.wait()
-            else:
-                with anyio.move_on_after(waiter.deadline - time.monotonic()):
-                    await waiter.event.wait()
-                if not waiter.event.is_set():
-                    error = self._limit_exceeded("timeout")
-                    self._die(error)
-                    if not waiter.event.is_set():
-                        waiter.fail(error)
         finally:
             if self._waiters.get(key) is waiter:
                 del self._waiters[key]
@@ -285,8 +259,31 @@ class _JsInstance(ScriptInstance):
         return waiter.value
 
     def _post(self, message: str) -> None:
+        """Queue a message for the script, and run it at once unless a turn is in progress.
+
+        The task that posts (an API call that finished, a caller of a script function) runs
+        the turn itself, as Lua's callers drive their coroutines: a round trip then costs no
+        switch to the driver task. The driver runs what arrives during a turn and finishes
+        runs (see :meth:`_idle`); it is woken when there is something left for it.
+        """
         self._inbox.append(message)
-        self._wake.set()
+        if self._in_turn or self._tg is None or self._fatal is not None or self._closed:
+            self._wake.set()
+            return
+        self._run_turn()
+        if self._inbox or self._main_settling or self._rejections_pending:
+            self._wake.set()
+        elif self._waiters and not self._inflight:
+            self._wake.set()
+
+    def _run_turn(self) -> None:
+        try:
+            self._turn()
+        except SpellError as exc:
+            self._die(exc)
+        except Exception as exc:
+            logger.exception("JS bridge failure in %s", self._filename)
+            self._die(SpellRuntimeError(self._filename, None, f"internal error: {exc!r}"))
 
     def _die(self, error: SpellError) -> None:
         if self._fatal is not None or self._closed:
@@ -304,18 +301,12 @@ class _JsInstance(ScriptInstance):
     async def _drive(self) -> None:
         async with anyio.create_task_group() as tg:
             self._tg = tg
+            self._workers.start(tg)
+            tg.start_soon(self._watch)
             while self._fatal is None and not self._closed:
                 if self._inbox:
-                    try:
-                        self._turn()
-                    except SpellError as exc:
-                        self._die(self._salvage_output(exc))
-                        break
-                    except Exception as exc:
-                        logger.exception("JS bridge failure in %s", self._filename)
-                        self._die(
-                            SpellRuntimeError(self._filename, None, f"internal error: {exc!r}")
-                        )
+                    self._run_turn()
+                    if self._fatal is not None:
                         break
                     if self._inbox:
                         await anyio.lowlevel.checkpoint()
@@ -323,18 +314,20 @@ class _JsInstance(ScriptInstance):
                 self._idle()
                 if self._fatal is None and not self._closed and not self._inbox:
                     await self._wake.wait()
-                    self._wake = anyio.Event()
+                    self._wake = self._new_event()
             # Idle workers just return; only calls still in flight are cancelled (cancelling
             # idle tasks too would leave their frames in reference cycles for the GC).
-            for slot in self._idle_workers:
-                slot.event.set()
-            self._idle_workers.clear()
+            self._workers.close()
+            self._watch_wake.set()
             if self._inflight:
                 tg.cancel_scope.cancel()
 
     def _idle(self) -> None:
         """Nothing to feed the script: finish run_main, or detect a deadlock."""
         if self._inflight:
+            return
+        if self._rejections_pending:  # report them before the run can finish
+            self._inbox.append("[4]")
             return
         main = self._waiters.get(0)
         if main is not None and self._main_settling:
@@ -355,6 +348,13 @@ class _JsInstance(ScriptInstance):
                     waiter.fail(clone(error))
 
     def _turn(self) -> None:
+        self._in_turn = True
+        try:
+            self._turn_once()
+        finally:
+            self._in_turn = False
+
+    def _turn_once(self) -> None:
         releases, self._releases = self._releases, []
         batch, self._inbox = self._inbox, []
         if releases:
@@ -375,48 +375,45 @@ class _JsInstance(ScriptInstance):
     def _begin_js(self) -> float:
         """Start a stretch of script execution; returns the thread CPU clock.
 
-        Within the stretch each entry gets what is left of ``min(cpu budget, wall clock)``
-        minus the wall time already spent in the stretch (wall >= CPU, so this never lets
-        the script past its budget); the CPU time of the whole stretch is added at its end.
+        The interrupt handler stops the script once the thread has used what is left of the
+        CPU budget, or at the earliest deadline of whoever waits for it (wall clock); the CPU
+        time of the whole stretch (the API functions it called directly included) is added at
+        its end.
         """
-        left = self._limits.cpu_seconds - self._cpu_used
-        self._js_kind = "cpu"
-        if self._turn_deadline is not None:
-            wall = self._turn_deadline - time.monotonic()
-            if wall < left:
-                left, self._js_kind = wall, "timeout"
-        self._js_left = left
-        self._js_start = time.monotonic()
-        return time.thread_time()
+        start = time.thread_time()
+        budget = self._budget
+        budget.tripped = None
+        budget.cpu_deadline = start + self._limits.cpu_seconds - self._cpu_used
+        deadline = self._turn_deadline
+        budget.wall_deadline = math.inf if deadline is None else deadline
+        if self._cpu_used >= self._limits.cpu_seconds:
+            raise self._limit_exceeded("cpu")
+        if deadline is not None and time.monotonic() >= deadline:
+            raise self._limit_exceeded("timeout")
+        return start
 
     def _enter(self, fn: Any, *args: Any) -> Any:
-        """Call into QuickJS with the stretch's remaining time as its interrupt limit."""
-        left = self._js_left - (time.monotonic() - self._js_start)
-        if left <= 0:
-            raise self._limit_exceeded(self._js_kind)
-        self._ctx.set_time_limit(left)
+        """Call into QuickJS (under the stretch's budget)."""
         try:
             return fn(*args)
         except quickjs.JSException as exc:
-            raise engine_error(
-                exc, self._js_kind, self._turn_deadline, self._filename, self._limits
-            ) from None
+            tripped = self._budget.tripped
+            if tripped == "host" and self._host_limit is not None:
+                raise self._host_limit from None
+            raise engine_error(exc, tripped, self._filename, self._limits) from None
 
     def _process(self, text: str) -> None:
+        self._rejections_pending = False
         try:
             entries = json.loads(text)
             for entry in entries:
                 kind = entry[0]
-                if kind == 1:
-                    self._request(entry[1], entry[2], entry[3], entry[4])
-                elif kind == 0:
-                    self._output(entry[1])
-                elif kind == 2:
+                if kind == 2:
                     self._completed(entry[1], entry[2], entry[3], entry[4])
                 elif kind == 3:
                     self._unhandled(entry[1])
-                elif kind == 5:
-                    raise self._limit_exceeded("output")
+                elif kind == 4:
+                    self._rejections_pending = True
                 else:
                     raise BridgeError(f"unknown message {kind!r}")
         except (BridgeError, IndexError, KeyError, TypeError, ValueError) as exc:
@@ -424,62 +421,68 @@ class _JsInstance(ScriptInstance):
                 self._filename, None, f"internal bridge error: {exc!r}"
             ) from exc
 
-    def _output(self, text: str) -> None:
-        self._api.output(text)
+    # Calls from the script ----------------------------------------------------------------
 
-    # Requests from the script -------------------------------------------------------------
+    def _host(self, op_index: int, call_id: int, flagged: int, text: str) -> str:
+        """``HOST`` in the prelude: print, run a sync_api function, or start an API call.
 
-    def _request(self, call_id: int, op_index: int, flagged: int, args: list[Any]) -> None:
+        Called by QuickJS while the script runs; it must never raise. A limit hit here (the
+        output limit, or one an API function raises) is recorded and answered with 'L': the
+        script then spins until the interrupt handler, told through the budget, stops it.
+        """
+        try:
+            if op_index < 0:
+                self._print(json.loads(text))
+                return ""
+            # (QuickJS may hand over an integral number as a float)
+            return self._request(int(op_index), int(call_id), flagged, text)
+        except LimitExceeded as exc:
+            error: SpellError = exc
+        except Exception as exc:
+            logger.exception("JS bridge failure in %s", self._filename)
+            error = SpellRuntimeError(self._filename, None, f"internal error: {exc!r}")
+        if self._host_limit is None:
+            self._host_limit = error
+        self._budget.tripped = "host"
+        return "L"
+
+    def _request(self, op_index: int, call_id: int, flagged: int, text: str) -> str:
         op = self._codec.ops[op_index]
+        args = json.loads(text)
         if flagged:
             args = self._codec.decode(args)
         self._api_calls += 1
         label = f"{op.label}.{args[0]}" if op.dynamic and args else op.label
+        count = len(args) - op.dynamic
+        if not op.fewest <= count <= op.most:
+            return failure_text(arity_error(label, op.fn, op.dynamic, count), label)
         if not op.sync:
             self._inflight += 1
-            job = (call_id, op, args, label)
-            if self._idle_workers:
-                slot = self._idle_workers.pop()
-                slot.job = job
-                slot.event.set()
-            else:
-                assert self._tg is not None
-                self._tg.start_soon(self._worker, job)
-            return
+            if self._tracker is not None:
+                self._tracker.call_started()
+            self._workers.submit((call_id, op, args, label))
+            return ""
         try:
-            coro = cast(
-                "Coroutine[Any, Any, ScriptValue]",
-                op.fn(self._context, *args) if op.context else op.fn(*args),
-            )
-            try:
-                coro.send(None)
-            except StopIteration as stop:
-                self._inbox.append(self._settled(call_id, stop.value, label))
-                return
-            coro.close()
-            raise RuntimeError(f"{label} is marked sync_api but awaited")
+            value = call_sync(op.fn, [self._context, *args] if op.context else args, label)
         except LimitExceeded:
             raise
         except Exception as exc:
-            self._inbox.append(failed_message(call_id, exc, label))
+            return failure_text(exc, label)
+        try:
+            flagged_value, text = self._codec.encode(value)
+        except (TypeError, RecursionError) as exc:
+            return failure_text(TypeError(f"{label}: {exc} (in its result)"), label)
+        return f"[0,{int(flagged_value)},{text}]"
 
-    async def _worker(self, job: tuple[int, Op, list[Any], str]) -> None:
-        """Run API requests; stay around (up to a few idle) for the next one.
+    async def _run_request(self, job: Job) -> None:
+        try:
+            await self._run_call(job)
+        finally:  # after its result reached the script (calls that started meanwhile count)
+            if self._tracker is not None:
+                self._tracker.call_finished()
 
-        Handing a request to an idle worker costs a fraction of spawning a task.
-        """
-        while True:
-            await self._run_request(*job)
-            if len(self._idle_workers) >= _IDLE_WORKERS:
-                return
-            slot = _Slot()
-            self._idle_workers.append(slot)
-            await slot.event.wait()
-            if slot.job is None:  # the driver is done
-                return
-            job = slot.job
-
-    async def _run_request(self, call_id: int, op: Op, args: list[Any], label: str) -> None:
+    async def _run_call(self, job: Job) -> None:
+        call_id, op, args, label = job
         try:
             if op.context:
                 value = await op.fn(self._context, *args)
@@ -542,22 +545,26 @@ class _JsInstance(ScriptInstance):
         return limit_exceeded(kind, self._limits)
 
     def _script_error(self, info: dict[str, Any], prefix: str = "") -> SpellError:
-        return script_error(info, self._filename, self._limits, prefix)
+        return script_error(info, self._filename, self._limits, prefix, self._source)
 
-    def _salvage_output(self, error: SpellError) -> SpellError:
-        """After a fatal error, still deliver what the spell printed before it."""
-        if self._ctx is None or (isinstance(error, LimitExceeded) and error.limit == "output"):
-            return error
-        try:
-            self._ctx.set_time_limit(_SALVAGE_SECONDS)
-            entries = json.loads(self._bridge(2, None))
-            for entry in entries:
-                if entry[0] == 0:
-                    self._api.output(entry[1])
-                elif entry[0] == 5:
-                    return self._limit_exceeded("output")
-        except LimitExceeded as exc:
-            return exc
-        except Exception:
-            pass
-        return error
+
+@contextlib.asynccontextmanager
+async def open_instance(
+    source: str, filename: str, api: Api, limits: Limits
+) -> AsyncIterator[ScriptInstance]:
+    """What :meth:`JsEngine.open` returns: the instance, with its driver task running."""
+    instance = _JsInstance(source, filename, api, limits)
+    error: Exception | None = None
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(instance._drive)
+            try:
+                yield instance
+            except Exception as exc:  # re-raised below, not wrapped in an ExceptionGroup
+                error = exc
+            finally:
+                instance._close()  # the driver sees it and returns
+    finally:
+        instance._free()
+    if error is not None:
+        raise error

@@ -21,11 +21,13 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-from ._base import (
+from .._base import (
+    MANY,
     ApiFunction,
     HostObject,
     ScriptFunction,
     ScriptValue,
+    arity,
     is_sync_api,
     takes_context,
 )
@@ -47,11 +49,13 @@ class Op(NamedTuple):
     sync: bool
     dynamic: bool = False
     context: bool = False  # called with the Api's context first (see ``with_context``)
+    fewest: int = 0  # arguments the script may pass (see ``arity``)
+    most: int = MANY
 
 
 def api_op(fn: ApiFunction, label: str, dynamic: bool = False) -> Op:
     """The op of an API function or host method."""
-    return Op(fn, label, is_sync_api(fn), dynamic, takes_context(fn))
+    return Op(fn, label, is_sync_api(fn), dynamic, takes_context(fn), *arity(fn, dynamic))
 
 
 def no_functions(fid: int) -> ScriptFunction:
@@ -176,10 +180,10 @@ class Codec:
         if hid is None:
             self._hosts.append(host)
             hid = self._host_ids[host] = len(self._hosts)
-            self._host_methods[hid] = [
-                [name, self.add_op(api_op(fn, f"{host.type_name}.{name}"))]
-                for name, fn in host.methods.items()
-            ]
+            methods = self._host_methods[hid] = []
+            for name, fn in host.methods.items():
+                op = api_op(fn, f"{host.type_name}.{name}")
+                methods.append([name, self.add_op(op), int(op.sync)])
         if hid in self._hosts_sent or hid in new_hosts:
             return [hid]
         new_hosts.append(hid)

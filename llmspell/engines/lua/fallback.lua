@@ -1,17 +1,13 @@
-"""A pure-Lua port of Lua 5.4's pattern matcher (``lstrlib.c``), used for costly matches.
+-- A pure-Lua port of Lua 5.4's pattern matcher (``lstrlib.c``), used for costly matches.
+--
+-- C pattern matching cannot be interrupted by the CPU hook: a pathological pattern such as
+-- ``string.rep("a", 3e5):find(".-.-.-.-.-b")`` would block the event loop for hours. The prelude
+-- estimates each call's worst case and, above its budget, runs the call here instead. This port
+-- has the same semantics (classes in the C locale, captures, position captures, ``%b``, ``%f``,
+-- back-references, anchors, ``gsub`` replacement strings/tables/functions, the 5.4 rule that an
+-- empty match right after the previous match is skipped) but is ordinary Lua, so the count hook
+-- fires and the spell's CPU limit stops it. It is compiled lazily, only by spells that need it.
 
-C pattern matching cannot be interrupted by the CPU hook: a pathological pattern such as
-``string.rep("a", 3e5):find(".-.-.-.-.-b")`` would block the event loop for hours. The prelude
-estimates each call's worst case and, above its budget, runs the call here instead. This port
-has the same semantics (classes in the C locale, captures, position captures, ``%b``, ``%f``,
-back-references, anchors, ``gsub`` replacement strings/tables/functions, the 5.4 rule that an
-empty match right after the previous match is skipped) but is ordinary Lua, so the count hook
-fires and the spell's CPU limit stops it. It is compiled lazily, only by spells that need it.
-"""
-
-from __future__ import annotations
-
-FALLBACK = rb"""
 local s_byte, s_sub, s_find, s_format, t_concat, t_unpack = ...
 local tostring, type, error, pcall = tostring, type, error, pcall
 
@@ -422,5 +418,3 @@ function M.gsub(s, p, repl, max_s)
 end
 
 return M
-"""
-"""Lua source of the interruptible pattern matcher (compiled on first use)."""

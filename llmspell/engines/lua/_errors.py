@@ -14,10 +14,11 @@ from typing import Any
 
 from lupa import lua54  # type: ignore[import-untyped]
 
-from .._exceptions import SpellError, SpellRuntimeError, SpellSyntaxError
+from ..._exceptions import SpellRuntimeError, SpellSyntaxError
 
 _lua_type = lua54.lua_type
 _PRELUDE_WHERE = re.compile(r"^\?:-?\d+: ")  # a position inside the (stripped) prelude
+_NEAR = re.compile(r"near (<eof>|'(.+)')$", re.DOTALL)
 
 
 def chunk_name(filename: str) -> str:
@@ -41,21 +42,56 @@ def _location(chunk: str) -> re.Pattern[str]:
     return re.compile(rf"^{re.escape(chunk)}:(\d+): ?(.*)$", re.DOTALL)
 
 
-def syntax_error(filename: str, chunk: str, raw: object) -> SpellSyntaxError:
-    """The exception for ``load``'s error message ``raw``."""
+def syntax_error(
+    filename: str,
+    chunk: str,
+    raw: object,
+    source: str = "",
+    compile_error: Callable[[str], str | None] | None = None,
+) -> SpellSyntaxError:
+    """The exception for ``load``'s error message ``raw`` about ``source``.
+
+    ``compile_error(text)`` (``load``'s message for ``text``, None if it compiles) lets the
+    column be found: Lua names the token it stopped at (``near 'then'``), and the first such
+    token on the line whose prefix of the source stops Lua with the same message is that token.
+    """
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     m = _location(chunk).match(text)
-    if m:
-        return SpellSyntaxError(filename, int(m.group(1)), m.group(2))
-    return SpellSyntaxError(filename, None, text)
+    if m is None:
+        return SpellSyntaxError(filename, None, text)
+    line, message = int(m.group(1)), m.group(2)
+    column = _column(source, line, message, text, compile_error) if source else None
+    return SpellSyntaxError(filename, line, message, column)
 
 
-def api_error_message(exc: Exception, label: str) -> bytes:
-    """The Lua error message for an API function's exception (the same text as in JS)."""
-    text = str(exc)
-    if not isinstance(exc, SpellError) and not text.startswith(label):
-        text = f"{label}: {text}" if text else label
-    return text.encode("utf-8", "surrogatepass")
+def _column(
+    source: str,
+    line: int,
+    message: str,
+    full: str,
+    compile_error: Callable[[str], str | None] | None,
+) -> int | None:
+    from ._scope import tokenize  # only a syntax error needs it
+
+    near = _NEAR.search(message)
+    if near is None:
+        return None
+    if near.group(1) == "<eof>":
+        lines = source.split("\n")
+        return len(lines[line - 1]) + 1 if line <= len(lines) else None
+    offsets = [0]
+    for text_line in source.split("\n"):
+        offsets.append(offsets[-1] + len(text_line) + 1)
+    candidates = [
+        t for t in tokenize(source) if t.line == line and t.text.startswith(near.group(2))
+    ]
+    for tok in candidates:
+        if compile_error is None or len(candidates) == 1:
+            return tok.column
+        end = offsets[line - 1] + tok.column - 1 + len(tok.text)
+        if compile_error(source[:end]) == full:
+            return tok.column
+    return candidates[0].column if candidates else None
 
 
 def runtime_error(

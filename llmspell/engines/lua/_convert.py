@@ -27,7 +27,7 @@ from typing import Any
 
 from lupa import lua54  # type: ignore[import-untyped]
 
-from ._base import HostObject, ScriptFunction, ScriptValue
+from .._base import HostObject, ScriptFunction, ScriptValue
 
 MAX_DEPTH = 100
 """Deepest table nesting converted in either direction."""

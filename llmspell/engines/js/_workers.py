@@ -1,0 +1,101 @@
+"""The tasks that run the API calls a JavaScript spell started (see :mod:`._instance`)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+
+from ._codec import Op
+
+Job = tuple[int, Op, list[Any], str]
+"""An API call the script started: call id, op, arguments, label."""
+
+IDLE_WORKERS = 4
+"""Workers kept waiting for the next call (waking one costs far less than a new task)."""
+
+
+class Workers:
+    """Runs started calls concurrently, in the order they were started, on as few tasks as
+    possible.
+
+    A task is spawned only for a call that has to wait: a worker taking a call while others
+    are queued first makes sure a spare worker exists to take them should this one wait, then
+    runs the calls that finish without waiting one after the other. (A burst of
+    ``events.emit`` without ``await`` spawns no task per call; ``Promise.all`` still overlaps.)
+
+    Args:
+        run: runs one call to its end (reporting its result itself).
+        new_event: the backend's Event class.
+    """
+
+    def __init__(
+        self, run: Callable[[Job], Awaitable[None]], new_event: Callable[[], anyio.Event]
+    ) -> None:
+        self._run = run
+        self._new_event = new_event
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._jobs: deque[Job] = deque()  # calls no worker has taken yet
+        self._spares = 0  # workers not running a call: idle, or started and not yet running
+        self._idle: list[anyio.Event] = []  # the wake-up events of the idle ones
+        self._done = False
+
+    def start(self, tg: anyio.abc.TaskGroup) -> None:
+        """Spawn workers in ``tg`` from now on."""
+        self._tg = tg
+
+    def submit(self, job: Job) -> None:
+        """Start ``job`` (it runs once the caller yields to the event loop)."""
+        self._jobs.append(job)
+        if self._idle:
+            self._idle.pop().set()  # still a spare until it takes a call
+        elif not self._spares:
+            self._spawn()
+
+    def close(self) -> None:
+        """Let the idle workers end; calls not taken yet are dropped."""
+        self._done = True
+        for idle in self._idle:
+            idle.set()
+        self._idle.clear()
+
+    def detach(self) -> None:
+        """Drop the references back to the instance (no cycle outlives a closed instance)."""
+        self.close()
+        self._run = _closed
+        self._tg = None
+        self._jobs.clear()
+
+    def _spawn(self) -> None:
+        assert self._tg is not None, "Workers.start() first"
+        self._spares += 1
+        self._tg.start_soon(self._worker)
+
+    async def _worker(self) -> None:
+        jobs, in_a_row = self._jobs, 0
+        while not self._done:
+            if jobs:
+                job = jobs.popleft()
+                self._spares -= 1
+                if jobs and not self._spares:
+                    self._spawn()
+                await self._run(job)
+                self._spares += 1
+                in_a_row += 1
+                if in_a_row % 64 == 0 and jobs:
+                    await anyio.lowlevel.checkpoint()  # let others run in a long burst
+                continue
+            if len(self._idle) >= IDLE_WORKERS:
+                break
+            idle = self._new_event()
+            self._idle.append(idle)
+            await idle.wait()
+        self._spares -= 1
+
+
+async def _closed(job: Job) -> None:
+    raise RuntimeError("the spell instance is closed")
