@@ -28,6 +28,7 @@ from ..workflows import WorkflowStore, open_workflow_store
 from ._catalog import Catalog, Entry, LoadError, Version
 from ._resident import Residents
 from ._settings import ServeSettings
+from ._workflows import InFlight
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -41,6 +42,7 @@ _spell_log = logging.getLogger("llmspell.spell")
 _LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40}
 
 RELOADED, RELOAD_FAILED, UNLOADED = "spell.reloaded", "spell.reload_failed", "spell.unloaded"
+DRAINING = "daemon.draining"
 
 Output = Callable[[str], None]
 LogSink = Callable[[str, str, dict[str, Any]], None]
@@ -90,12 +92,14 @@ class Daemon:
         self.workflows: WorkflowStore | None = None
         self._runtime: _runtime.Runtime | None = None
         self._tg: TaskGroup | None = None
-        self._idle = anyio.Event()
-        self._idle.set()
         self._closing: set[Callable[[], None]] = set()
         self._deadline = math.inf
         self._started = time.monotonic()
         self._refresh_lock = anyio.Lock()
+        self._draining = anyio.Event()
+        self._idle = anyio.Event()
+        self.in_flight = InFlight()
+        self._stopped_workflows: set[str] = set()
 
     @property
     def runtime(self) -> _runtime.Runtime:
@@ -124,8 +128,13 @@ class Daemon:
             state=self.state_path,
         ) as runtime, anyio.create_task_group() as tg:  # fmt: skip
             self._runtime, self._tg = runtime, tg
+            self._draining = anyio.Event()
+            self._idle = anyio.Event()
+            self._idle.set()
+            tg.start_soon(self._watch_drain)
             self.workflows = open_workflow_store(self.state_path)
             self.residents.watch(runtime.system)
+            self.in_flight.watch(runtime.system.bus)
             try:
                 await self._start()
                 yield self
@@ -180,6 +189,27 @@ class Daemon:
         )
         for callback in list(self._closing):
             callback()
+        self._draining.set()  # wakes _watch_drain (this may run in a signal handler)
+
+    async def _watch_drain(self) -> None:
+        """Once draining starts: tell the spells (``daemon.draining``), and at the end of the
+        grace period stop the runs still in flight, so that their requests get their (stopped)
+        results before the server closes the connections."""
+        await self._draining.wait()
+        try:  # resident spells may want to know (checkpoint, say goodbye)
+            await self.publish(DRAINING, {"grace": self.settings.grace})
+        except Exception:  # the bus is closing: draining goes on regardless
+            _log.warning("could not publish %s", DRAINING, exc_info=True)
+        await anyio.sleep(max(0.0, self._deadline - time.monotonic()))
+        if self.counters.runs_in_flight:
+            _log.warning("grace period over: stopping %d runs", self.counters.runs_in_flight)
+            self._stop_runs()
+
+    def _stop_runs(self) -> None:
+        if self._runtime is not None:
+            self._stopped_workflows |= self.in_flight.ids
+            for run_id in self._runtime.active_runs:
+                self._runtime.stop(run_id)
 
     async def drain(self) -> None:
         """After :meth:`begin_drain`: wait for the runs in flight until the grace period ends,
@@ -187,12 +217,11 @@ class Daemon:
         self.begin_drain()
         with anyio.move_on_after(max(0.0, self._deadline - time.monotonic())):
             await self._idle.wait()
-        if self._runtime is not None:
-            left = self._runtime.active_runs
-            if self.counters.runs_in_flight:
-                _log.warning("grace period over: stopping %d runs", self.counters.runs_in_flight)
-            for run_id in left:
-                self._runtime.stop(run_id)
+        self._stop_runs()
+        with anyio.move_on_after(5.0):  # stopped runs record their end
+            await self._idle.wait()
+        if self._stopped_workflows:
+            await self.in_flight.keep_resumable(self, self._stopped_workflows)
 
     # -- spells -----------------------------------------------------------------------------
 

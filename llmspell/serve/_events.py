@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ._daemon import Daemon
 
 _log = logging.getLogger("llmspell.serve")
-RESERVED = ("actor", "agent", "bus", "hook", "llm", "spell", "state", "tool", "workflow")
+RESERVED = ("actor", "agent", "bus", "daemon", "hook", "llm", "spell", "state", "tool", "workflow")
 """First topic tokens only the runtime publishes on."""
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 import actors
@@ -44,6 +45,8 @@ class _Generation:
         self.supervisor_name = f"resident:{entry.name}:{number}"
         self.starts = 0
         self.supervisor: actors.SupervisorRef | None = None
+        self.run_id: str | None = None
+        self.stopping = False
 
 
 class _ResidentRun(actors.Actor):
@@ -63,7 +66,11 @@ class _ResidentRun(actors.Actor):
     async def on_receive(self, message: Any) -> None:
         entry, version = self.generation.entry, self.generation.version
         entry.state = "running"
-        result = await self.daemon.execute(version, params={}, resident=True)
+        run_id = self.generation.run_id = os.urandom(6).hex()
+        result = await self.daemon.execute(version, params={}, resident=True, run_id=run_id)
+        if self.generation.stopping:
+            self.context.stop()
+            return
         if result.status == "error":
             message = f"resident run ended: {result.error}"
             entry.failed(message)
@@ -123,6 +130,9 @@ class Residents:
         """Stop the resident spell ``name`` (its run ends); a no-op if it has none."""
         generation = self._current.pop(name, None)
         if generation is not None and generation.supervisor is not None:
+            generation.stopping = True
+            if generation.run_id is not None:  # the run ends first: the actor then exits
+                self.daemon.runtime.stop(generation.run_id)
             try:
                 await generation.supervisor.stop()
             except actors.ActorDeadError:  # it had given up already

@@ -76,7 +76,8 @@ def serve(app: Starlette, settings: ServeSettings) -> int:
         lifespan="on",
         log_config=None,
         access_log=settings.access_log,
-        timeout_graceful_shutdown=math.ceil(settings.grace),
+        timeout_graceful_shutdown=math.ceil(settings.grace) + 5,  # a backstop: the daemon
+        # stops its runs at the end of the grace period, so their requests get answers
         server_header=False,
     )
     server = _Server(config, daemon)

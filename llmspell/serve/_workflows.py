@@ -75,3 +75,48 @@ async def _resume(daemon: Daemon, records: list[RunRecord]) -> None:
         elif after is not None:
             level = logging.INFO if after.status == COMPLETED else logging.WARNING
             _log.log(level, "workflow run %s resumed: %s", record.id, after.status)
+
+
+CANCELLED = "the run was cancelled"
+"""The error a workflow run records when its spell run is stopped (see ``llmspell._ops``)."""
+
+
+class InFlight:
+    """The durable workflow runs going on in this daemon (from ``workflow.*`` events).
+
+    A run still going when the grace period ends is stopped, and the workflow engine records
+    it as failed ("the run was cancelled"). :meth:`keep_resumable` marks such runs as running
+    in this process again, so that once the process is gone they are stranded, and the next
+    daemon resumes them, as it does after a crash.
+    """
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+
+    def watch(self, bus: Any) -> None:
+        bus.subscribe("workflow.started", self._started)
+        bus.subscribe("workflow.finished", self._finished)
+
+    def _started(self, event: Any) -> None:
+        self.ids.add(str(event.payload.get("id")))
+
+    def _finished(self, event: Any) -> None:
+        self.ids.discard(str(event.payload.get("id")))
+
+    async def keep_resumable(self, daemon: Daemon, ids: set[str]) -> None:
+        store = daemon.workflows
+        if store is None:
+            return
+        for run_id in sorted(ids):
+            record = await store.get(run_id)
+            if record is None or record.status != FAILED or record.error != CANCELLED:
+                continue
+            await store.begin(
+                record.id,
+                record.workflow,
+                record.spell,
+                record.version,
+                record.input,
+                record.params,
+            )
+            _log.warning("workflow run %s was stopped; the next start resumes it", run_id)
