@@ -7,7 +7,7 @@ import sys
 
 from ._harness import report
 
-SUITES = ("actors", "engines", "llm", "state", "observability")
+SUITES = ("actors", "engines", "llm", "state", "observability", "daemon")
 
 
 def main(argv: list[str]) -> int:

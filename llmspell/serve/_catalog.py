@@ -12,6 +12,7 @@ The name in a URL is looked up in :attr:`Catalog.entries`, never joined to a pat
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import pathlib
 import re
@@ -21,6 +22,7 @@ from typing import Any
 
 from .._config import Config
 from .._exceptions import ConfigError, SpellSyntaxError
+from .._runtime import SpellSource
 from ..engines import Limits, engine_for, extensions
 from ..tools import Permissions
 from ._settings import ServeSettings
@@ -50,9 +52,10 @@ class Version:
     concurrency: int
     loaded: float
 
-    @property
-    def filename(self) -> str:
-        return str(self.path)
+    @functools.cached_property
+    def spell(self) -> SpellSource:
+        """What the runtime runs (made once per version: its name is worked out once)."""
+        return SpellSource(self.source, self.path.name)
 
 
 @dataclasses.dataclass

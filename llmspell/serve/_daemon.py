@@ -304,7 +304,7 @@ class Daemon:
                 self._idle = anyio.Event()
         try:
             return await self.runtime.run(
-                _runtime.SpellSource(version.source, version.path.name),
+                version.spell,
                 params=params,
                 output=output,
                 log=log or self.spell_log(version.name, run_id),

@@ -32,11 +32,16 @@ if TYPE_CHECKING:
     from ._daemon import Daemon
 
 TRACE_HEADERS = ("traceparent", "tracestate")
+_RESULT_FIELDS = (
+    "spell", "run_id", "engine", "status", "value", "error", "error_type", "error_line",
+    "traceback", "duration", "usage", "output_bytes", "output",
+)  # fmt: skip
 _STATUS = {"ok": 200, "error": 422, "stopped": 503}
 
 
 def result_json(result: RunResult, version: Version) -> dict[str, Any]:
-    data = result.to_json()
+    """The result as JSON, with the version that ran (shallow: ``to_json`` deep-copies)."""
+    data = {name: getattr(result, name) for name in _RESULT_FIELDS}
     data["version"] = version.digest
     return data
 

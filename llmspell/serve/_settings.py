@@ -129,7 +129,7 @@ def _convert(where: str, key: str, value: Any) -> Any:
         return value
     if isinstance(value, str):
         try:
-            value = kind(value)
+            value = float(value) if kind is float or "." in value or "e" in value else int(value)
         except ValueError:
             raise ConfigError(f"{where}: {key} must be a number, got {value!r}") from None
     if isinstance(value, bool) or not isinstance(value, int | float):

@@ -77,7 +77,7 @@ def _number(where: str, key: str, value: Any) -> int | float:
     kind = _NUMBERS[key]
     if isinstance(value, str):
         try:
-            value = kind(value)
+            value = float(value) if kind is float or "." in value or "e" in value else int(value)
         except ValueError:
             raise ConfigError(f"{where}: {key} must be a number, got {value!r}") from None
     if isinstance(value, bool) or not isinstance(value, int | float):

@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 
 DEADLINE = 30.0
+STARTED: list[subprocess.Popen[bytes]] = []
+"""Every daemon process the tests started (the conftest kills those left at the end)."""
 _URL = re.compile(r"llmspell: serving on (http://\S+)")
 
 
@@ -88,6 +90,7 @@ class DaemonProcess:
             self.proc = subprocess.Popen(
                 [*argv, *self.args], cwd=self.root, stderr=log, stdout=log, env=self.env
             )
+        STARTED.append(self.proc)
 
         def url() -> str | None:
             match = _URL.search(self.log())

@@ -383,3 +383,26 @@ def test_requests_without_the_token_get_401_off_loopback(tmp_path: Path) -> None
         assert proc.run("hello").json()["value"] == 1  # with the token
     finally:
         proc.stop()
+
+
+def test_the_example_daemon_spells_work(tmp_path: Path) -> None:
+    import shutil
+
+    proc = DaemonProcess(tmp_path)
+    examples = Path(__file__).resolve().parents[2] / "spells" / "daemon"
+    for example in examples.iterdir():
+        shutil.copy(example, proc.spells / example.name)
+    proc.start()
+    try:
+        assert proc.run("greet", {"name": "Ada"}).json()["value"]["greeting"] == "hello, Ada"
+        with proc.events("ticket.>", since=0) as tickets, proc.events("heartbeat.>") as beats:
+            proc.post("/events/ticket.opened", {"id": 7, "text": "The server is DOWN"})
+            triaged = tickets.topic("ticket.triaged", id=7)
+            assert triaged["urgent"] is True and triaged["model"] == "offline/llmspell"
+            for n in (1, 2):
+                proc.post("/events/heartbeat.ping", {"from": "test"})
+                beats.topic("heartbeat.pong", n=n, **{"from": "test"})
+            proc.post("/events/heartbeat.stop", {})
+            wait_until(lambda: proc.spell("heartbeat")["status"] == "stopped", "heartbeat to stop")  # type: ignore[index]
+    finally:
+        proc.stop()

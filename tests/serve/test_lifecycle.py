@@ -14,10 +14,12 @@ from .daemonproc import DaemonProcess, wait_until
 
 pytestmark = pytest.mark.slow
 
-# Finishes only once the daemon has started shutting down: the run is in flight at SIGTERM.
+# Finishes only once the daemon has started shutting down, and some work later: the run is
+# in flight at SIGTERM, and still is while the server shuts down.
 UNTIL_DRAINING = """
     print("waiting")
     local event = events.wait("daemon.draining", 60)
+    sleep(1)
     return {finished = true, grace = event.grace}
 """
 
