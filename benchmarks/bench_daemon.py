@@ -59,14 +59,6 @@ WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.body = '{body}'
 wrk.headers["Content-Type"] = "application/json"
-local limit = tonumber(os.getenv("WRK_LIMIT") or "0")
-if limit > 0 then
-  local count = 0
-  response = function(status, headers, body)
-    count = count + 1
-    if count >= limit then wrk.thread:stop() end
-  end
-end
 """.replace("{body}", BODY)
 
 
@@ -118,15 +110,14 @@ class Load:
         self.script = workdir / "post.lua"
         self.script.write_text(WRK_SCRIPT)
 
-    def measure(self, url: str, *, seconds: float = DURATION, limit: int = 0) -> dict[str, Any]:
-        """``{"rate", "p50", "p99", "requests", "errors"}`` of one run."""
+    def measure(self, url: str, *, seconds: float = DURATION) -> dict[str, Any]:
+        """``{"rate", "p50", "p99", "requests", "errors"}`` of ``seconds`` of load."""
         if self.wrk is None:
-            return self._httpx(url, seconds=seconds, limit=limit)
-        threads = 1 if limit else max(1, (os.cpu_count() or 2) - 1)
-        argv = [self.wrk, f"-t{threads}", f"-c{CONNECTIONS}", f"-d{int(seconds)}s", "--latency"]
-        argv += ["-s", str(self.script), url]
-        env = {**os.environ, "WRK_LIMIT": str(limit)}
-        out = subprocess.run(argv, capture_output=True, text=True, env=env, check=True).stdout
+            return self._httpx(url, seconds=seconds)
+        threads = max(1, (os.cpu_count() or 2) - 1)
+        argv = [self.wrk, f"-t{threads}", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s"]
+        argv += ["--latency", "-s", str(self.script), url]
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
         rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
         requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
         p50 = re.search(r"50%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
@@ -140,8 +131,8 @@ class Load:
         return {"rate": rate, "p50": _seconds(p50), "p99": _seconds(p99),
                 "requests": requests, "errors": failed}  # fmt: skip
 
-    def _httpx(self, url: str, *, seconds: float, limit: int) -> dict[str, Any]:
-        code = _HTTPX_CLIENT % {"url": url, "seconds": seconds, "limit": limit, "body": BODY}
+    def _httpx(self, url: str, *, seconds: float) -> dict[str, Any]:
+        code = _HTTPX_CLIENT % {"url": url, "seconds": seconds, "body": BODY}
         out = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
         )
@@ -156,7 +147,7 @@ async def main():
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=50)) as client:
         async def worker():
             nonlocal errors, done
-            while time.perf_counter() < end and (not %(limit)s or done < %(limit)s):
+            while time.perf_counter() < end:
                 t = time.perf_counter()
                 r = await client.post("%(url)s", content=b'%(body)s',
                                       headers={"content-type": "application/json"})
@@ -269,33 +260,34 @@ def run() -> list[Record]:
                         lower_is_better=True,
                     )
                 )
-            records.append(_soak(load, daemon, run_url))
+            records.append(_soak(load, daemon, run_url, spell["rate"]))
         finally:
             _stop(daemon)
     return records
 
 
-def _soak(load: Load, daemon: subprocess.Popen[bytes], url: str) -> Record:
+def _soak(load: Load, daemon: subprocess.Popen[bytes], url: str, rate: float) -> Record:
+    """Load in chunks sized by the measured rate until each count is reached (wrk runs for
+    a duration, not a number of requests: the counts overshoot a little, and say so)."""
     done = 0
 
-    def drive(count: int) -> None:
+    def drive(until: int) -> None:
         nonlocal done
-        while count > 0:  # wrk stops at `count` responses, or after the duration
-            result = load.measure(url, seconds=600, limit=count)
+        while done < until:
+            result = load.measure(url, seconds=max(1.0, min(30.0, (until - done) / rate)))
             if result["errors"]:
                 raise RuntimeError(f"soak: {result['errors']} failed requests")
-            count -= result["requests"]
             done += result["requests"]
 
     drive(SOAK_FIRST)
-    first = _rss(daemon.pid)
-    drive(SOAK_TOTAL - SOAK_FIRST)
+    first, first_count = _rss(daemon.pid), done
+    drive(SOAK_TOTAL)
     after = _rss(daemon.pid)
     return compare(
         f"daemon RSS after {done:,} requests",
         after / 2**20,
         "MiB",
-        baseline=f"MiB after the first {SOAK_FIRST:,}",
+        baseline=f"MiB after the first {first_count:,}",
         baseline_value=first / 2**20,
         target=1 / 1.1,
         lower_is_better=True,

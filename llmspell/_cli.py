@@ -395,6 +395,11 @@ def _cmd_workflows(args: argparse.Namespace) -> int:
     return _cli_workflows.run(args, load_config(args.config))
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    _resume_gc()  # a daemon makes garbage for as long as it lives: collect it
+    return _cli_serve.run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``llmspell`` console script."""
     args = _parser().parse_args(argv)
@@ -406,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         "state": _cmd_state,
         "events": _cli_events.run,
         "workflows": _cmd_workflows,
-        "serve": _cli_serve.run,
+        "serve": _cmd_serve,
     }
     if args.command is None:
         _parser().print_help()

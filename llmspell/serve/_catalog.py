@@ -17,7 +17,6 @@ import hashlib
 import pathlib
 import re
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from .._config import Config
@@ -233,7 +232,3 @@ class Catalog:
 
     def describe(self) -> list[dict[str, Any]]:
         return [self.entries[name].describe() for name in sorted(self.entries)]
-
-
-def describe_tables(tables: Mapping[str, Any]) -> str:
-    return ", ".join(f"[spells.{name}]" for name in sorted(tables))
