@@ -15,7 +15,6 @@ import logging
 import math
 import os
 import signal
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -63,7 +62,7 @@ class _Server(uvicorn.Server):
             host, port = self.servers[0].sockets[0].getsockname()[:2]
             host = f"[{host}]" if ":" in host else host
             self.url = f"http://{host}:{port}"
-            print(f"llmspell: serving on {self.url}", file=sys.stderr, flush=True)
+            _log.info("serving on %s", self.url)
 
 
 def serve(app: Starlette, settings: ServeSettings) -> int:
@@ -83,8 +82,8 @@ def serve(app: Starlette, settings: ServeSettings) -> int:
     server = _Server(config, daemon)
     try:
         server.run()
-    except SystemExit as exc:  # uvicorn: the lifespan or the socket failed at start
-        return int(exc.code or 1) if isinstance(exc.code, int) else 1
+    except SystemExit:  # uvicorn: the socket or the start-up failed (and said why)
+        return 1
     return 0 if server.started else 1
 
 

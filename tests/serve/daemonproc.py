@@ -26,7 +26,7 @@ import httpx
 DEADLINE = 30.0
 STARTED: list[subprocess.Popen[bytes]] = []
 """Every daemon process the tests started (the conftest kills those left at the end)."""
-_URL = re.compile(r"llmspell: serving on (http://\S+)")
+_URL = re.compile(r"serving on (http://[^\s\"]+)")
 
 
 def wait_until(check: Callable[[], Any], what: str, deadline: float = DEADLINE) -> Any:

@@ -163,6 +163,23 @@ def test_a_run_streams_its_output_as_it_is_printed(daemon: DaemonProcess) -> Non
     assert '"value": "streamed"' in seen[2][1]
 
 
+def test_a_streaming_client_that_goes_away_stops_its_run(daemon: DaemonProcess) -> None:
+    with daemon.events("spell.finished") as finished:
+        with (
+            daemon.client() as client,
+            client.stream(
+                "POST", "/spells/stream/run", json={}, headers={"Accept": "text/event-stream"}
+            ) as response,
+        ):
+            for line in response.iter_lines():
+                if line.startswith("data: "):  # the first print: the run waits for stream.go
+                    run_id = response.headers["x-llmspell-run-id"]
+                    break
+        stopped = finished.topic("spell.finished", runId=run_id)
+    assert stopped["status"] == "stopped"
+    wait_until(lambda: daemon.spell("stream")["active"] == 0, "the slot to be free")  # type: ignore[index]
+
+
 def test_past_its_concurrency_a_spell_answers_429(daemon: DaemonProcess) -> None:
     first, box = in_thread(daemon.run, "busy")
     wait_until(lambda: daemon.spell("busy")["active"] == 1, "the first run")  # type: ignore[index]
