@@ -41,7 +41,8 @@ _log = logging.getLogger("llmspell.serve")
 _spell_log = logging.getLogger("llmspell.spell")
 _LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40}
 
-RELOADED, RELOAD_FAILED, UNLOADED = "spell.reloaded", "spell.reload_failed", "spell.unloaded"
+LOADED, RELOADED, UNLOADED = "spell.loaded", "spell.reloaded", "spell.unloaded"
+RELOAD_FAILED = "spell.reload_failed"
 DRAINING = "daemon.draining"
 
 Output = Callable[[str], None]
@@ -259,7 +260,8 @@ class Daemon:
             extra={"spell": name},
         )
         await self.publish(
-            RELOADED, {"spell": name, "version": version.digest, "file": version.path.name}
+            RELOADED if old else LOADED,
+            {"spell": name, "version": version.digest, "file": version.path.name},
         )
         if version.config.resident:
             entry.restarts = 0
