@@ -9,6 +9,10 @@ Rows:
   client in the same run. Target: at least 0.5 times the bare endpoint's rate.
 * **latency p50 / p99** of the spell at 50 concurrent clients, against the bare endpoint's
   (reported; no target).
+* **floor** — the same spell run in-process by ``Runtime.run`` at 50 concurrent callers (state
+  and event log on, as in the daemon), no HTTP at all, against the bare endpoint: no daemon can
+  beat ``1 / (1 / run rate + 1 / bare rate)``, so this row says how much of the gap the spell
+  runtime itself is (reported; no target).
 * **soak** — 100,000 spell runs over HTTP; the daemon's resident memory (``VmRSS``) after all of
   them against after the first 10,000. Target: at most 1.1 times (a ratio of at least 0.91).
 
@@ -120,8 +124,9 @@ class Load:
         out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
         rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
         requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-        p50 = re.search(r"50%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
-        p99 = re.search(r"99%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
+        # the "Latency Distribution" rows (not the "+/- Stdev" column, which may end in 99%)
+        p50 = re.search(r"^\s+50%\s+(\S+)$", out, re.M).group(1)  # type: ignore[union-attr]
+        p99 = re.search(r"^\s+99%\s+(\S+)$", out, re.M).group(1)  # type: ignore[union-attr]
         bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         errors = re.search(
             r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
@@ -260,10 +265,46 @@ def run() -> list[Record]:
                         lower_is_better=True,
                     )
                 )
+            floor = _in_process_rate(workdir)
+            records.append(
+                compare(
+                    f"floor: Runtime.run in-process, {CONNECTIONS} callers (no HTTP)",
+                    floor,
+                    "runs/s",
+                    baseline="bare Starlette req/s",
+                    baseline_value=base["rate"],
+                    target=None,
+                )
+            )
             records.append(_soak(load, daemon, run_url, spell["rate"]))
         finally:
             _stop(daemon)
     return records
+
+
+def _in_process_rate(workdir: pathlib.Path, runs: int = 5000) -> float:
+    import anyio
+
+    import llmspell
+
+    spell = llmspell.SpellSource(SPELL, "trivial.lua")
+    db = workdir / "floor.db"
+
+    async def main() -> float:
+        async with llmspell.open_runtime(state=db, event_log=db) as runtime:
+
+            async def caller(n: int) -> None:
+                for _ in range(n):
+                    await runtime.run(spell, params={"n": 1})
+
+            await caller(200)  # warm up
+            start = time.perf_counter()
+            async with anyio.create_task_group() as tg:
+                for _ in range(CONNECTIONS):
+                    tg.start_soon(caller, runs // CONNECTIONS)
+            return runs / (time.perf_counter() - start)
+
+    return anyio.run(main)
 
 
 def _soak(load: Load, daemon: subprocess.Popen[bytes], url: str, rate: float) -> Record:
