@@ -55,6 +55,13 @@ SPELLS = {
         events.on("crashy.ping", function() events.emit("crashy.pong", {starts = starts}) end)
         events.emit("crashy.ready", {starts = starts})
     """,
+    "reader.lua": """
+        -- llmspell: allow=fs.read, workspace=files
+        return tools.call("file_read", {path = params.path})
+    """,
+    "noperm.lua": """
+        return tools.call("file_read", {path = params.path})
+    """,
     "doomed.lua": """
         -- llmspell: resident, max_restarts=1
         error("this spell never starts")
@@ -66,6 +73,9 @@ SPELLS = {
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
     root = tmp_path_factory.mktemp("daemon")
     proc = DaemonProcess(root)
+    (root / "files").mkdir()
+    (root / "files" / "note.txt").write_text("kept in the workspace")
+    (root / "secret.txt").write_text("outside the workspace")
     for name, source in SPELLS.items():
         proc.write(name, source)
     proc.start()
@@ -161,6 +171,19 @@ def test_a_run_streams_its_output_as_it_is_printed(daemon: DaemonProcess) -> Non
     assert events == ["output", "output", "result"]
     assert '"two\\n"' in seen[1][1]
     assert '"value": "streamed"' in seen[2][1]
+
+
+def test_permissions_come_from_the_spells_config_never_from_the_request(
+    daemon: DaemonProcess,
+) -> None:
+    read = daemon.run("reader", {"path": "note.txt"})
+    assert read.status_code == 200 and "kept in the workspace" in read.json()["value"]
+    escape = daemon.run("reader", {"path": "../secret.txt"})
+    assert escape.status_code == 422 and "outside the workspace" not in escape.text
+    for params in ({"path": "note.txt"}, {"path": "note.txt", "allow": "fs.read"}):
+        denied = daemon.run("noperm", params, headers={"X-Llmspell-Allow": "fs.read"})
+        assert denied.status_code == 422
+        assert "fs.read" in denied.json()["error"]  # denied, and says which permission
 
 
 def test_a_streaming_client_that_goes_away_stops_its_run(daemon: DaemonProcess) -> None:
