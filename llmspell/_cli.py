@@ -18,7 +18,7 @@ import sys
 import threading
 from typing import Any, NoReturn, TextIO
 
-from . import __version__, _cli_events, _cli_observe
+from . import __version__, _cli_events, _cli_observe, _cli_serve
 from ._cli_state import add_state_parser, open_existing_store, state_command
 from ._exceptions import ConfigError, LimitExceeded
 
@@ -94,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     from . import _cli_workflows
 
     _cli_workflows.add_parser(sub)
+    _cli_serve.add_parser(sub)
     return parser
 
 
@@ -394,6 +395,11 @@ def _cmd_workflows(args: argparse.Namespace) -> int:
     return _cli_workflows.run(args, load_config(args.config))
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    _resume_gc()  # a daemon makes garbage for as long as it lives: collect it
+    return _cli_serve.run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``llmspell`` console script."""
     args = _parser().parse_args(argv)
@@ -405,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         "state": _cmd_state,
         "events": _cli_events.run,
         "workflows": _cmd_workflows,
+        "serve": _cmd_serve,
     }
     if args.command is None:
         _parser().print_help()

@@ -21,7 +21,9 @@ def add_parser(sub: Any) -> None:
     commands = parser.add_subparsers(dest="workflows_command", metavar="ACTION", required=True)
     listing = commands.add_parser("list", help="runs, newest first")
     listing.add_argument(
-        "--status", choices=("running", "completed", "failed", "stranded"), help="only these"
+        "--status",
+        choices=("running", "completed", "failed", "stranded", "interrupted"),
+        help="only these",
     )
     listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     show = commands.add_parser("show", help="one run and its checkpointed steps")

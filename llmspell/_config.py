@@ -18,6 +18,12 @@ fallbacks = ["anthropic/claude-3-5-haiku-latest"]   # tried in order when the mo
 
     [state]
     path = ".llmspell/state.db"    # or "state.json" (one JSON file), or ":memory:" (keep nothing)
+
+    [serve]                        # llmspell serve (checked by llmspell.serve)
+    spells = "spells"
+
+    [spells.report]                # one spell of the daemon (checked by llmspell.serve)
+    concurrency = 4
 """
 
 from __future__ import annotations
@@ -49,6 +55,10 @@ class Config:
     state: str | None = None
     """The state store's path (``--state``, ``LLMSPELL_STATE``, ``[state] path``); None: the
     default, ``.llmspell/state.db`` under the current directory."""
+    serve: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """The ``[serve]`` table as read; ``llmspell serve`` checks its keys."""
+    spells: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    """The ``[spells.<name>]`` tables as read; ``llmspell serve`` checks their keys."""
     source: str = "defaults"
 
 
@@ -138,7 +148,7 @@ def load_config(
 
 
 def _apply(config: Config, data: Mapping[str, Any], where: str) -> Config:
-    known = {"model", "fallbacks", "limits", "permissions", "workspace", "state"}
+    known = {"model", "fallbacks", "limits", "permissions", "workspace", "state", "serve", "spells"}
     for key in data:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -155,6 +165,17 @@ def _apply(config: Config, data: Mapping[str, Any], where: str) -> Config:
         changes["workspace"] = str(data["workspace"])
     if "state" in data:
         changes["state"] = _state_path(f"{where} [state]", data["state"])
+    if "serve" in data:
+        if not isinstance(data["serve"], Mapping):
+            raise ConfigError(f"{where}: serve must be a table ([serve])")
+        changes["serve"] = dict(data["serve"])
+    if "spells" in data:
+        spells = data["spells"]
+        if not isinstance(spells, Mapping) or not all(
+            isinstance(t, Mapping) for t in spells.values()
+        ):
+            raise ConfigError(f"{where}: spells must hold one table per spell ([spells.NAME])")
+        changes["spells"] = {name: dict(table) for name, table in spells.items()}
     perms = data.get("permissions", {})
     for key, value in perms.items():
         if key == "allow":

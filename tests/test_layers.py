@@ -195,8 +195,10 @@ def _strongly_connected(edges: dict[str, set[str]]) -> list[set[str]]:
 
 # Higher imports lower, never the other way. Parts on one level do not import each other.
 LAYERS: dict[str, int] = {
-    "llmspell.__main__": 7,
-    "llmspell._cli": 6,
+    "llmspell.__main__": 9,
+    "llmspell._cli": 8,
+    "llmspell._cli_serve": 7,
+    "llmspell.serve": 6,
     "llmspell._cli_state": 5,
     "llmspell._cli_events": 5,
     "llmspell._cli_observe": 5,

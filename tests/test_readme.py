@@ -1,8 +1,9 @@
 """Every snippet in the README runs as shown (Python blocks as scripts, shell blocks line by line).
 
-Three shell blocks are not run here, and the test names them so that any other block is run:
-the set-up command and the test command (CI, ``.ci/run``, runs exactly those) and the benchmark
-commands (minutes each; ``benchmarks/`` is their home).
+Four shell blocks are not run here, and the test names them so that any other block is run:
+the set-up command and the test command (CI, ``.ci/run``, runs exactly those), the benchmark
+commands (minutes each; ``benchmarks/`` is their home) and the daemon's (it runs until stopped;
+``tests/serve/`` drives real daemons). TOML blocks are checked as configuration.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ NOT_RUN_HERE = {
     "pip install": "the set-up command: .ci/run runs it",
     "-m pytest": "the test suite itself: .ci/run runs it",
     "-m benchmarks": "minutes each: python -m benchmarks",
+    "llmspell serve --spells": "runs until stopped: tests/serve/ drives real daemons",
 }
 BIN = str(pathlib.Path(sys.executable).parent) + "/"
 
@@ -47,7 +49,7 @@ SHELL = [
 
 
 def test_the_readme_has_snippets_and_skips_only_the_named_ones() -> None:
-    assert {lang for lang, _ in BLOCKS} == {"sh", "python", "lua"}
+    assert {lang for lang, _ in BLOCKS} == {"sh", "python", "lua", "toml"}
     assert len(PYTHON) >= 2 and len(SHELL) >= 6
     skipped = [code for lang, code in BLOCKS if _skipped(code)]
     assert len(skipped) == len(NOT_RUN_HERE)
@@ -89,6 +91,21 @@ def test_lua_snippet_runs_as_a_spell(code: str, tmp_path: pathlib.Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "error" not in proc.stderr.lower()
+
+
+TOML = [code for lang, code in BLOCKS if lang == "toml"]
+
+
+@pytest.mark.parametrize("code", TOML, ids=[f"toml-{i + 1}" for i in range(len(TOML))])
+def test_toml_snippet_is_valid_configuration(code: str, tmp_path: pathlib.Path) -> None:
+    from llmspell import load_config
+    from llmspell.serve._spellconfig import parse_table
+
+    file = tmp_path / "llmspell.toml"
+    file.write_text(code, encoding="utf-8")
+    config = load_config(file, env={})
+    for name, table in config.spells.items():
+        parse_table(table, f"[spells.{name}]")
 
 
 QUIET = ("state set ", "state delete ")

@@ -28,7 +28,7 @@ import anyio
 
 from .._exceptions import SpellError
 from ..engines import ScriptFunction
-from ..workflows import COMPLETED, FAILED, Checkpoint, WorkflowStore
+from ..workflows import COMPLETED, FAILED, INTERRUPTED, Checkpoint, WorkflowStore
 from ._catalogue import (
     WORKFLOW,
     WORKFLOW_STEP,
@@ -469,7 +469,7 @@ class _RunOp(Operation[Any, dict[str, Any]]):
             result.update(status=FAILED, output=None, outputs=dict(partial), error=error)
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):  # stopped: resumable, not "running" forever
-                await self.store.finish(self.run_id, FAILED, None, "the run was cancelled")
+                await self.store.finish(self.run_id, INTERRUPTED, None, "the run was stopped")
             raise
         except Exception as exc:
             await self.store.finish(self.run_id, FAILED, None, str(exc))

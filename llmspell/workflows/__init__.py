@@ -12,6 +12,7 @@ import pathlib
 from ._sqlite import SqliteWorkflowStore as SqliteWorkflowStore
 from ._store import COMPLETED as COMPLETED
 from ._store import FAILED as FAILED
+from ._store import INTERRUPTED as INTERRUPTED
 from ._store import RUNNING as RUNNING
 from ._store import STRANDED as STRANDED
 from ._store import Checkpoint as Checkpoint
@@ -30,6 +31,7 @@ def open_workflow_store(path: str | pathlib.Path) -> WorkflowStore:
 __all__ = [
     "COMPLETED",
     "FAILED",
+    "INTERRUPTED",
     "RUNNING",
     "STRANDED",
     "Checkpoint",

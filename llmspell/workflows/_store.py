@@ -9,7 +9,8 @@ the top and, where a position already holds a checkpoint, uses it instead of run
 (the DBOS design: steps are at-least-once, the step running at a crash runs again).
 
 A run in progress records its *owner* (host and process). ``list_runs`` reports a run whose owner
-is gone as ``stranded``, so a crashed run is never silently "pending".
+is gone as ``stranded``, so a crashed run is never silently "pending"; a run whose spell run was
+stopped (an operator, a daemon's shutdown) is ``interrupted``. Both are what a daemon resumes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 RUNNING, COMPLETED, FAILED, STRANDED = "running", "completed", "failed", "stranded"
+INTERRUPTED = "interrupted"
+"""A run stopped before it ended (its spell run was stopped, the daemon shut down): resumable."""
 
 
 def owner_id() -> str:
@@ -133,8 +136,11 @@ class WorkflowStore(ABC):
         """Delete finished runs older than ``max_age`` seconds or beyond the newest ``max_runs``."""
 
     async def incomplete(self) -> list[RunRecord]:
-        """Runs that did not finish and whose owner is gone: what a restarted daemon resumes."""
-        return [r for r in await self.list_runs(limit=1_000_000) if r.status == STRANDED]
+        """Runs that did not finish, stranded (their owner is gone) or interrupted: what a
+        restarted daemon resumes."""
+        return [
+            r for r in await self.list_runs(limit=1_000_000) if r.status in (STRANDED, INTERRUPTED)
+        ]
 
     async def aclose(self) -> None:
         """Release the store."""

@@ -313,7 +313,7 @@ async def test_a_resumed_run_whose_spell_changed_names_both_steps(
     await store.begin("half", "durable", "spell", "v1", {"x": 1})
     await store.checkpoint("half", Checkpoint("0", "a", 2))
     await store.checkpoint("half", Checkpoint("1", "b", 4))
-    await store.finish("half", "failed", None, "the run was cancelled")
+    await store.finish("half", "interrupted", None, "the run was stopped")
     await store.aclose()
     changed = await run_source(
         DURABLE[ext], ext, runtime=rt, params={"id": "half", "second": "renamed"}

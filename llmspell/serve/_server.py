@@ -1,0 +1,101 @@
+"""Serving the app with uvicorn in this process, with the daemon's own signal handling.
+
+The first SIGTERM or SIGINT stops accepting connections, ends the event streams and gives the
+runs in flight ``grace`` seconds to finish (those left are then stopped); the process then
+exits 0. A second signal exits at once (status 128 + the signal's number). uvicorn's own
+handling is replaced: it would re-raise the signal after shutting down (so the exit status
+would say "killed"), and treats only a second SIGINT as urgent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from .._config import Config
+from ._daemon import Daemon
+from ._settings import ServeSettings
+
+_log = logging.getLogger("llmspell.serve")
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, daemon: Daemon) -> None:
+        super().__init__(config)
+        self.daemon = daemon
+        self.url: str | None = None
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in SIGNALS:
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        try:
+            yield
+        finally:
+            for sig in SIGNALS:
+                loop.remove_signal_handler(sig)
+
+    def _on_signal(self, sig: int) -> None:
+        name = signal.Signals(sig).name
+        if self.should_exit:
+            _log.warning("%s again: exiting now", name)
+            logging.shutdown()
+            os._exit(128 + sig)
+        _log.info("%s: shutting down (send it again to exit at once)", name)
+        self.should_exit = True
+        self.daemon.begin_drain()
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self.servers and self.servers[0].sockets:
+            host, port = self.servers[0].sockets[0].getsockname()[:2]
+            host = f"[{host}]" if ":" in host else host
+            self.url = f"http://{host}:{port}"
+            _log.info("serving on %s", self.url)
+
+
+def serve(app: Starlette, settings: ServeSettings) -> int:
+    """Serve ``app`` (from :func:`create_app`) until a signal; returns the exit status."""
+    daemon: Daemon = app.state.daemon
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        lifespan="on",
+        log_config=None,
+        access_log=settings.access_log,
+        timeout_graceful_shutdown=math.ceil(settings.grace) + 5,  # a backstop: the daemon
+        # stops its runs at the end of the grace period, so their requests get answers
+        server_header=False,
+    )
+    server = _Server(config, daemon)
+    try:
+        server.run()
+    except SystemExit:  # uvicorn: the socket or the start-up failed (and said why)
+        return 1
+    return 0 if server.started else 1
+
+
+def run_daemon(settings: ServeSettings, config: Config) -> int:
+    """``llmspell serve``: log to stderr, serve the app until a signal; the exit status.
+
+    Raises:
+        ConfigError: bad settings.
+    """
+    from ._app import create_app
+    from ._logs import configure_logging
+
+    settings.check()
+    configure_logging(settings.log_format)
+    return serve(create_app(settings=settings, config=config), settings)
