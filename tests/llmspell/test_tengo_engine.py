@@ -219,7 +219,7 @@ async def test_syntax_and_compile_errors_give_line_and_column() -> None:
         ENGINE.check("a := 1\nb := (2 + \n", "bad.tengo")
     # Tengo reports the end of input where the operand is missing
     assert (info.value.line, info.value.column) == (2, 12)
-    assert str(info.value).startswith("bad.tengo:2:12: syntax error: expected operand")
+    assert str(info.value).startswith("bad.tengo:2: syntax error: expected operand")
     with pytest.raises(SpellSyntaxError) as info:
         await run("x := 1\nbreak\n", filename="c.tengo")
     assert info.value.line == 2 and "break not allowed outside loop" in info.value.message
@@ -230,10 +230,14 @@ async def test_syntax_and_compile_errors_give_line_and_column() -> None:
 
 
 async def test_check_reports_unknown_api_names_and_syntax_errors() -> None:
-    namespaces = {"llm": Namespace({"complete": Host().api.namespaces["t"].functions["echo"]})}
-    problems = check_source("x := llm.compleet({})\n", "a.tengo", namespaces)
-    assert len(problems) == 1 and "llm.compleet is not part of the API" in problems[0].message
-    problems = check_source("x := := 1\n", "a.tengo", namespaces)
+    echo = Host().api.namespaces["t"].functions["echo"]
+    api = Api({"llm": Namespace({"complete": echo})}, {}, {"params": {}}, print)
+    problems = check_source("x := llm.compleet({})\n", "a.tengo", api)
+    assert [str(p) for p in problems] == [
+        "a.tengo:1:10: llm.compleet is not part of the API; did you mean llm.complete? "
+        "(known: complete)"
+    ]
+    problems = check_source("x := := 1\n", "a.tengo", api)
     assert str(problems[0]).startswith("a.tengo:1:6: syntax error")
 
 

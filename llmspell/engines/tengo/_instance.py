@@ -20,7 +20,9 @@ A Tengo runtime error ends that piece of code: uncaught, as in Tengo, it surface
 :class:`SpellRuntimeError` with the file, line and Tengo's ``at file:line:col`` trace. An
 exception raised by an **API function** instead comes back to the script as a Tengo **error
 value** (``error("tools.call: ...")``), the way Tengo's own stdlib reports failures, so a
-spell tests ``is_error(r)`` and reads ``r.value``. A callback that *returns* an error value has
+spell tests ``is_error(r)`` and reads ``r.value``; so does a call with the wrong number of
+arguments (``llm.complete expects 1 argument (request), got 2``, see :func:`arity_error`),
+which never reaches the function. A callback that *returns* an error value has
 failed: the Python caller gets :class:`SpellRuntimeError` (a hook handler cancels the
 operation that way, a tool handler reports a tool error). :class:`LimitExceeded` ends the run.
 
@@ -34,7 +36,10 @@ Limits
   calls are cancelled at the deadline.
 * memory: growth of strings, arrays, maps and bytes is charged; past a threshold the run's
   reachable values are measured (:mod:`._memory`) and the run ends above ``memory_bytes``.
-* output: bytes printed through ``print`` and ``fmt``.
+* output: bytes printed through ``print`` and ``fmt``, counted by the shared
+  :class:`OutputMeter`.
+
+Every limit is worded by :func:`limit_exceeded`, alike in all engines.
 * deep recursion: ``stack overflow`` (a Tengo runtime error) past 1024 nested calls.
 
 A limit is sticky: every later attempt to run the instance raises it again.
@@ -45,22 +50,25 @@ from __future__ import annotations
 import math
 import sys
 import threading
-from collections.abc import Coroutine
 from time import perf_counter
-from typing import Any, cast
+from typing import Any
 
 import anyio
 from greenlet import getcurrent, greenlet  # type: ignore[import-untyped]
 
-from ..._exceptions import LimitExceeded, SpellClosedError, SpellError, SpellRuntimeError
+from ..._exceptions import LimitExceeded, SpellClosedError, SpellRuntimeError
 from .._base import (
     Api,
     HostObject,
     InstanceStatistics,
     Limits,
+    OutputMeter,
     ScriptFunction,
     ScriptInstance,
     ScriptValue,
+    api_error_text,
+    call_sync,
+    limit_exceeded,
 )
 from . import _calls
 from ._convert import HostMap, to_py, to_tengo
@@ -78,15 +86,6 @@ STEP_START = 64
 """The step batch a run starts with; it grows to STEP_BATCH while steps are cheap."""
 
 _CLOSURE_CODE = _calls.call_closure.__code__
-
-
-def api_error_message(exc: Exception, label: str) -> str:
-    """The message of an API function's exception, as the other engines word it: prefixed
-    with the function's name unless it is one of the runtime's own errors."""
-    text = str(exc)
-    if not isinstance(exc, SpellError) and not text.startswith(label):
-        text = f"{label}: {text}" if text else label
-    return text
 
 
 class _Run(greenlet):  # type: ignore[misc]
@@ -166,14 +165,13 @@ class TengoInstance(ScriptInstance):
     ) -> None:
         self.filename = filename
         self._limits = limits
-        self._api = api
         self._context = api.context
         self._limit: LimitExceeded | None = None
         self._closed = False
         self._cpu = 0.0
         self._t0 = perf_counter()
         self._calls = 0
-        self._output_used = 0
+        self._print = OutputMeter(api.output, limits)
         self._memory = 0
         self._thread = threading.get_ident()
         timeout = limits.timeout_seconds
@@ -328,7 +326,7 @@ class TengoInstance(ScriptInstance):
                         except LimitExceeded as exc:
                             raise self._set_limit(exc) from None
                         except Exception as exc:
-                            reply: tuple[str, Any] = ("err", api_error_message(exc, label))
+                            reply: tuple[str, Any] = ("err", api_error_text(exc, label))
                         else:
                             reply = ("ok", result)
                         self._active_deadline = deadline
@@ -338,7 +336,7 @@ class TengoInstance(ScriptInstance):
                 finally:
                     self._scopes.discard(scope)
             self._ensure_open()
-            raise self._set_limit(LimitExceeded("timeout", self._timeout_detail()))
+            raise self._set_limit(limit_exceeded("timeout", self._limits))
         finally:
             self._runs.discard(run)
             if not run.dead and run:
@@ -363,7 +361,7 @@ class TengoInstance(ScriptInstance):
             set_active(previous)
             self._cpu += perf_counter() - t0
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
-                self._set_limit(LimitExceeded("cpu", self._cpu_detail()))
+                self._set_limit(limit_exceeded("cpu", self._limits))
 
     def api_call(
         self,
@@ -374,9 +372,8 @@ class TengoInstance(ScriptInstance):
         dynamic: str | None,
         args: list[Any],
     ) -> Any:
-        """Called from Tengo (inside a run's greenlet) for every API function call."""
-        if dynamic is not None:
-            label = f"{label}.{dynamic}"
+        """Called from Tengo (inside a run's greenlet) for every API function call whose
+        argument count fits (``label``: as the script wrote it, ``tools.weather``)."""
         try:
             pyargs = [self.to_py(a) for a in args]
         except (TypeError, ValueError) as exc:
@@ -385,21 +382,13 @@ class TengoInstance(ScriptInstance):
             pyargs.insert(0, dynamic)
         self._calls += 1
         if sync:
-            coro = cast(
-                Coroutine[Any, Any, Any], fn(self._context, *pyargs) if contextual else fn(*pyargs)
-            )
             try:
-                coro.send(None)
-            except StopIteration as stop:
-                result = stop.value
+                result = call_sync(fn, [self._context, *pyargs] if contextual else pyargs, label)
             except LimitExceeded as exc:
                 self._set_limit(exc)
                 raise LimitError(exc.limit) from None
             except Exception as exc:
-                return Error(api_error_message(exc, label))
-            else:
-                coro.close()
-                raise RuntimeError(f"{label} is marked sync_api but it suspended")
+                return Error(api_error_text(exc, label))
         else:
             run = getcurrent()
             kind, result = run.parent.switch((fn, label, contextual, pyargs))
@@ -440,12 +429,9 @@ class TengoInstance(ScriptInstance):
         return self._memory
 
     def write(self, text: str) -> None:
-        self._output_used += len(text.encode("utf-8", "surrogateescape"))
-        if self._output_used > self._limits.output_bytes:
-            self._set_limit(LimitExceeded("output", self._output_detail()))
-            raise LimitError("output")
+        """``print`` and ``fmt.print*``: through the shared :class:`OutputMeter`."""
         try:
-            self._api.output(text)
+            self._print(text)
         except LimitExceeded as exc:
             self._set_limit(exc)
             raise LimitError(exc.limit) from None
@@ -464,13 +450,7 @@ class TengoInstance(ScriptInstance):
     def _limit_error(self, kind: str) -> LimitExceeded:
         if self._limit is not None:
             return self._limit
-        detail = {
-            "cpu": self._cpu_detail,
-            "timeout": self._timeout_detail,
-            "memory": self._memory_detail,
-            "output": self._output_detail,
-        }[kind]()
-        return LimitExceeded(kind, detail)
+        return limit_exceeded(kind, self._limits)
 
     def _set_limit(self, exc: LimitExceeded) -> LimitExceeded:
         if self._limit is None:
@@ -494,15 +474,3 @@ class TengoInstance(ScriptInstance):
                 break
         traceback = "\n".join(f"\tat {n}:{ln}:{c}" for n, ln, c in positions)
         return SpellRuntimeError(self.filename, line, exc.message, traceback)
-
-    def _cpu_detail(self) -> str:
-        return f"the spell used more than {self._limits.cpu_seconds:g} s of CPU time"
-
-    def _timeout_detail(self) -> str:
-        return f"the spell ran longer than {self._limits.timeout_seconds:g} s"
-
-    def _memory_detail(self) -> str:
-        return f"the spell needed more than {self._limits.memory_bytes} bytes of memory"
-
-    def _output_detail(self) -> str:
-        return f"the spell printed more than {self._limits.output_bytes} bytes"
