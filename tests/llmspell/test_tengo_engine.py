@@ -202,6 +202,15 @@ async def test_api_errors_are_error_values() -> None:
     assert result[3] == "error: \"t.fail: parameter 'messages' is required\""
 
 
+async def test_an_unchecked_api_error_used_as_a_value_says_what_the_error_was() -> None:
+    with pytest.raises(SpellRuntimeError) as info:
+        await run("r := t.fail()\nexport r.content", filename="use.tengo")
+    assert info.value.line == 2
+    assert info.value.message == (
+        "invalid index on error (error: \"t.fail: parameter 'messages' is required\")"
+    )
+
+
 async def test_runtime_error_has_file_line_and_trace() -> None:
     source = 'f := func(x) {\n  return x + "s"\n}\ny := 1\nf(y)\n'
     with pytest.raises(SpellRuntimeError) as info:
