@@ -20,12 +20,12 @@ A Tengo runtime error ends that piece of code: uncaught, as in Tengo, it surface
 :class:`SpellRuntimeError` with the file, line and Tengo's ``at file:line:col`` trace. An
 exception raised by an **API function** instead comes back to the script as a Tengo **error
 value** (``error("tools.call: ...")``), the way Tengo's own stdlib reports failures, so a
-spell tests ``is_error(r)`` and reads ``r.value``; so does a call with the wrong number of
-arguments (``llm.complete expects 1 argument (request), got 2``, see :func:`arity_error`),
-which never reaches the function. An error value used as if the call had succeeded
-(``r.content``) is a runtime error that quotes it: ``invalid index on error (error:
-"state.create: ...")``. A callback that *returns* an error value has
-failed: the Python caller gets :class:`SpellRuntimeError` (a hook handler cancels the
+spell tests ``is_error(r)`` and reads ``r.value``. A call with the wrong number of arguments
+never reaches the function: as for any Tengo function, it is a runtime error
+(``llm.complete expects 1 argument (request), got 2``, see :func:`arity_error`). An error
+value used as if the call had succeeded (``r.content``) is a runtime error that quotes it:
+``invalid index on error (error: "state.create: ...")``. A callback that *returns* an error
+value has failed: the Python caller gets :class:`SpellRuntimeError` (a hook handler cancels the
 operation that way, a tool handler reports a tool error). :class:`LimitExceeded` ends the run.
 
 Limits

@@ -22,7 +22,6 @@ from .._base import (
     ApiFunction,
     HostObject,
     Namespace,
-    api_error_text,
     arity,
     arity_error,
     is_sync_api,
@@ -35,7 +34,7 @@ from ._parser import ParseError
 from ._runtime import active_context
 from ._scope import Lenient
 from ._stdlib import NATIVE, SOURCES
-from ._values import Builtin, Error
+from ._values import Builtin, VMError
 
 _MAX_DYNAMIC = 1000
 
@@ -44,8 +43,9 @@ def api_builtin(fn: ApiFunction, label: str, dynamic: str | None = None) -> Buil
     """A native Tengo function calling the API function ``fn`` for whichever instance runs.
 
     A call with an argument count outside the function's (:func:`arity`) does not reach it:
-    it returns the error value ``llm.complete expects 1 argument (request), got 2``, as any
-    other failed API call does (see :mod:`._instance`).
+    it is a runtime error, ``llm.complete expects 1 argument (request), got 2``, as a wrong
+    argument count is for any Tengo function (an API function that fails returns an error
+    value instead; see :mod:`._instance`).
     """
     contextual, sync = takes_context(fn), is_sync_api(fn)
     fewest, most = arity(fn, dynamic is not None)
@@ -54,7 +54,7 @@ def api_builtin(fn: ApiFunction, label: str, dynamic: str | None = None) -> Buil
     def call(args: list[Any]) -> Any:
         count = len(args)
         if count < fewest or count > most:
-            return Error(api_error_text(arity_error(full, fn, dynamic is not None, count), full))
+            raise VMError(str(arity_error(full, fn, dynamic is not None, count)))
         return getcurrent().instance.api_call(fn, full, contextual, sync, dynamic, args)
 
     return Builtin(dynamic or label.rsplit(".", 1)[-1], call, "user")
