@@ -31,8 +31,10 @@ operation that way, a tool handler reports a tool error). :class:`LimitExceeded`
 Limits
 ======
 
-* cpu: time spent inside the interpreter (main and callbacks), checked every
-  :data:`._runtime.STEP_BATCH` loop iterations and calls, and after every resume.
+* cpu: CPU time of the event-loop thread spent inside the interpreter (main and callbacks:
+  ``thread_time`` around each resume, so a busy machine does not count against the spell),
+  checked every :data:`._runtime.STEP_BATCH` loop iterations and calls (at most about
+  :data:`TICK_INTERVAL` apart), and after every resume.
 * timeout: wall clock from ``open()`` for the main file and the callbacks made while it runs;
   a callback after the main file returned (a resident spell) gets a fresh timeout; pending API
   calls are cancelled at the deadline.
@@ -52,7 +54,7 @@ from __future__ import annotations
 import math
 import sys
 import threading
-from time import perf_counter
+from time import perf_counter, thread_time
 from typing import Any
 
 import anyio
@@ -171,7 +173,7 @@ class TengoInstance(ScriptInstance):
         self._limit: LimitExceeded | None = None
         self._closed = False
         self._cpu = 0.0
-        self._t0 = perf_counter()
+        self._t0 = thread_time()
         self._calls = 0
         self._print = OutputMeter(api.output, limits)
         self._memory = 0
@@ -350,7 +352,7 @@ class TengoInstance(ScriptInstance):
             raise self._set_limit(self._limit)
         self._ensure_open()
         previous = set_active(self.ctx)
-        t0 = self._t0 = perf_counter()
+        t0 = self._t0 = thread_time()
         try:
             return run.switch(value) if value is not None else run.switch()
         except LimitError as exc:
@@ -361,7 +363,7 @@ class TengoInstance(ScriptInstance):
             raise SpellRuntimeError(self.filename, None, "stack overflow") from None
         finally:
             set_active(previous)
-            self._cpu += perf_counter() - t0
+            self._cpu += thread_time() - t0
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
                 self._set_limit(limit_exceeded("cpu", self._limits))
 
@@ -406,10 +408,9 @@ class TengoInstance(ScriptInstance):
     def check_limits(self) -> None:
         if self._limit is not None:
             raise LimitError(self._limit.limit)
-        now = perf_counter()
-        if self._cpu + (now - self._t0) > self._limits.cpu_seconds:
+        if self._cpu + (thread_time() - self._t0) > self._limits.cpu_seconds:
             raise LimitError("cpu")
-        if now > self._active_deadline:
+        if perf_counter() > self._active_deadline:
             raise LimitError("timeout")
 
     def measure_memory(self) -> int:
