@@ -341,6 +341,51 @@ async def test_two_callbacks_in_flight_at_once() -> None:
         assert instance.statistics().api_calls == 3
 
 
+async def test_callbacks_after_cancelled_failed_and_overflowing_ones_run_normally() -> None:
+    # the greenlets of finished callbacks are reused: an interrupted one must not be, and no
+    # failure may leave anything behind for the next callback
+    host = Host()
+    source = """
+    n := 0
+    t.register("count", func() { n += 1; return n })
+    t.register("wait", func() { n += 100; return t.block() })
+    t.register("hold", func() { v := t.block(1); n += v; return n })
+    t.register("bad", func() { return 1 + "a" })
+    t.register("deep", func() {
+        f := undefined
+        f = func(i) { return f(i + 1) + 1 }
+        return f(0)
+    })
+    """
+    async with ENGINE.open(source, "cb.tengo", host.api, LIMITS) as instance:
+        await instance.run_main()
+        assert await host.functions["count"]() == 1
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(host.functions["wait"])
+            await anyio.wait_all_tasks_blocked()
+            assert host.blocked == 1
+            tg.cancel_scope.cancel()  # the callback is cancelled while suspended in t.block
+        with pytest.raises(SpellRuntimeError) as bad:
+            await host.functions["bad"]()
+        assert bad.value.message == "invalid operation: int + string"
+        with pytest.raises(SpellRuntimeError) as deep:
+            await host.functions["deep"]()
+        assert deep.value.message == "stack overflow"
+        results: list[Any] = []
+
+        async def hold() -> None:
+            results.append(await host.functions["hold"]())
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(6):  # more suspended at once than the engine keeps idle after
+                tg.start_soon(hold)
+            await anyio.wait_all_tasks_blocked()
+            assert host.blocked == 7
+            host.release.set()
+        assert sorted(results) == [102, 103, 104, 105, 106, 107]
+        assert await host.functions["count"]() == 108
+
+
 async def test_limit_from_api_cannot_be_caught() -> None:
     with pytest.raises(LimitExceeded) as info:
         await run('for i := 0; i < 3; i++ { t.over() }\nexport "escaped"')

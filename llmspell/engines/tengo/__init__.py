@@ -60,13 +60,9 @@ class _Opening(AbstractAsyncContextManager[ScriptInstance]):
         self._instance: TengoInstance | None = None
 
     async def __aenter__(self) -> ScriptInstance:
-        import anyio
-
         from ._instance import TengoInstance
 
-        self._instance = TengoInstance(
-            self._source, self._filename, self._api, self._limits, anyio.current_time()
-        )
+        self._instance = TengoInstance(self._source, self._filename, self._api, self._limits)
         return self._instance
 
     async def __aexit__(self, *exc_info: Any) -> None:

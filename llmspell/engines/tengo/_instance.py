@@ -4,7 +4,8 @@ How a spell runs
 ================
 
 The interpreter is synchronous; every piece of Tengo the engine runs — the main file and each
-callback into a :class:`ScriptFunction` — runs in its own **greenlet**, driven by the task that
+callback into a :class:`ScriptFunction` — runs in a **greenlet** of its own (a
+:class:`._workers.Worker`, reused once its code has finished), driven by the task that
 wants the result (``run_main``'s caller, or whoever awaits the ScriptFunction). An API call
 made by the script switches from the greenlet back to the driver with the request; the driver
 awaits the API function on the event loop and switches back with the result. So an API call
@@ -58,7 +59,7 @@ from time import perf_counter, thread_time
 from typing import Any
 
 import anyio
-from greenlet import getcurrent, greenlet  # type: ignore[import-untyped]
+from greenlet import getcurrent  # type: ignore[import-untyped]
 
 from ..._exceptions import LimitExceeded, SpellClosedError, SpellRuntimeError
 from .._base import (
@@ -80,6 +81,7 @@ from ._memory import live_size
 from ._plan import Plan, plan_for, program_for
 from ._runtime import STEP_BATCH, Context, LimitError, set_active
 from ._values import Closure, Error, VMError
+from ._workers import FAILED, IDLE_WORKERS, Worker
 
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
 
@@ -90,14 +92,6 @@ STEP_START = 64
 """The step batch a run starts with; it grows to STEP_BATCH while steps are cheap."""
 
 _CLOSURE_CODE = _calls.call_closure.__code__
-
-
-class _Run(greenlet):  # type: ignore[misc]
-    """One piece of Tengo running: the main file or one callback."""
-
-    def __init__(self, instance: TengoInstance, body: Any) -> None:
-        super().__init__(body)
-        self.instance = instance
 
 
 class _EngineContext(Context):
@@ -164,9 +158,7 @@ class TengoFunction(ScriptFunction):
 class TengoInstance(ScriptInstance):
     """One spell; see the module docstring for how it is driven."""
 
-    def __init__(
-        self, source: str, filename: str, api: Api, limits: Limits, loop_time: float
-    ) -> None:
+    def __init__(self, source: str, filename: str, api: Api, limits: Limits) -> None:
         self.filename = filename
         self._limits = limits
         self._context = api.context
@@ -180,11 +172,11 @@ class TengoInstance(ScriptInstance):
         self._thread = threading.get_ident()
         timeout = limits.timeout_seconds
         self._deadline = perf_counter() + timeout if timeout is not None else math.inf
-        self._deadline_loop = loop_time + timeout if timeout is not None else math.inf
         self._active_deadline = self._deadline
         self._main_done = False
         self._scopes: set[anyio.CancelScope] = set()
-        self._runs: set[_Run] = set()
+        self._runs: set[Worker] = set()
+        self._idle: list[Worker] = []
         self._hosts: dict[HostObject, HostMap] = {}
         plan: Plan = plan_for(api)
         self._program = program_for(source, filename, plan, tuple(api.values))
@@ -243,15 +235,15 @@ class TengoInstance(ScriptInstance):
             return frame[2]
 
         try:
-            value = await self._drive(_Run(self, body), (self._deadline, self._deadline_loop))
+            value = await self._drive(body, self._deadline)
             return self._result(value, "the spell's exported value")
         finally:
             self._main_done = True
 
     async def call_function(self, fn: Closure, args: tuple[ScriptValue, ...]) -> ScriptValue:
-        """Call a Tengo function of this instance in a new greenlet."""
+        """Call a Tengo function of this instance in a worker greenlet of its own."""
         self._ensure_open()
-        if isinstance(getcurrent(), _Run) or threading.get_ident() != self._thread:
+        if isinstance(getcurrent(), Worker) or threading.get_ident() != self._thread:
             raise RuntimeError(
                 "a spell function cannot be called while the spell's code is running "
                 "(from a synchronous API function) or from another thread"
@@ -266,7 +258,7 @@ class TengoInstance(ScriptInstance):
         def body() -> Any:
             return _calls.call_closure(fn, targs, g)  # type: ignore[arg-type]
 
-        value = await self._drive(_Run(self, body), self._callback_deadlines())
+        value = await self._drive(body, self._callback_deadline())
         if type(value) is Error:
             line = None
             if value.where is not None and value.where[0].name == self.filename:
@@ -280,11 +272,12 @@ class TengoInstance(ScriptInstance):
         except (TypeError, ValueError) as exc:
             raise SpellRuntimeError(self.filename, None, f"{what}: {exc}") from None
 
-    def _callback_deadlines(self) -> tuple[float, float]:
+    def _callback_deadline(self) -> float:
+        """The run's deadline while the main file runs, else a fresh one (``perf_counter``)."""
         timeout = self._limits.timeout_seconds
         if not self._main_done or timeout is None:
-            return self._deadline, self._deadline_loop
-        return perf_counter() + timeout, anyio.current_time() + timeout
+            return self._deadline
+        return perf_counter() + timeout
 
     def statistics(self) -> InstanceStatistics:
         """CPU seconds used inside the interpreter, memory the run holds, API calls made."""
@@ -299,25 +292,30 @@ class TengoInstance(ScriptInstance):
         self._closed = True
         for scope in list(self._scopes):
             scope.cancel()
-        for run in list(self._runs):
-            if not run.dead and run:
+        for run in [*self._runs, *self._idle]:
+            if not run.dead:
                 run.throw()
         self._runs.clear()
+        self._idle.clear()
         self._g = None
         self._hosts = {}
         self.ctx.instance = None  # no cycle left: the instance is freed without the GC
 
     # driving ---------------------------------------------------------------------------------
 
-    async def _drive(self, run: _Run, deadlines: tuple[float, float]) -> Any:
-        deadline, deadline_loop = deadlines
+    async def _drive(self, body: Any, deadline: float) -> Any:
+        """Run ``body`` in a worker until it ends, serving its API requests; ``deadline`` is
+        a ``perf_counter`` time."""
+        run = self._idle.pop() if self._idle else Worker(self)
         self._active_deadline = deadline
         self._runs.add(run)
         try:
-            req = self._resume(run, None)
-            if run.dead:
+            done, req = self._resume(run, body)
+            if done:
                 return req
-            with anyio.CancelScope(deadline=deadline_loop) as scope:
+            # the loop's clock for the same deadline (computed only for code that suspends)
+            loop_deadline = anyio.current_time() + (deadline - perf_counter())
+            with anyio.CancelScope(deadline=loop_deadline) as scope:
                 self._scopes.add(scope)
                 try:
                     while True:
@@ -334,8 +332,8 @@ class TengoInstance(ScriptInstance):
                         else:
                             reply = ("ok", result)
                         self._active_deadline = deadline
-                        req = self._resume(run, reply)
-                        if run.dead:
+                        done, req = self._resume(run, reply)
+                        if done:
                             return req
                 finally:
                     self._scopes.discard(scope)
@@ -343,18 +341,28 @@ class TengoInstance(ScriptInstance):
             raise self._set_limit(limit_exceeded("timeout", self._limits))
         finally:
             self._runs.discard(run)
-            if not run.dead and run:
+            if run.ready and not self._closed and len(self._idle) < IDLE_WORKERS:
+                self._idle.append(run)
+            elif not run.dead:
                 run.throw()
 
-    def _resume(self, run: _Run, value: Any) -> Any:
-        """Switch into ``run`` until it requests an async API call or ends."""
+    def _resume(self, run: Worker, value: Any) -> tuple[bool, Any]:
+        """Switch into ``run`` (a body to start, or the reply to its API request) until it
+        requests an async API call, ``(False, request)``, or its code ends, ``(True, value)``.
+        An error of the code is raised here, converted."""
         if self._limit is not None:
             raise self._set_limit(self._limit)
         self._ensure_open()
         previous = set_active(self.ctx)
         t0 = self._t0 = thread_time()
         try:
-            return run.switch(value) if value is not None else run.switch()
+            req = run.switch(value)
+            if req is not None:
+                return False, req
+            status, result = run.take_outcome()
+            if status is FAILED:
+                raise result
+            return True, result
         except LimitError as exc:
             raise self._set_limit(self._limit_error(exc.kind)) from None
         except VMError as exc:
@@ -417,7 +425,7 @@ class TengoInstance(ScriptInstance):
         roots: list[Any] = [self._g]
         frames = []
         current = sys._getframe()
-        if isinstance(getcurrent(), _Run):
+        if isinstance(getcurrent(), Worker):
             frames.append(current)
         for run in self._runs:
             if run.gr_frame is not None:
@@ -446,7 +454,7 @@ class TengoInstance(ScriptInstance):
             await anyio.sleep(max(0.0, seconds))
 
         run = getcurrent()
-        if not isinstance(run, _Run):
+        if not isinstance(run, Worker):
             return
         run.parent.switch((_sleep, "times.sleep", False, []))
 
