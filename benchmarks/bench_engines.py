@@ -13,7 +13,8 @@ engine.
   measured the same way. Each figure is measured in a fresh child process (RSS never shrinks
   reliably within one process).
 * 10,000 resident idle spells in one process, through the real ``rt.run`` path: 10,000
-  concurrent runs of a spell doing ``events.on("bench.ping", fn)`` (so each stays resident),
+  concurrent runs (``resident=True``, as ``llmspell serve`` runs them: under ``llmspell run``
+  a spell ends once idle) of a spell doing ``events.on("bench.ping", fn)`` (so each stays resident),
   one published event that every one handles (each answers ``bench.pong``), then every run is
   stopped with ``rt.stop``. Count achieved against 10,000; RSS per resident spell reported.
 * start-up, whole process, median of 7 runs each, interleaved (same interpreter, bytecode
@@ -36,13 +37,15 @@ engine.
 * API round trips against the raw bridge: the same loop of awaited calls through the bare
   mechanism each engine is built on (Lua: a lupa coroutine yielding to Python, which awaits
   the function and resumes it; JS: a Promise per call settled from Python between
-  ``execute_pending_job`` runs), without sandbox, conversions or API dispatch (reported; the
-  100k/s and 20k/s targets are budgets).
+  ``execute_pending_job`` runs; Tengo: a greenlet switching to its parent, which awaits the
+  function and switches back), without sandbox, conversions or API dispatch (reported; the
+  100k/s, 20k/s and 50k/s targets are budgets).
 * events a spell emits and its own handler receives, through ``rt.run``: 20,000
   ``events.emit`` to an ``events.on`` handler in the same spell (Lua; JS with and without
-  ``await``). Targets are budgets (Lua ≥ 90k/s, the figure rs-llmspell claims from a Lua
-  fixture; JS ≥ 20k/s); beside them, the same count of ``bus.publish`` to an async Python
-  handler on the same runtime's bus, measured in the same run.
+  ``await``; Tengo). Targets are budgets (Lua ≥ 90k/s, the figure rs-llmspell claims from a Lua
+  fixture; JS ≥ 20k/s; Tengo ≥ 50k/s, its API round-trip budget); beside them, the same count
+  of ``bus.publish`` to an async Python handler on the same runtime's bus, measured in the
+  same run.
 
 Run: ``python -m benchmarks engines``.
 """
@@ -71,6 +74,7 @@ ENGINES = (("lua", "Lua"), ("js", "JS"), ("tengo", "Tengo"))
 TRIVIAL_RUNS = {"lua": 500, "js": 200, "tengo": 500}
 CALLS = {"lua": 20_000, "js": 5_000, "tengo": 20_000}
 CALL_BUDGET = {"lua": 100_000.0, "js": 20_000.0, "tengo": 50_000.0}
+BRIDGES = {"lua": "lupa coroutine", "js": "Promise bridge", "tengo": "greenlet switch"}
 FIB_N = 22
 FIB_TARGET = 1 / 25
 TRIVIAL_BUDGET_MS = 2.0
@@ -79,7 +83,7 @@ MEMORY_N = 1_000
 RESIDENT_N = 10_000
 RESIDENT_TIMEOUT = 180.0
 EVENTS_N = 20_000
-EVENTS_BUDGET = {"lua": 90_000.0, "js": 20_000.0, "js_await": 20_000.0}
+EVENTS_BUDGET = {"lua": 90_000.0, "js": 20_000.0, "js_await": 20_000.0, "tengo": 50_000.0}
 EVENT_SPELLS = {
     "lua": (
         "local n, id = 0, nil\n"
@@ -98,6 +102,13 @@ EVENT_SPELLS = {
         "let n = 0;\n"
         'const id = await events.on("bench.ev", (event) => { if (++n === {n}) events.off(id); });\n'
         'for (let i = 1; i <= {n}; i++) await events.emit("bench.ev", i);\n'
+    ),
+    # (Tengo's budget is its API round-trip budget: the issue sets no figure for events)
+    "tengo": (
+        "n := 0\n"
+        "id := undefined\n"
+        'id = events.on("bench.ev", func(event) { n += 1; if n == {n} { events.off(id) } })\n'
+        'for i := 1; i <= {n}; i++ { events.emit("bench.ev", i) }\n'
     ),
 }
 
@@ -318,6 +329,32 @@ async def _raw_bridge_lua() -> float:
     return best
 
 
+async def _raw_bridge_tengo() -> float:
+    """Round trips through a bare greenlet (what the Tengo engine is built on): a loop in a
+    greenlet switches to its parent with each request; Python awaits the function and
+    switches back with the result."""
+    from greenlet import getcurrent, greenlet  # type: ignore[import-untyped, unused-ignore]
+
+    n = CALLS["tengo"]
+
+    def loop(n: int) -> int:
+        parent = getcurrent().parent
+        for i in range(1, n + 1):
+            parent.switch(i)
+        return n
+
+    fn = _echo
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        g = greenlet(loop)
+        value = g.switch(n)
+        while not g.dead:
+            value = g.switch(await fn(value))
+        best = max(best, n / (time.perf_counter() - start))
+    return best
+
+
 async def _raw_bridge_js() -> float:
     """Round trips through a bare QuickJS Promise bridge: each call queues and awaits a
     Promise; Python runs the jobs, awaits the function, settles the Promise, repeats."""
@@ -358,7 +395,7 @@ async def _events_per_second() -> dict[str, float]:
     out: dict[str, float] = {}
     async with open_runtime(provider=_provider()) as rt:
         for key, template in EVENT_SPELLS.items():
-            ext = "lua" if key == "lua" else "js"
+            ext = "js" if key.startswith("js") else key
             spell = SpellSource(template.replace("{n}", str(EVENTS_N)), f"events.{ext}")
             best = 0.0
             for _ in range(3):
@@ -407,6 +444,7 @@ async def _in_process() -> dict[str, float]:
         out[f"trivial_bare_{ext}"] = _bare_trivial_ms(ext)
     out["bridge_lua"] = await _raw_bridge_lua()
     out["bridge_js"] = await _raw_bridge_js()
+    out["bridge_tengo"] = await _raw_bridge_tengo()
     for key, value in (await _events_per_second()).items():
         out[f"events_{key}"] = value
     return out
@@ -489,7 +527,7 @@ async def _resident_child(ext: str, n: int) -> dict[str, Any]:
         pinged = False
 
         async def one() -> None:
-            result = await rt.run(spell, log=_quiet_log)
+            result = await rt.run(spell, log=_quiet_log, resident=True)
             if not pinged:
                 state["ended_early"] += 1
                 errors.append(str(result.error))
@@ -599,7 +637,7 @@ def run() -> list[Record]:
                 f"{label}: API round trips vs raw bridge",
                 figures[f"calls_{ext}"],
                 "/s",
-                baseline="/s bare " + ("lupa coroutine" if ext == "lua" else "Promise bridge"),
+                baseline=f"/s bare {BRIDGES[ext]}",
                 baseline_value=figures[f"bridge_{ext}"],
                 target=None,
             ),
@@ -630,7 +668,12 @@ def run() -> list[Record]:
                 lower_is_better=True,
             ),
         ]
-    for key, label in (("lua", "Lua"), ("js_await", "JS (await)"), ("js", "JS (no await)")):
+    for key, label in (
+        ("lua", "Lua"),
+        ("js_await", "JS (await)"),
+        ("js", "JS (no await)"),
+        ("tengo", "Tengo"),
+    ):
         records += [
             compare(
                 f"{label}: events to the spell's own handler",

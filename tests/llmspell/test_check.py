@@ -80,6 +80,24 @@ def test_js_spell_that_fails_at_once_is_reported_line_by_line() -> None:
     ]
 
 
+def test_tengo_spell_that_fails_at_once_is_reported_line_by_line() -> None:
+    source = (
+        'agent := llm.agent({name: "x"})\n'
+        'r := agnet.run("hi")\n'
+        "print(promise)\n"
+        'state.foo("k")\n'
+        'c := llm.chat("hi")\n'
+    )
+    assert found(source, "tengo") == [
+        "spell.tengo:2:6: agnet is not defined: the spell never sets it and the API has no "
+        "such global; did you mean agent?",
+        "spell.tengo:3:7: promise is not defined: the spell never sets it and the API has no "
+        "such global",
+        "spell.tengo:4:7: state.foo is not part of the API (known: get, set)",
+        "spell.tengo:5:10: llm.chat is not part of the API (known: agent, complete)",
+    ]
+
+
 def test_calls_that_return_directly_need_no_await() -> None:
     # llm.agent is marked sync_api in this API: its result is the agent itself.
     source = "const a = llm.agent({});\nconst t = a.name;\nlog.info('x').y;\n"
@@ -102,10 +120,18 @@ CORRECT = {
         "const results = await Promise.all([helper(1), llm.complete('y')]);\n"
         "return [r.content, results.length, JSON.stringify({a: 1}), Math.max(1, 2)];\n"
     ),
+    "tengo": (
+        'text := import("text")\n'
+        'r := llm.complete(params.topic || "x")\n'
+        'agent := llm.agent({name: "a"})\n'
+        'helper := func(x) { return [tools.weather(x), state.get("k")] }\n'
+        "for i, v in [1, 2] { sleep(0) }\n"
+        'export [r.content, helper(1), text.repeat("x", 2), len(params)]\n'
+    ),
 }
 
 
-@pytest.mark.parametrize("ext", ["lua", "js"])
+@pytest.mark.parametrize("ext", ["lua", "js", "tengo"])
 def test_correct_spells_pass(ext: str) -> None:
     assert found(CORRECT[ext], ext) == []
 

@@ -161,6 +161,76 @@ def test_lua_reports_no_pending_results() -> None:
     assert facts("local r = llm.complete('hi')\nprint(r.content)\n", "lua").pending == ()
 
 
+TENGO_DEFINED = """
+fmt := import("fmt")
+a := 1
+f := func(p, q, ...rest) { return p + q + a + len(rest) }
+m := {key: 1, other: a}
+for k, v in m { print(k, v, m.key, m.missing) }
+for i := 0; i < 3; i++ { if j := i; j > 1 { a += j } }
+g := func(x) { return func() { return x + a } }
+fmt.println(f(1, 2), string(a), is_error(error("e")), format("%d", 1), g(1)())
+export m
+"""
+
+
+def test_tengo_reads_of_defined_or_builtin_names_are_not_reported() -> None:
+    found = facts(TENGO_DEFINED, "tengo")
+    assert found.globals_read == () and found.members == ()
+    assert {"f", "m", "rest", "len", "print"} <= found.known
+
+
+def test_tengo_undefined_globals_are_reported_where_read() -> None:
+    source = (
+        'r := agent.run("x")\n'
+        "print(promise)\n"
+        "f := func() { return Provider.new() }\n"
+        "if true { local := 1 }\n"
+        "x := local\n"  # out of its block: Tengo scopes are blocks
+        "params.topic = 1\n"
+    )
+    assert reads(source, "tengo") == [
+        ("agent", 1, 6),
+        ("promise", 2, 7),
+        ("Provider", 3, 22),
+        ("local", 5, 6),
+        ("params", 6, 1),
+    ]
+
+
+def test_tengo_a_name_used_before_its_definition_fails_the_check() -> None:
+    # Tengo resolves names in order: the run would fail with this compile error
+    source = "f := func() { return later() }\nlater := func() { return 1 }\n"
+    with pytest.raises(SpellSyntaxError) as caught:
+        engine_for("a.tengo").check(source, "a.tengo")
+    assert caught.value.message == "unresolved reference 'later'"
+    assert (caught.value.line, caught.value.column) == (1, 22)
+
+
+def test_tengo_member_uses_of_globals() -> None:
+    source = (
+        'state.foo("x")\n'
+        "r := llm.chat()\n"
+        "c := (llm).complete\n"  # not a plain name: left out
+        "tools := {nope: 1}\n"
+        "x := tools.nope\n"
+        "f := func() { return state.get(llm.complete) }\n"
+        "return_value := r.content\n"
+    )
+    assert members(source, "tengo") == [
+        ("state", "foo", 1),
+        ("llm", "chat", 2),
+        ("state", "get", 6),
+        ("llm", "complete", 6),
+    ]
+
+
+def test_tengo_strings_and_comments_are_not_code() -> None:
+    source = "// llm.nope\n/* llm.gone\n*/ s := \"llm.none\" + `llm.raw\nllm.x` + string('c')\n"
+    found = facts(source, "tengo")
+    assert (found.globals_read, found.members, found.pending) == ((), (), ())
+
+
 @pytest.mark.parametrize(
     ("ext", "source", "line", "column"),
     [
@@ -170,6 +240,9 @@ def test_lua_reports_no_pending_results() -> None:
         ("lua", 'print("then")  x = if then', 1, 20),
         ("js", "const x = ;", 1, 11),
         ("js", "let a = 1;\n  foo(1 2);", 2, 9),
+        ("tengo", "x := 1\nif x {\n  y := [1, 2,]\n}\n", 3, 14),
+        ("tengo", "a := 1\nb := (2 + \n", 2, 12),
+        ("tengo", "x := 1\n  break\n", 2, 3),
     ],
 )
 def test_syntax_errors_carry_line_and_column(ext: str, source: str, line: int, column: int) -> None:

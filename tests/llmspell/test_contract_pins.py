@@ -3,7 +3,7 @@
 Each test here was checked against a one-line mutation of the code it pins (issue 8): the run-id
 filter of spell hooks, ``afterToolCall``, hook priority, concurrent agent tool calls, the
 schema repair limit, cost accounting, ``tool.executed`` on errors, ``spell.before_run``,
-agent event fields. They go through real spells in Lua and JavaScript, or through
+agent event fields. They go through real spells in Lua, JavaScript and Tengo, or through
 ``open_runtime`` / ``Runtime.run`` and the bus, never through private modules.
 """
 
@@ -24,7 +24,7 @@ from llmspell.tools import ToolRegistry, builtin_tools, tool
 from .spellkit import run_source
 
 pytestmark = pytest.mark.anyio
-BOTH = pytest.mark.parametrize("ext", ["lua", "js"])
+BOTH = pytest.mark.parametrize("ext", ["lua", "js", "tengo"])
 OFFLINE = "offline/llmspell"
 
 
@@ -68,6 +68,20 @@ WATCHER = {
         const id = await events.on("other.done", () => { events.off(id); });
         await events.emit("watcher.ready", {mine});
     """,
+    "tengo": """
+        hooks.register({
+          beforeToolCall: func(ctx, tool, input) {
+            print("saw tool " + ctx.runId)
+            input.expression = "(" + input.expression + ")*100"
+            return input
+          },
+          beforeGenerate: func(ctx, req) { print("saw llm " + ctx.runId) }})
+        mine := tools.call("calculator", {expression: "1+1"})
+        llm.complete("mine")
+        id := undefined
+        id = events.on("other.done", func() { events.off(id) })
+        events.emit("watcher.ready", {mine: mine})
+    """,
 }
 OTHER = {
     "lua": """
@@ -77,6 +91,10 @@ OTHER = {
     "js": """
         const r = await llm.complete("other");
         return {sum: await tools.call("calculator", {expression: "2+3"}), content: r.content};
+    """,
+    "tengo": """
+        r := llm.complete("other")
+        export {sum: tools.call("calculator", {expression: "2+3"}), content: r.content}
     """,
 }
 
@@ -141,6 +159,17 @@ AFTER_TOOL = {
         const answer = await a.run("add");
         return {direct, answer, seen};
     """,
+    "tengo": """
+        seen := []
+        hooks.register({afterToolCall: func(ctx, tool, input, output) {
+          seen = append(seen, {tool: tool, expression: input.expression, output: output})
+          return output * 10
+        }})
+        direct := tools.call("calculator", {expression: "6*7"})
+        a := llm.agent({name: "adder", tools: ["calculator"]})
+        answer := a.run("add")
+        export {direct: direct, answer: answer, seen: seen}
+    """,
 }
 
 
@@ -195,6 +224,17 @@ PRIORITY = {
         await tools.call("calculator", {expression: "1"});
         return order;
     """,
+    "tengo": """
+        order := []
+        mark := func(name) { return {beforeToolCall: func() { order = append(order, name) }} }
+        hooks.register(mark("low"), {priority: 1})
+        hooks.register(mark("high"), {priority: 10})
+        hooks.register(mark("default"))
+        hooks.register(mark("last"), {priority: -5})
+        hooks.register(mark("high too"), {priority: 10})
+        tools.call("calculator", {expression: "1"})
+        export order
+    """,
 }
 
 
@@ -232,6 +272,7 @@ def rendezvous_tools() -> ToolRegistry:
 CONCURRENT = {
     "lua": 'return llm.agent{name = "pair", tools = {"left", "right"}}:run("meet")',
     "js": 'return await (await llm.agent({name: "pair", tools: ["left", "right"]})).run("meet");',
+    "tengo": 'export llm.agent({name: "pair", tools: ["left", "right"]}).run("meet")',
 }
 
 
@@ -258,6 +299,10 @@ NEVER_VALID = {
     "js": """
         const a = await llm.agent({name: "stubborn", schema: {type: "object", required: ["n"]}});
         try { await a.run("count"); } catch (e) { return e.message; }
+    """,
+    "tengo": """
+        a := llm.agent({name: "stubborn", schema: {type: "object", required: ["n"]}})
+        export a.run("count").value
     """,
 }
 
@@ -292,6 +337,11 @@ COST = {
         const a = await llm.complete("one");
         const b = await llm.complete("two");
         return [a.cost, b.cost];
+    """,
+    "tengo": """
+        a := llm.complete("one")
+        b := llm.complete("two")
+        export [a.cost, b.cost]
     """,
 }
 
@@ -359,6 +409,12 @@ FAILING_TOOL = {
         try { await tools.call("flaky", {}); } catch (e) { err = e.message; }
         return {err, sum: await tools.call("calculator", {expression: "2+2"})};
     """,
+    "tengo": """
+        tools.register({name: "flaky", description: "fails", parameters: {},
+          handler: func() { return error("flaky broke") }})
+        r := tools.call("flaky", {})
+        export {err: r.value, sum: tools.call("calculator", {expression: "2+2"})}
+    """,
 }
 
 
@@ -384,6 +440,7 @@ async def test_tool_executed_is_published_for_failed_calls_with_the_error(ext: s
 AGENT_EVENTS = {
     "lua": 'return llm.agent{name = "scout"}:run("look")',
     "js": 'return await (await llm.agent({name: "scout"})).run("look");',
+    "tengo": 'export llm.agent({name: "scout"}).run("look")',
 }
 
 
@@ -405,7 +462,11 @@ async def test_agent_events_carry_agent_id_and_name(ext: str) -> None:
 
 # -- spell.before_run / spell.after_run ------------------------------------------------------
 
-STARTS = {"lua": 'print("started")\nreturn 1', "js": 'print("started");\nreturn 1;'}
+STARTS = {
+    "lua": 'print("started")\nreturn 1',
+    "js": 'print("started");\nreturn 1;',
+    "tengo": 'print("started")\nexport 1',
+}
 
 
 @BOTH

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from llmspell._exceptions import SpellRuntimeError
 from llmspell.engines import (
     Api,
     HostObject,
@@ -186,16 +187,19 @@ async def test_a_finished_run_frees_its_interpreter_without_the_gc(ext: str) -> 
 
 
 LIMIT_SPELLS = {
-    "cpu": {"lua": "while true do end", "js": "while (true) {}"},
+    "cpu": {"lua": "while true do end", "js": "while (true) {}", "tengo": "for {}"},
     "memory": {
         "lua": "local t = {} for i = 1, 1e8 do t[i] = ('x'):rep(64) .. i end",
         "js": "const t = []; for (let i = 0; ; i++) t.push('x'.repeat(64) + i);",
+        "tengo": 'text := import("text")\n'
+        't := []\nfor i := 0; true; i++ { t = append(t, text.repeat("x", 64) + string(i)) }',
     },
     "output": {
         "lua": "for i = 1, 100 do print(('y'):rep(99)) end",
         "js": "for (let i = 0; i < 100; i++) console.log('y'.repeat(99));",
+        "tengo": 'text := import("text")\nfor i := 0; i < 100; i++ { print(text.repeat("y", 99)) }',
     },
-    "timeout": {"lua": "ctx.nap()", "js": "await ctx.nap();"},
+    "timeout": {"lua": "ctx.nap()", "js": "await ctx.nap();", "tengo": "ctx.nap()"},
 }
 LIMIT_WORDS = {
     "cpu": "cpu limit exceeded: the spell used more than 0.2 s of CPU time",
@@ -257,6 +261,7 @@ async def test_json_encode_writes_the_same_text_in_every_engine() -> None:
     sources = {
         "lua": "return json.encode(params.floats)",
         "js": "return json.encode(params.floats)",
+        "tengo": "export json.encode(params.floats)",
     }
     for ext, source in sources.items():
         api = Api(namespaces, {}, {"params": {"floats": FLOATS}}, print)
@@ -311,10 +316,16 @@ async def test_argument_counts_are_checked_in_the_scripts_terms(ext: str, call: 
     source = {
         "lua": f"local ok, err = pcall(function() return {call} end) return {{ok, err}}",
         "js": f"try {{ await {call}; return [true]; }} catch (e) {{ return [false, e.message]; }}",
+        "tengo": f"x := 1\n{call}",
     }[ext]
     engine = engine_for(f"arity.{ext}")
     async with engine.open(source, f"arity.{ext}", api, LIMITS) as instance:
-        assert await instance.run_main() == [False, ARITY_CALLS[call]]
+        if ext == "tengo":  # as for any Tengo function: a runtime error, which Tengo cannot catch
+            with pytest.raises(SpellRuntimeError) as caught:
+                await instance.run_main()
+            assert (caught.value.message, caught.value.line) == (ARITY_CALLS[call], 2)
+        else:
+            assert await instance.run_main() == [False, ARITY_CALLS[call]]
 
 
 @BOTH
@@ -325,6 +336,7 @@ async def test_calls_within_their_counts_go_through(ext: str) -> None:
     source = {
         "lua": "return {" + ", ".join(calls) + "}",
         "js": "return [" + ", ".join(f"await {c}" for c in calls) + "]",
+        "tengo": "export [" + ", ".join(calls) + "]",
     }[ext]
     engine = engine_for(f"arity.{ext}")
     async with engine.open(source, f"arity.{ext}", api, LIMITS) as instance:

@@ -1,6 +1,6 @@
 """llm, agents and tools from spells, end to end: script → hooks → litellm → local server.
 
-Every spell here runs in Lua and in JavaScript; the provider is litellm's real HTTP client
+Every spell here runs in Lua, JavaScript and Tengo; the provider is litellm's real HTTP client
 talking to the local OpenAI-compatible test server.
 """
 
@@ -20,7 +20,7 @@ from llmspell.testing import OpenAIServer
 from .spellkit import run_source
 
 pytestmark = pytest.mark.anyio
-BOTH = pytest.mark.parametrize("ext", ["lua", "js"])
+BOTH = pytest.mark.parametrize("ext", ["lua", "js", "tengo"])
 MODEL = "openai/test-model"
 
 
@@ -60,6 +60,12 @@ COMPLETE = {
                               afterGenerate: (ctx, req, resp) => { resp.content += "!"; return resp; }});
         const r = await llm.complete({system: "be brief", prompt: "hi", max_tokens: 20});
         return {content: r.content, model: r.model, total: r.usage.total_tokens, finish: r.finish_reason};
+    """,
+    "tengo": """
+        hooks.register({beforeGenerate: func(ctx, req) { req.temperature = 0.25; return req },
+                        afterGenerate: func(ctx, req, resp) { resp.content += "!"; return resp }})
+        r := llm.complete({system: "be brief", prompt: "hi", max_tokens: 20})
+        export {content: r.content, model: r.model, total: r.usage.total_tokens, finish: r.finish_reason}
     """,
 }
 
@@ -104,6 +110,10 @@ CANCEL = {
         await hooks.register({beforeGenerate: () => { throw new Error("no calls today"); }});
         try { await llm.complete("hi"); } catch (e) { return e.message; }
     """,
+    "tengo": """
+        hooks.register({beforeGenerate: func(ctx, req) { return error("no calls today") }})
+        export llm.complete("hi").value
+    """,
 }
 
 
@@ -127,6 +137,11 @@ STREAM = {
         const chunks = [];
         const r = await llm.stream("tell me", (text) => { chunks.push(text); });
         return {chunks, content: r.content, total: r.usage.total_tokens};
+    """,
+    "tengo": """
+        chunks := []
+        r := llm.stream("tell me", func(text) { chunks = append(chunks, text) })
+        export {chunks: chunks, content: r.content, total: r.usage.total_tokens}
     """,
 }
 
@@ -162,6 +177,15 @@ AGENT = {
         const first = await a.run("question one");
         const second = await a.run("question two");
         return {first, second, history: (await a.history()).length};
+    """,
+    "tengo": """
+        tools.register({name: "lookup", description: "facts",
+          parameters: {key: {type: "string", required: true}},
+          handler: func(args) { return "fact about " + args.key }})
+        a := llm.agent({name: "r", system: "sys", tools: ["calculator", "lookup"]})
+        first := a.run("question one")
+        second := a.run("question two")
+        export {first: first, second: second, history: len(a.history())}
     """,
 }
 
@@ -212,6 +236,10 @@ MAX_STEPS = {
         const a = await llm.agent({name: "loopy", tools: ["calculator"], max_steps: 2});
         try { await a.run("go"); } catch (e) { return e.message; }
     """,
+    "tengo": """
+        a := llm.agent({name: "loopy", tools: ["calculator"], max_steps: 2})
+        export a.run("go").value
+    """,
 }
 
 
@@ -236,6 +264,10 @@ SCHEMA = {
     "js": """
         const a = await llm.agent({schema: {type: "object", properties: {n: {type: "integer"}}, required: ["n"]}});
         return (await a.run("count")).n;
+    """,
+    "tengo": """
+        a := llm.agent({schema: {type: "object", properties: {n: {type: "integer"}}, required: ["n"]}})
+        export a.run("count").n
     """,
 }
 
@@ -266,6 +298,11 @@ NESTED = {
         const boss = await llm.agent({name: "boss", tools: [helper]});
         return await boss.run("delegate");
     """,
+    "tengo": """
+        helper := llm.agent({name: "helper"})
+        boss := llm.agent({name: "boss", tools: [helper]})
+        export boss.run("delegate")
+    """,
 }
 
 
@@ -287,6 +324,12 @@ async def test_an_agent_is_a_tool_of_another(
 ERRORS = {
     "lua": 'local ok, err = pcall(llm.complete, "hi")\nreturn err',
     "js": 'try { await llm.complete("hi"); } catch (e) { return e.message; }',
+    "tengo": 'export llm.complete("hi").value',
+}
+CONTENT = {
+    "lua": 'return llm.complete("hi").content',
+    "js": 'return (await llm.complete("hi")).content',
+    "tengo": 'export llm.complete("hi").content',
 }
 
 
@@ -296,13 +339,7 @@ async def test_retries_then_a_clear_error_naming_the_model(
 ) -> None:
     server.error(429, times=1, retry_after=0)
     server.reply("after a retry")
-    ok = await run_source(
-        'return llm.complete("hi").content'
-        if ext == "lua"
-        else 'return (await llm.complete("hi")).content',
-        ext,
-        runtime=runtime,
-    )
+    ok = await run_source(CONTENT[ext], ext, runtime=runtime)
     assert ok.result.value == "after a retry"
     server.error(500, "boom", times=3)
     ran = await run_source(ERRORS[ext], ext, runtime=runtime)
@@ -314,11 +351,7 @@ async def test_stopping_a_spell_cancels_its_llm_call(
     ext: str, server: OpenAIServer, runtime: Runtime
 ) -> None:
     server.reply("too late", delay=30)
-    source = (
-        'return llm.complete("hi").content'
-        if ext == "lua"
-        else 'return (await llm.complete("hi")).content'
-    )
+    source = CONTENT[ext]
     results = []
 
     async def go() -> None:
@@ -360,6 +393,20 @@ TOOLS = {
                 invalid: await err(tools.text_split({separator: 5})),
                 listed: listed.length > 5};
     """,
+    "tengo": """
+        hooks.register({beforeToolCall: func(ctx, tool, input) {
+          if tool != "calculator" { return }
+          if input.expression == "1/0" { return error("not that one") }
+          input.expression += "+1"; return input }})
+        listed := []
+        for t in tools.list() { listed = append(listed, t.name) }
+        err := func(r) { return is_error(r) ? r.value : "no error" }
+        export {sum: tools.call("calculator", {expression: "1+1"}),
+                refused: err(tools.call("calculator", {expression: "1/0"})),
+                denied: err(tools.file_read("README.md")),
+                invalid: err(tools.text_split({separator: 5})),
+                listed: len(listed) > 5}
+    """,
 }
 
 
@@ -386,7 +433,11 @@ async def test_a_python_tool_is_callable_from_spells(ext: str) -> None:
     async def add(a: float, b: float) -> float:
         return a + b
 
-    source = "return tools.add(1, 2)" if ext == "lua" else "return await tools.add(1, 2)"
+    source = {
+        "lua": "return tools.add(1, 2)",
+        "js": "return await tools.add(1, 2)",
+        "tengo": "export tools.add(1, 2)",
+    }[ext]
     async with open_runtime(tools=ToolRegistry([*builtin_tools(), add])) as rt:
         ran = await run_source(source, ext, runtime=rt)
     assert ran.result.ok, ran.result.error
@@ -411,6 +462,15 @@ RESET = {
         await a.run("two");
         const models = await llm.models("openai");
         return {before, after: (await a.history()).length, models: models.length > 10, first: models[0].name};
+    """,
+    "tengo": """
+        a := llm.agent({name: "forgetful"})
+        a.run("one")
+        before := len(a.history())
+        a.reset()
+        a.run("two")
+        models := llm.models("openai")
+        export {before: before, after: len(a.history()), models: len(models) > 10, first: models[0].name}
     """,
 }
 
@@ -464,6 +524,12 @@ MEMORY = {
         await a.run("note " + params.n);
         return (await a.history()).length;
     """,
+    "tengo": """
+        a := llm.agent({name: "scribe", memory: true})
+        if params.reset == "1" { a.reset(); export len(a.history()) }
+        a.run("note " + params.n)
+        export len(a.history())
+    """,
 }
 
 
@@ -493,6 +559,7 @@ async def test_agent_memory_needs_a_name(ext: str) -> None:
     source = {
         "lua": "local ok, e = pcall(llm.agent, {memory = true}) return e",
         "js": "try { await llm.agent({memory: true}); } catch (e) { return e.message; }",
+        "tengo": "export llm.agent({memory: true}).value",
     }[ext]
     ran = await run_source(source, ext)
     assert (

@@ -1,7 +1,7 @@
 """The operations layer: call ids, one key style, trace headers, spell hooks, hook order.
 
 Every operation (spell run, LLM call, tool call, agent run) passes the one instrumented path;
-these tests pin what that path promises, through real spells in both engines.
+these tests pin what that path promises, through real spells in every engine.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from llmspell.tools import ToolContext, ToolRegistry, builtin_tools, tool
 from .spellkit import run_source
 
 pytestmark = pytest.mark.anyio
-BOTH = pytest.mark.parametrize("ext", ["lua", "js"])
+BOTH = pytest.mark.parametrize("ext", ["lua", "js", "tengo"])
 
 
 def test_the_catalogue_names_every_design_point_and_topic() -> None:
@@ -71,6 +71,18 @@ PARALLEL_CALLS = {
         const [a, b] = await Promise.all([llm.complete("first"), tools.calculator("6*7")]);
         return a.content !== undefined && b;
     """,
+    "tengo": """
+        r := parallel(func() { return llm.complete("first") },
+                      func() { return tools.calculator("6*7") })
+        export !is_undefined(r[0].content) && r[1]
+    """,
+}
+
+
+AGAIN = {
+    "lua": 'return llm.complete("again").content',
+    "js": 'return (await llm.complete("again")).content',
+    "tengo": 'export llm.complete("again").content',
 }
 
 
@@ -81,7 +93,7 @@ async def test_every_operation_event_carries_the_run_and_a_call_id(ext: str) -> 
         rt.system.bus.subscribe(">", seen.append)
         with OfflineScript().reply("one", delay=0.05).reply("two"):
             ran = await run_source(PARALLEL_CALLS[ext], ext, runtime=rt)
-            ran2 = await run_source('return llm.complete("again").content', ext, runtime=rt)
+            ran2 = await run_source(AGAIN[ext], ext, runtime=rt)
         await anyio.wait_all_tasks_blocked()
     assert ran.result.ok and ran2.result.ok, (ran.result.error, ran2.result.error)
     ops = [e for e in seen if e.topic.split(".")[0] in ("spell", "llm", "tool")]
@@ -154,6 +166,13 @@ AGENT_WITH_TOOL = {
         events.emit("probe.after", {});
         return answer;
     """,
+    "tengo": """
+        events.on("probe.*", func(event, topic) { tools.probe({}) })
+        helper := llm.agent({name: "helper", tools: ["probe"]})
+        answer := helper.run("use the probe")
+        events.emit("probe.after", {})
+        export answer
+    """,
 }
 
 
@@ -199,7 +218,7 @@ async def test_trace_headers_flow_into_actors_events_and_handlers(ext: str) -> N
     assert {cid for cid, _ in tracer.ended} == set(calls)
 
 
-BEFORE_RUN = {"lua": "return params.who", "js": "return params.who;"}
+BEFORE_RUN = {"lua": "return params.who", "js": "return params.who;", "tengo": "export params.who"}
 
 
 @BOTH
@@ -246,6 +265,15 @@ HOOK_ORDER = {
           req.messages[req.messages.length - 1].content += " script0"; return req; }});
         return (await llm.complete("start")).content;
     """,
+    "tengo": """
+        hooks.register({beforeGenerate: func(ctx, req) {
+          req.messages[len(req.messages) - 1].content += " script10"
+          return req }}, {priority: 10})
+        hooks.register({beforeGenerate: func(ctx, req) {
+          req.messages[len(req.messages) - 1].content += " script0"
+          return req }})
+        export llm.complete("start").content
+    """,
 }
 
 
@@ -282,6 +310,12 @@ async def test_a_spells_hooks_never_see_another_runs_operations(ext: str) -> Non
             hooks.register({beforeToolCall: (ctx, tool, input) => { n += 1; }});
             await events.wait("other.done", 5);
             return n;
+        """,
+        "tengo": """
+            n := 0
+            hooks.register({beforeToolCall: func(ctx, tool, input) { n += 1 }})
+            events.wait("other.done", 5)
+            export n
         """,
     }[ext]
     async with open_runtime() as rt, anyio.create_task_group() as tg:

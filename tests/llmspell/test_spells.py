@@ -333,6 +333,84 @@ async def test_a_run_ends_once_its_handlers_have_nothing_left_to_do(ext: str) ->
     assert ran.output == "work.start 1\nwork.next 2\nwork.next 3\n"
 
 
+NESTED_CALLBACKS = {
+    "lua": """
+        tools.register{name = "shout", description = "upper case",
+          parameters = {text = {type = "string", required = true}},
+          handler = function(args) return string.upper(args.text) end}
+        hooks.register({beforeToolCall = function(ctx, tool, input) print("hook " .. tool) end})
+        events.on("first", function(event)
+          events.on("second", function(e) print("second " .. tools.shout({text = e.word})) end)
+          events.emit("second", {word = event.word})
+        end)
+        events.emit("first", {word = "hi"})
+        return "main done"
+    """,
+    "js": """
+        tools.register({name: "shout", description: "upper case",
+          parameters: {text: {type: "string", required: true}},
+          handler: (args) => args.text.toUpperCase()});
+        hooks.register({beforeToolCall: (ctx, tool, input) => { print("hook " + tool); }});
+        events.on("first", (event) => {
+          events.on("second", async (e) => { print("second " + await tools.shout({text: e.word})); });
+          events.emit("second", {word: event.word});
+        });
+        events.emit("first", {word: "hi"});
+        return "main done";
+    """,
+    "tengo": """
+        text := import("text")
+        tools.register({name: "shout", description: "upper case",
+          parameters: {text: {type: "string", required: true}},
+          handler: func(args) { return text.to_upper(args.text) }})
+        hooks.register({beforeToolCall: func(ctx, tool, input) { print("hook " + tool) }})
+        events.on("first", func(event) {
+          events.on("second", func(e) { print("second " + tools.shout({text: e.word})) })
+          events.emit("second", {word: event.word})
+        })
+        events.emit("first", {word: "hi"})
+        export "main done"
+    """,
+}
+
+
+@BOTH
+async def test_callbacks_registered_by_callbacks_are_released_when_the_run_is_idle(
+    ext: str,
+) -> None:
+    """A handler that registers a handler, a hook and a script tool called from a handler:
+    the run handles everything, then ends (not resident) and releases every registration."""
+    async with open_runtime() as rt:
+        subscriptions = len(rt.system.bus.statistics().subscriptions)
+        hooks = len(rt.system.hooks.statistics().handlers)
+        with anyio.fail_after(10):
+            ran = await run_source(NESTED_CALLBACKS[ext], ext, runtime=rt)
+        assert ran.result.ok, ran.result.error
+        assert ran.result.value == "main done"
+        assert ran.output == "hook shout\nsecond HI\n"
+        assert len(rt.system.bus.statistics().subscriptions) == subscriptions
+        assert len(rt.system.hooks.statistics().handlers) == hooks
+        again = await run_source(NESTED_CALLBACKS[ext], ext, runtime=rt)  # "shout" is free
+        assert again.result.ok and again.output == ran.output, again.result.error
+
+
+RUNAWAY_HANDLER = {
+    "lua": 'events.on("go", function() while true do end end)\nevents.emit("go", {})\nreturn 1',
+    "js": 'events.on("go", () => { while (true) {} });\nevents.emit("go", {});\nreturn 1;',
+    "tengo": 'events.on("go", func() { for {} })\nevents.emit("go", {})\nexport 1',
+}
+
+
+@BOTH
+async def test_a_handler_over_the_cpu_limit_ends_the_run(ext: str) -> None:
+    from llmspell.engines import Limits
+
+    with anyio.fail_after(10):
+        ran = await run_source(RUNAWAY_HANDLER[ext], ext, limits=Limits(cpu_seconds=0.2))
+    assert ran.result.error_type == "LimitExceeded"
+    assert ran.result.error == "cpu limit exceeded: the spell used more than 0.2 s of CPU time"
+
+
 FOREVER = {
     "lua": """
         events.on("loop", function(event) sleep(0.01); events.emit("loop", {}) end)

@@ -1,6 +1,7 @@
-"""The ``state`` global, end to end in Lua and JavaScript, on a real SQLite store.
+"""The ``state`` global, end to end in Lua, JavaScript and Tengo, on a real SQLite store.
 
-Every spell here exists in both engines and must behave the same.
+Every spell here exists in every engine and must behave the same. In Tengo an API error comes
+back as an error value (``is_error(r)``, ``r.value``) and a function fails by returning one.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from llmspell.tools import Permissions
 from .spellkit import run_source
 
 pytestmark = pytest.mark.anyio
-BOTH = pytest.mark.parametrize("ext", ["lua", "js"])
+BOTH = pytest.mark.parametrize("ext", ["lua", "js", "tengo"])
 
 
 @pytest.fixture
@@ -73,6 +74,19 @@ CALLS = {
                 keys: await state.keys(), prefixed: await state.keys("ru"),
                 absent: (await state.get("absent.deeper")) === null};
     """,
+    "tengo": """
+        state.set("context", {topic: "quantum", tags: ["a", "b"], n: 1.5, ok: true})
+        state.set("context.user.name", "Ada")
+        before := state.get("context")
+        counter := state.update("runs", func(n) { return (n || 0) + 1 })
+        deleted := state.delete("context.tags")
+        missing := state.delete("nope")
+        state.set("gone", 1)
+        state.set("gone", undefined)
+        export {before: before, user: state.get("context.user.name"), counter: counter,
+                deleted: deleted, missing: missing, keys: state.keys(),
+                prefixed: state.keys("ru"), absent: is_undefined(state.get("absent.deeper"))}
+    """,
 }
 
 
@@ -110,6 +124,7 @@ async def test_the_five_calls_on_the_spells_own_scope(
 RUNS = {
     "lua": "return state.update('runs', function(n) return (n or 0) + 1 end)",
     "js": "return await state.update('runs', n => (n ?? 0) + 1);",
+    "tengo": 'export state.update("runs", func(n) { return (n || 0) + 1 })',
 }
 
 
@@ -148,6 +163,17 @@ SCOPES = {
                 keys: await user.keys(), updated: await state.global.update("hits", n => n * 2),
                 deleted: await user.delete("profile")};
     """,
+    "tengo": """
+        state.global.set("hits", 10)
+        user := state.scope("user:42")
+        user.set("profile.name", "Ada")
+        other := state.scope("user:7")
+        export {hits: state.global.get("hits"), name: user.get("profile.name"),
+                scope: user.scope, global_scope: state.global.scope,
+                other: is_undefined(other.get("profile.name")), own: is_undefined(state.get("hits")),
+                keys: user.keys(), updated: state.global.update("hits", func(n) { return n * 2 }),
+                deleted: user.delete("profile")}
+    """,
 }
 
 
@@ -172,6 +198,7 @@ async def test_global_and_named_scopes(ext: str, runtime: Runtime, store: Sqlite
 SHARED = {
     "lua": "state.global:set('from_' .. params.who, true); return state.scope('spell:writer'):get('mine')",
     "js": "await state.global.set('from_' + params.who, true); return await (await state.scope('spell:writer')).get('mine');",
+    "tengo": 'state.global.set("from_" + params.who, true)\nexport state.scope("spell:writer").get("mine")',
 }
 
 
@@ -189,6 +216,7 @@ async def test_spells_have_their_own_scopes_and_share_global(
 COUNT = {
     "lua": "return state.global:update('count', function(n) return (n or 0) + 1 end)",
     "js": "return await state.global.update('count', n => (n ?? 0) + 1);",
+    "tengo": 'export state.global.update("count", func(n) { return (n || 0) + 1 })',
 }
 
 
@@ -233,6 +261,11 @@ FAILING_UPDATE = {
         let err = null;
         try { await state.update("n", n => { throw new Error("refused " + n); }); } catch (e) { err = String(e); }
         return {ok: err === null, err, n: await state.get("n")};
+    """,
+    "tengo": """
+        state.set("n", 41)
+        r := state.update("n", func(n) { return error("refused " + string(n)) })
+        export {ok: !is_error(r), err: is_error(r) ? r.value : "", n: state.get("n")}
     """,
 }
 
@@ -285,6 +318,27 @@ BAD = {
           keys: await state.keys(),
         };
     """,
+    "tengo": """
+        math := import("math")
+        try := func(r) { return is_error(r) ? r.value : "no error" }
+        state.set("keep", 1)
+        cyclic := {}
+        cyclic.me = cyclic
+        export {
+          cycle: try(state.set("keep", {inner: cyclic})),
+          fn: try(state.set("keep", {handler: func() {}})),
+          nan: try(state.set("keep", {x: math.nan()})),
+          inf: try(state.set("keep", math.inf(1))),
+          path: try(state.set("a..b", 1)),
+          empty: try(state.get("")),
+          through: try(state.set("keep.deeper", 1)),
+          update_fn: try(state.update("keep", 5)),
+          update_value: try(state.update("keep", func() { return func() {} })),
+          scope: try(state.scope("")),
+          keep: state.get("keep"),
+          keys: state.keys()
+        }
+    """,
 }
 
 
@@ -311,6 +365,7 @@ async def test_bad_input_is_refused_naming_the_path_and_nothing_is_written(
 HUGE = {
     "lua": "local ok, err = pcall(state.set, 'big', string.rep('x', 16 * 1024 * 1024 + 1)); return {ok = ok, err = tostring(err), keys = state.keys()}",
     "js": "let err = null; try { await state.set('big', 'x'.repeat(16 * 1024 * 1024 + 1)); } catch (e) { err = String(e); } return {ok: err === null, err, keys: await state.keys()};",
+    "tengo": 'text := import("text")\nr := state.set("big", text.repeat("x", 16 * 1024 * 1024 + 1))\nexport {ok: !is_error(r), err: r.value, keys: state.keys()}',
 }
 
 
@@ -372,6 +427,30 @@ CREATE = {
           own: await state.keys(),
         };
     """,
+    "tengo": """
+        s := state.create({persistence: "memory"})
+        s.set("conversation_id", "abc123")
+        s.set("context", {user: "John", topic: "quantum computing", password: "hunter2",
+                          prefs: {theme: "dark", api_key: "k"}})
+        flat := s.transform({type: "flatten"})
+        some := s.transform({type: "filter", keys: ["conversation_id", "context.topic"]})
+        clean := s.transform({type: "sanitize"})
+        only := s.transform({type: "sanitize", keys: ["user"]})
+        other := state.create({})
+        other.set("context", {user: "Ann", extra: 1})
+        other.set("new", true)
+        theirs := s.merge(other, {strategy: "deep", conflictResolution: "theirs"})
+        ours := s.merge(other, {strategy: "deep", conflictResolution: "ours"})
+        shallow := s.merge(other, {strategy: "shallow"})
+        export {
+          flat_keys: flat.keys(), flat_user: flat.get("context.user"),
+          some: {id: some.get("conversation_id"), context: some.get("context")},
+          clean: clean.get("context"), only: only.get("context.user"),
+          theirs: theirs.get("context"), ours: ours.get("context.user"), new: ours.get("new"),
+          shallow: shallow.get("context"), untouched: s.get("context.user"),
+          own: state.keys()
+        }
+    """,
 }
 
 
@@ -425,6 +504,14 @@ FILES = {
         const merged = await db.merge(state.global, {strategy: "shallow"});
         return {note: await db.get("note.text"), file: await js.get("note"), merged: await merged.keys()};
     """,
+    "tengo": """
+        db := state.create({persistence: "sqlite", path: "data/notes.db"})
+        db.set("note", {text: "hello"})
+        js := state.create({persistence: "file", path: "notes.json"})
+        js.set("note", "saved")
+        merged := db.merge(state.global, {strategy: "shallow"})
+        export {note: db.get("note.text"), file: js.get("note"), merged: merged.keys()}
+    """,
 }
 
 
@@ -467,6 +554,19 @@ REFUSED = {
           transform: await attempt(async () => (await state.create({})).transform({type: "upper"})),
         };
     """,
+    "tengo": """
+        try := func(r) { return is_error(r) ? r.value : "no error" }
+        export {
+          outside: try(state.create({persistence: "file", path: "../outside.json"})),
+          absolute: try(state.create({persistence: "sqlite", path: "/etc/x.db"})),
+          nopath: try(state.create({persistence: "file"})),
+          kind: try(state.create({persistence: "disk"})),
+          option: try(state.create({persistance: "memory"})),
+          merge: try(state.create({}).merge({}, {})),
+          strategy: try(state.create({}).merge(state.global, {strategy: "wide"})),
+          transform: try(state.create({}).transform({type: "upper"}))
+        }
+    """,
 }
 
 
@@ -495,6 +595,7 @@ async def test_a_store_file_needs_the_fs_write_permission(
     source = {
         "lua": "return state.create{persistence = 'file', path = 'x.json'}:get('a')",
         "js": "return await (await state.create({persistence: 'file', path: 'x.json'})).get('a');",
+        "tengo": 'r := state.create({persistence: "file", path: "x.json"})\nexport r.get("a")',
     }[ext]
     async with open_runtime(state=store, permissions=Permissions(workspace=tmp_path)) as rt:
         ran = await rt.run(SpellSource(source, f"spell.{ext}"))

@@ -131,7 +131,7 @@ def test_run_takes_a_state_flag(tmp_path: pathlib.Path, capsys: pytest.CaptureFi
     assert run(capsys, "get", "runs", "--scope", "spell:counter", "--state", db)[1] == "2\n"
 
 
-@pytest.mark.parametrize("ext", ["lua", "js"])
+@pytest.mark.parametrize("ext", ["lua", "js", "tengo"])
 def test_the_notes_spell_remembers_across_runs(
     ext: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -202,6 +202,15 @@ async def test_api_errors_are_error_values() -> None:
     assert result[3] == "error: \"t.fail: parameter 'messages' is required\""
 
 
+async def test_an_unchecked_api_error_used_as_a_value_says_what_the_error_was() -> None:
+    with pytest.raises(SpellRuntimeError) as info:
+        await run("r := t.fail()\nexport r.content", filename="use.tengo")
+    assert info.value.line == 2
+    assert info.value.message == (
+        "invalid index on error (error: \"t.fail: parameter 'messages' is required\")"
+    )
+
+
 async def test_runtime_error_has_file_line_and_trace() -> None:
     source = 'f := func(x) {\n  return x + "s"\n}\ny := 1\nf(y)\n'
     with pytest.raises(SpellRuntimeError) as info:
@@ -219,7 +228,7 @@ async def test_syntax_and_compile_errors_give_line_and_column() -> None:
         ENGINE.check("a := 1\nb := (2 + \n", "bad.tengo")
     # Tengo reports the end of input where the operand is missing
     assert (info.value.line, info.value.column) == (2, 12)
-    assert str(info.value).startswith("bad.tengo:2:12: syntax error: expected operand")
+    assert str(info.value).startswith("bad.tengo:2: syntax error: expected operand")
     with pytest.raises(SpellSyntaxError) as info:
         await run("x := 1\nbreak\n", filename="c.tengo")
     assert info.value.line == 2 and "break not allowed outside loop" in info.value.message
@@ -230,10 +239,14 @@ async def test_syntax_and_compile_errors_give_line_and_column() -> None:
 
 
 async def test_check_reports_unknown_api_names_and_syntax_errors() -> None:
-    namespaces = {"llm": Namespace({"complete": Host().api.namespaces["t"].functions["echo"]})}
-    problems = check_source("x := llm.compleet({})\n", "a.tengo", namespaces)
-    assert len(problems) == 1 and "llm.compleet is not part of the API" in problems[0].message
-    problems = check_source("x := := 1\n", "a.tengo", namespaces)
+    echo = Host().api.namespaces["t"].functions["echo"]
+    api = Api({"llm": Namespace({"complete": echo})}, {}, {"params": {}}, print)
+    problems = check_source("x := llm.compleet({})\n", "a.tengo", api)
+    assert [str(p) for p in problems] == [
+        "a.tengo:1:10: llm.compleet is not part of the API; did you mean llm.complete? "
+        "(known: complete)"
+    ]
+    problems = check_source("x := := 1\n", "a.tengo", api)
     assert str(problems[0]).startswith("a.tengo:1:6: syntax error")
 
 
@@ -326,6 +339,51 @@ async def test_two_callbacks_in_flight_at_once() -> None:
             host.release.set()
         assert results == {"a": "a!", "b": "b!"}
         assert instance.statistics().api_calls == 3
+
+
+async def test_callbacks_after_cancelled_failed_and_overflowing_ones_run_normally() -> None:
+    # the greenlets of finished callbacks are reused: an interrupted one must not be, and no
+    # failure may leave anything behind for the next callback
+    host = Host()
+    source = """
+    n := 0
+    t.register("count", func() { n += 1; return n })
+    t.register("wait", func() { n += 100; return t.block() })
+    t.register("hold", func() { v := t.block(1); n += v; return n })
+    t.register("bad", func() { return 1 + "a" })
+    t.register("deep", func() {
+        f := undefined
+        f = func(i) { return f(i + 1) + 1 }
+        return f(0)
+    })
+    """
+    async with ENGINE.open(source, "cb.tengo", host.api, LIMITS) as instance:
+        await instance.run_main()
+        assert await host.functions["count"]() == 1
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(host.functions["wait"])
+            await anyio.wait_all_tasks_blocked()
+            assert host.blocked == 1
+            tg.cancel_scope.cancel()  # the callback is cancelled while suspended in t.block
+        with pytest.raises(SpellRuntimeError) as bad:
+            await host.functions["bad"]()
+        assert bad.value.message == "invalid operation: int + string"
+        with pytest.raises(SpellRuntimeError) as deep:
+            await host.functions["deep"]()
+        assert deep.value.message == "stack overflow"
+        results: list[Any] = []
+
+        async def hold() -> None:
+            results.append(await host.functions["hold"]())
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(6):  # more suspended at once than the engine keeps idle after
+                tg.start_soon(hold)
+            await anyio.wait_all_tasks_blocked()
+            assert host.blocked == 7
+            host.release.set()
+        assert sorted(results) == [102, 103, 104, 105, 106, 107]
+        assert await host.functions["count"]() == 108
 
 
 async def test_limit_from_api_cannot_be_caught() -> None:

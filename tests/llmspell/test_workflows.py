@@ -1,4 +1,4 @@
-"""Workflows from spells, in both engines: every kind, templates, retries, timeouts, errors,
+"""Workflows from spells, in every engine: every kind, templates, retries, timeouts, errors,
 hooks and events, and durability (recall, resume, changed spells) within a process.
 
 The crash tests (kill -9 of ``llmspell run``) are in ``test_workflows_durable.py``.
@@ -19,7 +19,7 @@ from llmspell._runtime import Runtime
 from .spellkit import run_source
 
 pytestmark = pytest.mark.anyio
-BOTH = pytest.mark.parametrize("ext", ["lua", "js"])
+BOTH = pytest.mark.parametrize("ext", ["lua", "js", "tengo"])
 
 
 @pytest.fixture
@@ -97,11 +97,48 @@ KINDS = {
         out.nest = await nest.run({n: 1}, {id: "nest-1"});
         return out;
     """,
+    "tengo": """
+        text := import("text")
+        out := {}
+        seq := workflow.create({name: "seq"})
+        seq.addStep({name: "double", fn: func(input, outputs) { return input.n * 2 }})
+        seq.addStep({name: "sum", tool: "calculator", params: {expression: "{{double.output}} + {{n}}"}})
+        seq.addStep({name: "say", fn: func(input, outputs) { return "sum=" + string(outputs.sum) }})
+        out.seq = seq.run({n: 21}, {id: "seq-1"})
+
+        par := workflow.create({name: "par", type: "parallel", max_concurrency: 2})
+        branch := func(i) {  // top-level variables are globals: give each closure its own i
+          return func() { sleep(0.01 * (4 - i)); return i * 10 }
+        }
+        for i := 1; i <= 3; i++ { par.addStep({name: "b" + string(i), fn: branch(i)}) }
+        out.par = par.run(undefined, {id: "par-1"})
+
+        inner := workflow.create({name: "inner"})
+        inner.addStep({name: "shout", fn: func(input) { return text.to_upper(input.word) }})
+        cond := workflow.create({name: "cond", type: "conditional"})
+        cond.addStep({name: "pick", condition: func(input) { return input.big },
+                      "then": inner, "else": {fn: func() { return "small" }}})
+        out.cond_then = cond.run({big: true, word: "yes"}, {id: "cond-1"})
+        out.cond_else = cond.run({big: false, word: "no"}, {id: "cond-2"})
+
+        n := 0
+        loop := workflow.create({name: "loop", type: "loop", max_iterations: 10,
+                                 until: func(output, i) { return output >= 3 }})
+        loop.addStep({name: "inc", fn: func() { n += 1; return n }})
+        loop.addStep({name: "twice", fn: func(input, outputs) { return outputs.inc }})
+        out.loop = loop.run(undefined, {id: "loop-1"})
+
+        nest := workflow.create({name: "nest"})
+        nest.addStep({name: "sub", workflow: seq})
+        nest.addStep({name: "after", fn: func(input, outputs) { return outputs.sub + "!" }})
+        out.nest = nest.run({n: 1}, {id: "nest-1"})
+        export out
+    """,
 }
 
 
 @BOTH
-async def test_every_kind_of_workflow_gives_the_same_result_in_both_engines(
+async def test_every_kind_of_workflow_gives_the_same_result_in_every_engine(
     ext: str, rt: Runtime
 ) -> None:
     ran = await run_source(KINDS[ext], ext, runtime=rt)
@@ -184,6 +221,41 @@ ERRORS = {
         try { await workflow.create({name: "x", type: "loop"}); } catch (e) { out.bad_def = e.message; }
         return out;
     """,
+    # a Tengo function fails by returning an error value; API errors come back as error values
+    "tengo": """
+        out := {}
+        attempts := 0
+        flaky := workflow.create({name: "flaky"})
+        flaky.addStep({name: "try", retry: {max_attempts: 3, backoff: 0.001},
+                       fn: func() {
+                         attempts += 1
+                         if attempts < 3 { return error("not yet") }
+                         return attempts
+                       }})
+        out.retried = flaky.run()
+
+        slow := workflow.create({name: "slow"})
+        slow.addStep({name: "nap", timeout: 0.05, fn: func() { sleep(5) }})
+        out.timeout = slow.run()
+
+        soft := workflow.create({name: "soft"})
+        soft.addStep({name: "bad", on_error: "continue", fn: func() { return error("ignored") }})
+        soft.addStep({name: "good", fn: func(input, outputs) { return is_undefined(outputs.bad) }})
+        out.continued = soft.run()
+
+        hard := workflow.create({name: "hard"})
+        hard.addStep({name: "first", fn: func() { return 1 }})
+        hard.addStep({name: "broken", fn: func() { return error("kaput") }})
+        hard.addStep({name: "never", fn: func() { return error("must not run") }})
+        out.failed = hard.run()
+
+        tmpl := workflow.create({name: "tmpl"})
+        tmpl.addStep({name: "calc", tool: "calculator", params: {expression: "{{nope.output}}"}})
+        out.template = tmpl.run({a: 1})
+
+        out.bad_def = workflow.create({name: "x", type: "loop"}).value
+        export out
+    """,
 }
 
 
@@ -240,6 +312,23 @@ HOOKED = {
         await wf.addStep({name: "refuse", on_error: "continue", fn: () => "ran"});
         return await wf.run({n: 1});
     """,
+    "tengo": """
+        hooks.register({
+          beforeStep: func(ctx, wf, step, input) {
+            if step == "skip" { return hooks.replace("from the hook") }
+            if step == "refuse" { return error("not this one") }
+            if step == "edit" { return {n: 5} }
+          },
+          afterStep: func(ctx, wf, step, output) {
+            if step == "edit" { return output * 100 }
+          }
+        })
+        wf := workflow.create({name: "hooked"})
+        wf.addStep({name: "edit", fn: func(input) { return input.n }})
+        wf.addStep({name: "skip", fn: func() { return error("must not run") }})
+        wf.addStep({name: "refuse", on_error: "continue", fn: func() { return "ran" }})
+        export wf.run({n: 1})
+    """,
 }
 
 
@@ -282,6 +371,13 @@ DURABLE = {
         await wf.addStep({name: params.second || "b", fn: (input, outputs) => { print("ran b"); return outputs.a * 2; }});
         try { return await wf.run({x: Number(params.x || "1")}, {id: params.id}); }
         catch (e) { return {error: e.message}; }
+    """,
+    "tengo": """
+        wf := workflow.create({name: "durable"})
+        wf.addStep({name: "a", fn: func(input) { print("ran a"); return input.x + 1 }})
+        wf.addStep({name: params.second || "b", fn: func(input, outputs) { print("ran b"); return outputs.a * 2 }})
+        r := wf.run({x: int(params.x || "1")}, {id: params.id})
+        export is_error(r) ? {"error": r.value} : r
     """,
 }
 

@@ -1,4 +1,4 @@
-"""kill -9 of ``llmspell run`` in the middle of a durable workflow, in both engines.
+"""kill -9 of ``llmspell run`` in the middle of a durable workflow, in every engine.
 
 The rerun resumes after the last completed step: a step that completed is not run again (each
 step prints when it runs, and the test counts the lines), the step that was running runs again,
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.slow
-BOTH = pytest.mark.parametrize("ext", ["lua", "js"])
+BOTH = pytest.mark.parametrize("ext", ["lua", "js", "tengo"])
 LLMSPELL = [sys.executable, "-m", "llmspell"]
 
 SEQUENTIAL = {
@@ -45,6 +45,16 @@ SEQUENTIAL = {
         await wf.addStep({name: "c", fn: (input, outputs) => { print("ran c"); return outputs.b + 1; }});
         return await wf.run({n: 1}, {id: "job-7"});
     """,
+    "tengo": """
+        wf := workflow.create({name: "steps"})
+        wf.addStep({name: "a", fn: func(input) { print("ran a"); return input.n + 1 }})
+        wf.addStep({name: "b", fn: func(input, outputs) {
+          print("start b")
+          if params.block == "1" { sleep(60) }
+          print("ran b"); return outputs.a * 10 }})
+        wf.addStep({name: "c", fn: func(input, outputs) { print("ran c"); return outputs.b + 1 }})
+        export wf.run({n: 1}, {id: "job-7"})
+    """,
 }
 
 PARALLEL = {
@@ -65,6 +75,17 @@ PARALLEL = {
             print("ran b" + i); return i; }});
         }
         return await wf.run(null, {id: "fan-1"});
+    """,
+    "tengo": """
+        wf := workflow.create({name: "fan", type: "parallel"})
+        branch := func(i) {
+          return func() {
+            if i == 3 && params.block == "1" { print("start b3"); sleep(60) }
+            print("ran b" + string(i)); return i
+          }
+        }
+        for i := 1; i <= 3; i++ { wf.addStep({name: "b" + string(i), fn: branch(i)}) }
+        export wf.run(undefined, {id: "fan-1"})
     """,
 }
 

@@ -16,7 +16,7 @@ from llmspell.providers import LLMRequest, LLMResponse, Provider, ToolCall, Usag
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-BOTH = pytest.mark.parametrize("ext", ["lua", "js"])
+BOTH = pytest.mark.parametrize("ext", ["lua", "js", "tengo"])
 
 
 @pytest.fixture

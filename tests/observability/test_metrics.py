@@ -124,10 +124,34 @@ SPELL_METRICS = {
         }
         return errors;
     """,
+    "tengo": """
+        math := import("math")
+        metrics.inc("pages", {page: "home"})
+        metrics.inc("pages", {page: "home"})
+        metrics.inc("pages_total", {page: "about"})
+        metrics.observe("latency", 0.3)
+        metrics.set("queue", 7, {name: "q"})
+        metrics.set("queue", 5, {name: "q"})
+        metrics.record("tool_usage", {tool: "calc", duration: 0.2, success: true})
+        errors := []
+        for f in [
+          func() { return metrics.observe("pages", 1) },
+          func() { return metrics.inc("pages", {other: "x"}) },
+          func() { metrics.set("pages_total_x", 1); return metrics.inc("pages_total_x") },
+          func() { return metrics.inc("bad name") },
+          func() { return metrics.inc("ok", {spell: "mine"}) },
+          func() { return metrics.observe("ok", math.nan()) },
+          func() { return metrics.inc("ok", {x: {}}) }
+        ] {
+          r := f()
+          errors = append(errors, is_error(r) ? r.value : "no error")
+        }
+        export errors
+    """,
 }
 
 
-@BOTH
+@pytest.mark.parametrize("ext", ["lua", "js", "tengo"])
 async def test_spells_make_their_own_metrics_and_get_clear_errors(ext: str) -> None:
     obs = observability.create_observer(metrics=True)
     async with observed(obs) as rt:

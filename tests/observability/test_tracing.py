@@ -43,6 +43,16 @@ AGENT_AND_EVENTS = {
         await tools.announce({});
         return answer;
     """,
+    "tengo": """
+        tools.register({name: "announce", description: "emits probe.x",
+          handler: func(args) { events.emit("probe.x", {}); return "announced" }})
+        events.on("probe.*", func(event, topic) { tools.calculator("1+1") })
+        helper := llm.agent({name: "helper", tools: ["calculator"]})
+        answer := helper.run("compute")
+        llm.complete({prompt: "hi", temperature: 0.5, max_tokens: 20})
+        tools.announce({})
+        export answer
+    """,
 }
 
 
@@ -85,7 +95,7 @@ JS_CALLBACK_CONTEXT = pytest.mark.xfail(
 )
 
 
-@pytest.mark.parametrize("ext", ["lua", pytest.param("js", marks=JS_CALLBACK_CONTEXT)])
+@pytest.mark.parametrize("ext", ["lua", pytest.param("js", marks=JS_CALLBACK_CONTEXT), "tengo"])
 async def test_an_event_handler_runs_under_the_call_that_emitted_the_event(ext: str) -> None:
     spans, _ = await _traced_run(ext)
     announce = one(spans, "execute_tool announce")
@@ -100,6 +110,7 @@ async def test_llm_spans_follow_the_genai_conventions(ext: str) -> None:
     spell = {
         "lua": 'return llm.complete{prompt = "hi", temperature = 0.5, max_tokens = 20}.content',
         "js": 'return (await llm.complete({prompt: "hi", temperature: 0.5, max_tokens: 20})).content;',
+        "tengo": 'export llm.complete({prompt: "hi", temperature: 0.5, max_tokens: 20}).content',
     }
     async with observed(obs, InstantModel(cost=0.25).then("hello")) as rt:
         ran = await run_source(spell[ext], ext, runtime=rt)

@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 from .._base import Api, Engine, Limits, ScriptInstance
+from .._facts import SourceFacts
 
 if TYPE_CHECKING:
     from ._instance import TengoInstance
@@ -32,8 +33,17 @@ class TengoEngine(Engine):
         and column. Names that are not defined are allowed here (the script API's globals are
         known only when the spell runs)."""
         from ._plan import compile_spell
+        from ._scope import Lenient
 
-        compile_spell(source, filename, (), lenient=True)
+        compile_spell(source, filename, ("print",), Lenient())
+
+    def facts(self, source: str, filename: str) -> SourceFacts:
+        """The names ``source`` uses (see :class:`SourceFacts`), as the compiler resolves
+        them: Tengo resolves every name at compile time, so a name nothing defines is one the
+        host must provide (the builtins are the language's own)."""
+        from ._facts import source_facts
+
+        return source_facts(source, filename)
 
     def open(
         self, source: str, filename: str, api: Api, limits: Limits
@@ -50,13 +60,9 @@ class _Opening(AbstractAsyncContextManager[ScriptInstance]):
         self._instance: TengoInstance | None = None
 
     async def __aenter__(self) -> ScriptInstance:
-        import anyio
-
         from ._instance import TengoInstance
 
-        self._instance = TengoInstance(
-            self._source, self._filename, self._api, self._limits, anyio.current_time()
-        )
+        self._instance = TengoInstance(self._source, self._filename, self._api, self._limits)
         return self._instance
 
     async def __aexit__(self, *exc_info: Any) -> None:

@@ -11,7 +11,7 @@ from . import _ast as A
 from . import _index
 from . import _token as T
 from ._compile_expr import Ev
-from ._scope import BUILTIN, FREE, GLOBAL, LOCAL, Table
+from ._scope import BUILTIN, FREE, GLOBAL, LOCAL, Lenient, Symbol, Table
 from ._values import Cell, VMError
 
 Ex = Callable[[list[Any]], Any]
@@ -22,6 +22,7 @@ class AssignCompiler:
 
     file: Any
     table: Table
+    lenient: Lenient | None
 
     if TYPE_CHECKING:
 
@@ -72,6 +73,8 @@ class AssignCompiler:
             raise self.error(node, "operator ':=' not allowed with selector")
         is_func = isinstance(rhs[0], A.FuncLit)
         found = self.table.resolve(name)
+        if self.lenient is not None:
+            found = self.lenient_target(lhs[0], op, found)
         sym = found[0] if found else None
         if op == T.DEFINE:
             if found is not None and found[1] == 0:
@@ -97,6 +100,28 @@ class AssignCompiler:
         if selectors:
             return self.assign_selectors(sym, [self.expr(s) for s in selectors], value, pos)
         return self.store(sym, value, op == T.DEFINE)
+
+    def lenient_target(
+        self, target: A.Node, op: int, found: tuple[Symbol, int] | None
+    ) -> tuple[Symbol, int] | None:
+        """In check mode (:class:`Lenient`): an assignment to a name that resolves to nothing
+        treats it as a host global (noted as used, like a read); a definition at the top level
+        of a name used earlier as a host global fails as a run would: Tengo resolves names in
+        order, so the earlier use was an unresolved reference."""
+        lenient = self.lenient
+        assert lenient is not None
+        root = _root_ident(target)
+        if root is None:
+            return found
+        if op == T.DEFINE:
+            if found is not None and found[1] == 0 and lenient.is_host(found[0]):
+                first = lenient.first[root.name][1]
+                raise self.error(first, f"unresolved reference '{root.name}'")
+            return found
+        if found is None:
+            found = lenient.define(self.table, root)
+        lenient.read(found[0], self.file.position(root.pos()))
+        return found
 
     def append_in_place(self, sym: Any, name: str, rhs: A.Node) -> Ex | None:
         """``a = append(a, x...)``: when nothing else refers to the array, no one can tell a
@@ -214,6 +239,13 @@ def _ops_builtin_error(exc: VMError, fn: Any) -> VMError:
 
     _builtin_message(exc, fn)
     return exc
+
+
+def _root_ident(node: A.Node) -> A.Ident | None:
+    """The variable an assignment target starts from (``a`` in ``a.b[1] = x``)."""
+    while isinstance(node, (A.SelectorExpr, A.IndexExpr, A.ParenExpr)):
+        node = node.expr
+    return node if isinstance(node, A.Ident) else None
 
 
 def _resolve_lhs(node: A.Node) -> tuple[str, list[A.Node]]:

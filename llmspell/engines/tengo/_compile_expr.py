@@ -14,7 +14,7 @@ from typing import Any
 from . import _ast as A
 from . import _index, _ops
 from . import _token as T
-from ._scope import FREE, GLOBAL, LOCAL, Symbol
+from ._scope import FREE, GLOBAL, LOCAL, Lenient, Symbol
 from ._values import Char, Error, ImmArray, ImmMap, VMError
 
 Ev = Callable[[list[Any]], Any]
@@ -26,7 +26,7 @@ class ExprCompiler:
 
     file: Any
     table: Any
-    lenient = False
+    lenient: Lenient | None = None
 
     def error(self, node: A.Node, msg: str) -> Exception:
         raise NotImplementedError
@@ -115,12 +115,11 @@ class ExprCompiler:
 
     def x_Ident(self, node: A.Ident) -> Ev:
         found = self.table.resolve(node.name)
-        if found is None and self.lenient:
-            root = self.table
-            while root.parent is not None:
-                root = root.parent
-            root.define(node.name)
-            found = self.table.resolve(node.name)
+        lenient = self.lenient
+        if lenient is not None:
+            if found is None:
+                found = lenient.define(self.table, node)
+            lenient.read(found[0], self.file.position(node.pos()))
         if found is None:
             raise self.error(node, f"unresolved reference '{node.name}'")
         return self.read(found[0])
@@ -242,9 +241,13 @@ class ExprCompiler:
     # selectors, indexes, slices -------------------------------------------------------------
 
     def x_SelectorExpr(self, node: A.SelectorExpr) -> Ev:
-        return self.index(
-            self.expr(node.expr), self.const(node.sel.value), node.pos(), node.sel.value
-        )
+        obj = self.expr(node.expr)
+        if self.lenient is not None and isinstance(node.expr, A.Ident):
+            found = self.table.resolve(node.expr.name)
+            if found is not None:
+                where = self.file.position(node.sel.pos())
+                self.lenient.member(found[0], node.sel.value, where)
+        return self.index(obj, self.const(node.sel.value), node.pos(), node.sel.value)
 
     def x_IndexExpr(self, node: A.IndexExpr) -> Ev:
         if node.index is None:

@@ -24,7 +24,7 @@ from ._compile_assign import AssignCompiler
 from ._compile_expr import ExprCompiler, immutable
 from ._compile_func import FuncCompiler, builtin_table
 from ._scanner import SourceFile
-from ._scope import GLOBAL, Globals, Table
+from ._scope import GLOBAL, Globals, Lenient, Table
 from ._values import FuncInfo, VMError, type_name
 
 Ex = Callable[[list[Any]], Any]
@@ -352,14 +352,17 @@ def compile_main(
     modules: Modules | None = None,
     predefined: tuple[str, ...] = (),
     main_export: bool = False,
-    lenient: bool = False,
+    lenient: Lenient | None = None,
 ) -> Program:
     """Parse and compile a main file; ``predefined`` names become the first globals (the
-    script API's globals), in that order from slot 1."""
+    script API's globals), in that order from slot 1. With ``lenient`` (check mode), names
+    that resolve to nothing are host globals, noted there (see :class:`Lenient`)."""
     from ._parser import parse
 
     tree, file = parse(source, filename)
     globals_ = Globals()
+    if lenient is not None:
+        globals_.defined = lenient.defined
     table = builtin_table(globals_)
     names = {}
     for name in predefined:

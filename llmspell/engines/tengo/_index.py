@@ -42,12 +42,17 @@ def index_get(x: Value, i: Value) -> Value:
         return None
     if t is Error:
         if (i if type(i) is str else to_string_plain(i) if i is not None else None) != "value":
-            raise VMError("invalid index on error")
+            raise VMError(f"invalid index on error ({_shown(to_str(x))})")
         return x.v
     custom = getattr(x, "tengo_index", None)
     if custom is not None:
         return custom(i)
     raise VMError(f"not indexable: {type_name(i)}")
+
+
+def _shown(text: str, most: int = 300) -> str:
+    """``text`` for an error message, shortened past ``most`` characters."""
+    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 def _runes(s: str) -> list[int]:

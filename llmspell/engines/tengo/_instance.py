@@ -4,7 +4,8 @@ How a spell runs
 ================
 
 The interpreter is synchronous; every piece of Tengo the engine runs — the main file and each
-callback into a :class:`ScriptFunction` — runs in its own **greenlet**, driven by the task that
+callback into a :class:`ScriptFunction` — runs in a **greenlet** of its own (a
+:class:`._workers.Worker`, reused once its code has finished), driven by the task that
 wants the result (``run_main``'s caller, or whoever awaits the ScriptFunction). An API call
 made by the script switches from the greenlet back to the driver with the request; the driver
 awaits the API function on the event loop and switches back with the result. So an API call
@@ -20,21 +21,30 @@ A Tengo runtime error ends that piece of code: uncaught, as in Tengo, it surface
 :class:`SpellRuntimeError` with the file, line and Tengo's ``at file:line:col`` trace. An
 exception raised by an **API function** instead comes back to the script as a Tengo **error
 value** (``error("tools.call: ...")``), the way Tengo's own stdlib reports failures, so a
-spell tests ``is_error(r)`` and reads ``r.value``. A callback that *returns* an error value has
-failed: the Python caller gets :class:`SpellRuntimeError` (a hook handler cancels the
+spell tests ``is_error(r)`` and reads ``r.value``. A call with the wrong number of arguments
+never reaches the function: as for any Tengo function, it is a runtime error
+(``llm.complete expects 1 argument (request), got 2``, see :func:`arity_error`). An error
+value used as if the call had succeeded (``r.content``) is a runtime error that quotes it:
+``invalid index on error (error: "state.create: ...")``. A callback that *returns* an error
+value has failed: the Python caller gets :class:`SpellRuntimeError` (a hook handler cancels the
 operation that way, a tool handler reports a tool error). :class:`LimitExceeded` ends the run.
 
 Limits
 ======
 
-* cpu: time spent inside the interpreter (main and callbacks), checked every
-  :data:`._runtime.STEP_BATCH` loop iterations and calls, and after every resume.
+* cpu: CPU time of the event-loop thread spent inside the interpreter (main and callbacks:
+  ``thread_time`` around each resume, so a busy machine does not count against the spell),
+  checked every :data:`._runtime.STEP_BATCH` loop iterations and calls (at most about
+  :data:`TICK_INTERVAL` apart), and after every resume.
 * timeout: wall clock from ``open()`` for the main file and the callbacks made while it runs;
   a callback after the main file returned (a resident spell) gets a fresh timeout; pending API
   calls are cancelled at the deadline.
 * memory: growth of strings, arrays, maps and bytes is charged; past a threshold the run's
   reachable values are measured (:mod:`._memory`) and the run ends above ``memory_bytes``.
-* output: bytes printed through ``print`` and ``fmt``.
+* output: bytes printed through ``print`` and ``fmt``, counted by the shared
+  :class:`OutputMeter`.
+
+Every limit is worded by :func:`limit_exceeded`, alike in all engines.
 * deep recursion: ``stack overflow`` (a Tengo runtime error) past 1024 nested calls.
 
 A limit is sticky: every later attempt to run the instance raises it again.
@@ -45,22 +55,25 @@ from __future__ import annotations
 import math
 import sys
 import threading
-from collections.abc import Coroutine
-from time import perf_counter
-from typing import Any, cast
+from time import perf_counter, thread_time
+from typing import Any
 
 import anyio
-from greenlet import getcurrent, greenlet  # type: ignore[import-untyped]
+from greenlet import getcurrent  # type: ignore[import-untyped]
 
-from ..._exceptions import LimitExceeded, SpellClosedError, SpellError, SpellRuntimeError
+from ..._exceptions import LimitExceeded, SpellClosedError, SpellRuntimeError
 from .._base import (
     Api,
     HostObject,
     InstanceStatistics,
     Limits,
+    OutputMeter,
     ScriptFunction,
     ScriptInstance,
     ScriptValue,
+    api_error_text,
+    call_sync,
+    limit_exceeded,
 )
 from . import _calls
 from ._convert import HostMap, to_py, to_tengo
@@ -68,6 +81,7 @@ from ._memory import live_size
 from ._plan import Plan, plan_for, program_for
 from ._runtime import STEP_BATCH, Context, LimitError, set_active
 from ._values import Closure, Error, VMError
+from ._workers import FAILED, IDLE_WORKERS, Worker
 
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
 
@@ -78,23 +92,6 @@ STEP_START = 64
 """The step batch a run starts with; it grows to STEP_BATCH while steps are cheap."""
 
 _CLOSURE_CODE = _calls.call_closure.__code__
-
-
-def api_error_message(exc: Exception, label: str) -> str:
-    """The message of an API function's exception, as the other engines word it: prefixed
-    with the function's name unless it is one of the runtime's own errors."""
-    text = str(exc)
-    if not isinstance(exc, SpellError) and not text.startswith(label):
-        text = f"{label}: {text}" if text else label
-    return text
-
-
-class _Run(greenlet):  # type: ignore[misc]
-    """One piece of Tengo running: the main file or one callback."""
-
-    def __init__(self, instance: TengoInstance, body: Any) -> None:
-        super().__init__(body)
-        self.instance = instance
 
 
 class _EngineContext(Context):
@@ -161,28 +158,25 @@ class TengoFunction(ScriptFunction):
 class TengoInstance(ScriptInstance):
     """One spell; see the module docstring for how it is driven."""
 
-    def __init__(
-        self, source: str, filename: str, api: Api, limits: Limits, loop_time: float
-    ) -> None:
+    def __init__(self, source: str, filename: str, api: Api, limits: Limits) -> None:
         self.filename = filename
         self._limits = limits
-        self._api = api
         self._context = api.context
         self._limit: LimitExceeded | None = None
         self._closed = False
         self._cpu = 0.0
-        self._t0 = perf_counter()
+        self._t0 = thread_time()
         self._calls = 0
-        self._output_used = 0
+        self._print = OutputMeter(api.output, limits)
         self._memory = 0
         self._thread = threading.get_ident()
         timeout = limits.timeout_seconds
         self._deadline = perf_counter() + timeout if timeout is not None else math.inf
-        self._deadline_loop = loop_time + timeout if timeout is not None else math.inf
         self._active_deadline = self._deadline
         self._main_done = False
         self._scopes: set[anyio.CancelScope] = set()
-        self._runs: set[_Run] = set()
+        self._runs: set[Worker] = set()
+        self._idle: list[Worker] = []
         self._hosts: dict[HostObject, HostMap] = {}
         plan: Plan = plan_for(api)
         self._program = program_for(source, filename, plan, tuple(api.values))
@@ -241,15 +235,15 @@ class TengoInstance(ScriptInstance):
             return frame[2]
 
         try:
-            value = await self._drive(_Run(self, body), (self._deadline, self._deadline_loop))
+            value = await self._drive(body, self._deadline)
             return self._result(value, "the spell's exported value")
         finally:
             self._main_done = True
 
     async def call_function(self, fn: Closure, args: tuple[ScriptValue, ...]) -> ScriptValue:
-        """Call a Tengo function of this instance in a new greenlet."""
+        """Call a Tengo function of this instance in a worker greenlet of its own."""
         self._ensure_open()
-        if isinstance(getcurrent(), _Run) or threading.get_ident() != self._thread:
+        if isinstance(getcurrent(), Worker) or threading.get_ident() != self._thread:
             raise RuntimeError(
                 "a spell function cannot be called while the spell's code is running "
                 "(from a synchronous API function) or from another thread"
@@ -264,7 +258,7 @@ class TengoInstance(ScriptInstance):
         def body() -> Any:
             return _calls.call_closure(fn, targs, g)  # type: ignore[arg-type]
 
-        value = await self._drive(_Run(self, body), self._callback_deadlines())
+        value = await self._drive(body, self._callback_deadline())
         if type(value) is Error:
             line = None
             if value.where is not None and value.where[0].name == self.filename:
@@ -278,11 +272,12 @@ class TengoInstance(ScriptInstance):
         except (TypeError, ValueError) as exc:
             raise SpellRuntimeError(self.filename, None, f"{what}: {exc}") from None
 
-    def _callback_deadlines(self) -> tuple[float, float]:
+    def _callback_deadline(self) -> float:
+        """The run's deadline while the main file runs, else a fresh one (``perf_counter``)."""
         timeout = self._limits.timeout_seconds
         if not self._main_done or timeout is None:
-            return self._deadline, self._deadline_loop
-        return perf_counter() + timeout, anyio.current_time() + timeout
+            return self._deadline
+        return perf_counter() + timeout
 
     def statistics(self) -> InstanceStatistics:
         """CPU seconds used inside the interpreter, memory the run holds, API calls made."""
@@ -297,25 +292,30 @@ class TengoInstance(ScriptInstance):
         self._closed = True
         for scope in list(self._scopes):
             scope.cancel()
-        for run in list(self._runs):
-            if not run.dead and run:
+        for run in [*self._runs, *self._idle]:
+            if not run.dead:
                 run.throw()
         self._runs.clear()
+        self._idle.clear()
         self._g = None
         self._hosts = {}
         self.ctx.instance = None  # no cycle left: the instance is freed without the GC
 
     # driving ---------------------------------------------------------------------------------
 
-    async def _drive(self, run: _Run, deadlines: tuple[float, float]) -> Any:
-        deadline, deadline_loop = deadlines
+    async def _drive(self, body: Any, deadline: float) -> Any:
+        """Run ``body`` in a worker until it ends, serving its API requests; ``deadline`` is
+        a ``perf_counter`` time."""
+        run = self._idle.pop() if self._idle else Worker(self)
         self._active_deadline = deadline
         self._runs.add(run)
         try:
-            req = self._resume(run, None)
-            if run.dead:
+            done, req = self._resume(run, body)
+            if done:
                 return req
-            with anyio.CancelScope(deadline=deadline_loop) as scope:
+            # the loop's clock for the same deadline (computed only for code that suspends)
+            loop_deadline = anyio.current_time() + (deadline - perf_counter())
+            with anyio.CancelScope(deadline=loop_deadline) as scope:
                 self._scopes.add(scope)
                 try:
                     while True:
@@ -328,31 +328,41 @@ class TengoInstance(ScriptInstance):
                         except LimitExceeded as exc:
                             raise self._set_limit(exc) from None
                         except Exception as exc:
-                            reply: tuple[str, Any] = ("err", api_error_message(exc, label))
+                            reply: tuple[str, Any] = ("err", api_error_text(exc, label))
                         else:
                             reply = ("ok", result)
                         self._active_deadline = deadline
-                        req = self._resume(run, reply)
-                        if run.dead:
+                        done, req = self._resume(run, reply)
+                        if done:
                             return req
                 finally:
                     self._scopes.discard(scope)
             self._ensure_open()
-            raise self._set_limit(LimitExceeded("timeout", self._timeout_detail()))
+            raise self._set_limit(limit_exceeded("timeout", self._limits))
         finally:
             self._runs.discard(run)
-            if not run.dead and run:
+            if run.ready and not self._closed and len(self._idle) < IDLE_WORKERS:
+                self._idle.append(run)
+            elif not run.dead:
                 run.throw()
 
-    def _resume(self, run: _Run, value: Any) -> Any:
-        """Switch into ``run`` until it requests an async API call or ends."""
+    def _resume(self, run: Worker, value: Any) -> tuple[bool, Any]:
+        """Switch into ``run`` (a body to start, or the reply to its API request) until it
+        requests an async API call, ``(False, request)``, or its code ends, ``(True, value)``.
+        An error of the code is raised here, converted."""
         if self._limit is not None:
             raise self._set_limit(self._limit)
         self._ensure_open()
         previous = set_active(self.ctx)
-        t0 = self._t0 = perf_counter()
+        t0 = self._t0 = thread_time()
         try:
-            return run.switch(value) if value is not None else run.switch()
+            req = run.switch(value)
+            if req is not None:
+                return False, req
+            status, result = run.take_outcome()
+            if status is FAILED:
+                raise result
+            return True, result
         except LimitError as exc:
             raise self._set_limit(self._limit_error(exc.kind)) from None
         except VMError as exc:
@@ -361,9 +371,9 @@ class TengoInstance(ScriptInstance):
             raise SpellRuntimeError(self.filename, None, "stack overflow") from None
         finally:
             set_active(previous)
-            self._cpu += perf_counter() - t0
+            self._cpu += thread_time() - t0
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
-                self._set_limit(LimitExceeded("cpu", self._cpu_detail()))
+                self._set_limit(limit_exceeded("cpu", self._limits))
 
     def api_call(
         self,
@@ -374,9 +384,8 @@ class TengoInstance(ScriptInstance):
         dynamic: str | None,
         args: list[Any],
     ) -> Any:
-        """Called from Tengo (inside a run's greenlet) for every API function call."""
-        if dynamic is not None:
-            label = f"{label}.{dynamic}"
+        """Called from Tengo (inside a run's greenlet) for every API function call whose
+        argument count fits (``label``: as the script wrote it, ``tools.weather``)."""
         try:
             pyargs = [self.to_py(a) for a in args]
         except (TypeError, ValueError) as exc:
@@ -385,21 +394,13 @@ class TengoInstance(ScriptInstance):
             pyargs.insert(0, dynamic)
         self._calls += 1
         if sync:
-            coro = cast(
-                Coroutine[Any, Any, Any], fn(self._context, *pyargs) if contextual else fn(*pyargs)
-            )
             try:
-                coro.send(None)
-            except StopIteration as stop:
-                result = stop.value
+                result = call_sync(fn, [self._context, *pyargs] if contextual else pyargs, label)
             except LimitExceeded as exc:
                 self._set_limit(exc)
                 raise LimitError(exc.limit) from None
             except Exception as exc:
-                return Error(api_error_message(exc, label))
-            else:
-                coro.close()
-                raise RuntimeError(f"{label} is marked sync_api but it suspended")
+                return Error(api_error_text(exc, label))
         else:
             run = getcurrent()
             kind, result = run.parent.switch((fn, label, contextual, pyargs))
@@ -415,17 +416,16 @@ class TengoInstance(ScriptInstance):
     def check_limits(self) -> None:
         if self._limit is not None:
             raise LimitError(self._limit.limit)
-        now = perf_counter()
-        if self._cpu + (now - self._t0) > self._limits.cpu_seconds:
+        if self._cpu + (thread_time() - self._t0) > self._limits.cpu_seconds:
             raise LimitError("cpu")
-        if now > self._active_deadline:
+        if perf_counter() > self._active_deadline:
             raise LimitError("timeout")
 
     def measure_memory(self) -> int:
         roots: list[Any] = [self._g]
         frames = []
         current = sys._getframe()
-        if isinstance(getcurrent(), _Run):
+        if isinstance(getcurrent(), Worker):
             frames.append(current)
         for run in self._runs:
             if run.gr_frame is not None:
@@ -440,12 +440,9 @@ class TengoInstance(ScriptInstance):
         return self._memory
 
     def write(self, text: str) -> None:
-        self._output_used += len(text.encode("utf-8", "surrogateescape"))
-        if self._output_used > self._limits.output_bytes:
-            self._set_limit(LimitExceeded("output", self._output_detail()))
-            raise LimitError("output")
+        """``print`` and ``fmt.print*``: through the shared :class:`OutputMeter`."""
         try:
-            self._api.output(text)
+            self._print(text)
         except LimitExceeded as exc:
             self._set_limit(exc)
             raise LimitError(exc.limit) from None
@@ -457,20 +454,14 @@ class TengoInstance(ScriptInstance):
             await anyio.sleep(max(0.0, seconds))
 
         run = getcurrent()
-        if not isinstance(run, _Run):
+        if not isinstance(run, Worker):
             return
         run.parent.switch((_sleep, "times.sleep", False, []))
 
     def _limit_error(self, kind: str) -> LimitExceeded:
         if self._limit is not None:
             return self._limit
-        detail = {
-            "cpu": self._cpu_detail,
-            "timeout": self._timeout_detail,
-            "memory": self._memory_detail,
-            "output": self._output_detail,
-        }[kind]()
-        return LimitExceeded(kind, detail)
+        return limit_exceeded(kind, self._limits)
 
     def _set_limit(self, exc: LimitExceeded) -> LimitExceeded:
         if self._limit is None:
@@ -494,15 +485,3 @@ class TengoInstance(ScriptInstance):
                 break
         traceback = "\n".join(f"\tat {n}:{ln}:{c}" for n, ln, c in positions)
         return SpellRuntimeError(self.filename, line, exc.message, traceback)
-
-    def _cpu_detail(self) -> str:
-        return f"the spell used more than {self._limits.cpu_seconds:g} s of CPU time"
-
-    def _timeout_detail(self) -> str:
-        return f"the spell ran longer than {self._limits.timeout_seconds:g} s"
-
-    def _memory_detail(self) -> str:
-        return f"the spell needed more than {self._limits.memory_bytes} bytes of memory"
-
-    def _output_detail(self) -> str:
-        return f"the spell printed more than {self._limits.output_bytes} bytes"

@@ -16,24 +16,46 @@ from typing import Any
 from greenlet import getcurrent  # type: ignore[import-untyped]
 
 from ..._exceptions import SpellSyntaxError
-from .._base import Api, ApiCache, ApiFunction, HostObject, Namespace, is_sync_api, takes_context
+from .._base import (
+    Api,
+    ApiCache,
+    ApiFunction,
+    HostObject,
+    Namespace,
+    arity,
+    arity_error,
+    is_sync_api,
+    takes_context,
+)
 from ._compiler import CompileError, Modules, Program, compile_main
 from ._convert import HostMap, to_tengo
 from ._ops import to_string_plain
 from ._parser import ParseError
 from ._runtime import active_context
+from ._scope import Lenient
 from ._stdlib import NATIVE, SOURCES
-from ._values import Builtin
+from ._values import Builtin, VMError
 
 _MAX_DYNAMIC = 1000
 
 
 def api_builtin(fn: ApiFunction, label: str, dynamic: str | None = None) -> Builtin:
-    """A native Tengo function calling the API function ``fn`` for whichever instance runs."""
+    """A native Tengo function calling the API function ``fn`` for whichever instance runs.
+
+    A call with an argument count outside the function's (:func:`arity`) does not reach it:
+    it is a runtime error, ``llm.complete expects 1 argument (request), got 2``, as a wrong
+    argument count is for any Tengo function (an API function that fails returns an error
+    value instead; see :mod:`._instance`).
+    """
     contextual, sync = takes_context(fn), is_sync_api(fn)
+    fewest, most = arity(fn, dynamic is not None)
+    full = label if dynamic is None else f"{label}.{dynamic}"
 
     def call(args: list[Any]) -> Any:
-        return getcurrent().instance.api_call(fn, label, contextual, sync, dynamic, args)
+        count = len(args)
+        if count < fewest or count > most:
+            raise VMError(str(arity_error(full, fn, dynamic is not None, count)))
+        return getcurrent().instance.api_call(fn, full, contextual, sync, dynamic, args)
 
     return Builtin(dynamic or label.rsplit(".", 1)[-1], call, "user")
 
@@ -140,9 +162,10 @@ MODULES = Modules(SOURCES, NATIVE)
 
 
 def compile_spell(
-    source: str, filename: str, names: tuple[str, ...], lenient: bool = False
+    source: str, filename: str, names: tuple[str, ...], lenient: Lenient | None = None
 ) -> Program:
-    """Compile a spell; syntax and compile errors raise :class:`SpellSyntaxError`."""
+    """Compile a spell; syntax and compile errors raise :class:`SpellSyntaxError`. With
+    ``lenient``, names nothing defines are taken as the host's (see :class:`Lenient`)."""
     if source.startswith("\ufeff"):
         source = source[1:]
     if source.startswith("#!"):

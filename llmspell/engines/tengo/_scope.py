@@ -30,10 +30,14 @@ class Function:
 
 
 class Globals:
-    __slots__ = ("count",)
+    """What all the tables of one file share: the global slot count and, when checking
+    (``defined`` not None), every name the file defines in any scope."""
+
+    __slots__ = ("count", "defined")
 
     def __init__(self) -> None:
         self.count = 1  # slot 0 of the globals list holds the runtime context
+        self.defined: set[str] | None = None
 
 
 class Table:
@@ -79,6 +83,8 @@ class Table:
             sym = Symbol(name, LOCAL, fn.nslots, name in fn.captured)
             fn.nslots += 1
         self.store[name] = sym
+        if self.globals.defined is not None:
+            self.globals.defined.add(name)
         return sym
 
     def define_builtin(self, name: str, index: int) -> Symbol:
@@ -103,6 +109,54 @@ class Table:
             self.store[name] = free
             return free, depth
         return sym, depth
+
+
+Position = tuple[int, int]
+"""(line, column), both 1-based."""
+
+
+class Lenient:
+    """Check mode (``llmspell check``, :meth:`TengoEngine.check`): the script API's globals
+    are not known, so a name that resolves to nothing is taken as a global the host provides,
+    defined where it is first used. Each use of such a name and each ``name.member`` on it is
+    noted with its position (:mod:`._facts` reports them)."""
+
+    def __init__(self) -> None:
+        self.defined: set[str] = set()
+        """Every name the file defines itself, in any scope."""
+        self.first: dict[str, tuple[Symbol, A.Ident]] = {}
+        self.reads: dict[tuple[str, Position], None] = {}
+        self.members: dict[tuple[str, str, Position], None] = {}
+
+    def define(self, table: Table, node: A.Ident) -> tuple[Symbol, int]:
+        """Define ``node``'s name as a host global; returns what ``table`` resolves it to."""
+        root = table
+        while root.parent is not None:
+            root = root.parent
+        shared = root.globals
+        shared.defined = None  # not defined by the file
+        try:
+            sym = root.define(node.name)
+        finally:
+            shared.defined = self.defined
+        self.first[node.name] = (sym, node)
+        found = table.resolve(node.name)
+        assert found is not None
+        return found
+
+    def is_host(self, sym: Symbol) -> bool:
+        found = self.first.get(sym.name)
+        return found is not None and found[0] is sym
+
+    def read(self, sym: Symbol, where: Position) -> None:
+        """Note a use of ``sym`` (when it is a host global). A node compiled twice (the
+        compiler's fast paths) is noted once."""
+        if self.is_host(sym):
+            self.reads[(sym.name, where)] = None
+
+    def member(self, sym: Symbol, member: str, where: Position) -> None:
+        if self.is_host(sym):
+            self.members[(sym.name, member, where)] = None
 
 
 def captured_names(body: A.Node) -> frozenset[str]:
