@@ -20,8 +20,8 @@ import anyio
 
 import actors
 
-from .._exceptions import LimitExceeded, SpellError
-from ..engines import Api, Engine, Limits, ScriptValue, engine_for
+from .._exceptions import SpellError
+from ..engines import Api, Engine, Limits, ScriptValue, engine_for, limit_exceeded
 from ._catalogue import SPELL, OpKind, Payload, SpellFailed, SpellFinished, SpellStarted
 from ._context import LogSink, RunContext
 from ._instrument import Call, Operation, instrumented
@@ -195,7 +195,7 @@ class _SpellRunOp(Operation[dict[str, Any], RunResult]):
                 with anyio.move_on_after(timeout if timeout is not None else float("inf")) as dl:
                     value_out = await self._run(engine, api, ctx)
                 if dl.cancelled_caught:
-                    raise LimitExceeded("timeout", f"the run took longer than {timeout:g} s")
+                    raise limit_exceeded("timeout", request.limits)
         except Exception as exc:  # spell errors, cancelling hooks, even a bug of ours: this run
             error = exc
         finally:

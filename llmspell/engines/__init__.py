@@ -14,6 +14,7 @@ from ._base import ScriptFunction as ScriptFunction
 from ._base import ScriptInstance as ScriptInstance
 from ._base import ScriptValue as ScriptValue
 from ._base import is_sync_api as is_sync_api
+from ._base import limit_exceeded as limit_exceeded
 from ._base import sync_api as sync_api
 from ._base import takes_context as takes_context
 from ._base import with_context as with_context
