@@ -12,6 +12,7 @@ import anyio.lowlevel
 from ._actor import Actor, ActorContext
 from ._cell import IDLE, Cell, RestartType
 from ._envelope import CURRENT, DONE, PENDING, Envelope, Request
+from ._exceptions import ESCAPES, escaped
 from ._mailbox import Overflow
 from ._statistics import (
     EVENT_FAILED,
@@ -133,6 +134,12 @@ class ActorCell(Cell):
                 except Exception as exc:
                     await self._crashed(instance, exc, started=True)
                     reason, error = "failed", exc
+                except ESCAPES as escape:
+                    failure = escaped(self.name, escape)
+                    if type(self.current) is Request:
+                        self.current.fail(failure)
+                    await self._crashed(instance, failure, started=True)
+                    reason, error = "failed", failure
                 else:
                     await self._stopped(instance)
                     reason, error = "normal", None
@@ -155,6 +162,10 @@ class ActorCell(Cell):
         except Exception as exc:
             await self._crashed(instance, exc, started=False)
             return exc
+        except ESCAPES as escape:
+            failure = escaped(self.name, escape)
+            await self._crashed(instance, failure, started=False)
+            return failure
         self._set_started()
         if self.incarnation == 1:
             self.system._publish(EVENT_STARTED, {"actor": self.name})
@@ -170,7 +181,7 @@ class ActorCell(Cell):
                 await hooks.run(HOOK_ON_FAILURE, exc, {"actor": self.name})
             if instance is not None:
                 await _call(instance.on_failure, exc)
-        except Exception:
+        except (Exception, *ESCAPES):
             _log.exception("on_failure of actor %r failed", self.name)
         if started and instance is not None:
             await self._stopped(instance)
@@ -181,6 +192,6 @@ class ActorCell(Cell):
             await _call(instance.on_stop)
             if hooks.has_handlers(HOOK_AFTER_STOP):
                 await hooks.run(HOOK_AFTER_STOP, self.ref, {"actor": self.name})
-        except Exception:
+        except (Exception, *ESCAPES):
             _log.exception("on_stop of actor %r failed", self.name)
         self.instance = None

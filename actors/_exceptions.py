@@ -19,6 +19,11 @@ from __future__ import annotations
 
 from anyio import WouldBlock as WouldBlock
 
+#: Raised by a handler, these would end the whole system (they are not ``Exception``s): they
+#: fail that actor (or count as that bus handler's failure) instead, wrapped by
+#: :func:`escaped` in an ``ActorError``. Cancellation is not among them.
+ESCAPES = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
 
 class ActorError(Exception):
     """Root of every error raised by the actor runtime."""
@@ -68,3 +73,10 @@ class EventLogError(ActorError):
 
 class SystemClosedError(ActorError):
     """The actor system is not running."""
+
+
+def escaped(name: str, escape: BaseException) -> ActorError:
+    """The failure of ``name`` (an actor, a bus handler) whose code raised one of ESCAPES."""
+    error = ActorError(f"{name!r} raised {type(escape).__name__}: {escape}")
+    error.__cause__ = escape
+    return error

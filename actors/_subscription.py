@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 import anyio
 import anyio.lowlevel
 
-from ._exceptions import ActorDeadError, SystemClosedError
+from ._exceptions import ESCAPES, ActorDeadError, SystemClosedError, escaped
 from ._topics import split_pattern
 
 if TYPE_CHECKING:
@@ -386,6 +386,8 @@ class Subscription:
                                 await result
                         except Exception as exc:
                             self._fail(ev, exc)
+                        except ESCAPES as escape:
+                            self._fail(ev, escaped(self.name, escape))
                         else:
                             ok += 1
                     self._delivered += ok
@@ -407,6 +409,8 @@ class Subscription:
                 await fn(ev)
             except Exception as exc:
                 self._fail(ev, exc)
+            except ESCAPES as escape:
+                self._fail(ev, escaped(self.name, escape))
             else:
                 self._delivered += 1
 
@@ -431,6 +435,8 @@ class Subscription:
                 await result
         except Exception as exc:
             self._fail(ev, exc)
+        except ESCAPES as escape:
+            self._fail(ev, escaped(self.name, escape))
         else:
             self._delivered += 1
 
