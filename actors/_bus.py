@@ -6,7 +6,16 @@ the order they were published. When a queue is full the subscription's overflow 
 decides: ``"block"`` (the publisher waits for room; ``publish_nowait`` raises
 :class:`~actors.MailboxFullError`, a ``WouldBlock``), ``"drop_newest"``, ``"drop_oldest"`` or
 ``"disconnect"`` (the subscription is cancelled and ``bus.subscriber_disconnected`` is
-published). Every dropped event is counted.
+published). Every dropped event is counted, and the first of a run of drops (until the queue is
+next empty) is published as ``bus.subscriber_overflow`` with payload ``{"pattern",
+"subscription", "owner", "dropped"}``.
+
+Isolation between tenants (the spell runs of one process): a subscription made with an
+``owner`` holds back, under ``"block"``, only publishers that pass the same ``owner``; for any
+other publisher its full queue drops its oldest event instead (counted and reported as above),
+so one tenant's slow handler never stalls another tenant, nor the runtime. A logged event never
+waits for an owned subscription either (the log keeps it). The bus's and the actor system's own
+events never wait for anyone: a full queue misses them, counted.
 
 A handler that raises never affects the publisher or the other subscribers: the failure is
 counted, logged and published as ``bus.handler_failed`` with payload
@@ -219,6 +228,7 @@ class EventBus:
         overflow: Overflow = "block",
         name: str | None = None,
         since: int | None = None,
+        owner: object = None,
     ) -> Subscription:
         """Deliver events whose topic matches ``pattern`` to ``handler``.
 
@@ -237,6 +247,9 @@ class EventBus:
                 ``overflow``. If the log cannot be read, the subscription is disconnected
                 (``bus.subscriber_disconnected``). Closing the bus waits for a catch-up as it
                 waits for queued events. Needs a bus with an event log.
+            owner: who the subscription belongs to (a tenant: a run id): under ``"block"`` only
+                publishers passing the same ``owner`` wait for room; for the others a full
+                queue drops its oldest event (see the module docstring).
 
         Raises:
             ValueError: invalid pattern, queue size, overflow policy or ``since``, or ``since``
@@ -249,7 +262,7 @@ class EventBus:
             if not isinstance(since, int) or isinstance(since, bool) or since < 0:
                 raise ValueError(f"since must be a sequence number (an int >= 0), not {since!r}")
         return self._subscribe(
-            pattern, handler, queue_size, overflow, name, once=False, since=since
+            pattern, handler, queue_size, overflow, name, once=False, since=since, owner=owner
         )
 
     def once(
@@ -274,12 +287,13 @@ class EventBus:
         *,
         once: bool,
         since: int | None = None,
+        owner: object = None,
     ) -> Subscription:
         if self._state is _CLOSED:
             raise self._closed_error()
         sub = Subscription(
             self, pattern, handler, queue_size=queue_size, overflow=overflow, name=name,
-            once=once, since=since,
+            once=once, since=since, owner=owner,
         )  # fmt: skip
         self._index.add(pattern, sub)
         if handler is None:
@@ -303,9 +317,15 @@ class EventBus:
             self._totals[2] += sub._failed
 
     async def publish(
-        self, topic: str, payload: Any = None, *, headers: Mapping[str, str] | None = None
+        self,
+        topic: str,
+        payload: Any = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        owner: object = None,
     ) -> int | None:
-        """Publish an event; wait only while a ``"block"`` subscriber's queue is full.
+        """Publish an event; wait only while a ``"block"`` subscriber's queue is full (one
+        without an ``owner``, or with this ``owner``: see the module docstring).
 
         On a logged topic, also wait until the event is committed to the event log (together
         with whatever else is being published: group commit) and queued for every subscriber.
@@ -341,11 +361,19 @@ class EventBus:
                     sub._wakeup = None
                     wakeup.set()
             elif not sub._offer(ev):
-                await sub._put(ev)
+                if sub._owner is not None and sub._owner != owner:
+                    sub._overflow_drop(ev)
+                else:
+                    await sub._put(ev)
         return None
 
     def publish_nowait(
-        self, topic: str, payload: Any = None, *, headers: Mapping[str, str] | None = None
+        self,
+        topic: str,
+        payload: Any = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        owner: object = None,
     ) -> None:
         """Publish an event without waiting; all matching subscribers get it, or none.
 
@@ -353,34 +381,56 @@ class EventBus:
         a failed commit is logged (``actors.bus`` logger) and counted in ``log_failed``.
 
         Raises:
-            MailboxFullError: (a ``WouldBlock``) a ``"block"`` subscriber's queue is full, or
-                (logged topic) too many events already wait for the log.
+            MailboxFullError: (a ``WouldBlock``) a ``"block"`` subscriber's queue is full (one
+                that would hold back a publisher of ``owner``), or (logged topic) too many
+                events already wait for the log.
             ValueError: ``topic`` is invalid or contains a wildcard; or the topic is logged and
                 the payload cannot be encoded as JSON.
             SystemClosedError: the bus is not open.
         """
-        self._publish_nowait(topic, payload, headers, lenient=False)
+        self._publish_nowait(topic, payload, headers, lenient=False, owner=owner)
 
     def _publish_nowait(
-        self, topic: str, payload: Any, headers: Mapping[str, str] | None, *, lenient: bool
+        self,
+        topic: str,
+        payload: Any,
+        headers: Mapping[str, str] | None,
+        *,
+        lenient: bool,
+        owner: object = None,
     ) -> None:
-        """``publish_nowait``; ``lenient``: log what is not JSON as its repr (runtime events)."""
+        """``publish_nowait``; ``lenient``: the runtime's own events, which never wait nor
+        fail for a full queue (that queue misses them, counted) and log what is not JSON as
+        its repr."""
         if not self._accepting:
             raise self._closed_error()
         writer = self._writer
         if writer is not None and writer.log.logs(topic):
             head = _NO_HEADERS if headers is None else _freeze(headers)
-            writer.append_nowait(topic, payload, head, lenient=lenient)
+            try:
+                writer.append_nowait(topic, payload, head, lenient=lenient)
+            except MailboxFullError:
+                if not lenient:
+                    raise
+                self._totals[1] += 1  # lost before the log: counted as one drop
+                return
             self._published += 1
             return
         subs = self._index.lookup(topic)
-        for sub in subs:
-            if sub._blocking and len(sub._queue) >= sub._maxlen and not sub._cancelled:
-                raise MailboxFullError(f"subscriber {sub.name!r} ({sub.pattern}) is full")
+        if not lenient:
+            for sub in subs:
+                if (
+                    sub._blocking
+                    and len(sub._queue) >= sub._maxlen
+                    and not sub._cancelled
+                    and not sub._foreign(owner)
+                ):
+                    raise MailboxFullError(f"subscriber {sub.name!r} ({sub.pattern}) is full")
         self._published += 1
         if subs:
             head = _NO_HEADERS if headers is None else _freeze(headers)
-            self._fan_out(subs, Event(topic, payload, head, _now()))
+            ev = Event(topic, payload, head, _now())
+            self._fan_out(subs, ev, owner=owner, drop_if_full=lenient)
 
     def _emit(self, topic: str, payload: object) -> None:
         """Publish the bus's own events: never waits; full ``"block"`` queues drop them."""
@@ -391,6 +441,7 @@ class EventBus:
             try:
                 writer.append_nowait(topic, payload, _NO_HEADERS, lenient=True)
             except MailboxFullError:
+                self._totals[1] += 1  # lost before the log: counted as one drop
                 return
             self._published += 1
             return
@@ -400,7 +451,13 @@ class EventBus:
             self._fan_out(subs, Event(topic, payload, _NO_HEADERS, _now()), drop_if_full=True)
 
     @staticmethod
-    def _fan_out(subs: tuple[Subscription, ...], ev: Event, *, drop_if_full: bool = False) -> None:
+    def _fan_out(
+        subs: tuple[Subscription, ...],
+        ev: Event,
+        *,
+        owner: object = None,
+        drop_if_full: bool = False,
+    ) -> None:
         for sub in subs:
             queue = sub._queue
             if len(queue) < sub._fast_limit:
@@ -409,8 +466,11 @@ class EventBus:
                 if wakeup is not None:
                     sub._wakeup = None
                     wakeup.set()
-            elif not sub._offer(ev) and drop_if_full:
-                sub._dropped += 1
+            elif not sub._offer(ev):  # a full "block" queue
+                if sub._foreign(owner):
+                    sub._overflow_drop(ev)
+                elif drop_if_full:
+                    sub._drop()
 
     async def wait_for(self, pattern: str, timeout: float | None = None) -> Event:  # noqa: ASYNC109
         """Wait for the next event matching ``pattern`` (published after this call) and return it.

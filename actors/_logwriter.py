@@ -222,8 +222,11 @@ class LogWriter:
                         sub._wakeup = None
                         wakeup.set()
                 elif not sub._offer(ev):  # a full "block" queue: see the module docstring
-                    sub._enqueue(ev)
-                    batch.full.setdefault(index, []).append(sub)
+                    if sub._owner is not None:  # a tenant's: the log keeps what it misses
+                        sub._overflow_drop(ev)
+                    else:
+                        sub._enqueue(ev)
+                        batch.full.setdefault(index, []).append(sub)
 
     async def _maybe_prune(self) -> None:
         log = self.log

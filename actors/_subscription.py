@@ -36,6 +36,7 @@ _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 _NEW, _OPEN, _CLOSING, _CLOSED = "new", "open", "closing", "closed"
 HANDLER_FAILED = "bus.handler_failed"
 SUBSCRIBER_DISCONNECTED = "bus.subscriber_disconnected"
+SUBSCRIBER_OVERFLOW = "bus.subscriber_overflow"
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -150,6 +151,8 @@ class Subscription:
         "_maxlen",
         "_once",
         "_overflow",
+        "_overflowing",
+        "_owner",
         "_queue",
         "_reserved",
         "_result",
@@ -172,6 +175,7 @@ class Subscription:
         name: str | None,
         once: bool,
         since: int | None = None,
+        owner: object = None,
     ) -> None:
         split_pattern(pattern)
         if overflow not in _OVERFLOWS:
@@ -194,6 +198,8 @@ class Subscription:
         self._maxlen = queue_size
         self._overflow = overflow
         self._blocking = overflow == "block"
+        self._owner = owner  # "block" holds back only publishers with this owner (if not None)
+        self._overflowing = False  # dropping since the queue was last empty (reported once)
         self._once = once
         # publish appends directly while the queue is shorter than this; 0 = take _offer()
         plain = not once and handler is not None and since is None
@@ -272,7 +278,7 @@ class Subscription:
             if self._blocking:
                 return False
             if self._overflow == "drop_newest":
-                self._dropped += 1
+                self._drop()
                 return True
             if self._overflow == "disconnect":
                 self._dropped += 1
@@ -281,9 +287,36 @@ class Subscription:
             if queue.popleft().seq is not None and self._catching_up:
                 self._behind = True  # not lost: catch-up reads it again
             else:
-                self._dropped += 1
+                self._drop()
         self._enqueue(ev)
         return True
+
+    def _foreign(self, owner: object) -> bool:
+        """Whether a publisher of ``owner`` must not wait for this subscription's room."""
+        return self._owner is not None and self._owner != owner
+
+    def _overflow_drop(self, ev: Event) -> None:
+        """A full ``"block"`` queue and a publisher it must not hold back (another owner's, or
+        a logged event): the oldest queued event makes room for ``ev``, counted and reported."""
+        queue = self._queue
+        self._drop()
+        if queue:
+            queue.popleft()
+            self._enqueue(ev)  # else every slot is kept for a waiting publisher: ev is dropped
+
+    def _drop(self, count: int = 1) -> None:
+        """Count events lost to a full queue; the first of a run of losses (until the queue is
+        next empty) is reported as ``bus.subscriber_overflow``."""
+        self._dropped += count
+        if not self._overflowing:
+            self._overflowing = True
+            payload = {
+                "pattern": self.pattern,
+                "subscription": self.name,
+                "owner": None if self._owner is None else str(self._owner),
+                "dropped": self._dropped,
+            }
+            self._bus._emit(SUBSCRIBER_OVERFLOW, payload)
 
     def _enqueue(self, ev: Event) -> None:
         self._queue.append(ev)
@@ -370,6 +403,7 @@ class Subscription:
                 await self._catch_up()
             while not self._cancelled:
                 if not queue:
+                    self._overflowing = False
                     wakeup = self._wakeup = bus._new_event()
                     bus._changed()
                     await wakeup.wait()
