@@ -14,7 +14,7 @@ import actors
 from .._exceptions import LimitExceeded, ParameterError, SpellError
 from .._ops import RunContext
 from ..engines import Namespace, ScriptFunction, ScriptValue, sync_api, with_context
-from ._values import is_number, to_script
+from ._values import ValueTooBig, is_number, measure, to_script
 
 
 def _pattern(function: str, value: Any, name: str = "pattern") -> str:
@@ -35,6 +35,19 @@ def _timeout(function: str, value: Any) -> float | None:
     if not is_number(value):
         raise ParameterError(function, "timeout", "must be a number of seconds")
     return float(value)
+
+
+def _check_payload(ctx: RunContext, payload: Any) -> None:
+    """Refuse at ``emit`` what no handler could receive: too deep, or over the memory limit."""
+    limit = ctx.limits.memory_bytes
+    try:
+        measure(payload, limit)
+    except ValueTooBig:
+        raise LimitExceeded(
+            "memory", f"events.emit: the payload needs more than the run's {limit} bytes"
+        ) from None
+    except ValueError as exc:
+        raise ParameterError("events.emit", "payload", str(exc)) from None
 
 
 def events_namespace() -> Namespace:
@@ -79,8 +92,11 @@ def events_namespace() -> Namespace:
     @with_context
     async def emit(ctx: RunContext, topic: Any = None, payload: Any = None) -> None:
         name = _pattern("events.emit", topic, "topic")
+        _check_payload(ctx, payload)
         try:
-            await ctx.system.bus.publish(name, payload, headers=ctx.current_headers())
+            await ctx.system.bus.publish(
+                name, payload, headers=ctx.current_headers(), owner=ctx.run_id
+            )
         except ValueError as exc:
             raise ParameterError("events.emit", "topic", str(exc)) from None
 

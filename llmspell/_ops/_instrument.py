@@ -162,7 +162,9 @@ async def instrumented(op: Operation[In, Out], ctx: RunContext, value: Any) -> O
             value = call.input = op.accept(value, call)
             event = op.started(call)
             if event is not None:
-                await system.bus.publish(event.topic, event.as_dict(), headers=call.headers)
+                await system.bus.publish(
+                    event.topic, event.as_dict(), headers=call.headers, owner=ctx.run_id
+                )
             result = await op.run(value, call)
         after = await hooks.run(
             kind.after, result, {**call.data, kind.input_key: call.input}, extra=extra
@@ -180,7 +182,9 @@ async def instrumented(op: Operation[In, Out], ctx: RunContext, value: Any) -> O
     call.duration = time.perf_counter() - call.started
     event = op.finished(call, result, error)
     if event is not None:
-        await system.bus.publish(event.topic, event.as_dict(), headers=call.headers)
+        await system.bus.publish(
+            event.topic, event.as_dict(), headers=call.headers, owner=ctx.run_id
+        )
     if observer is not None:
         call.result = result
         observer.end(call, error)
