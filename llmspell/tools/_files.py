@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 import functools
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,6 +13,7 @@ import anyio
 
 from .._exceptions import ToolError
 from ._permissions import FS_READ, FS_WRITE
+from ._regex import RegexError, compile_regex, escape
 from ._tool import Tool, ToolContext
 from ._workspace import Workspace, describe_os_error
 
@@ -114,14 +114,14 @@ async def file_search(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     real = ws.resolve(path)
     pattern: str = args["pattern"]
     try:
-        regex = re.compile(pattern if args.get("regex") else re.escape(pattern))
-    except re.error as exc:
-        raise ToolError(ws.tool, f"invalid regular expression {pattern!r}: {exc}") from None
+        regex = compile_regex(pattern if args.get("regex") else escape(pattern))
+    except RegexError as exc:
+        raise ToolError(ws.tool, f"parameter 'pattern': {exc}") from None
     glob = args.get("glob")
     return await _in_thread(ws.tool, path, lambda: _search(ws, real, regex, glob))
 
 
-def _search(ws: Workspace, top: Path, regex: re.Pattern[str], glob: str | None) -> dict[str, Any]:
+def _search(ws: Workspace, top: Path, regex: Any, glob: str | None) -> dict[str, Any]:
     matches: list[dict[str, Any]] = []
     files = [top] if top.is_file() else _walk_files(top)
     for full in files:

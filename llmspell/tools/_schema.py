@@ -136,10 +136,17 @@ def _check(schema: dict[str, Any], function: str, where: str) -> None:
     from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
     from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped, unused-ignore]
 
+    from ._regex import RegexError, compile_regex, schema_patterns
+
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         raise ParameterError(function, where, f"is not a valid schema: {exc.message}") from None
+    for place, pattern in schema_patterns(schema, where):
+        try:
+            compile_regex(pattern)
+        except RegexError as exc:
+            raise ParameterError(function, place, str(exc)) from None
 
 
 def type_name(value: Any) -> str:

@@ -88,9 +88,10 @@ class Tool:
     @functools.cached_property
     def validator(self) -> Draft202012Validator:
         """The JSON Schema validator for ``parameters``, built on first use."""
-        from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+        from ._regex import Re2Validator
 
-        return Draft202012Validator(self.parameters)
+        validator: Draft202012Validator = Re2Validator(self.parameters)
+        return validator
 
     def describe(self) -> dict[str, Any]:
         """Return ``{name, description, parameters, permission, source}``."""
