@@ -7,12 +7,13 @@ from typing import Any
 
 import anyio
 
-from .._exceptions import ParameterError
+from .._exceptions import LimitExceeded, ParameterError
 from .._ops import RunContext
 from ..engines import Namespace, ScriptFunction, ScriptValue, sync_api, with_context
 from ._values import is_number
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
+_VALUE_BYTES = 32  # what one decoded JSON value is charged besides its characters
 
 
 def _fields(function: str, fields: Any) -> dict[str, Any]:
@@ -95,9 +96,19 @@ def json_namespace() -> Namespace:
             raise ParameterError("json.encode", "value", f"cannot be encoded: {exc}") from None
 
     @sync_api
-    async def decode(text: Any = None) -> ScriptValue:
+    @with_context
+    async def decode(ctx: RunContext, text: Any = None) -> ScriptValue:
         if not isinstance(text, str):
             raise ParameterError("json.decode", "text", f"must be a string, not {_kind(text)}")
+        # an upper bound of the values the document holds, before building any of them
+        values = text.count(",") + text.count("[") + text.count("{") + 1
+        limit = ctx.limits.memory_bytes
+        if len(text) + values * _VALUE_BYTES > limit:
+            raise LimitExceeded(
+                "memory",
+                f"json.decode: a document of {len(text)} characters and up to {values} values"
+                f" needs more than the run's memory limit of {limit} bytes",
+            )
         try:
             return _json.loads(text)
         except ValueError as exc:

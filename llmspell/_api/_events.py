@@ -12,9 +12,9 @@ from typing import Any
 import actors
 
 from .._exceptions import LimitExceeded, ParameterError, SpellError
-from .._ops import RunContext
+from .._ops import RunContext, charge
 from ..engines import Namespace, ScriptFunction, ScriptValue, sync_api, with_context
-from ._values import ValueTooBig, is_number, measure, to_script
+from ._values import is_number, to_script
 
 
 def _pattern(function: str, value: Any, name: str = "pattern") -> str:
@@ -39,13 +39,8 @@ def _timeout(function: str, value: Any) -> float | None:
 
 def _check_payload(ctx: RunContext, payload: Any) -> None:
     """Refuse at ``emit`` what no handler could receive: too deep, or over the memory limit."""
-    limit = ctx.limits.memory_bytes
     try:
-        measure(payload, limit)
-    except ValueTooBig:
-        raise LimitExceeded(
-            "memory", f"events.emit: the payload needs more than the run's {limit} bytes"
-        ) from None
+        charge("events.emit: the payload", payload, ctx.limits.memory_bytes)
     except ValueError as exc:
         raise ParameterError("events.emit", "payload", str(exc)) from None
 

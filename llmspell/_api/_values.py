@@ -8,51 +8,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from .._ops import ValueTooBig as ValueTooBig
+from .._ops import measure as measure
 from ..engines import HostObject, ScriptFunction, ScriptValue
 
 _MAX_DEPTH = 64
-MAX_DEPTH = _MAX_DEPTH
-"""How deeply a value may nest to cross into a script (an event payload, a tool result)."""
-_NODE_BYTES = 64  # what one value is charged besides a string's characters
-
-
-class ValueTooBig(ValueError):
-    """A value that would not fit the run's memory limit (``size``: its estimate so far)."""
-
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"needs more than {limit} bytes (the run's memory limit)")
-        self.size = size
-        self.limit = limit
-
-
-def measure(value: Any, max_bytes: int, max_depth: int = _MAX_DEPTH) -> int:
-    """Estimate the memory ``value`` takes once handed to a script, in bytes; a shared
-    sub-value is counted each time it appears (a script receives copies).
-
-    Raises:
-        ValueError: ``value`` nests deeper than ``max_depth`` (the message says how deep).
-        ValueTooBig: the estimate passed ``max_bytes`` (the walk stops there: its cost is
-            bounded by ``max_bytes``, however much sharing makes the value expand).
-    """
-    size = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        size += _NODE_BYTES
-        if isinstance(item, str | bytes | bytearray):
-            size += len(item)
-        elif isinstance(item, Mapping | list | tuple | set | frozenset):
-            if depth >= max_depth:
-                raise ValueError(f"nested deeper than {max_depth} levels")
-            if isinstance(item, Mapping):
-                for key, sub in item.items():
-                    stack.append((key, depth + 1))
-                    stack.append((sub, depth + 1))
-            else:
-                stack.extend((sub, depth + 1) for sub in item)
-        if size > max_bytes:
-            raise ValueTooBig(size, max_bytes)
-    return size
 
 
 def is_number(value: Any) -> bool:

@@ -29,6 +29,10 @@ from ._context import Usage as Usage
 from ._instrument import Call as Call
 from ._instrument import Operation as Operation
 from ._instrument import instrumented as instrumented
+from ._measure import MAX_DEPTH as MAX_DEPTH
+from ._measure import ValueTooBig as ValueTooBig
+from ._measure import charge as charge
+from ._measure import measure as measure
 from ._metrics import Labels as Labels
 from ._metrics import MetricError as MetricError
 from ._metrics import SpellMetrics as SpellMetrics

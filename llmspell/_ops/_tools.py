@@ -20,6 +20,7 @@ from .._exceptions import ParameterError, ToolError
 from ..tools import Tool, ToolContext, ToolRegistry
 from ._catalogue import TOOL, OpKind, Payload, ToolExecuted
 from ._instrument import Call, Operation
+from ._measure import charge
 from ._trace import adopt_envelope_headers
 
 if TYPE_CHECKING:
@@ -115,20 +116,36 @@ class ToolCall(Operation[dict[str, Any], Any]):
 
     async def run(self, value: dict[str, Any], call: Call) -> Any:
         ctx = call.ctx
-        tool_ctx = ToolContext(
-            ctx.permissions, run_id=ctx.run_id, caller=self.caller, headers=call.headers
-        )
-        tool, args = ctx.tools.prepare(self.tool.name, value, tool_ctx)
-        if tool.source == "script":
-            return await ToolRegistry.execute(tool, args, tool_ctx)
-        pools = self.ops.pools
-        slot = await pools.claim(tool)
+        limit = ctx.limits.memory_bytes
+        name = self.tool.name
         try:
-            return await slot.ref.ask(
-                _Execute(tool, args, tool_ctx), timeout=None, headers=call.headers
-            )
-        finally:
-            pools.release(slot)
+            charge(f"tool {name!r}: its arguments", value, limit)
+        except ValueError as exc:  # nested too deeply
+            raise ParameterError(f"tools.{name}", "args", str(exc)) from None
+        tool_ctx = ToolContext(
+            ctx.permissions,
+            run_id=ctx.run_id,
+            caller=self.caller,
+            headers=call.headers,
+            max_bytes=limit,
+        )
+        tool, args = ctx.tools.prepare(name, value, tool_ctx)
+        if tool.source == "script":
+            result = await ToolRegistry.execute(tool, args, tool_ctx)
+        else:
+            pools = self.ops.pools
+            slot = await pools.claim(tool)
+            try:
+                result = await slot.ref.ask(
+                    _Execute(tool, args, tool_ctx), timeout=None, headers=call.headers
+                )
+            finally:
+                pools.release(slot)
+        try:
+            charge(f"tool {name!r}: its result", result, limit)
+        except ValueError as exc:
+            raise ToolError(name, f"its result cannot be passed back: {exc}") from None
+        return result
 
     def cancelled(self, error: actors.HookCancelledError, call: Call) -> Exception:
         return ToolError(self.tool.name, f"refused by a hook: {error.reason}")

@@ -21,6 +21,18 @@ from typing import Any
 
 PREFIX = "[offline model]"
 _ECHO = 200
+MAX_REPLY = 1 << 20
+"""The most characters a structured offline reply may take (a model's output is bounded too):
+a schema asking for more (``minLength: 3e9``, ``minItems: 2e8``) is refused, not built."""
+
+
+class ReplyTooLarge(ValueError):
+    """A response schema asks for more than :data:`MAX_REPLY` characters (refused like a
+    provider's HTTP 400)."""
+
+    status_code = 400
+
+
 _WORD = re.compile(r"[a-z0-9]+")
 _TEXT_WORD = re.compile(r"\w+(?:['\u2019-]\w+)*")
 _SEGMENT = re.compile(r"[^,;\n]+")
@@ -203,6 +215,7 @@ class _Builder:
         parts = [p.strip() for p in _SEGMENT.findall(prompt)]
         self.segments = [p for p in parts if p and not _NUMBER.fullmatch(p)]
         self.used_segments = 0
+        self.spent = 0  # characters of the reply so far
 
     def build(self, schema: dict[str, Any], name: str, depth: int = 0) -> Any:
         schema = self._resolve(schema)
@@ -226,15 +239,44 @@ class _Builder:
             return self._object(schema, depth)
         if kind == "array":
             item = schema.get("items") if isinstance(schema.get("items"), dict) else {}
-            count = max(1, int(schema.get("minItems", 1)))
-            return [self.build(item or {}, name, depth + 1) for _ in range(count)]
+            count = max(1, self._size(schema, "minItems", name))
+            values = []
+            for _ in range(count):
+                values.append(self.build(item or {}, name, depth + 1))
+                self._charge(2, name)
+            return values
+        self._charge(8, name)
         if kind in ("number", "integer"):
             return self._number(schema, kind == "integer")
         if kind == "boolean":
             return False
         if kind == "null":
             return None
-        return self._string(schema, name)
+        text = self._string(schema, name)
+        self._charge(len(text), name)
+        return text
+
+    def _size(self, schema: dict[str, Any], keyword: str, name: str) -> int:
+        """``schema[keyword]`` (a count or length), refused past what a reply may hold."""
+        value = schema.get(keyword, 0)
+        try:
+            size = int(value)
+        except (TypeError, ValueError, OverflowError):
+            size = MAX_REPLY + 1 if value == float("inf") else 0
+        if size > MAX_REPLY - self.spent:
+            raise ReplyTooLarge(
+                f"the offline model cannot answer: {keyword} {value!r} of {name!r} needs more"
+                f" than the {MAX_REPLY} characters a reply may hold"
+            )
+        return size
+
+    def _charge(self, size: int, name: str) -> None:
+        self.spent += size
+        if self.spent > MAX_REPLY:
+            raise ReplyTooLarge(
+                f"the offline model cannot answer: the schema (at {name!r}) asks for more than"
+                f" the {MAX_REPLY} characters a reply may hold"
+            )
 
     def _resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
         ref = schema.get("$ref")
@@ -279,7 +321,7 @@ class _Builder:
             quoted = _QUOTED.search(self.prompt)
             found = next(g for g in quoted.groups() if g) if quoted else self._text()
         text = found.strip() or "offline"
-        text = text.ljust(int(schema.get("minLength", 0)), ".")
+        text = text.ljust(self._size(schema, "minLength", name), ".")
         return text[: int(schema["maxLength"])] if "maxLength" in schema else text
 
     def _text(self) -> str:

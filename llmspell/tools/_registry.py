@@ -7,7 +7,7 @@ from typing import Any
 
 import anyio
 
-from .._exceptions import ToolError
+from .._exceptions import LimitExceeded, ToolError
 from ._schema import complete_arguments, validate_arguments
 from ._tool import Tool, ToolContext
 
@@ -122,11 +122,14 @@ class ToolRegistry:
     async def execute(tool: Tool, args: dict[str, Any], ctx: ToolContext) -> Any:
         """Run the handler under the tool's timeout; any failure becomes a `ToolError`.
 
-        Cancellation from outside passes through untouched.
+        Cancellation from outside passes through untouched, and so does `LimitExceeded` (a
+        result that the calling run could not hold ends the run, as its own allocation would).
         """
         with anyio.move_on_after(tool.timeout) as scope:
             try:
                 return await tool.handler(args, ctx)
+            except LimitExceeded:
+                raise
             except ToolError as exc:
                 if exc.tool == tool.name:
                     raise

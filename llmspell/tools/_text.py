@@ -6,13 +6,17 @@ import functools
 import json
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
 import anyio
 
-from .._exceptions import ToolError
+from .._exceptions import LimitExceeded, ToolError
 from ._tool import Tool, ToolContext
+
+_PIECE_BYTES = 64  # what one string of a result is charged besides its characters
+_COUNT_CHUNK = 1 << 16  # characters tokenized at a time (bounded memory; cancellable between)
 
 _CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 _CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
@@ -72,14 +76,57 @@ def cl100k_encoding() -> Any | None:
     return None
 
 
+def _fits(ctx: ToolContext, tool: str, size: int) -> None:
+    """Refuse a result of about ``size`` bytes that the calling run could not hold."""
+    if ctx.max_bytes is not None and size > ctx.max_bytes:
+        raise LimitExceeded(
+            "memory",
+            f"{tool}: the result needs more than the run's memory limit of {ctx.max_bytes} bytes",
+        )
+
+
+def _chunks(text: str) -> list[tuple[int, int]]:
+    """Spans of about ``_COUNT_CHUNK`` characters, cut just before whitespace where there is
+    some, so that words are not split (tokens, pre-split on spaces, then count the same)."""
+    spans, start = [], 0
+    while start < len(text):
+        end = min(start + _COUNT_CHUNK, len(text))
+        if end < len(text):
+            cut = max(text.rfind(" ", start + 1, end), text.rfind("\n", start + 1, end))
+            end = cut if cut > start else end
+        spans.append((start, end))
+        start = end
+    return spans
+
+
 async def text_count_tokens(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
-    """Count tokens with cl100k_base when available offline, else words and punctuation."""
+    """Count tokens with cl100k_base when available offline, else words and punctuation.
+
+    The count runs in a worker thread a chunk at a time: the event loop stays free, memory
+    stays bounded by a chunk, and a cancelled call (the run's deadline) stops at the next chunk.
+    """
     text: str = args["text"]
     encoding = await anyio.to_thread.run_sync(cl100k_encoding)
-    if encoding is not None:
-        count = len(encoding.encode(text, disallowed_special=()))
-        return {"tokens": count, "method": "cl100k_base", "characters": len(text)}
-    return {"tokens": len(_WORDS.findall(text)), "method": "words", "characters": len(text)}
+    stop = threading.Event()
+
+    def count() -> int:
+        total = 0
+        for start, end in _chunks(text):
+            if stop.is_set():
+                break
+            piece = text[start:end]
+            if encoding is not None:
+                total += len(encoding.encode(piece, disallowed_special=()))
+            else:
+                total += sum(1 for _ in _WORDS.finditer(piece))
+        return total
+
+    try:
+        tokens = await anyio.to_thread.run_sync(count, abandon_on_cancel=True)
+    finally:
+        stop.set()
+    method = "words" if encoding is None else "cl100k_base"
+    return {"tokens": tokens, "method": method, "characters": len(text)}
 
 
 async def text_split(args: dict[str, Any], ctx: ToolContext) -> list[str]:
@@ -89,6 +136,10 @@ async def text_split(args: dict[str, Any], ctx: ToolContext) -> list[str]:
     size: int | None = args.get("chunk_size")
     if separator == "":
         raise ToolError("text_split", "separator must not be empty")
+    pieces_count = text.count(separator if separator is not None else "\n") + 1
+    if size is not None:
+        pieces_count = max(pieces_count, len(text) // size + 1)
+    _fits(ctx, "text_split", len(text) + pieces_count * _PIECE_BYTES)
     if size is None:
         return text.split(separator if separator is not None else "\n")
     joiner = separator if separator is not None else ""
@@ -111,8 +162,11 @@ async def text_split(args: dict[str, Any], ctx: ToolContext) -> list[str]:
 async def text_template(args: dict[str, Any], ctx: ToolContext) -> str:
     """Replace ``{{name}}`` (or ``{{a.b}}``) placeholders with values from ``vars``."""
     variables: dict[str, Any] = args.get("vars") or {}
+    template: str = args["template"]
+    produced = len(template)
 
     def fill(match: re.Match[str]) -> str:
+        nonlocal produced
         value: Any = variables
         for part in match[1].split("."):
             if not isinstance(value, dict) or part not in value:
@@ -120,9 +174,12 @@ async def text_template(args: dict[str, Any], ctx: ToolContext) -> str:
                 problem = f"template variable {match[1]!r} is not defined (vars: {known})"
                 raise ToolError("text_template", problem)
             value = value[part]
-        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        produced += len(text)
+        _fits(ctx, "text_template", produced)
+        return text
 
-    return _PLACEHOLDER.sub(fill, args["template"])
+    return _PLACEHOLDER.sub(fill, template)
 
 
 _TEXT = {"type": "string", "required": True}

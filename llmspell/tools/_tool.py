@@ -33,12 +33,15 @@ class ToolContext:
         run_id: the spell run making the call, if any.
         caller: the spell or agent name making the call, if any.
         headers: the trace context of the call (what a tool's own calls should nest under).
+        max_bytes: the most memory the call may make the host hold for its result (the
+            calling run's memory limit); a tool refuses work whose result would not fit.
     """
 
     permissions: Permissions
     run_id: str | None = None
     caller: str | None = None
     headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    max_bytes: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
