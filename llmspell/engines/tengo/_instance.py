@@ -203,7 +203,8 @@ class TengoInstance(ScriptInstance):
     # in, after the (sharing) conversion coming out.
 
     def to_tengo(self, value: Any) -> Any:
-        if value.__class__ in _CONTAINERS:
+        cls = value.__class__
+        if cls in _CONTAINERS or (cls is str and len(value) > self._limits.memory_bytes):
             measure(value, self._limits.memory_bytes, self._limits, HOST)
         return to_tengo(value, self._host_map, self._unwrap)
 
