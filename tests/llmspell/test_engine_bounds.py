@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from llmspell._exceptions import LimitExceeded, SpellInterrupted
@@ -52,7 +53,7 @@ class Host:
 
         @sync_api
         async def nap(seconds: float) -> None:
-            time.sleep(seconds)
+            threading.Event().wait(seconds)  # blocks the thread on purpose: not CPU time
 
         async def wait(seconds: float) -> None:
             await anyio.sleep(seconds)
@@ -65,7 +66,7 @@ class Host:
             self.writes.append(x)
 
         async def emit(x: Any = None) -> None:
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
 
         async def register(fn: ScriptFunction) -> None:
             self.functions.append(fn)
