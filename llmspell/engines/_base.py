@@ -351,6 +351,19 @@ class ScriptInstance(ABC):
     def statistics(self) -> InstanceStatistics:
         """CPU time used so far, memory in use, API calls made."""
 
+    @abstractmethod
+    def interrupt(self, reason: str = "interrupted") -> None:
+        """End the run from outside: SIGINT under ``llmspell run``, a daemon stopping the run.
+
+        Script code that is running stops within about 100 ms (the engines' limit checks poll
+        the request: the Lua count hook, the QuickJS interrupt handler, Tengo's step budget); a
+        script suspended in an API call is woken at once when this is called on the event
+        loop's thread (as a ``signal.signal`` handler is), else at its next step. The run then
+        raises :class:`~llmspell.SpellInterrupted` (a :class:`LimitExceeded`: uncatchable, and
+        raised again by every later call into the spell). Safe to call from any thread, more
+        than once, and after the run ended (then it does nothing that can be seen).
+        """
+
 
 @dataclasses.dataclass(frozen=True)
 class InstanceStatistics:

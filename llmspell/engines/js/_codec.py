@@ -25,12 +25,14 @@ from .._base import (
     MANY,
     ApiFunction,
     HostObject,
+    Limits,
     ScriptFunction,
     ScriptValue,
     arity,
     is_sync_api,
     takes_context,
 )
+from .._bounds import JSON, measure, too_large
 
 FN, HOST, FOREIGN, NUM = "\x00f", "\x00h", "\x00c", "\x00n"
 MAX_DEPTH = 200
@@ -94,9 +96,15 @@ class Codec:
 
     Args:
         make_function: builds the Python handle of script function ``fid``.
+        limits: the run's limits: a value going to the script may take at most its memory
+            limit as JSON text, counted before the text is made (shared lists and dicts count
+            once per reference; see :mod:`llmspell.engines._bounds`).
     """
 
-    def __init__(self, make_function: Callable[[int], ScriptFunction]) -> None:
+    def __init__(
+        self, make_function: Callable[[int], ScriptFunction], limits: Limits | None = None
+    ) -> None:
+        self._limits = limits or Limits()
         self.ops: list[Op] = []
         self._make_function = make_function
         self._functions: weakref.WeakValueDictionary[int, ScriptFunction] = (
@@ -125,10 +133,17 @@ class Codec:
     # Python -> JS -------------------------------------------------------------------------
 
     def encode(self, value: ScriptValue) -> tuple[bool, str]:
-        """Return ``(flagged, json_text)``; raises TypeError for values with no JS form."""
+        """Return ``(flagged, json_text)``; raises TypeError for values with no JS form, and
+        ``LimitExceeded("memory")`` for one over the memory limit (see the class)."""
         kind = type(value)
         if kind is str or kind is int or kind is bool or value is None:
+            if kind is str and len(value) > self._limits.memory_bytes:
+                raise too_large(self._limits.memory_bytes, self._limits)
             return False, dumps(value)
+        try:
+            measure(value, self._limits.memory_bytes, self._limits, JSON)
+        except ValueError as exc:  # contains itself, or too deep
+            raise TypeError(str(exc)) from None
         try:
             return False, _dumps_plain(value)
         except (_Special, ValueError, TypeError, RecursionError):

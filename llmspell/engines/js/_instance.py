@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
@@ -15,7 +16,13 @@ import anyio.abc
 import anyio.lowlevel
 import quickjs  # type: ignore[import-untyped]
 
-from ..._exceptions import LimitExceeded, SpellClosedError, SpellError, SpellRuntimeError
+from ..._exceptions import (
+    LimitExceeded,
+    SpellClosedError,
+    SpellError,
+    SpellInterrupted,
+    SpellRuntimeError,
+)
 from .._base import (
     Api,
     InstanceStatistics,
@@ -28,6 +35,7 @@ from .._base import (
     call_sync,
     limit_exceeded,
 )
+from .._bounds import too_large
 from ._codec import BridgeError, Codec, dumps
 from ._errors import (
     SKIP,
@@ -47,6 +55,11 @@ from ._workers import Job, Workers
 logger = logging.getLogger("llmspell.engines.js")
 
 _HOST_NAME = "__llmspellHost"  # the global the prelude takes away before the spell runs
+
+PENDING_COST = 512
+"""Bytes charged to the run for each API call it started and has not seen finish (the job,
+its task's share, the Promise and its entry in the prelude's table), besides its arguments' JSON
+text: a spell firing ``events.emit`` in a loop without ``await`` runs into its memory limit."""
 
 
 class _Waiter:
@@ -101,7 +114,9 @@ class _JsInstance(ScriptInstance):
         self._tracker = api.tracker
         self._limits = limits
         self._print = OutputMeter(api.output, limits)
-        self._codec = Codec(lambda fid: _JsFunction(self, fid))
+        self._codec = Codec(lambda fid: _JsFunction(self, fid), limits)
+        self._pending_bytes = 0  # charged for the calls in flight (see PENDING_COST)
+        self._interrupt: str | None = None
         self._inbox: list[str] = []
         self._releases: list[str] = []
         self._wake = anyio.Event()
@@ -127,6 +142,7 @@ class _JsInstance(ScriptInstance):
         self._ctx: Any = quickjs.Context()
         self._ctx.set_memory_limit(limits.memory_bytes)
         self._budget, self._runtime = attach(self._ctx)
+        self._thread = threading.get_ident()
         try:
             self._ctx.add_callable(_HOST_NAME, self._host)
             self._bridge: Any = self._load(source)
@@ -163,7 +179,11 @@ class _JsInstance(ScriptInstance):
         else:  # namespace values that need this instance's codec (host objects, functions)
             members = bind(api, codec)
             flagged, text = codec.encode({**members, "val": dict(api.values)})
-        return f'{{"file":{dumps(self._filename)},"skip":{SKIP},"f":{int(flagged)},"api":{text}}}'
+        mem = self._limits.memory_bytes
+        return (
+            f'{{"file":{dumps(self._filename)},"skip":{SKIP},"mem":{mem},'
+            f'"f":{int(flagged)},"api":{text}}}'
+        )
 
     def _close(self) -> None:
         self._closed = True
@@ -195,6 +215,22 @@ class _JsInstance(ScriptInstance):
         self._post("[2]")
         return await self._wait(0, waiter)
 
+    def interrupt(self, reason: str = "interrupted") -> None:
+        """End the run from outside (see :meth:`ScriptInstance.interrupt`): running script
+        code is stopped by the interrupt handler within a few thousand operations; a script
+        waiting for API calls ends at once when this is called on the event loop's thread
+        (otherwise at its next turn). The run raises :class:`SpellInterrupted`."""
+        if self._interrupt is not None or self._closed:
+            return
+        self._interrupt = reason
+        error = SpellInterrupted(reason)
+        if self._in_turn:
+            if self._host_limit is None:
+                self._host_limit = error
+            self._budget.tripped = "host"
+        elif threading.get_ident() == self._thread:
+            self._die(error)
+
     def statistics(self) -> InstanceStatistics:
         """CPU seconds used by the script, its heap size now, API calls made."""
         memory = self._ctx.memory()["malloc_size"] if self._ctx is not None else 0
@@ -202,7 +238,11 @@ class _JsInstance(ScriptInstance):
 
     async def _invoke(self, fid: int, args: Sequence[ScriptValue]) -> ScriptValue:
         self._check_usable()
-        flagged, text = self._codec.encode(list(args))
+        try:
+            flagged, text = self._codec.encode(list(args))
+        except LimitExceeded as exc:
+            self._die(exc)
+            raise
         invocation = self._next_invocation
         self._next_invocation += 1
         main = self._waiters.get(0)
@@ -383,6 +423,8 @@ class _JsInstance(ScriptInstance):
         start = time.thread_time()
         budget = self._budget
         budget.tripped = None
+        if self._interrupt is not None:
+            raise SpellInterrupted(self._interrupt)
         budget.cpu_deadline = start + self._limits.cpu_seconds - self._cpu_used
         deadline = self._turn_deadline
         budget.wall_deadline = math.inf if deadline is None else deadline
@@ -432,6 +474,8 @@ class _JsInstance(ScriptInstance):
         """
         try:
             if op_index < 0:
+                if op_index == -2:  # a value over the memory budget (see ser in prelude.js)
+                    raise too_large(self._limits.memory_bytes, self._limits)
                 self._print(json.loads(text))
                 return ""
             # (QuickJS may hand over an integral number as a float)
@@ -448,7 +492,12 @@ class _JsInstance(ScriptInstance):
 
     def _request(self, op_index: int, call_id: int, flagged: int, text: str) -> str:
         op = self._codec.ops[op_index]
-        args = json.loads(text)
+        try:
+            args = json.loads(text)
+        except ValueError as exc:  # (the prelude sends valid JSON; kept catchable all the same)
+            return failure_text(
+                TypeError(f"{op.label}: cannot pass its arguments: {exc}"), op.label
+            )
         if flagged:
             args = self._codec.decode(args)
         self._api_calls += 1
@@ -457,10 +506,19 @@ class _JsInstance(ScriptInstance):
         if not op.fewest <= count <= op.most:
             return failure_text(arity_error(label, op.fn, op.dynamic, count), label)
         if not op.sync:
+            charge = len(text) + PENDING_COST
+            self._pending_bytes += charge
+            if self._pending_bytes > self._limits.memory_bytes:
+                self._pending_bytes -= charge
+                raise LimitExceeded(
+                    "memory",
+                    f"the spell needed more than {self._limits.memory_bytes} bytes of memory: "
+                    "the API calls it started and did not wait for hold more",
+                )
             self._inflight += 1
             if self._tracker is not None:
                 self._tracker.call_started()
-            self._workers.submit((call_id, op, args, label))
+            self._workers.submit((call_id, op, args, label, charge))
             return ""
         try:
             value = call_sync(op.fn, [self._context, *args] if op.context else args, label)
@@ -478,11 +536,12 @@ class _JsInstance(ScriptInstance):
         try:
             await self._run_call(job)
         finally:  # after its result reached the script (calls that started meanwhile count)
+            self._pending_bytes -= job[4]
             if self._tracker is not None:
                 self._tracker.call_finished()
 
     async def _run_call(self, job: Job) -> None:
-        call_id, op, args, label = job
+        call_id, op, args, label, _ = job
         try:
             if op.context:
                 value = await op.fn(self._context, *args)
@@ -498,7 +557,12 @@ class _JsInstance(ScriptInstance):
             self._inflight -= 1
             raise
         else:
-            message = self._settled(call_id, value, label)
+            try:
+                message = self._settled(call_id, value, label)
+            except LimitExceeded as exc:  # a result too big for the run
+                self._inflight -= 1
+                self._die(exc)
+                return
         self._inflight -= 1
         self._post(message)
 

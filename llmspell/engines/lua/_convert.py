@@ -14,10 +14,17 @@ Lua → Python:
 * a function → a :class:`ScriptFunction` (passed back into Lua, it is the original function).
 * tables nested deeper than :data:`MAX_DEPTH` or containing themselves are refused; a table
   reachable twice (not a cycle) converts once and is shared.
+* the whole value is charged to the run's memory limit as it is converted, at its expanded size
+  (a shared table counts once per reference; see :mod:`llmspell.engines._bounds`): past
+  ``Limits.memory_bytes`` the conversion stops with ``LimitExceeded("memory")``.
 
 Python → Lua: ``None``, ``bool``, ``int`` (beyond 64 bits: float), ``float``, ``str`` (UTF-8),
 ``bytes`` (as is), ``list``/``tuple`` → sequence table, ``dict`` → table, :class:`HostObject`,
-this instance's :class:`ScriptFunction`. Anything else raises ``TypeError``.
+this instance's :class:`ScriptFunction`. Anything else raises ``TypeError``. Before a table or
+a long string is built in the interpreter, its size is measured against what is left of the heap
+(``LimitExceeded("memory")`` when it does not fit) and the table is then built with the heap's
+limit lifted: an allocation failure there, outside Lua's protected calls, would abort the process
+(``PANIC: unprotected error in call to Lua API``) or leave lupa's lock held.
 """
 
 from __future__ import annotations
@@ -27,7 +34,9 @@ from typing import Any
 
 from lupa import lua54  # type: ignore[import-untyped]
 
-from .._base import HostObject, ScriptFunction, ScriptValue
+from ..._exceptions import LimitExceeded
+from .._base import HostObject, Limits, ScriptFunction, ScriptValue
+from .._bounds import HOST, LUA, Tally, measure, text_size, too_large
 
 MAX_DEPTH = 100
 """Deepest table nesting converted in either direction."""
@@ -36,6 +45,13 @@ _lua_type = lua54.lua_type
 _INT_MIN = lua54.LUA_MININTEGER
 _INT_MAX = lua54.LUA_MAXINTEGER
 _ACTIVE = object()
+
+ROOM = 16 * 1024
+"""Heap kept free beyond a value's estimated size when it goes into the interpreter (the
+coroutine's stack, the call's own allocations)."""
+
+SMALL = 256
+"""Strings shorter than this skip the heap check (:data:`ROOM` covers them)."""
 
 LuaObject = Any
 """A lupa proxy (table or function) or a plain Lua value."""
@@ -50,9 +66,19 @@ class LuaConverter:
         unwrap_function: returns the Lua function behind one of this instance's
             ScriptFunctions, or None for a foreign one.
         host_table: returns (creating once) the Lua table standing for a HostObject.
+        runtime: the interpreter (its heap is checked before values go in), or None.
+        limits: the run's limits (the memory limit is the conversions' budget).
     """
 
-    __slots__ = ("_host_table", "_hosts", "_make_function", "_table_from", "_unwrap")
+    __slots__ = (
+        "_host_table",
+        "_hosts",
+        "_limits",
+        "_make_function",
+        "_rt",
+        "_table_from",
+        "_unwrap",
+    )
 
     def __init__(
         self,
@@ -60,12 +86,16 @@ class LuaConverter:
         make_function: Callable[[LuaObject], ScriptFunction],
         unwrap_function: Callable[[ScriptFunction], LuaObject | None],
         host_table: Callable[[HostObject], LuaObject],
+        runtime: Any = None,
+        limits: Limits | None = None,
     ) -> None:
         self._table_from = table_from
         self._make_function = make_function
         self._unwrap = unwrap_function
         self._host_table = host_table
         self._hosts: dict[str, HostObject] = {}
+        self._rt = runtime
+        self._limits = limits or Limits()
 
     def register_host(self, table: LuaObject, host: HostObject) -> None:
         """Remember that ``table`` (kept alive by the caller) stands for ``host``."""
@@ -73,38 +103,71 @@ class LuaConverter:
 
     # Lua → Python ------------------------------------------------------------------------------
 
-    def to_py(self, value: LuaObject, depth: int = 0, seen: dict[str, Any] | None = None) -> Any:
-        """Convert one Lua value to Python."""
+    def to_py(self, value: LuaObject, tally: Tally | None = None) -> Any:
+        """Convert one Lua value to Python, charging it to ``tally`` (a new one, whose budget is
+        the memory limit, when a table is met without one)."""
         cls = value.__class__
         if cls is bytes:
+            if tally is not None:
+                tally.add(HOST.string + len(value))
             return value.decode("utf-8", "replace")
         if cls is int or cls is float or cls is bool or value is None:
             return value
         kind = _lua_type(value)
         if kind == "table":
-            return self._table_to_py(value, depth, seen)
+            if tally is None:
+                tally = Tally(self._limits.memory_bytes, self._limits)
+            return self._table_to_py(value, 0, None, tally)
         if kind == "function":
             return self._make_function(value)
         raise TypeError(f"cannot pass a Lua {kind or cls.__name__} to the host")
 
     def args_to_py(self, values: tuple[Any, ...], start: int) -> list[Any]:
-        """Convert ``values[start:]`` (arguments yielded by a stub)."""
+        """Convert ``values[start:]`` (arguments yielded by a stub), all charged to one tally."""
         out = []
+        tally: Tally | None = None
         for i in range(start, len(values)):
             v = values[i]
             cls = v.__class__
             if cls is bytes:
+                if len(v) > SMALL:
+                    if tally is None:
+                        tally = Tally(self._limits.memory_bytes, self._limits)
+                    tally.add(HOST.string + len(v))
                 out.append(v.decode("utf-8", "replace"))
             elif cls is int or cls is float or cls is bool or v is None:
                 out.append(v)
             else:
-                out.append(self.to_py(v))
+                if tally is None:
+                    tally = Tally(self._limits.memory_bytes, self._limits)
+                out.append(self._value_to_py(v, 0, None, tally))
         return out
 
-    def _table_to_py(self, table: LuaObject, depth: int, seen: dict[str, Any] | None) -> Any:
+    def _value_to_py(
+        self, value: LuaObject, depth: int, seen: dict[str, Any] | None, tally: Tally
+    ) -> Any:
+        cls = value.__class__
+        if cls is bytes:
+            tally.add(HOST.string + len(value))
+            return value.decode("utf-8", "replace")
+        if cls is int or cls is float or cls is bool or value is None:
+            tally.add(HOST.scalar)
+            return value
+        kind = _lua_type(value)
+        if kind == "table":
+            return self._table_to_py(value, depth, seen, tally)
+        if kind == "function":
+            tally.add(HOST.container)
+            return self._make_function(value)
+        raise TypeError(f"cannot pass a Lua {kind or cls.__name__} to the host")
+
+    def _table_to_py(
+        self, table: LuaObject, depth: int, seen: dict[str, Any] | None, tally: Tally
+    ) -> Any:
         key = repr(table)  # "<Lua table at 0x...>": identity while the table is alive
         host = self._hosts.get(key)
         if host is not None:
+            tally.add(HOST.container)
             return host
         if seen is None:
             seen = {}
@@ -113,14 +176,21 @@ class LuaConverter:
             if known is _ACTIVE:
                 raise ValueError("cannot pass a table that contains itself")
             if known is not None:
-                return known
+                # shared: converted once, but whatever walks it as a tree (json.encode, a
+                # copy into another engine) sees it again; charge its size again
+                tally.add(known[1])
+                return known[0]
         if depth >= MAX_DEPTH:
             raise ValueError(f"cannot pass tables nested deeper than {MAX_DEPTH} levels")
         seen[key] = _ACTIVE
+        before = tally.left
+        tally.add(HOST.container)
         items: list[Any] = []
         mapping: dict[Any, Any] | None = None
+        entry = HOST.entry
         for k, v in table.items():
-            pv = self.to_py(v, depth + 1, seen)
+            tally.add(entry)
+            pv = self._value_to_py(v, depth + 1, seen, tally)
             if mapping is None:
                 if k.__class__ is int and k == len(items) + 1:
                     items.append(pv)
@@ -134,23 +204,70 @@ class LuaConverter:
             result = [mapping[i] for i in range(1, len(mapping) + 1)]
         else:
             result = mapping
-        seen[key] = result
+        seen[key] = (result, before - tally.left)
         return result
 
     # Python → Lua ------------------------------------------------------------------------------
 
     def to_lua(self, value: ScriptValue) -> LuaObject:
-        """Convert one Python value to Lua (tables are built in the interpreter)."""
+        """Convert one Python value to Lua (tables are built in the interpreter).
+
+        Raises ``LimitExceeded("memory")`` when the value does not fit in what is left of the
+        heap; the interpreter is then untouched.
+        """
         cls = value.__class__
         if cls is str:
+            if len(value) >= SMALL:
+                self.make_room(LUA.string + text_size(value))
             return value.encode("utf-8", "surrogatepass")
         if value is None or cls is bool or cls is float:
             return value
         if cls is int:
             return value if _INT_MIN <= value <= _INT_MAX else float(value)
         if cls is list or cls is dict or cls is tuple:
-            return self._table_from(self._prepare(value, 0, set()), recursive=True)
+            rt = self._rt
+            if rt is None:
+                return self._table_from(self._prepare(value, 0, set()), recursive=True)
+            try:
+                measure(value, self.room(), self._limits, LUA)
+            except LimitExceeded:
+                rt.gccollect()  # garbage may be what fills the heap
+                measure(value, self.room(), self._limits, LUA)
+            prepared = self._prepare(value, 0, set())
+            # the size is known to fit; lift the limit anyway while lupa builds the table
+            # outside any protected call, where a failed allocation would abort the process
+            rt.set_max_memory(0)
+            try:
+                return self._table_from(prepared, recursive=True)
+            finally:
+                rt.set_max_memory(self._limits.memory_bytes)
         return self._leaf(value, 0, set())
+
+    def args_to_lua(self, args: tuple[ScriptValue, ...]) -> list[LuaObject]:
+        """Convert the arguments of a call into Lua, checked together against the heap."""
+        if len(args) > 1 and self._rt is not None:
+            self.make_room(measure(args, self._limits.memory_bytes, self._limits, LUA))
+        return [self.to_lua(a) for a in args]
+
+    def room(self) -> int:
+        """Bytes the heap can still take (after :data:`ROOM`)."""
+        rt = self._rt
+        if rt is None:
+            return self._limits.memory_bytes
+        return int(rt.get_max_memory() - rt.get_memory_used() - ROOM)
+
+    def make_room(self, size: int) -> None:
+        """Raise ``LimitExceeded("memory")`` unless ``size`` bytes fit in the heap, collecting
+        garbage once before giving up."""
+        rt = self._rt
+        if rt is None:
+            return
+        if size <= self.room():
+            return
+        rt.gccollect()
+        left = self.room()
+        if size > left:
+            raise too_large(left, self._limits)
 
     def _prepare(self, value: Any, depth: int, active: set[int]) -> Any:
         if depth >= MAX_DEPTH:

@@ -45,7 +45,7 @@ import math
 import threading
 import weakref
 from contextlib import AbstractAsyncContextManager
-from time import perf_counter
+from time import perf_counter, thread_time
 from typing import Any
 
 import anyio
@@ -54,6 +54,7 @@ from lupa import lua54  # type: ignore[import-untyped]
 from ..._exceptions import (
     LimitExceeded,
     SpellClosedError,
+    SpellInterrupted,
     SpellRuntimeError,
 )
 from .._base import (
@@ -192,7 +193,9 @@ class LuaInstance(ScriptInstance):
         self._busy = False
         self._cpu = 0.0
         self._t0 = 0.0
+        self._wall0 = 0.0
         self._last_hook = 0.0
+        self._interrupt: str | None = None
         self._count = HOOK_START
         self._calls = 0
         self._print = OutputMeter(api.output, limits)
@@ -233,7 +236,9 @@ class LuaInstance(ScriptInstance):
         )
         self._runner, self._make_table = runner, make_table
         self._anchor = rt.table_from({})
-        self._conv = LuaConverter(rt.table_from, self._wrap, self._unwrap, self._host_table)
+        self._conv = LuaConverter(
+            rt.table_from, self._wrap, self._unwrap, self._host_table, rt, limits
+        )
         to_lua = self._conv.to_lua
         plan = plans(api)
         self._fns = list(plan.entries)
@@ -329,14 +334,29 @@ class LuaInstance(ScriptInstance):
                 "a spell function cannot be called while the spell's code is running "
                 "(from a synchronous API function) or from another thread"
             )
+        if self._limit is not None:
+            raise self._set_limit(self._limit)
         try:
-            co = self._runner.coroutine(fn, *[self._conv.to_lua(a) for a in args])
+            co = self._runner.coroutine(fn, *self._conv.args_to_lua(args))
         except _LuaMemoryError:
             raise self._set_limit(self._limit_error("memory")) from None
+        except LimitExceeded as exc:
+            raise self._set_limit(exc) from None
         result = await self._drive(co, self._callback_deadlines())
         if result.__class__ is _Failed:
             raise SpellRuntimeError(self.filename, None, result.message)
         return result
+
+    def interrupt(self, reason: str = "interrupted") -> None:
+        """End the run from outside, within :data:`HOOK_INTERVAL` or so of Lua time: the count
+        hook sees the flag, and a pending API call is cancelled (when called on the event
+        loop's thread, as a ``signal.signal`` handler is). The run raises
+        :class:`SpellInterrupted`; every later call into the spell raises it again."""
+        if self._interrupt is None:
+            self._interrupt = reason
+        if not self._busy and threading.get_ident() == self._thread:
+            for scope in list(self._scopes):
+                scope.cancel()
 
     def statistics(self) -> InstanceStatistics:
         """CPU seconds used inside the interpreter, its memory in use, API calls made."""
@@ -392,12 +412,16 @@ class LuaInstance(ScriptInstance):
             finally:
                 self._scopes.discard(scope)
         self._ensure_open()
+        if self._interrupt is not None:
+            raise self._set_limit(SpellInterrupted(self._interrupt))
         raise self._set_limit(self._limit_error("timeout"))
 
     def _step(
         self, co: LuaObject, code: int | None, value: Any, label: str = ""
     ) -> tuple[_Entry | None, Any]:
         """Resume ``co`` until it requests an async API call or ends (synchronous)."""
+        if self._interrupt is not None and self._limit is None:
+            self._set_limit(SpellInterrupted(self._interrupt))
         if self._limit is not None:
             raise self._set_limit(self._limit)
         self._ensure_open()
@@ -405,7 +429,8 @@ class LuaInstance(ScriptInstance):
             raise RuntimeError("the spell's interpreter is already running")
         self._busy = True
         conv = self._conv
-        t0 = self._t0 = perf_counter()
+        t0 = self._t0 = thread_time()
+        self._wall0 = self._last_hook = perf_counter()
         try:
             if code is None:
                 send: Any = None
@@ -422,6 +447,8 @@ class LuaInstance(ScriptInstance):
                     r = (r,)
                 status = r[0]
                 if status > 0:
+                    if self._limit is not None:  # a <close> handler's call after a limit
+                        raise self._set_limit(self._limit)
                     self._calls += 1
                     entry = self._fns[status - 1]
                     try:
@@ -442,6 +469,8 @@ class LuaInstance(ScriptInstance):
                 raise self._set_limit(self._limit_error("cpu"))
         except _LuaMemoryError:
             raise self._set_limit(self._limit_error("memory")) from None
+        except LimitExceeded as exc:  # a value too big to convert
+            raise self._set_limit(exc) from None
         except _LuaError as exc:
             if self._limit is not None:
                 raise self._set_limit(self._limit) from None
@@ -450,7 +479,7 @@ class LuaInstance(ScriptInstance):
             # no Lua object made in the coroutine may outlive it in this frame (a traceback
             # keeps frames): see _wrap
             r = send = raw = None
-            self._cpu += perf_counter() - t0
+            self._cpu += thread_time() - t0
             self._busy = False
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
                 self._set_limit(self._limit_error("cpu"))
@@ -463,14 +492,17 @@ class LuaInstance(ScriptInstance):
         """
         if self._limit is not None:
             return True
-        now = perf_counter()
-        if self._cpu + (now - self._t0) > self._limits.cpu_seconds:
+        if self._interrupt is not None:
+            self._set_limit(SpellInterrupted(self._interrupt))
+            return True
+        if self._cpu + (thread_time() - self._t0) > self._limits.cpu_seconds:
             self._set_limit(self._limit_error("cpu"))
             return True
+        now = perf_counter()
         if now > self._active_deadline:
             self._set_limit(self._limit_error("timeout"))
             return True
-        interval = now - max(self._last_hook, self._t0)
+        interval = now - self._last_hook
         self._last_hook = now
         count = self._count
         if interval > HOOK_INTERVAL * 4 and count > 1:
@@ -483,6 +515,10 @@ class LuaInstance(ScriptInstance):
 
     def _call_sync(self, fid: int, *args: Any) -> tuple[int, Any]:
         """Called directly from Lua for sync_api functions: returns (status, value)."""
+        if self._limit is not None or self._interrupt is not None:  # a <close> handler's call
+            if self._limit is None:
+                self._set_limit(SpellInterrupted(self._interrupt or ""))
+            return 2, None
         entry = self._fns[fid - 1]
         fn, label, _, contextual, _, _ = entry
         self._calls += 1
