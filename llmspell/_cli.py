@@ -188,6 +188,8 @@ def _print_log(level: str, message: str, fields: dict[str, Any]) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
     import anyio
 
     from ._config import load_config
@@ -219,6 +221,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         spell = SpellSource.from_path(path)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read spell: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc) from None
     output = _SpellOutput(sys.stderr if args.json else sys.stdout)
     tools = ToolRegistry(builtin_tools())
     permissions = _permissions(args, config, tools)
@@ -236,10 +240,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--log-events: needs an SQLite state database, not {event_log!r}")
 
     observed = _cli_observe.Observed.wanted(args)
+    interrupted = False
 
     async def main() -> Any:
+        nonlocal interrupted
         if observed is not None:
             observed.serve()
+        runtime: Any = None
+        loop = asyncio.get_running_loop()
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            # The first Ctrl-C interrupts the script (even one computing: the engine polls
+            # for it) and lets the run end cleanly; a second one stops waiting for that.
+            nonlocal interrupted
+            if interrupted or runtime is None:
+                raise KeyboardInterrupt
+            interrupted = True
+            runtime.interrupt("SIGINT")
+            loop.call_soon_threadsafe(_nothing)  # wake a loop asleep in select(): it cancels
+
+        previous = _install_sigint(on_sigint)
         try:
             async with open_runtime(
                 config,
@@ -254,10 +274,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 await open_existing_store(runtime.ops.state)  # a damaged file: an error now
                 return await runtime.run(spell, params=params, output=output, log=_print_log)
         finally:
+            _restore_sigint(previous)
             if observed is not None:
                 await observed.stop_serving()
 
     result = anyio.run(main)
+    if interrupted:
+        print("llmspell: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if observed is not None:
         observed.report()
     if output.closed:
@@ -269,6 +293,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if result.traceback:
             print(result.traceback, file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_SPELL_ERROR
+
+
+def _not_utf8(path: pathlib.Path, exc: UnicodeDecodeError) -> ConfigError:
+    """The usage error for a spell file that is not UTF-8: names the file and the byte."""
+    bad = exc.object[exc.start]
+    problem = f"not UTF-8 text (byte {exc.start} is 0x{bad:02x}); save it as UTF-8"
+    return ConfigError(f"{path}: {problem}")
+
+
+def _nothing() -> None:
+    pass
+
+
+def _install_sigint(handler: Any) -> Any:
+    """Handle SIGINT with ``handler`` (in the main thread only); return what was there."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, handler)
+
+
+def _restore_sigint(previous: Any) -> None:
+    import signal
+
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, previous)
 
 
 def _uses_litellm(source: str, model: str | None, config_model: str | None) -> bool:
@@ -372,6 +423,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
             source = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read spell: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(path, exc) from None
         problems = check_source(source, str(path), api)
         for problem in problems:
             print(problem)

@@ -71,6 +71,8 @@ class Operations:
         self.pools = ToolPools(workers)
         self.active: dict[str, Callable[[], None]] = {}
         """The runs in progress: run id → what stops it."""
+        self.interrupts: dict[str, Callable[[str], None]] = {}
+        """The runs in progress: run id → what interrupts its script (even computing)."""
         self._notice = notice
         self.state = state if state is not None else MemoryStateStore()
         self.state_path = state_path

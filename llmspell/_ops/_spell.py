@@ -21,7 +21,15 @@ import anyio
 import actors
 
 from .._exceptions import SpellError
-from ..engines import Api, Engine, Limits, ScriptValue, engine_for, limit_exceeded
+from ..engines import (
+    Api,
+    Engine,
+    Limits,
+    ScriptInstance,
+    ScriptValue,
+    engine_for,
+    limit_exceeded,
+)
 from ._catalogue import SPELL, OpKind, Payload, SpellFailed, SpellFinished, SpellStarted
 from ._context import LogSink, RunContext
 from ._instrument import Call, Operation, instrumented
@@ -122,6 +130,16 @@ class SpellRun(actors.Actor):
     def __init__(self, ops: Operations) -> None:
         self.ops = ops
         self.scope: anyio.CancelScope | None = None
+        self.instance: ScriptInstance | None = None
+        self.interrupted: str | None = None
+
+    def interrupt(self, reason: str) -> None:
+        """End the run from outside (SIGINT): its script stops even while it computes, and
+        the run ends with :class:`SpellInterrupted`. Safe in a signal handler."""
+        if self.interrupted is None:
+            self.interrupted = reason
+        if self.instance is not None:
+            self.instance.interrupt(reason)
 
     async def on_receive(self, message: Any) -> RunResult:
         assert isinstance(message, RunRequest)
@@ -153,12 +171,14 @@ async def run_spell(ops: Operations, request: RunRequest, actor: SpellRun) -> Ru
     )
     op = _SpellRunOp(request, actor)
     ops.active[request.run_id] = actor.cancel
+    ops.interrupts[request.run_id] = actor.interrupt
     try:
         return await instrumented(op, ctx, request.params)
     except Exception as exc:  # refused by a hook, no engine for the file: this run only
         return op.result(ctx, None, exc)
     finally:
         ops.active.pop(request.run_id, None)
+        ops.interrupts.pop(request.run_id, None)
 
 
 class _SpellRunOp(Operation[dict[str, Any], RunResult]):
@@ -210,6 +230,10 @@ class _SpellRunOp(Operation[dict[str, Any], RunResult]):
     async def _run(self, engine: Engine, api: Api, ctx: RunContext) -> ScriptValue:
         request = self.request
         async with engine.open(request.spell.source, ctx.filename, api, request.limits) as inst:
+            actor = self.actor
+            actor.instance = inst
+            if actor.interrupted is not None:  # interrupted while the engine started
+                inst.interrupt(actor.interrupted)
             value = await inst.run_main()
             if request.resident and ctx.resident:
                 ctx.log(
