@@ -40,7 +40,14 @@ def log_namespace() -> Namespace:
         @with_context
         async def emit(ctx: RunContext, message: Any = None, fields: Any = None) -> None:
             text = message if isinstance(message, str) else _json_text(message)
-            ctx.log(level, text, _fields(f"log.{level}", fields))
+            checked = _fields(f"log.{level}", fields)
+            meter = ctx.output_meter
+            if meter is not None:  # log lines count against the output limit, as prints do
+                size = len(text.encode("utf-8", "surrogatepass")) + len(level) + 3
+                if checked:
+                    size += len(_json_text(checked))
+                meter.charge_log(size)
+            ctx.log(level, text, checked)
 
         return emit
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..engines import Limits
     from ..tools import Permissions, Tool, ToolRegistry
     from ._operations import Operations
+    from ._spell import OutputMeter
 
 LogSink = Callable[[str, str, dict[str, Any]], None]
 """Receives ``(level, message, fields)`` for every ``log.*`` call of a spell."""
@@ -121,6 +122,7 @@ class RunContext:
         self.subscriptions: dict[str, actors.Subscription] = {}
         self.hook_ids: dict[str, list[actors.HookRegistration]] = {}
         self.fatal: Exception | None = None
+        self.output_meter: OutputMeter | None = None  # counts log.* lines with the prints
         self.closers: list[Callable[[], Awaitable[None]]] = []
         self._tools: ToolRegistry | None = None
         self._ids = itertools.count(1)

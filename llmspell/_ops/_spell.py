@@ -111,17 +111,33 @@ class RunRequest:
 
 
 class OutputMeter:
-    """Passes printed text on and counts it for the result (the engine enforces the limit)."""
+    """Passes printed text on and counts it for the result (the engine enforces the limit on
+    what the script prints); with ``limits``, ``log.*`` lines count too: :meth:`charge_log`
+    charges them, and once prints and log lines together pass ``output_bytes`` the next of
+    either ends the run (``LimitExceeded("output")``)."""
 
-    __slots__ = ("sink", "written")
+    __slots__ = ("limits", "logged", "sink", "written")
 
-    def __init__(self, sink: Output) -> None:
+    def __init__(self, sink: Output, limits: Limits | None = None) -> None:
         self.sink = sink
+        self.limits = limits
         self.written = 0
+        self.logged = 0
 
     def __call__(self, text: str) -> None:
         self.written += len(text.encode("utf-8", "surrogatepass"))
+        self._check()
         self.sink(text)
+
+    def charge_log(self, size: int) -> None:
+        """Count a log line of ``size`` bytes; raises LimitExceeded("output") past the limit."""
+        self.logged += size
+        self._check()
+
+    def _check(self) -> None:
+        limits = self.limits
+        if limits is not None and self.written + self.logged > limits.output_bytes:
+            raise limit_exceeded("output", limits)
 
 
 class SpellRun(actors.Actor):
@@ -205,7 +221,8 @@ class _SpellRunOp(Operation[dict[str, Any], RunResult]):
     async def run(self, value: dict[str, Any], call: Call) -> RunResult:
         ctx, request, engine = call.ctx, self.request, self.engine
         assert engine is not None
-        meter = OutputMeter(request.output)
+        meter = OutputMeter(request.output, request.limits)
+        ctx.output_meter = meter
         value_out: ScriptValue = None
         error: Exception | None = None
         timeout = None if request.resident else request.limits.timeout_seconds
