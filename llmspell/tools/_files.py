@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import functools
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -66,45 +68,75 @@ async def file_list(args: dict[str, Any], ctx: ToolContext) -> list[dict[str, An
     path = args.get("path", ".")
     real = ws.resolve(path)
     pattern, recursive = args.get("pattern"), bool(args.get("recursive"))
-    return await _in_thread(ws.tool, path, lambda: _list(real, pattern, recursive))
+
+    def listing() -> list[dict[str, Any]]:
+        try:
+            top = ws.open_dir(real)
+        except OSError as exc:
+            if exc.errno in (errno.ENOTDIR, errno.ELOOP):
+                raise NotADirectoryError(errno.ENOTDIR, "is not a directory") from None
+            raise
+        entries: list[dict[str, Any]] = []
+        try:
+            _list(top, "", pattern, recursive, entries)
+        finally:
+            os.close(top)
+        return entries
+
+    return await _in_thread(ws.tool, path, listing)
 
 
-def _list(top: Path, pattern: str | None, recursive: bool) -> list[dict[str, Any]]:
-    if not top.is_dir():
-        raise NotADirectoryError(20, "is not a directory")
-    entries: list[dict[str, Any]] = []
-    for folder, dirs, files in os.walk(top) if recursive else [_one_level(top)]:
-        dirs.sort()
-        for name in sorted(dirs + files):
-            full = Path(folder, name)
-            rel = full.relative_to(top).as_posix()
-            if pattern and not (fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(rel, pattern)):
-                continue
-            entries.append(_entry(full, rel))
-            if len(entries) >= MAX_ENTRIES:
-                return entries
-    return entries
+_SUBDIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
-def _one_level(top: Path) -> tuple[str, list[str], list[str]]:
-    names = os.listdir(top)
-    return str(top), [], names
-
-
-def _entry(full: Path, rel: str) -> dict[str, Any]:
-    info = full.lstat()
-    if full.is_symlink():
-        kind = "symlink"
-    elif full.is_dir():
-        kind = "dir"
-    elif full.is_file():
-        kind = "file"
-    else:
-        kind = "other"
-    entry: dict[str, Any] = {"name": rel, "type": kind}
-    if kind == "file":
-        entry["size"] = info.st_size
-    return entry
+def _list(
+    directory: int, prefix: str, pattern: str | None, recursive: bool, out: list[dict[str, Any]]
+) -> bool:
+    """List the directory open as ``directory`` into ``out`` (names prefixed with ``prefix``),
+    then, if ``recursive``, each subdirectory, opened from it by name with ``O_NOFOLLOW``: a
+    directory swapped for a symlink meanwhile is skipped, never followed. Nothing is looked up
+    by path, so nothing outside the workspace is listed. False once ``out`` is full."""
+    with os.scandir(directory) as scan:
+        found = sorted(scan, key=lambda e: e.name)
+    subdirs = []
+    for item in found:
+        rel = prefix + item.name
+        try:
+            info = item.stat(follow_symlinks=False)
+        except OSError:
+            continue  # gone meanwhile
+        mode = info.st_mode
+        kind = (
+            "symlink"
+            if stat.S_ISLNK(mode)
+            else "dir"
+            if stat.S_ISDIR(mode)
+            else "file"
+            if stat.S_ISREG(mode)
+            else "other"
+        )
+        if kind == "dir":
+            subdirs.append(item.name)
+        if pattern and not (fnmatch.fnmatch(item.name, pattern) or fnmatch.fnmatch(rel, pattern)):
+            continue
+        entry: dict[str, Any] = {"name": rel, "type": kind}
+        if kind == "file":
+            entry["size"] = info.st_size
+        out.append(entry)
+        if len(out) >= MAX_ENTRIES:
+            return False
+    if recursive:
+        for name in subdirs:
+            try:
+                inner = os.open(name, _SUBDIR, dir_fd=directory)
+            except OSError:
+                continue  # swapped for a symlink or removed since: not ours to follow
+            try:
+                if not _list(inner, f"{prefix}{name}/", pattern, recursive, out):
+                    return False
+            finally:
+                os.close(inner)
+    return True
 
 
 async def file_search(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:

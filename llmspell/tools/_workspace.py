@@ -94,32 +94,64 @@ class Workspace:
         return data
 
     def write_bytes(self, real: Path, data: bytes, *, append: bool) -> None:
-        """Write (or append) to a file, creating parent directories inside the workspace."""
+        """Write (or append) to a file, creating parent directories inside the workspace.
+
+        A write (not an append) goes to a new file beside the target, which then replaces it
+        (``rename``): a process killed meanwhile leaves the old content or the new, never a
+        truncated file (at worst a stray ``.<name>.*.tmp``).
+        """
         if real == self.root:
             raise ToolError(self.tool, "cannot write to the workspace directory itself")
-        mode = os.O_APPEND if append else os.O_TRUNC
-        fd = self.open(real, os.O_WRONLY | os.O_CREAT | mode | _NONBLOCK)
-        with os.fdopen(fd, "wb") as file:
-            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+        if append:
+            fd = self.open(real, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _NONBLOCK)
+            with os.fdopen(fd, "wb") as file:
+                if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                    raise ToolError(self.tool, f"{self.relative(real)!r} is not a regular file")
+                file.write(data)
+            return
+        directory, name = self.open_parent(real, creating=True)
+        try:
+            self._replace(directory, name, real, data)
+        finally:
+            os.close(directory)
+
+    def _replace(self, directory: int, name: str, real: Path, data: bytes) -> None:
+        mode = 0o644
+        try:
+            info = os.stat(name, dir_fd=directory, follow_symlinks=False)
+        except FileNotFoundError:
+            pass
+        else:
+            if stat.S_ISLNK(info.st_mode):
+                raise OSError(errno.ELOOP, "is a symlink")
+            if not stat.S_ISREG(info.st_mode):
                 raise ToolError(self.tool, f"{self.relative(real)!r} is not a regular file")
-            file.write(data)
+            mode = stat.S_IMODE(info.st_mode)
+        temp = f".{name[:200]}.{os.urandom(6).hex()}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+        fd = os.open(temp, flags, mode, dir_fd=directory)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            os.rename(temp, name, src_dir_fd=directory, dst_dir_fd=directory)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp, dir_fd=directory)
+            raise
 
-    def open(self, real: Path, flags: int, mode: int = 0o644) -> int:
-        """Open the resolved path ``real`` beneath the root, following no symlink on the way.
-
-        With ``O_CREAT`` in ``flags``, missing parent directories are created on the way.
-
-        Returns:
-            A file descriptor the caller owns.
-        """
-        creating = bool(flags & os.O_CREAT)
-        if not _BENEATH:
-            if creating:
-                real.parent.mkdir(parents=True, exist_ok=True)
-            return os.open(real, flags | _NOFOLLOW | _CLOEXEC, mode)
+    def open_parent(self, real: Path, *, creating: bool = False) -> tuple[int, str]:
+        """Open the directory holding ``real`` beneath the root, following no symlink on the
+        way (creating missing directories if ``creating``); return its descriptor (the caller
+        closes it) and ``real``'s name in it."""
         parts = real.relative_to(self.root).parts
         if not parts:
             raise IsADirectoryError(errno.EISDIR, "is a directory")
+        if not _BENEATH:
+            if creating:
+                real.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(real.parent, os.O_RDONLY | _DIRECTORY | _CLOEXEC), parts[-1]
         directory = os.open(self.root, os.O_RDONLY | _DIRECTORY | _CLOEXEC)
         try:
             for part in parts[:-1]:
@@ -130,7 +162,40 @@ class Workspace:
                 inner = os.open(part, flags_dir, dir_fd=directory)
                 os.close(directory)
                 directory = inner
-            return os.open(parts[-1], flags | _NOFOLLOW | _CLOEXEC, mode, dir_fd=directory)
+        except BaseException:
+            os.close(directory)
+            raise
+        return directory, parts[-1]
+
+    def open_dir(self, real: Path) -> int:
+        """Open the directory ``real`` (the root included) beneath the root, following no
+        symlink on the way nor at the end; the caller closes the descriptor."""
+        flags = os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC
+        if real == self.root:
+            return os.open(self.root, flags)
+        if not _BENEATH:
+            return os.open(real, flags)
+        directory, name = self.open_parent(real)
+        try:
+            return os.open(name, flags, dir_fd=directory)
+        finally:
+            os.close(directory)
+
+    def open(self, real: Path, flags: int, mode: int = 0o644) -> int:
+        """Open the resolved path ``real`` beneath the root, following no symlink on the way.
+
+        With ``O_CREAT`` in ``flags``, missing parent directories are created on the way.
+
+        Returns:
+            A file descriptor the caller owns.
+        """
+        if not _BENEATH:
+            if flags & os.O_CREAT:
+                real.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(real, flags | _NOFOLLOW | _CLOEXEC, mode)
+        directory, name = self.open_parent(real, creating=bool(flags & os.O_CREAT))
+        try:
+            return os.open(name, flags | _NOFOLLOW | _CLOEXEC, mode, dir_fd=directory)
         finally:
             os.close(directory)
 
