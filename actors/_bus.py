@@ -10,6 +10,9 @@ published). Every dropped event is counted, and the first of a run of drops (unt
 next empty) is published as ``bus.subscriber_overflow`` with payload ``{"pattern",
 "subscription", "owner", "dropped"}``.
 
+A handler publishing to its own subscription's full ``"block"`` queue would wait for itself
+forever: its oldest queued event is dropped instead (counted and reported as above).
+
 Isolation between tenants (the spell runs of one process): a subscription made with an
 ``owner`` holds back, under ``"block"``, only publishers that pass the same ``owner``; for any
 other publisher its full queue drops its oldest event instead (counted and reported as above),
@@ -361,7 +364,7 @@ class EventBus:
                     sub._wakeup = None
                     wakeup.set()
             elif not sub._offer(ev):
-                if sub._owner is not None and sub._owner != owner:
+                if sub._foreign(owner):
                     sub._overflow_drop(ev)
                 else:
                     await sub._put(ev)

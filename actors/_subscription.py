@@ -9,6 +9,7 @@ event and has no task. A subscription made with ``since=`` first catches up from
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import logging
 from collections import deque
@@ -34,6 +35,10 @@ Overflow: TypeAlias = Literal["block", "drop_newest", "drop_oldest", "disconnect
 _OVERFLOWS = ("block", "drop_newest", "drop_oldest", "disconnect")
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 _NEW, _OPEN, _CLOSING, _CLOSED = "new", "open", "closing", "closed"
+DELIVERING: contextvars.ContextVar[Subscription | None] = contextvars.ContextVar(
+    "actors_bus_delivering", default=None
+)
+"""The subscription whose delivery task is running (its handler, and what that calls)."""
 HANDLER_FAILED = "bus.handler_failed"
 SUBSCRIBER_DISCONNECTED = "bus.subscriber_disconnected"
 SUBSCRIBER_OVERFLOW = "bus.subscriber_overflow"
@@ -292,8 +297,9 @@ class Subscription:
         return True
 
     def _foreign(self, owner: object) -> bool:
-        """Whether a publisher of ``owner`` must not wait for this subscription's room."""
-        return self._owner is not None and self._owner != owner
+        """Whether a publisher of ``owner`` must not wait for this subscription's room: one of
+        another owner, or this subscription's own handler (it would wait for itself)."""
+        return (self._owner is not None and self._owner != owner) or DELIVERING.get() is self
 
     def _overflow_drop(self, ev: Event) -> None:
         """A full ``"block"`` queue and a publisher it must not hold back (another owner's, or
@@ -398,6 +404,7 @@ class Subscription:
         """The delivery task: drain the queue in batches, then sleep until an event arrives."""
         queue, fn, bus = self._queue, self._fn, self._bus
         assert fn is not None
+        DELIVERING.set(self)  # this task's context only
         try:
             if self._catching_up:
                 await self._catch_up()

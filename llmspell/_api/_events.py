@@ -90,7 +90,7 @@ def events_namespace() -> Namespace:
         _check_payload(ctx, payload)
         try:
             await ctx.system.bus.publish(
-                name, payload, headers=ctx.current_headers(), owner=ctx.run_id
+                name, payload, headers=ctx.current_headers(), owner=ctx.publisher
             )
         except ValueError as exc:
             raise ParameterError("events.emit", "topic", str(exc)) from None

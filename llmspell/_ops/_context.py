@@ -266,6 +266,13 @@ class RunContext:
         return True
 
     @property
+    def publisher(self) -> str | None:
+        """Who the run's publishes are from, for the bus (``owner=``): the run, whose own full
+        queues then hold them back; but while one of its handlers runs, nobody (a handler
+        waiting for room in its own queue would wait for itself: that queue drops instead)."""
+        return None if self._busy else self.run_id
+
+    @property
     def resident(self) -> bool:
         """Whether the run still has event handlers."""
         return bool(self.subscriptions)

@@ -61,7 +61,7 @@ async def run_one(runtime: Any, source: str, name: str, **kw: Any) -> dict[str, 
         "error_type": result.error_type,
         "error": result.error,
         "output": "".join(chunks)[-2000:],
-        "logs": logs[-20:],
+        "logs": logs[:100],
         "elapsed": time.monotonic() - start,
     }
 
