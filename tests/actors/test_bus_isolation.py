@@ -175,3 +175,22 @@ async def test_a_full_block_subscriber_misses_runtime_events_counted_others_get_
         assert stuck_sub.statistics().dropped >= 6  # each one it missed is counted
         assert system.bus.statistics().dropped >= 6
         gate.set()
+
+
+async def test_a_handler_publishing_to_its_own_full_queue_does_not_wait_for_itself() -> None:
+    seen: list[Any] = []
+
+    async with EventBus() as bus:
+
+        async def echo(event: Event) -> None:
+            seen.append(event.payload)
+            if event.payload < 5:
+                for _ in range(3):  # more than its queue holds: would wait for itself
+                    await bus.publish("x", event.payload + 1)
+
+        sub = bus.subscribe("x", echo, queue_size=1)
+        with anyio.fail_after(5):
+            await bus.publish("x", 0)
+            await anyio.wait_all_tasks_blocked()
+        assert seen[0] == 0 and seen[-1] == 5
+        assert sub.statistics().dropped > 0
