@@ -63,7 +63,15 @@ do
   while true do end
 end
 """
-    hostile(source, error_type="LimitExceeded", match="cpu", workspace=tmp_path, allow=("fs",))
+    limits = {"cpu_seconds": 0.5}
+    hostile(
+        source,
+        error_type="LimitExceeded",
+        match="cpu",
+        limits=limits,
+        workspace=tmp_path,
+        allow=("fs",),
+    )
     assert not (tmp_path / "after.txt").exists()
 
 

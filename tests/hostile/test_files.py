@@ -85,7 +85,7 @@ def test_file_write_killed_with_9_never_leaves_a_truncated_file(tmp_path: pathli
     good = {b"a" * 400_000, b"b" * 400_000}
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     rng = random.Random(9)
-    for _ in range(12):
+    for _ in range(8):
         proc = subprocess.Popen(
             [sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, env=env
         )
