@@ -15,6 +15,8 @@ import pytest
 
 from .harness import ROOT
 
+pytestmark = pytest.mark.slow  # a subprocess each, some run to their limit
+
 
 def _start(spell: pathlib.Path) -> subprocess.Popen[str]:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT)}

@@ -12,6 +12,8 @@ import pytest
 
 from .harness import hostile
 
+pytestmark = pytest.mark.slow  # a subprocess each, some run to their limit
+
 SHARED_LUA = "local t = {} for i = 1, 40 do t = {t, t} end\n"
 SHARED_JS = "let t = {}; for (let i = 0; i < 40; i++) t = {a: t, b: t};\n"
 

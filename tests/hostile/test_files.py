@@ -13,11 +13,14 @@ import time
 from typing import Any
 
 import anyio
+import pytest
 
 from llmspell import ToolError
 from llmspell.tools import Permissions, ToolContext, builtin_tools
 
 from .harness import ROOT
+
+pytestmark = pytest.mark.slow  # a subprocess each, some run to their limit
 
 SWAPPER = """
 import os, sys

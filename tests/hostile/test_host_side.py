@@ -9,6 +9,8 @@ import pytest
 
 from .harness import hostile
 
+pytestmark = pytest.mark.slow  # a subprocess each, some run to their limit
+
 # -- host allocations charged to the run's limits ----------------------------------------------
 
 
