@@ -20,7 +20,7 @@ import anyio
 
 import actors
 
-from .._exceptions import SpellError
+from .._exceptions import SpellError, SpellInterrupted
 from ..engines import (
     Api,
     Engine,
@@ -148,6 +148,7 @@ class SpellRun(actors.Actor):
         self.scope: anyio.CancelScope | None = None
         self.instance: ScriptInstance | None = None
         self.interrupted: str | None = None
+        self.stopping = False  # cancel() was called: an interrupt then means "stopped"
 
     def interrupt(self, reason: str) -> None:
         """End the run from outside (SIGINT): its script stops even while it computes, and
@@ -165,9 +166,13 @@ class SpellRun(actors.Actor):
             self.context.stop()  # one run per actor: Runtime.run then finds it ended
 
     def cancel(self) -> None:
-        """End the run now (a resident spell stops listening; main code is cancelled)."""
+        """End the run now (a resident spell stops listening; main code is cancelled, even
+        while it computes: its instance is interrupted too)."""
         if self.scope is not None:
             self.scope.cancel()
+            self.stopping = True
+            if self.instance is not None:
+                self.instance.interrupt("stopped")
 
 
 async def run_spell(ops: Operations, request: RunRequest, actor: SpellRun) -> RunResult:
@@ -240,7 +245,8 @@ class _SpellRunOp(Operation[dict[str, Any], RunResult]):
                 await ctx.aclose()
             self.written = meter.written
         scope = self.actor.scope
-        if scope is not None and scope.cancelled_caught and error is None:
+        interrupted = self.actor.stopping and isinstance(error, SpellInterrupted)
+        if scope is not None and ((scope.cancelled_caught and error is None) or interrupted):
             return self.result(ctx, None, SpellError("the run was stopped"), stopped=True)
         return self.result(ctx, value_out, error)
 
