@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import inspect
 import logging
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -35,10 +36,11 @@ Overflow: TypeAlias = Literal["block", "drop_newest", "drop_oldest", "disconnect
 _OVERFLOWS = ("block", "drop_newest", "drop_oldest", "disconnect")
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 _NEW, _OPEN, _CLOSING, _CLOSED = "new", "open", "closing", "closed"
-DELIVERING: contextvars.ContextVar[Subscription | None] = contextvars.ContextVar(
+DELIVERING: contextvars.ContextVar[weakref.ref[Subscription] | None] = contextvars.ContextVar(
     "actors_bus_delivering", default=None
 )
-"""The subscription whose delivery task is running (its handler, and what that calls)."""
+"""The subscription whose delivery task is running (its handler, and what that calls), by weak
+reference: a context copied into a task the handler starts must not keep it alive."""
 HANDLER_FAILED = "bus.handler_failed"
 SUBSCRIBER_DISCONNECTED = "bus.subscriber_disconnected"
 SUBSCRIBER_OVERFLOW = "bus.subscriber_overflow"
@@ -299,7 +301,10 @@ class Subscription:
     def _foreign(self, owner: object) -> bool:
         """Whether a publisher of ``owner`` must not wait for this subscription's room: one of
         another owner, or this subscription's own handler (it would wait for itself)."""
-        return (self._owner is not None and self._owner != owner) or DELIVERING.get() is self
+        if self._owner is not None and self._owner != owner:
+            return True
+        delivering = DELIVERING.get()
+        return delivering is not None and delivering() is self
 
     def _overflow_drop(self, ev: Event) -> None:
         """A full ``"block"`` queue and a publisher it must not hold back (another owner's, or
@@ -404,7 +409,7 @@ class Subscription:
         """The delivery task: drain the queue in batches, then sleep until an event arrives."""
         queue, fn, bus = self._queue, self._fn, self._bus
         assert fn is not None
-        DELIVERING.set(self)  # this task's context only
+        DELIVERING.set(weakref.ref(self))  # this task's context only
         try:
             if self._catching_up:
                 await self._catch_up()

@@ -109,7 +109,7 @@ def json_namespace() -> Namespace:
             raise ParameterError("json.decode", "text", f"must be a string, not {_kind(text)}")
         # an upper bound of the values the document holds, before building any of them
         values = text.count(",") + text.count("[") + text.count("{") + 1
-        limit = ctx.limits.memory_bytes
+        limit = ctx.limits.memory_bytes if ctx is not None else len(text) + values * _VALUE_BYTES
         if len(text) + values * _VALUE_BYTES > limit:
             raise LimitExceeded(
                 "memory",

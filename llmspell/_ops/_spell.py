@@ -251,22 +251,24 @@ class _SpellRunOp(Operation[dict[str, Any], RunResult]):
         return self.result(ctx, value_out, error)
 
     async def _run(self, engine: Engine, api: Api, ctx: RunContext) -> ScriptValue:
-        request = self.request
-        async with engine.open(request.spell.source, ctx.filename, api, request.limits) as inst:
-            actor = self.actor
-            actor.instance = inst
-            if actor.interrupted is not None:  # interrupted while the engine started
-                inst.interrupt(actor.interrupted)
-            value = await inst.run_main()
-            if request.resident and ctx.resident:
-                ctx.log(
-                    "info",
-                    f"{ctx.spell} is resident: handling events until its handlers "
-                    "are removed (events.off) or the run is stopped",
-                    {"subscriptions": len(ctx.subscriptions)},
-                )
-            await ctx.wait_done(resident=request.resident)
-            return value
+        request, actor = self.request, self.actor
+        try:
+            async with engine.open(request.spell.source, ctx.filename, api, request.limits) as inst:
+                actor.instance = inst
+                if actor.interrupted is not None:  # interrupted while the engine started
+                    inst.interrupt(actor.interrupted)
+                value = await inst.run_main()
+                if request.resident and ctx.resident:
+                    ctx.log(
+                        "info",
+                        f"{ctx.spell} is resident: handling events until its handlers "
+                        "are removed (events.off) or the run is stopped",
+                        {"subscriptions": len(ctx.subscriptions)},
+                    )
+                await ctx.wait_done(resident=request.resident)
+                return value
+        finally:
+            actor.instance = None  # a finished run keeps nothing of its interpreter
 
     def result(
         self,
