@@ -256,7 +256,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             if interrupted or runtime is None:
                 raise KeyboardInterrupt
             interrupted = True
-            runtime.interrupt("SIGINT")
+            runtime.interrupt("SIGINT")  # a script computing stops at its next check
+            for run_id in runtime.active_runs:
+                runtime.stop(run_id)  # one waiting in an API call is cancelled
             loop.call_soon_threadsafe(_nothing)  # wake a loop asleep in select(): it cancels
 
         previous = _install_sigint(on_sigint)
