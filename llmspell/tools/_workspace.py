@@ -63,7 +63,10 @@ class Workspace:
         if ".." in pure.parts:
             raise ToolError(self.tool, f"path {path!r} escapes the workspace ('..' is not allowed)")
         candidate = pure if pure.is_absolute() else self.root / pure
-        real = Path(os.path.realpath(candidate))
+        try:
+            real = Path(os.path.realpath(candidate))
+        except OSError as exc:  # a component changed while it was being resolved
+            raise ToolError(self.tool, describe_os_error(exc, path)) from None
         if not self.contains(real):
             how = (
                 "is outside"
