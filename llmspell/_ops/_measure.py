@@ -36,6 +36,14 @@ def measure(value: Any, max_bytes: int, max_depth: int = MAX_DEPTH) -> int:
         ValueTooBig: the estimate passed ``max_bytes`` (the walk stops there: its cost is
             bounded by ``max_bytes``, however much sharing makes the value expand).
     """
+    cls = type(value)
+    if cls is str:  # the common payloads first, without the walk
+        size = _NODE_BYTES + len(value)
+        if size > max_bytes:
+            raise ValueTooBig(size, max_bytes)
+        return size
+    if value is None or cls is int or cls is float or cls is bool:
+        return _NODE_BYTES
     size = 0
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
