@@ -257,16 +257,20 @@ class _SpellRunOp(Operation[dict[str, Any], RunResult]):
                 actor.instance = inst
                 if actor.interrupted is not None:  # interrupted while the engine started
                     inst.interrupt(actor.interrupted)
-                value = await inst.run_main()
-                if request.resident and ctx.resident:
-                    ctx.log(
-                        "info",
-                        f"{ctx.spell} is resident: handling events until its handlers "
-                        "are removed (events.off) or the run is stopped",
-                        {"subscriptions": len(ctx.subscriptions)},
-                    )
-                await ctx.wait_done(resident=request.resident)
-                return value
+                try:
+                    value = await inst.run_main()
+                    if request.resident and ctx.resident:
+                        ctx.log(
+                            "info",
+                            f"{ctx.spell} is resident: handling events until its handlers "
+                            "are removed (events.off) or the run is stopped",
+                            {"subscriptions": len(ctx.subscriptions)},
+                        )
+                    await ctx.wait_done(resident=request.resident)
+                    return value
+                finally:  # no event may reach the handlers of an interpreter being closed
+                    for sub_id in list(ctx.subscriptions):
+                        ctx.unsubscribe(sub_id)
         finally:
             actor.instance = None  # a finished run keeps nothing of its interpreter
 
