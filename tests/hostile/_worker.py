@@ -3,8 +3,10 @@
 ``python _worker.py`` reads a JSON request on stdin::
 
     {"source": ..., "ext": "lua", "limits": {...}, "workspace": DIR or null,
-     "bystander": true}
+     "allow": [...], "silent_server": false}
 
+(``silent_server``: start a loopback server that never answers, put its port where the source
+says ``{port}``, and let ``http_fetch`` reach it),
 runs the hostile spell and (unless told not to) the bystander at the same time in one
 runtime, and prints one JSON line: each run's status, error type and message, output and
 elapsed seconds, and the process's peak resident memory (``VmHWM``, kB). If the hostile spell
@@ -15,7 +17,9 @@ from __future__ import annotations
 
 import json
 import pathlib
+import socket
 import sys
+import threading
 import time
 from typing import Any
 
@@ -37,6 +41,20 @@ end
 state.set("bystander", total)
 print("bystander ok " .. total .. " " .. json.encode({got = got}))
 """
+
+
+def silent_server() -> int:
+    """A loopback server that accepts connections and never answers; return its port."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            conn, _ = server.accept()
+            held.append(conn)  # kept open, never read from nor written to
+
+    threading.Thread(target=accept, daemon=True).start()
+    return int(server.getsockname()[1])
 
 
 def peak_rss_kb() -> int:
@@ -69,15 +87,22 @@ async def run_one(runtime: Any, source: str, name: str, **kw: Any) -> dict[str, 
 async def main(request: dict[str, Any]) -> dict[str, Any]:
     limits = Limits(**request["limits"])
     workspace = request.get("workspace")
+    source = request["source"]
+    hosts: tuple[str, ...] = tuple(request.get("http_hosts", ()))
+    if request.get("silent_server"):
+        source = source.replace("{port}", str(silent_server()))
+        hosts = hosts or ("127.0.0.1",)
     permissions = Permissions(
         workspace=pathlib.Path(workspace) if workspace else None,
         allow=frozenset(request.get("allow", [])),
+        http_allow_hosts=hosts,
+        http_allow_private=bool(hosts),
     )
     out: dict[str, Any] = {}
     async with open_runtime(state=":memory:", permissions=permissions, limits=limits) as rt:
 
         async def hostile() -> None:
-            out["hostile"] = await run_one(rt, request["source"], f"hostile.{request['ext']}")
+            out["hostile"] = await run_one(rt, source, f"hostile.{request['ext']}")
 
         async def bystander() -> None:
             roomy = Limits(timeout_seconds=60.0, cpu_seconds=30.0)

@@ -38,11 +38,13 @@ RSS_PER_LIMIT = 4
 
 
 def _namespace_prefix() -> list[str]:
-    """``unshare -rn`` (no network but a loopback that is down) when it works here."""
-    if shutil.which("unshare") is None:
+    """``unshare -rn`` (a network namespace whose only interface is its own loopback, brought
+    up) when it works here."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
         return []
-    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True, check=False)
-    return ["unshare", "-rn"] if probe.returncode == 0 else []
+    command = ["unshare", "-rn", "sh", "-c", 'ip link set lo up && exec "$0" "$@"']
+    probe = subprocess.run([*command, "true"], capture_output=True, check=False)
+    return command if probe.returncode == 0 else []
 
 
 NAMESPACE = _namespace_prefix()
@@ -85,6 +87,8 @@ def hostile(
     limits: dict[str, float] | None = None,
     workspace: pathlib.Path | None = None,
     allow: tuple[str, ...] = (),
+    silent_server: bool = False,
+    http_hosts: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run ``source`` beside the bystander and check the four properties.
 
@@ -99,6 +103,8 @@ def hostile(
         "limits": lim,
         "workspace": str(workspace) if workspace else None,
         "allow": list(allow),
+        "silent_server": silent_server,
+        "http_hosts": list(http_hosts),
     }
     report = run_worker(request, wall=lim["timeout_seconds"] + 30)
     run = report["hostile"]

@@ -7,7 +7,7 @@ import pathlib
 
 import pytest
 
-from .harness import hostile
+from .harness import hostile, need_namespace
 
 pytestmark = pytest.mark.slow  # a subprocess each, some run to their limit
 
@@ -181,3 +181,38 @@ def test_log_output_counts_against_the_output_limit(ext: str) -> None:
     else:
         source = 'const line = "x".repeat(1000);\nwhile (true) log.info(line);'
     hostile(source, ext, error_type="LimitExceeded", match="output")
+
+
+# -- the network (loopback only, in a namespace) ---------------------------------------------
+
+
+def test_fetches_from_a_server_that_never_answers_end_with_the_run() -> None:
+    need_namespace()
+    source = """
+for i = 1, 50 do
+  parallel({
+    function() return tools.call("http_fetch", {url = "http://127.0.0.1:{port}/a"}) end,
+    function() return tools.call("http_fetch", {url = "http://127.0.0.1:{port}/b"}) end,
+  })
+end
+"""
+    hostile(
+        source,
+        error_type="LimitExceeded",
+        match="timeout",
+        limits={"timeout_seconds": 2.0},
+        allow=("net.http",),
+        silent_server=True,
+    )
+
+
+def test_no_host_outside_the_namespace_is_reachable() -> None:
+    need_namespace()  # every host allowed: only the namespace keeps the traffic in
+    source = """
+local ok, err = pcall(tools.call, "http_fetch", {url = "http://93.184.215.14/"})
+print(ok, err)
+"""
+    report = hostile(
+        source, error_type=None, allow=("net.http",), silent_server=True, http_hosts=("*",)
+    )
+    assert report["hostile"]["output"].startswith("false"), report["hostile"]
