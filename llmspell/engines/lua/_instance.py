@@ -20,12 +20,19 @@ the coroutine function to completion with ``send(None)``.
 Limits
 ======
 
-* memory: the interpreter's allocator (``max_memory``) → ``LimitExceeded("memory")``.
-* cpu: time spent inside the interpreter (resumes and synchronous API functions, measured with
-  ``perf_counter`` around each resume; the loop thread is blocked meanwhile), summed over the
-  main chunk, callbacks and user coroutines. A count hook checks it, and the wall-clock
-  deadline, from inside loops: every :data:`HOOK_COUNT` instructions at most, fewer when
-  instructions are costly (a loop of ``big:upper()``), aiming at :data:`HOOK_INTERVAL`.
+* memory: the interpreter's allocator (``max_memory``) → ``LimitExceeded("memory")``; values
+  crossing to Python and back are charged too (see :mod:`._convert`). A value going into Lua is
+  measured against what is left of the heap *before* lupa builds it: lupa builds tables and
+  pushes values outside Lua's protected calls, where a failed allocation aborts the process
+  (``PANIC: unprotected error in call to Lua API``) or, inside a synchronous API function,
+  longjmps past lupa's callback frame with the GIL still held, so that the thread then waits
+  for the GIL it holds itself (0 % CPU, SIGINT never handled: the ``json.decode`` hang).
+* cpu: the thread's CPU time (``thread_time``) inside the interpreter (resumes and synchronous
+  API functions), summed over the main chunk, callbacks and user coroutines; time the thread
+  waits (a busy machine, a blocking call) does not count. A count hook checks it, the
+  wall-clock deadline and :meth:`LuaInstance.interrupt` from inside loops: every
+  :data:`HOOK_COUNT` instructions at most, fewer when instructions are costly (a loop of
+  ``big:upper()``), aiming at :data:`HOOK_INTERVAL`.
   C pattern matching cannot be interrupted, so costly matches run in an interruptible
   pure-Lua matcher (``fallback.lua``; ``guards.lua`` decides which calls need it).
 * timeout: wall clock from ``open()`` for the main chunk and the callbacks made while it runs;
@@ -36,7 +43,8 @@ Limits
   raise ``LimitExceeded`` too).
 
 Once a limit is hit it is sticky: the hook re-raises it, the sandbox's ``pcall``/``xpcall``/
-``coroutine.resume`` re-raise it, and Python never resumes the instance again.
+``coroutine.resume`` re-raise it, every API stub refuses to run (a ``<close>`` handler runs
+while the limit's error unwinds), and Python never resumes the instance again.
 """
 
 from __future__ import annotations
