@@ -18,10 +18,14 @@ The budget is the run's memory limit: a value going to Python may take at most
 ``Limits.memory_bytes``; a value going into the interpreter at most what is left of the heap.
 Over it, the run ends with ``LimitExceeded("memory")`` (not catchable by the script), quickly.
 
-:func:`measure` walks a Python value; :class:`Tally` counts as an engine walks its own values
-(Lua tables arrive in Python one element at a time, so the count must run during the walk).
-Sizes are estimates in bytes, upper bounds for the target (:data:`HOST` for Python objects,
-:data:`LUA` for the Lua heap, :data:`JSON` for JSON text).
+:class:`Tally` is the running count an engine's converter keeps as it walks a value (every
+converter walks its values anyway; counting in the same walk costs a subtraction per value, where
+a second walk would cost as much as the conversion): Lua's both ways, Tengo's both ways. JSON
+text is its own measure: the JavaScript engine compares the text's length with the budget, and
+the script side (``prelude.js``) counts what sharing adds while it serialises. :func:`measure`
+walks a Python value on its own, for the few places with no walk of their own. Sizes are
+estimates in bytes, upper bounds for the target (:data:`HOST` for Python objects, :data:`LUA`
+for the Lua heap).
 """
 
 from __future__ import annotations
@@ -63,9 +67,6 @@ LUA = Costs(scalar=0, string=40, container=64, item=16, entry=64)
 """PUC Lua 5.4: a TValue per array slot, a Node (twice, for the power-of-two hash part) per
 entry; a string is a TString header plus its bytes."""
 
-JSON = Costs(scalar=8, string=8, container=2, item=1, entry=3)
-"""JSON text (what QuickJS parses): quotes, brackets, commas and colons."""
-
 
 def text_size(text: str) -> int:
     """Upper bound of the UTF-8 length of ``text`` (exact for ASCII)."""
@@ -102,92 +103,95 @@ class Tally:
         if self.left < 0:
             raise too_large(self._budget, self._limits)
 
+    def exceeded(self) -> LimitExceeded:
+        """The error to raise once :attr:`left` went below zero (hot loops subtract from
+        :attr:`left` themselves, which is cheaper than calling :meth:`add`)."""
+        return too_large(self._budget, self._limits)
+
     @property
     def used(self) -> int:
         return self._budget - self.left
+
+
+def measure(value: Any, budget: int, limits: Limits, costs: Costs = HOST) -> int:
+    """The expanded size of Python ``value`` under ``costs`` (shared containers counted once
+    per reference, walked once).
+
+    Raises:
+        LimitExceeded: ``"memory"``, when the size passes ``budget`` (the walk stops at the
+            first container whose expanded size does).
+        ValueError: the value contains itself, or is nested deeper than :data:`MAX_DEPTH`.
+    """
+    cls = value.__class__
+    if cls is str:
+        size = costs.string + text_size(value)
+    elif cls is dict or cls is list or cls is tuple or isinstance(value, (dict, list, tuple)):
+        try:
+            size = _walker(budget, costs)(value, 0)
+        except _Over:
+            raise too_large(budget, limits) from None
+    elif cls is bytes or cls is bytearray:
+        size = costs.string + len(value)
+    elif cls is int or cls is float or cls is bool or value is None:
+        size = costs.scalar
+    else:  # a host object, a script function, an engine's own value: a handle
+        size = costs.container
+    if size > budget:
+        raise too_large(budget, limits)
+    return size
+
+
+def unbounded() -> Tally:
+    """A tally that never runs out: for values the host itself builds (namespace constants)."""
+    return Tally(1 << 62, Limits())
 
 
 class _Over(Exception):
     pass
 
 
-def measure(value: Any, budget: int, limits: Limits, costs: Costs = HOST) -> int:
-    """The expanded size of Python ``value`` under ``costs`` (shared containers counted once
-    per reference).
+def _walker(budget: int, costs: Costs) -> Any:
+    """The walk of one :func:`measure` (a closure: this runs on every API call that passes a
+    list or dict, and locals are the cheapest state Python has)."""
+    string, scalar, container = costs.string, costs.scalar, costs.container
+    item, entry = costs.item, costs.entry
+    memo: dict[int, int] = {}
+    active: set[int] = set()
 
-    Raises:
-        LimitExceeded: ``"memory"``, when the size passes ``budget`` (the walk stops there).
-        ValueError: the value contains itself, or is nested deeper than :data:`MAX_DEPTH`.
-    """
-    cls = value.__class__
-    if cls is str:
-        size = costs.string + text_size(value)
-    elif cls is int or cls is float or cls is bool or value is None:
-        size = costs.scalar
-    else:
-        walk = _Walk(budget, costs)
-        try:
-            size = walk.size(value, 0)
-        except _Over:
-            raise too_large(budget, limits) from None
-    if size > budget:
-        raise too_large(budget, limits)
-    return size
-
-
-class _Walk:
-    __slots__ = ("active", "costs", "left", "memo")
-
-    def __init__(self, budget: int, costs: Costs) -> None:
-        self.left = budget
-        self.costs = costs
-        self.memo: dict[int, int] = {}
-        self.active: set[int] = set()
-
-    def size(self, value: Any, depth: int) -> int:
-        cls = value.__class__
-        costs = self.costs
+    def walk(v: Any, depth: int) -> int:
+        cls = v.__class__
         if cls is str:
-            size = costs.string + text_size(value)
-        elif cls is int or cls is float or cls is bool or value is None:
-            size = costs.scalar
-        elif cls is list or cls is tuple or cls is dict or isinstance(value, (list, tuple, dict)):
-            key = id(value)
-            known = self.memo.get(key)
-            if known is not None:
-                size = known
+            return string + (len(v) if v.isascii() else 4 * len(v))
+        if cls is int or cls is float or cls is bool or v is None:
+            return scalar
+        if cls is dict or cls is list or cls is tuple or isinstance(v, (dict, list, tuple)):
+            key = id(v)
+            size = memo.get(key)
+            if size is not None:
+                return size
+            if key in active:
+                raise ValueError("cannot pass a value that contains itself")
+            if depth >= MAX_DEPTH:
+                raise ValueError(f"cannot pass values nested deeper than {MAX_DEPTH} levels")
+            active.add(key)
+            depth += 1
+            if isinstance(v, dict):
+                size = container + entry * len(v)
+                for k, x in v.items():
+                    size += walk(k, depth) + walk(x, depth)
+                    if size > budget:
+                        raise _Over
             else:
-                if key in self.active:
-                    raise ValueError("cannot pass a value that contains itself")
-                if depth >= MAX_DEPTH:
-                    raise ValueError(f"cannot pass values nested deeper than {MAX_DEPTH} levels")
-                self.active.add(key)
-                size = costs.container
-                self.left -= size
-                if isinstance(value, dict):
-                    step = costs.entry
-                    for k, v in value.items():
-                        self.left -= step
-                        size += step + self.size(k, depth + 1) + self.size(v, depth + 1)
-                        if self.left < 0:
-                            raise _Over
-                else:
-                    step = costs.item
-                    for v in value:
-                        self.left -= step
-                        size += step + self.size(v, depth + 1)
-                        if self.left < 0:
-                            raise _Over
-                self.active.discard(key)
-                self.memo[key] = size
-                if self.left < 0:
-                    raise _Over
-                return size  # charged as it was walked
-        elif cls is bytes or cls is bytearray:
-            size = costs.string + len(value)
-        else:  # a host object, a script function, an engine's own value: a handle
-            size = costs.container
-        self.left -= size
-        if self.left < 0:
-            raise _Over
-        return size
+                size = container + item * len(v)
+                for x in v:
+                    size += walk(x, depth)
+                    if size > budget:
+                        raise _Over
+            active.discard(key)
+            memo[key] = size
+            return size
+        if cls is bytes or cls is bytearray:
+            return string + len(v)
+        return container
+
+    return walk

@@ -27,7 +27,7 @@ Limits
   (``PANIC: unprotected error in call to Lua API``) or, inside a synchronous API function,
   longjmps past lupa's callback frame with the GIL still held, so that the thread then waits
   for the GIL it holds itself (0 % CPU, SIGINT never handled: the ``json.decode`` hang).
-* cpu: the thread's CPU time (``thread_time``) inside the interpreter (resumes and synchronous
+* cpu: the thread's CPU time inside the interpreter (resumes and synchronous
   API functions), summed over the main chunk, callbacks and user coroutines; time the thread
   waits (a busy machine, a blocking call) does not count. A count hook checks it, the
   wall-clock deadline and :meth:`LuaInstance.interrupt` from inside loops: every
@@ -200,8 +200,9 @@ class LuaInstance(ScriptInstance):
         self._closed = False
         self._busy = False
         self._cpu = 0.0
-        self._t0 = 0.0
-        self._wall0 = 0.0
+        self._wall0 = 0.0  # perf_counter() when the current resume began
+        self._cpu_mark: float | None = None  # thread_time() at its first hook (see _check)
+        self._cpu_before = 0.0  # its wall time before that hook, taken as CPU time
         self._last_hook = 0.0
         self._interrupt: str | None = None
         self._count = HOOK_START
@@ -437,8 +438,8 @@ class LuaInstance(ScriptInstance):
             raise RuntimeError("the spell's interpreter is already running")
         self._busy = True
         conv = self._conv
-        t0 = self._t0 = thread_time()
         self._wall0 = self._last_hook = perf_counter()
+        self._cpu_mark = None
         try:
             if code is None:
                 send: Any = None
@@ -487,7 +488,16 @@ class LuaInstance(ScriptInstance):
             # no Lua object made in the coroutine may outlive it in this frame (a traceback
             # keeps frames): see _wrap
             r = send = raw = None
-            self._cpu += thread_time() - t0
+            # The thread's CPU clock is a system call (no vDSO), several times the cost of a
+            # short resume: a resume that neither met the hook nor called a synchronous API
+            # function (an API round trip) counts its wall time, which cannot be much more; any
+            # other counts its wall time up to the first of those, then the thread's CPU time,
+            # so a busy machine (or a blocking call) does not eat a computing spell's budget.
+            mark = self._cpu_mark
+            if mark is None:
+                self._cpu += perf_counter() - self._wall0
+            else:
+                self._cpu += self._cpu_before + (thread_time() - mark)
             self._busy = False
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
                 self._set_limit(self._limit_error("cpu"))
@@ -503,10 +513,13 @@ class LuaInstance(ScriptInstance):
         if self._interrupt is not None:
             self._set_limit(SpellInterrupted(self._interrupt))
             return True
-        if self._cpu + (thread_time() - self._t0) > self._limits.cpu_seconds:
+        now = perf_counter()
+        cpu = thread_time()
+        if self._cpu_mark is None:
+            self._cpu_mark, self._cpu_before = cpu, now - self._wall0
+        if self._cpu + self._cpu_before + (cpu - self._cpu_mark) > self._limits.cpu_seconds:
             self._set_limit(self._limit_error("cpu"))
             return True
-        now = perf_counter()
         if now > self._active_deadline:
             self._set_limit(self._limit_error("timeout"))
             return True
@@ -527,6 +540,8 @@ class LuaInstance(ScriptInstance):
             if self._limit is None:
                 self._set_limit(SpellInterrupted(self._interrupt or ""))
             return 2, None
+        if self._cpu_mark is None:  # CPU time from here on (a sync function may block)
+            self._cpu_mark, self._cpu_before = thread_time(), perf_counter() - self._wall0
         entry = self._fns[fid - 1]
         fn, label, _, contextual, _, _ = entry
         self._calls += 1
