@@ -101,6 +101,10 @@ HOOK_START = 64
 HOOK_INTERVAL = 0.002
 """Target seconds between two checks; the count shrinks when instructions are costly."""
 
+CPU_CLOCK_AFTER = 0.001
+"""Seconds into a resume after which its CPU time is read from the thread's clock (before,
+its wall time is counted: reading that clock costs as much as an API round trip)."""
+
 PATTERN_BUDGET = 1e7
 """Estimated worst-case steps above which a pattern call runs in the interruptible matcher
 (C matching does roughly 4 ns per step)."""
@@ -201,8 +205,8 @@ class LuaInstance(ScriptInstance):
         self._busy = False
         self._cpu = 0.0
         self._wall0 = 0.0  # perf_counter() when the current resume began
-        self._cpu_mark: float | None = None  # thread_time() at its first hook (see _check)
-        self._cpu_before = 0.0  # its wall time before that hook, taken as CPU time
+        self._cpu_mark: float | None = None  # thread_time() once it runs long (see _check)
+        self._cpu_before = 0.0  # its wall time until then, taken as CPU time
         self._last_hook = 0.0
         self._interrupt: str | None = None
         self._count = HOOK_START
@@ -363,6 +367,8 @@ class LuaInstance(ScriptInstance):
         :class:`SpellInterrupted`; every later call into the spell raises it again."""
         if self._interrupt is None:
             self._interrupt = reason
+            if self._limit is None:  # every check of the limit sees it from now on
+                self._limit = SpellInterrupted(reason)
         if not self._busy and threading.get_ident() == self._thread:
             for scope in list(self._scopes):
                 scope.cancel()
@@ -429,8 +435,6 @@ class LuaInstance(ScriptInstance):
         self, co: LuaObject, code: int | None, value: Any, label: str = ""
     ) -> tuple[_Entry | None, Any]:
         """Resume ``co`` until it requests an async API call or ends (synchronous)."""
-        if self._interrupt is not None and self._limit is None:
-            self._set_limit(SpellInterrupted(self._interrupt))
         if self._limit is not None:
             raise self._set_limit(self._limit)
         self._ensure_open()
@@ -438,8 +442,7 @@ class LuaInstance(ScriptInstance):
             raise RuntimeError("the spell's interpreter is already running")
         self._busy = True
         conv = self._conv
-        self._wall0 = self._last_hook = perf_counter()
-        self._cpu_mark = None
+        self._wall0 = perf_counter()
         try:
             if code is None:
                 send: Any = None
@@ -456,8 +459,6 @@ class LuaInstance(ScriptInstance):
                     r = (r,)
                 status = r[0]
                 if status > 0:
-                    if self._limit is not None:  # a <close> handler's call after a limit
-                        raise self._set_limit(self._limit)
                     self._calls += 1
                     entry = self._fns[status - 1]
                     try:
@@ -488,16 +489,17 @@ class LuaInstance(ScriptInstance):
             # no Lua object made in the coroutine may outlive it in this frame (a traceback
             # keeps frames): see _wrap
             r = send = raw = None
-            # The thread's CPU clock is a system call (no vDSO), several times the cost of a
-            # short resume: a resume that neither met the hook nor called a synchronous API
-            # function (an API round trip) counts its wall time, which cannot be much more; any
-            # other counts its wall time up to the first of those, then the thread's CPU time,
-            # so a busy machine (or a blocking call) does not eat a computing spell's budget.
+            # The thread's CPU clock is a system call (no vDSO; 1.5 us here), the cost of a
+            # whole API round trip: a short resume counts its wall time, which cannot be much
+            # more; one still running CPU_CLOCK_AFTER seconds in (seen by the hook) counts its
+            # wall time up to then and the thread's CPU time after, so that a busy machine does
+            # not eat a computing spell's budget.
             mark = self._cpu_mark
             if mark is None:
                 self._cpu += perf_counter() - self._wall0
             else:
                 self._cpu += self._cpu_before + (thread_time() - mark)
+                self._cpu_mark = None
             self._busy = False
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
                 self._set_limit(self._limit_error("cpu"))
@@ -510,20 +512,21 @@ class LuaInstance(ScriptInstance):
         """
         if self._limit is not None:
             return True
-        if self._interrupt is not None:
-            self._set_limit(SpellInterrupted(self._interrupt))
-            return True
         now = perf_counter()
-        cpu = thread_time()
-        if self._cpu_mark is None:
-            self._cpu_mark, self._cpu_before = cpu, now - self._wall0
-        if self._cpu + self._cpu_before + (cpu - self._cpu_mark) > self._limits.cpu_seconds:
+        mark = self._cpu_mark
+        if mark is not None:
+            used = self._cpu + self._cpu_before + (thread_time() - mark)
+        else:
+            used = self._cpu + (now - self._wall0)
+            if now - self._wall0 > CPU_CLOCK_AFTER:  # a long resume: the thread's clock now
+                self._cpu_mark, self._cpu_before = thread_time(), now - self._wall0
+        if used > self._limits.cpu_seconds:
             self._set_limit(self._limit_error("cpu"))
             return True
         if now > self._active_deadline:
             self._set_limit(self._limit_error("timeout"))
             return True
-        interval = now - self._last_hook
+        interval = now - max(self._last_hook, self._wall0)
         self._last_hook = now
         count = self._count
         if interval > HOOK_INTERVAL * 4 and count > 1:
@@ -536,12 +539,8 @@ class LuaInstance(ScriptInstance):
 
     def _call_sync(self, fid: int, *args: Any) -> tuple[int, Any]:
         """Called directly from Lua for sync_api functions: returns (status, value)."""
-        if self._limit is not None or self._interrupt is not None:  # a <close> handler's call
-            if self._limit is None:
-                self._set_limit(SpellInterrupted(self._interrupt or ""))
+        if self._limit is not None:  # a <close> handler's call after a limit
             return 2, None
-        if self._cpu_mark is None:  # CPU time from here on (a sync function may block)
-            self._cpu_mark, self._cpu_before = thread_time(), perf_counter() - self._wall0
         entry = self._fns[fid - 1]
         fn, label, _, contextual, _, _ = entry
         self._calls += 1
