@@ -47,7 +47,7 @@ from ._errors import (
     script_error,
     syntax_error,
 )
-from ._interrupt import attach, detach
+from ._interrupt import attach, detach, starve
 from ._plan import bind, plans
 from ._prelude import LINE_PAD, PRELUDE
 from ._workers import Job, Workers
@@ -228,6 +228,7 @@ class _JsInstance(ScriptInstance):
             if self._host_limit is None:
                 self._host_limit = error
             self._budget.tripped = "host"
+            starve(self._runtime)  # see starve: the poll may be seconds away
         elif threading.get_ident() == self._thread:
             self._die(error)
 
@@ -440,6 +441,8 @@ class _JsInstance(ScriptInstance):
             return fn(*args)
         except quickjs.JSException as exc:
             tripped = self._budget.tripped
+            if self._interrupt is not None:  # (starved: give the context its memory back)
+                self._ctx.set_memory_limit(self._limits.memory_bytes)
             if tripped == "host" and self._host_limit is not None:
                 raise self._host_limit from None
             raise engine_error(exc, tripped, self._filename, self._limits) from None
