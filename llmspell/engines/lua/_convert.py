@@ -87,6 +87,7 @@ class LuaConverter:
         "_hosts",
         "_limits",
         "_make_function",
+        "_max",
         "_rt",
         "_table_from",
         "_unwrap",
@@ -108,6 +109,7 @@ class LuaConverter:
         self._hosts: dict[str, HostObject] = {}
         self._rt = runtime
         self._limits = limits or Limits()
+        self._max = self._limits.memory_bytes  # the runtime's max_memory
 
     def register_host(self, table: LuaObject, host: HostObject) -> None:
         """Remember that ``table`` (kept alive by the caller) stands for ``host``."""
@@ -250,7 +252,7 @@ class LuaConverter:
             rt = self._rt
             if rt is None:
                 return self._table_from(self._prepare(value, 0, set(), unbounded()), True)
-            tally = Tally(self.room(), self._limits)
+            tally = Tally(self._max - rt.get_memory_used() - ROOM, self._limits)
             try:
                 prepared = self._prepare(value, 0, set(), tally)
             except LimitExceeded:
@@ -279,7 +281,7 @@ class LuaConverter:
         rt = self._rt
         if rt is None:
             return self._limits.memory_bytes
-        return int(rt.get_max_memory() - rt.get_memory_used() - ROOM)
+        return int(self._max - rt.get_memory_used() - ROOM)
 
     def make_room(self, size: int) -> None:
         """Raise ``LimitExceeded("memory")`` unless ``size`` bytes fit in the heap, collecting
@@ -307,16 +309,17 @@ class LuaConverter:
         depth += 1
         try:
             if isinstance(value, dict):
-                tally.left -= LUA_CONTAINER + LUA_ENTRY * len(value)
+                try:
+                    keys = sum(map(len, value))  # str keys (the usual case), at C speed
+                except TypeError:
+                    keys = _keys_size(value)
+                if keys > 256:  # characters, not bytes: short keys stay inside ROOM
+                    keys *= 4
+                tally.left -= LUA_CONTAINER + (LUA_ENTRY + LUA_STRING) * len(value) + keys
                 if tally.left < 0:
                     raise tally.exceeded()
-                out = {}
-                for k, v in value.items():
-                    key = _key_to_lua(k)
-                    if key.__class__ is bytes:
-                        tally.left -= LUA_STRING + len(key)
-                    out[key] = self._leaf(v, depth, active, tally)
-                return out
+                leaf = self._leaf
+                return {_key_to_lua(k): leaf(v, depth, active, tally) for k, v in value.items()}
             tally.left -= LUA_CONTAINER + LUA_ITEM * len(value)
             if tally.left < 0:
                 raise tally.exceeded()
@@ -359,6 +362,11 @@ class LuaConverter:
                 raise tally.exceeded()
             return bytes(value)
         raise TypeError(f"cannot pass a Python {cls.__name__} to a spell")
+
+
+def _keys_size(mapping: dict[Any, Any]) -> int:
+    """The characters of ``mapping``'s keys (as text, for keys that are not strings)."""
+    return sum(len(k) if isinstance(k, (str, bytes)) else len(str(k)) for k in mapping)
 
 
 def _key_to_py(key: Any) -> Any:
