@@ -7,8 +7,9 @@ dangerous when the value comes from a hostile or buggy spell:
 * **Shared structure expands.** ``t = {t, t}`` forty times is 40 tables in Lua, but 2**40 nodes
   for anything that walks it as a tree (``json.encode``, a log line, a Python → JS copy). A
   value is therefore charged at its *expanded* size: a table or list reachable twice counts
-  twice. Measuring stays cheap (each distinct container is walked once; its size is remembered
-  and added again for every further reference) and stops as soon as the budget is passed.
+  twice. Counting stays cheap where the conversion shares (Lua and Tengo → Python convert a
+  table once and charge its remembered size again for every further reference) and bounds the
+  work where it copies (a copy per reference, each charged), and it stops at the budget.
 * **Size.** A result too big for the interpreter's heap (five million strings from
   ``text_split``) must be refused *before* the interpreter is asked to allocate it: an
   allocation failure outside the interpreter's protected calls aborts the whole process (Lua's
@@ -22,8 +23,7 @@ Over it, the run ends with ``LimitExceeded("memory")`` (not catchable by the scr
 converter walks its values anyway; counting in the same walk costs a subtraction per value, where
 a second walk would cost as much as the conversion): Lua's both ways, Tengo's both ways. JSON
 text is its own measure: the JavaScript engine compares the text's length with the budget, and
-the script side (``prelude.js``) counts what sharing adds while it serialises. :func:`measure`
-walks a Python value on its own, for the few places with no walk of their own. Sizes are
+the script side (``prelude.js``) counts what sharing adds while it serialises. Sizes are
 estimates in bytes, upper bounds for the target (:data:`HOST` for Python objects, :data:`LUA`
 for the Lua heap).
 """
@@ -31,13 +31,9 @@ for the Lua heap).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from .._exceptions import LimitExceeded
 from ._base import Limits
-
-MAX_DEPTH = 256
-"""Deepest nesting :func:`measure` walks (the converters refuse less: 100 or 200 levels)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -113,85 +109,6 @@ class Tally:
         return self._budget - self.left
 
 
-def measure(value: Any, budget: int, limits: Limits, costs: Costs = HOST) -> int:
-    """The expanded size of Python ``value`` under ``costs`` (shared containers counted once
-    per reference, walked once).
-
-    Raises:
-        LimitExceeded: ``"memory"``, when the size passes ``budget`` (the walk stops at the
-            first container whose expanded size does).
-        ValueError: the value contains itself, or is nested deeper than :data:`MAX_DEPTH`.
-    """
-    cls = value.__class__
-    if cls is str:
-        size = costs.string + text_size(value)
-    elif cls is dict or cls is list or cls is tuple or isinstance(value, (dict, list, tuple)):
-        try:
-            size = _walker(budget, costs)(value, 0)
-        except _Over:
-            raise too_large(budget, limits) from None
-    elif cls is bytes or cls is bytearray:
-        size = costs.string + len(value)
-    elif cls is int or cls is float or cls is bool or value is None:
-        size = costs.scalar
-    else:  # a host object, a script function, an engine's own value: a handle
-        size = costs.container
-    if size > budget:
-        raise too_large(budget, limits)
-    return size
-
-
 def unbounded() -> Tally:
     """A tally that never runs out: for values the host itself builds (namespace constants)."""
     return Tally(1 << 62, Limits())
-
-
-class _Over(Exception):
-    pass
-
-
-def _walker(budget: int, costs: Costs) -> Any:
-    """The walk of one :func:`measure` (a closure: this runs on every API call that passes a
-    list or dict, and locals are the cheapest state Python has)."""
-    string, scalar, container = costs.string, costs.scalar, costs.container
-    item, entry = costs.item, costs.entry
-    memo: dict[int, int] = {}
-    active: set[int] = set()
-
-    def walk(v: Any, depth: int) -> int:
-        cls = v.__class__
-        if cls is str:
-            return string + (len(v) if v.isascii() else 4 * len(v))
-        if cls is int or cls is float or cls is bool or v is None:
-            return scalar
-        if cls is dict or cls is list or cls is tuple or isinstance(v, (dict, list, tuple)):
-            key = id(v)
-            size = memo.get(key)
-            if size is not None:
-                return size
-            if key in active:
-                raise ValueError("cannot pass a value that contains itself")
-            if depth >= MAX_DEPTH:
-                raise ValueError(f"cannot pass values nested deeper than {MAX_DEPTH} levels")
-            active.add(key)
-            depth += 1
-            if isinstance(v, dict):
-                size = container + entry * len(v)
-                for k, x in v.items():
-                    size += walk(k, depth) + walk(x, depth)
-                    if size > budget:
-                        raise _Over
-            else:
-                size = container + item * len(v)
-                for x in v:
-                    size += walk(x, depth)
-                    if size > budget:
-                        raise _Over
-            active.discard(key)
-            memo[key] = size
-            return size
-        if cls is bytes or cls is bytearray:
-            return string + len(v)
-        return container
-
-    return walk

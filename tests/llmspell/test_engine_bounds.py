@@ -22,7 +22,7 @@ import pytest
 
 from llmspell._exceptions import LimitExceeded, SpellInterrupted
 from llmspell.engines import Api, Limits, Namespace, ScriptFunction, engine_for, sync_api
-from llmspell.engines._bounds import HOST, LUA, measure
+from llmspell.engines._bounds import Tally, text_size
 
 pytestmark = pytest.mark.anyio
 
@@ -105,33 +105,16 @@ FINE = {"lua": "return 1 + 2", "js": "return 1 + 2", "tengo": "export 1 + 2"}
 # -- the counting core ----------------------------------------------------------------------
 
 
-def test_measure_counts_shared_structure_once_per_reference() -> None:
-    leaf = ["x" * 100]
-    shared = [leaf, leaf, leaf]
-    copied = [["x" * 100], ["x" * 100], ["x" * 100]]
-    assert measure(shared, 1 << 20, LIMITS) == measure(copied, 1 << 20, LIMITS)
-
-
-def test_measure_refuses_exponential_sharing_at_once() -> None:
-    value: list[Any] = []
-    for _ in range(60):
-        value = [value, value]
-    start = time.monotonic()
+def test_tally_stops_at_its_budget_with_the_memory_limit() -> None:
+    tally = Tally(100, LIMITS)
+    tally.add(60)
+    assert tally.used == 60
     with pytest.raises(LimitExceeded) as info:
-        measure(value, LIMITS.memory_bytes, LIMITS)
+        tally.add(41)
     assert info.value.limit == "memory"
     assert "reachable twice counts twice" in str(info.value)
-    assert time.monotonic() - start < HANG
-
-
-def test_measure_refuses_cycles_and_weighs_by_target() -> None:
-    loop: list[Any] = []
-    loop.append(loop)
-    with pytest.raises(ValueError, match="contains itself"):
-        measure(loop, 1 << 20, LIMITS)
-    strings = ["é" * 100] * 10  # not ASCII: up to 4 bytes a character
-    assert measure(strings, 1 << 20, LIMITS, LUA) >= 4000
-    assert measure(strings, 1 << 20, LIMITS, HOST) >= 4000
+    assert str(LIMITS.memory_bytes) in str(info.value)
+    assert text_size("abc") == 3 and text_size("é" * 100) == 400
 
 
 # -- shared structure going to the host ---------------------------------------------------

@@ -36,7 +36,7 @@ from lupa import lua54  # type: ignore[import-untyped]
 
 from ..._exceptions import LimitExceeded
 from .._base import HostObject, Limits, ScriptFunction, ScriptValue
-from .._bounds import HOST, LUA, Tally, measure, text_size, too_large, unbounded
+from .._bounds import HOST, LUA, Tally, text_size, too_large, unbounded
 
 MAX_DEPTH = 100
 """Deepest table nesting converted in either direction."""
@@ -271,10 +271,17 @@ class LuaConverter:
         return self._leaf(value, 0, set(), unbounded())
 
     def args_to_lua(self, args: tuple[ScriptValue, ...]) -> list[LuaObject]:
-        """Convert the arguments of a call into Lua, checked together against the heap."""
-        if len(args) > 1 and self._rt is not None:
-            self.make_room(measure(args, self._limits.memory_bytes, self._limits, LUA))
-        return [self.to_lua(a) for a in args]
+        """Convert the arguments of a call into Lua, checked together against the heap.
+
+        (Each table is built in the heap as it is converted, so the next one's check sees it;
+        strings are pushed later, with the call, so their sizes are checked together.)
+        """
+        out = [self.to_lua(a) for a in args]
+        if len(out) > 1:
+            pending = sum(len(v) for v in out if v.__class__ is bytes and len(v) >= SMALL)
+            if pending:
+                self.make_room(pending + LUA_STRING * len(out))
+        return out
 
     def room(self) -> int:
         """Bytes the heap can still take (after :data:`ROOM`)."""
