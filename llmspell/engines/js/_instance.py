@@ -217,9 +217,10 @@ class _JsInstance(ScriptInstance):
 
     def interrupt(self, reason: str = "interrupted") -> None:
         """End the run from outside (see :meth:`ScriptInstance.interrupt`): running script
-        code is stopped by the interrupt handler within a few thousand operations; a script
-        waiting for API calls ends at once when this is called on the event loop's thread
-        (otherwise at its next turn). The run raises :class:`SpellInterrupted`."""
+        code is stopped by the interrupt handler, its allocations failing until then (see
+        :func:`starve`); a script waiting for API calls ends at once when this is called on the
+        event loop's thread (otherwise at its next turn). The run raises
+        :class:`SpellInterrupted`."""
         if self._interrupt is not None or self._closed:
             return
         self._interrupt = reason
@@ -411,6 +412,9 @@ class _JsInstance(ScriptInstance):
             text = enter(bridge, 2, None)
         finally:
             self._cpu_used += time.thread_time() - start
+        if self._interrupt is not None:  # came during the turn, which ended all the same
+            self._ctx.set_memory_limit(self._limits.memory_bytes)
+            raise SpellInterrupted(self._interrupt)
         self._process(text)
 
     def _begin_js(self) -> float:
