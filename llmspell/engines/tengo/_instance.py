@@ -94,6 +94,7 @@ STEP_START = 64
 
 _CLOSURE_CODE = _calls.call_closure.__code__
 _NO_TALLY = unbounded()  # for numbers, which are not charged
+SMALL_STRING = 4096  # shorter strings are not charged on their own (far below any limit)
 
 
 class _EngineContext(Context):
@@ -203,14 +204,18 @@ class TengoInstance(ScriptInstance):
 
     def to_tengo(self, value: Any) -> Any:
         t = value.__class__
-        if t is int or t is bool or t is float or value is None:
+        if (t is str and len(value) < SMALL_STRING) or t is bool or t is float or value is None:
+            return value
+        if t is int:
             return to_tengo(value, self._host_map, self._unwrap, _NO_TALLY)
         return to_tengo(value, self._host_map, self._unwrap, Tally(self._budget, self._limits))
 
     def to_py(self, value: Any) -> Any:
         t = value.__class__
-        if t is int or t is bool or t is float or value is None:
+        if (t is str and len(value) < SMALL_STRING) or t is int or t is bool or t is float:
             return value
+        if value is None:
+            return None
         return to_py(value, self._wrap, Tally(self._budget, self._limits))
 
     def _wrap(self, fn: Closure) -> ScriptFunction:
