@@ -53,6 +53,9 @@ coroutine's stack, the call's own allocations)."""
 SMALL = 256
 """Strings shorter than this skip the heap check (:data:`ROOM` covers them)."""
 
+CHUNK = 1 << 16
+"""Bytes of strings a dict may add before its count is checked against the budget."""
+
 LIFT = 4096
 """Tables estimated at this size or more are built with the heap's limit lifted (see the
 module's docstring); smaller ones fit in :data:`ROOM` even if the estimate is off."""
@@ -198,28 +201,31 @@ class LuaConverter:
             raise ValueError(f"cannot pass tables nested deeper than {MAX_DEPTH} levels")
         seen[key] = _ACTIVE
         before = tally.left
-        tally.add(HOST_CONTAINER)
-        items: list[Any] = []
+        size = HOST_CONTAINER  # counted here, added to the tally before nested tables and
+        items: list[Any] = []  # every CHUNK bytes (a local is cheaper than the tally)
         mapping: dict[Any, Any] | None = None
         for k, v in table.items():
             cls = v.__class__
             if cls is bytes:
-                tally.left -= HOST_ENTRY + HOST_STRING + len(v)
+                size += HOST_ENTRY + HOST_STRING + len(v)
                 pv = v.decode("utf-8", "replace")
+                if size > CHUNK:
+                    tally.add(size)
+                    size = 0
             elif cls is int or cls is float or cls is bool:
-                tally.left -= HOST_ENTRY + HOST_SCALAR
+                size += HOST_ENTRY + HOST_SCALAR
                 pv = v
             else:
-                tally.left -= HOST_ENTRY
+                tally.add(size + HOST_ENTRY)
+                size = 0
                 pv = self._value_to_py(v, depth + 1, seen, tally)
-            if tally.left < 0:
-                raise tally.exceeded()
             if mapping is None:
                 if k.__class__ is int and k == len(items) + 1:
                     items.append(pv)
                     continue
                 mapping = {i: x for i, x in enumerate(items, 1)}
             mapping[_key_to_py(k)] = pv
+        tally.add(size)
         result: Any
         if mapping is None:
             result = items if items else {}
@@ -316,17 +322,33 @@ class LuaConverter:
         depth += 1
         try:
             if isinstance(value, dict):
-                try:
-                    keys = sum(map(len, value))  # str keys (the usual case), at C speed
-                except TypeError:
-                    keys = _keys_size(value)
-                if keys > 256:  # characters, not bytes: short keys stay inside ROOM
-                    keys *= 4
-                tally.left -= LUA_CONTAINER + (LUA_ENTRY + LUA_STRING) * len(value) + keys
+                size = LUA_CONTAINER + (LUA_ENTRY + LUA_STRING) * len(value)
+                out: dict[Any, Any] = {}
+                for k, v in value.items():
+                    key = _key_to_lua(k)
+                    if key.__class__ is bytes:
+                        size += len(key)
+                    cls = v.__class__
+                    if cls is str:  # (strings and numbers inline: the common leaves)
+                        v = v.encode("utf-8", "surrogatepass")
+                        size += LUA_STRING + len(v)
+                    elif cls is int:
+                        if not _INT_MIN <= v <= _INT_MAX:
+                            v = float(v)
+                    elif not (v is None or cls is bool or cls is float):
+                        tally.left -= size
+                        size = 0
+                        v = self._leaf(v, depth, active, tally)
+                    if size > CHUNK:
+                        tally.left -= size
+                        size = 0
+                        if tally.left < 0:
+                            raise tally.exceeded()
+                    out[key] = v
+                tally.left -= size
                 if tally.left < 0:
                     raise tally.exceeded()
-                leaf = self._leaf
-                return {_key_to_lua(k): leaf(v, depth, active, tally) for k, v in value.items()}
+                return out
             tally.left -= LUA_CONTAINER + LUA_ITEM * len(value)
             if tally.left < 0:
                 raise tally.exceeded()
@@ -369,11 +391,6 @@ class LuaConverter:
                 raise tally.exceeded()
             return bytes(value)
         raise TypeError(f"cannot pass a Python {cls.__name__} to a spell")
-
-
-def _keys_size(mapping: dict[Any, Any]) -> int:
-    """The characters of ``mapping``'s keys (as text, for keys that are not strings)."""
-    return sum(len(k) if isinstance(k, (str, bytes)) else len(str(k)) for k in mapping)
 
 
 def _key_to_py(key: Any) -> Any:
