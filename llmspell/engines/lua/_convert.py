@@ -21,10 +21,12 @@ Lua → Python:
 Python → Lua: ``None``, ``bool``, ``int`` (beyond 64 bits: float), ``float``, ``str`` (UTF-8),
 ``bytes`` (as is), ``list``/``tuple`` → sequence table, ``dict`` → table, :class:`HostObject`,
 this instance's :class:`ScriptFunction`. Anything else raises ``TypeError``. Before a table or
-a long string is built in the interpreter, its size is measured against what is left of the heap
-(``LimitExceeded("memory")`` when it does not fit) and the table is then built with the heap's
-limit lifted: an allocation failure there, outside Lua's protected calls, would abort the process
-(``PANIC: unprotected error in call to Lua API``) or leave lupa's lock held.
+a long string is built in the interpreter, its size is counted against what is left of the heap
+while the value is prepared (``LimitExceeded("memory")`` when it does not fit; a list or dict
+reachable twice becomes two tables and counts twice), and a big table is then built with the
+heap's limit lifted: an allocation failure there, outside Lua's protected calls, would abort the
+process (``PANIC: unprotected error in call to Lua API``) or, inside a synchronous API function,
+leave the GIL held by a thread that then waits for it (see :mod:`._instance`).
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ SMALL = 256
 """Strings shorter than this skip the heap check (:data:`ROOM` covers them)."""
 
 CHUNK = 1 << 16
-"""Bytes of strings a dict may add before its count is checked against the budget."""
+"""Bytes a table's strings may add up to before they are added to the tally (counting in a
+local is cheaper; nested tables add theirs first)."""
 
 LIFT = 4096
 """Tables estimated at this size or more are built with the heap's limit lifted (see the
