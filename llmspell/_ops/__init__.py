@@ -33,6 +33,8 @@ from ._metrics import Labels as Labels
 from ._metrics import MetricError as MetricError
 from ._metrics import SpellMetrics as SpellMetrics
 from ._operations import Operations as Operations
+from ._session import Session as Session
+from ._session import SessionLink as SessionLink
 from ._spell import OutputMeter as OutputMeter
 from ._spell import RunRequest as RunRequest
 from ._spell import RunResult as RunResult
