@@ -297,4 +297,4 @@ def _spell_metrics(observability: Observer | None) -> SpellMetrics | None:
     return metrics
 
 
-__all__ = ["RunResult", "Runtime", "SpellSource", "open_runtime"]
+__all__ = ["RunResult", "Runtime", "Session", "SpellSource", "open_runtime"]

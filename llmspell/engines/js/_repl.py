@@ -143,7 +143,10 @@ def async_bodies(source: str) -> list[str]:
         return "".join(parts)
 
     bodies: list[str] = []
+    declared = {a for a, _ in removed}  # a declaration's value is not the input's (as in Node)
     for boundary in [*reversed(boundaries), offsets[0]][:_MAX_CANDIDATES]:
+        if boundary in declared:
+            break
         tail = render(boundary, len(source)).rstrip().rstrip(";")
         if tail:
             bodies.append(f"{render(0, boundary)};return ({tail}\n);")
