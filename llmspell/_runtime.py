@@ -176,6 +176,7 @@ class Runtime:
             known = ", ".join(sorted(extensions))
             raise ConfigError(f"unknown engine {engine!r} (known: {known})")
         spell = SpellSource("", f"repl{extensions[engine]}")
+        error: Exception | None = None
         async with anyio.create_task_group() as tg:
 
             async def start(link: SessionLink) -> None:
@@ -201,8 +202,12 @@ class Runtime:
             try:
                 await session.start()
                 yield session
+            except Exception as exc:  # re-raised below, not wrapped in an ExceptionGroup
+                error = exc
             finally:
                 session.close()
+        if error is not None:
+            raise error
 
 
 @asynccontextmanager
