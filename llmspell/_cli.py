@@ -17,7 +17,7 @@ import sys
 import threading
 from typing import Any, NoReturn, TextIO
 
-from . import __version__, _cli_events, _cli_observe, _cli_repl, _cli_serve
+from . import __version__, _cli_events, _cli_observe, _cli_repl, _cli_serve, _cli_types
 from ._cli_common import CONFIG_HELP, add_run_flags, run_permissions, run_settings
 from ._cli_common import params as _params
 from ._cli_state import add_state_parser, open_existing_store, state_command
@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", nargs="+", help="spell files")
 
     _cli_repl.add_parser(sub)
+    _cli_types.add_parser(sub)
 
     add_state_parser(sub)
     _cli_events.add_parser(sub)
@@ -332,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         "workflows": _cmd_workflows,
         "serve": _cmd_serve,
         "repl": _cmd_repl,
+        "types": _cli_types.run,
     }
     if args.command is None:
         _parser().print_help()
