@@ -141,7 +141,15 @@ STEP_FN = fn(ANY, p("input", ANY), p("outputs", TABLE))
 
 SHAPES: tuple[Shape, ...] = (
     Shape(
-        "Message", "One message of a conversation.", (_req("role", STRING), _req("content", ANY))
+        "Message",
+        "One message of a conversation (OpenAI's format).",
+        (
+            _req("role", STRING),
+            _req("content", ANY),
+            _opt("tool_calls", list_of(ANY), "an assistant's tool calls"),
+            _opt("tool_call_id", STRING, "which call a tool message answers"),
+            _opt("name", STRING),
+        ),
     ),
     Shape(
         "Usage",

@@ -2,10 +2,15 @@
 
 declare namespace llmspell {
 
-  /** One message of a conversation. */
+  /** One message of a conversation (OpenAI's format). */
   interface Message {
     role: string;
     content: any;
+    /** an assistant's tool calls */
+    tool_calls?: any[];
+    /** which call a tool message answers */
+    tool_call_id?: string;
+    name?: string;
   }
 
   /** Tokens an LLM call used. */
