@@ -98,13 +98,13 @@ class Session:
     async def evaluate(self, source: str) -> ScriptValue:
         """Evaluate one input; return its value. Raises what
         :meth:`ScriptInstance.evaluate` raises (:class:`IncompleteInput` for an input that
-        stops mid-statement) and reports first an error a handler ended with since the last
-        input (:class:`LimitExceeded` inside an ``events.on`` handler, say)."""
+        stops mid-statement). A limit a handler hit since the last input (which would end a
+        run) is told to ``notice`` first; the input then runs with the limit cleared."""
         link = await self._current()
         assert link.instance is not None and link.context is not None
         fatal, link.context.fatal = link.context.fatal, None
         if fatal is not None:
-            raise fatal
+            self._notice(f"an event handler failed: {fatal}")
         self.inputs += 1
         return await link.instance.evaluate(source, "stdin")
 

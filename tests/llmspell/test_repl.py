@@ -260,3 +260,43 @@ async def test_incomplete_inputs_are_told_apart_from_wrong_ones() -> None:
                     with pytest.raises(SpellSyntaxError) as caught:
                         await session.evaluate(source)
                     assert not isinstance(caught.value, IncompleteInput), source
+
+
+@pytest.mark.anyio
+async def test_a_handler_over_its_limit_is_told_and_the_session_goes_on() -> None:
+    import anyio
+
+    from llmspell import Limits, open_runtime
+
+    notices: list[str] = []
+    async with open_runtime(state=":memory:", limits=Limits(cpu_seconds=0.3)) as runtime:
+        async with runtime.open_session(
+            "lua", output=lambda text: None, notice=notices.append
+        ) as session:
+            await session.evaluate('events.on("spin", function() while true do end end)')
+            await session.evaluate('events.emit("spin", {})')
+            await anyio.wait_all_tasks_blocked()  # the handler has run (and hit the limit)
+            assert await session.evaluate("6 * 7") == 42
+            assert notices == [
+                "an event handler failed: cpu limit exceeded: "
+                "the spell used more than 0.3 s of CPU time"
+            ]
+            assert await session.evaluate("2 + 2") == 4  # told once
+
+
+@pytest.mark.anyio
+async def test_a_js_input_over_its_limit_gets_a_fresh_session_and_says_so() -> None:
+    from llmspell import LimitExceeded, Limits, open_runtime
+
+    notices: list[str] = []
+    async with open_runtime(state=":memory:", limits=Limits(cpu_seconds=0.3)) as runtime:
+        async with runtime.open_session("js", output=lambda t: None, notice=notices.append) as s:
+            await s.evaluate("var kept = 1")
+            with pytest.raises(LimitExceeded, match="cpu limit exceeded"):
+                await s.evaluate("for (;;) {}")
+            assert notices == []
+            assert await s.evaluate("typeof kept") == "undefined"
+            assert notices == [
+                "the session was restarted after that error: earlier definitions are gone"
+            ]
+            assert s.restarts == 1
