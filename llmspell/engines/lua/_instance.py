@@ -382,8 +382,10 @@ class LuaInstance(ScriptInstance):
         raise error
 
     def interrupt(self) -> None:
-        """Stop the running input at the count hook's next check (thread-safe: one store)."""
-        if self._limit is None:
+        """Stop the running input at the count hook's next check (thread-safe: one store).
+        Lua that is not running (an input waiting on an API call) is left alone: the caller
+        cancels the wait."""
+        if self._busy and self._limit is None:
             self._limit = limit_exceeded("interrupt", self._limits)
 
     def statistics(self) -> InstanceStatistics:
