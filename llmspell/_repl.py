@@ -15,10 +15,12 @@ loop waits for a line in the main thread, where ``readline`` edits it and Ctrl-C
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TextIO
 
@@ -54,6 +56,25 @@ def _opaque(value: Any) -> str:
     if isinstance(value, ScriptFunction):
         return "<function>"
     return f"<{type(value).__name__}>"
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT waits meanwhile: threads started in the block never take it, so that Ctrl-C
+    reaches the main thread; one that comes during the block is raised right after it.
+
+    A signal goes to any thread that does not block it; delivered to the event loop's thread,
+    it would set Python's flag but not interrupt the main thread's wait for a line, and Ctrl-C
+    would seem lost. Threads inherit the mask of the thread that starts them.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 class _Input:
@@ -105,7 +126,9 @@ class Repl:
         """Run until Ctrl-D or ``.exit``; returns the exit status."""
         readline = self._start_history() if self.interactive else None
         try:
-            with anyio.from_thread.start_blocking_portal() as portal:
+            with contextlib.ExitStack() as stack:
+                with _sigint_blocked():  # while the loop's thread starts (see there)
+                    portal = stack.enter_context(anyio.from_thread.start_blocking_portal())
                 with portal.wrap_async_context_manager(self._open_session()) as session:
                     if self.interactive:
                         print(
@@ -138,7 +161,11 @@ class Repl:
             if not lines and not line.strip():
                 continue
             lines.append(line)
-            if self._evaluate(portal, session, "\n".join(lines)):
+            try:
+                if self._evaluate(portal, session, "\n".join(lines)):
+                    lines.clear()
+            except KeyboardInterrupt:  # between two steps of an input: it is over anyway
+                print("interrupted", file=self.err, flush=True)
                 lines.clear()
 
     def _read(self, prompt: str) -> str:
@@ -154,9 +181,12 @@ class Repl:
     ) -> bool:
         """Evaluate and print; False when the input is incomplete (read on)."""
         current = _Input(session, source)
-        future = portal.start_task_soon(current.run)
         try:
             try:
+                # A Ctrl-C while the input is being handed over waits until it is (the loop's
+                # thread may start running it before this thread hears back).
+                with _sigint_blocked():
+                    future = portal.start_task_soon(current.run)
                 done, value = future.result()
             except KeyboardInterrupt:
                 session.interrupt()  # running code stops at the engine's next check
