@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import subprocess
 
 import pytest
@@ -107,15 +108,51 @@ async def test_the_table_and_the_real_api_objects_agree() -> None:
             assert arity(real)[1] == _most(fn), f"{type_name}.{name}"
 
 
+# DESIGN, "Engines": calls that wait return Promises; calls that only build or register return
+# their value directly.
+_DIRECT = {
+    "LlmNamespace": ["agent"],
+    "ToolsNamespace": ["register"],
+    "EventsNamespace": ["on", "once", "off"],
+    "HooksNamespace": ["register", "unregister"],
+    "StateNamespace": ["scope", "create"],
+    "WorkflowNamespace": ["create"],
+    "Workflow": ["addStep"],
+    "JsonNamespace": ["encode", "decode"],
+    "LogNamespace": ["debug", "info", "warn", "error"],
+    "MetricsNamespace": ["inc", "observe", "set", "record"],
+}
+_WAITING = {
+    "LlmNamespace": ["complete", "stream"],
+    "Agent": ["run"],
+    "ToolsNamespace": ["call"],
+    "StateNamespace": ["get", "set", "delete", "keys", "update"],
+    "State": ["get", "set", "delete", "keys", "update"],
+    "Workflow": ["run"],
+    "EventsNamespace": ["wait"],
+}
+
+
+def _methods(text: str) -> dict[str, dict[str, str]]:
+    """interface → method → its result type, read off the generated d.ts."""
+    found: dict[str, dict[str, str]] = {}
+    for block in re.finditer(r"interface (\w+)[^{]*\{(.*?)\n  \}", text, re.DOTALL):
+        methods = found.setdefault(block.group(1), {})
+        for m in re.finditer(r"^    (\w+)\(.*\): (.+);$", block.group(2), re.MULTILINE):
+            methods[m.group(1)] = m.group(2)
+    return found
+
+
 def test_js_calls_that_build_or_register_return_values_not_promises() -> None:
-    text = typescript()
-    # pinned by DESIGN: these return their value directly, the waiting ones a Promise
-    assert "agent(config: llmspell.AgentConfig): llmspell.Agent;" in text
-    assert "on(pattern: string, handler: (event: any, topic: string) => any): string;" in text
-    assert "addStep(step: llmspell.StepSpec): llmspell.Workflow;" in text
-    assert "complete(request: string | llmspell.LlmRequest): Promise<llmspell.LlmResponse>;" in text
-    assert "run(input: any): Promise<any>;" in text
-    assert "declare function sleep(seconds: number): Promise<void>;" in text
+    methods = _methods(typescript())
+    for interface, names in _DIRECT.items():
+        for name in names:
+            assert not methods[interface][name].startswith("Promise<"), f"{interface}.{name}"
+    for interface, names in _WAITING.items():
+        for name in names:
+            assert methods[interface][name].startswith("Promise<"), f"{interface}.{name}"
+    assert "readonly global: llmspell.State;" in typescript()  # state.global: a value
+    assert "declare function sleep(seconds: number): Promise<void>;" in typescript()
 
 
 def test_the_lua_annotations_are_lua() -> None:
