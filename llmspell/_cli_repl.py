@@ -24,7 +24,9 @@ def add_parser(sub: Any) -> None:
         "--timeout apply to each input.",
     )
     engine = repl.add_mutually_exclusive_group()
-    engine.add_argument("--lua", dest="engine", action="store_const", const="lua")
+    engine.add_argument(
+        "--lua", dest="engine", action="store_const", const="lua", help="Lua (the default)"
+    )
     engine.add_argument(
         "--js", dest="engine", action="store_const", const="javascript", help="JavaScript"
     )

@@ -330,3 +330,18 @@ async def test_a_js_input_over_its_limit_gets_a_fresh_session_and_says_so() -> N
                 "the session was restarted after that error: earlier definitions are gone"
             ]
             assert s.restarts == 1
+
+
+def test_repl_flags_are_run_flags_parsed_alike(capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from llmspell._cli import main
+
+    spell = tmp_path / "x.lua"
+    spell.write_text("return 1")
+    for flags, message in [
+        (["--cpu-seconds", "0"], "--cpu-seconds: must be positive"),
+        (["--allow", "bogus"], "bogus"),
+        (["-p", "novalue"], "expected KEY=VALUE"),
+    ]:
+        for command in (["run", str(spell)], ["repl"]):
+            assert main([*command, *flags]) == 2, (command, flags)
+            assert message in capsys.readouterr().err, (command, flags)
