@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from llmspell._exceptions import IncompleteInput, SpellSyntaxError
+from llmspell import IncompleteInput, SpellSyntaxError
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")
 
