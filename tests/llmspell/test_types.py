@@ -247,3 +247,11 @@ def test_misspelt_calls_and_wrong_arguments_fail(tsc: pathlib.Path, tmp_path: pa
         "return (await wf.run({})).status + t;\n"
     }
     assert _check(tsc, tmp_path, good) == ""
+
+
+def test_without_npm_the_check_says_how_to_get_it(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(_typescript, "PREFIX", tmp_path / "typescript")
+    monkeypatch.setattr(_typescript.shutil, "which", lambda name: None)
+    found = _typescript.ensure()
+    assert isinstance(found, str)
+    assert "apt-get install nodejs npm" in found and _typescript.TYPESCRIPT_VERSION in found
