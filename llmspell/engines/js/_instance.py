@@ -235,7 +235,7 @@ class _JsInstance(ScriptInstance):
         self._next_invocation += 1
         waiter = _Waiter(self._new_deadline(), self._new_event())
         self._add_waiter(invocation, waiter)
-        self._post(f"[5,{invocation},{kind},{dumps(sources)}]")
+        self._post(f"[5,{invocation},{kind},{dumps(sources)},{dumps(self._filename)}]")
         return await self._wait(invocation, waiter)
 
     @property

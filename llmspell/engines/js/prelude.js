@@ -13,7 +13,8 @@
 //   args]`` invokes script function ``fid``; ``[2]`` starts the spell (invocation 0);
 //   ``[3, fid, n]`` releases a function the host no longer holds; ``[4]`` asks for every
 //   rejection still unhandled to be reported now (the host has nothing else to run);
-//   ``[5, inv, kind, sources]`` runs a REPL input as invocation ``inv``: kind 0 the script
+//   ``[5, inv, kind, sources, file]`` runs a REPL input (stack frames then name ``file``) as
+//   invocation ``inv``: kind 0 the script
 //   ``sources[0]`` (indirect eval: its declarations stay global, its completion value is the
 //   result), kind 1 the first of ``sources`` that compiles as an async function body.
 // * ``bridge(2)`` returns everything queued since the last call, as JSON:
@@ -356,7 +357,7 @@ function bridge(kind, text) {
         case 2: invoke(0, mainFn, []); break;
         case 3: release(m[1], m[2]); break;
         case 4: flushAll = true; break;
-        case 5: evaluate(m[1], m[2], m[3]); break;
+        case 5: FILE = m[4]; evaluate(m[1], m[2], m[3]); break;
       }
     }
     return '';
