@@ -345,3 +345,20 @@ def test_repl_flags_are_run_flags_parsed_alike(capsys, tmp_path) -> None:  # typ
         for command in (["run", str(spell)], ["repl"]):
             assert main([*command, *flags]) == 2, (command, flags)
             assert message in capsys.readouterr().err, (command, flags)
+
+
+@pytest.mark.anyio
+async def test_errors_name_the_input_and_its_line_in_both_engines() -> None:
+    from llmspell import SpellRuntimeError, open_runtime
+
+    async with open_runtime(state=":memory:") as runtime:
+        for engine, define, call in [
+            ("lua", "function boom(x)\n  return x.y.z\nend", "boom({})"),
+            ("js", "function boom(x) {\n  return x.y.z\n}", "boom({})"),
+        ]:
+            async with runtime.open_session(engine, output=lambda text: None) as session:
+                await session.evaluate(define)
+                with pytest.raises(SpellRuntimeError) as caught:
+                    await session.evaluate(call)
+                assert str(caught.value).startswith("stdin:2: "), engine
+                assert "stdin:2" in caught.value.traceback and "repl." not in caught.value.traceback
