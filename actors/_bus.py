@@ -70,7 +70,7 @@ from ._subscription import (
     Subscription,
     SubscriptionStatistics,
 )
-from ._topics import TopicIndex, split_topic
+from ._topics import TopicIndex, split_pattern, split_topic
 
 __all__ = ["BusStatistics", "EventBus"]
 
@@ -732,6 +732,9 @@ class EventBus:
             SystemClosedError: the bus is not open.
         """
         if self._backend is not None:
+            split_pattern(pattern)
+            if not isinstance(since, int) or isinstance(since, bool) or since < 0:
+                raise ValueError(f"since must be a sequence number (an int >= 0), not {since!r}")
             if self._state is _NEW or self._state is _CLOSED:
                 raise self._closed_error()
             return self._backend.replay(pattern, since)
