@@ -66,7 +66,7 @@ from nats.js.api import (
 from ._subscription import Event
 from ._topics import split_pattern, split_topic
 
-__all__ = ["NatsBackend"]
+__all__ = ["NatsBackend", "queue_consumer_name"]
 
 _log = logging.getLogger("actors.nats")
 
@@ -377,8 +377,7 @@ class NatsBackend:
             config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
             config.opt_start_seq = since + 1
         if queue is not None:
-            digest = hashlib.sha1(pattern.encode(), usedforsecurity=False).hexdigest()[:10]
-            durable = f"{queue}_{digest}"
+            durable = queue_consumer_name(queue, pattern)
             config.durable_name = config.name = durable
             try:
                 await js.consumer_info(self.stream, durable)
@@ -458,6 +457,12 @@ class NatsBackend:
 
 
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+def queue_consumer_name(queue: str, pattern: str) -> str:
+    """The durable JetStream consumer shared by the subscriptions of ``queue`` on ``pattern``."""
+    digest = hashlib.sha1(pattern.encode(), usedforsecurity=False).hexdigest()[:10]
+    return f"{queue}_{digest}"
 
 
 def _encode_headers(topic: str, headers: Mapping[str, str]) -> dict[str, str]:
