@@ -39,6 +39,7 @@ How the bus maps onto JetStream (nats-py, asyncio only):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -289,10 +290,15 @@ class NatsBackend:
         self._js = None
         if nc is not None and not nc.is_closed:
             try:
-                await nc.drain()
-            except Exception as exc:
-                _log.debug("draining the NATS connection failed: %r", exc)
-                await nc.close()
+                if nc.is_connected:
+                    await nc.drain()
+                else:
+                    await nc.close()
+            except Exception as exc:  # the connection went down meanwhile: nothing to flush
+                _log.debug("closing the NATS connection failed: %r", exc)
+                if not nc.is_closed:
+                    with contextlib.suppress(Exception):
+                        await nc.close()
 
     async def _wait_up(self, deadline: float) -> None:
         up = self._up
@@ -558,10 +564,16 @@ class NatsConsumer:
             pass
 
     async def pending(self) -> int:
-        info = await self._psub.consumer_info()
+        try:
+            info = await self._psub.consumer_info()
+        except nats.js.errors.NotFoundError:
+            await self._recreate()  # lost (server restarted without it): nothing pending here
+            return 0
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
     async def close(self) -> None:
+        if not self._backend.connected:  # the server removes an unnamed consumer when idle
+            return
         js = self._backend._js
         try:
             await self._psub.unsubscribe()
