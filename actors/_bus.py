@@ -158,6 +158,7 @@ class EventBus:
         self._last_seq = 0  # the highest sequence number this bus published (backend)
         self._dead = self._publish_failed = 0
         self._groups: dict[tuple[str, str], QueueGroup] = {}
+        self._remote_index: TopicIndex[RemoteSubscription] = TopicIndex()  # for flush
         self._remote_waiters: set[anyio.Event] = set()
         self._log = event_log
         self._writer: LogWriter | None = None
@@ -274,9 +275,10 @@ class EventBus:
         """Wait until this bus's subscriptions (or the given ones) have handled every event
         published through this bus so far, those their handlers publish meanwhile included.
 
-        With a backend, events of other processes that match are handled too; on the local
-        bus it waits until no queue holds an event and no handler is busy. Wrap it in a cancel
-        scope (``anyio.fail_after``) to bound the wait.
+        With a backend: until each such event is acknowledged by the subscription (or, for a
+        queue group, by whichever member took it, in any process); on the local bus: until no
+        queue holds an event and no handler is busy. Wrap it in a cancel scope
+        (``anyio.fail_after``) to bound the wait.
         """
         if self._backend is None:
             await self._drain_local(None if subscriptions is None else list(subscriptions))
@@ -296,7 +298,7 @@ class EventBus:
                     "the delivery of the events it published"
                 )
                 return
-            if all([await s._caught_up(target) for s in remote]):
+            if all([await s._caught_up() for s in remote]):
                 if self._last_seq == target and not self._outbox and not self._sending:
                     return
                 continue  # handlers published more: wait for those too
@@ -456,6 +458,7 @@ class EventBus:
             group=queue,
         )  # fmt: skip
         self._subs[id(sub)] = sub
+        self._remote_index.add(pattern, sub)
         self._pending_subs += 1
         if self._state is not _NEW:
             self._start(sub)
@@ -503,6 +506,8 @@ class EventBus:
         return sub
 
     def _remove(self, sub: Subscription) -> None:
+        if isinstance(sub, RemoteSubscription):
+            self._remote_index.remove(sub.pattern, sub)
         group = sub._sharing
         if group is not None:
             if sub in group._members:
@@ -577,6 +582,9 @@ class EventBus:
         seq = await backend.publish(topic, payload, _NO_HEADERS if headers is None else headers)
         if seq > self._last_seq:
             self._last_seq = seq
+        for sub in self._remote_index.lookup(topic):
+            if seq > sub._expect:
+                sub._expect = seq
         return seq
 
     def _queue_out(

@@ -463,6 +463,7 @@ class NatsBackend:
 
 
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+_EVERYTHING = 2**63 - 1
 
 
 def queue_consumer_name(queue: str, pattern: str) -> str:
@@ -563,13 +564,14 @@ class NatsConsumer:
         except nats.js.errors.BadRequestError:
             pass
 
-    async def pending(self) -> int:
+    async def settled_through(self) -> int:
         try:
             info = await self._psub.consumer_info()
         except nats.js.errors.NotFoundError:
-            await self._recreate()  # lost (server restarted without it): nothing pending here
-            return 0
-        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+            await self._recreate()  # lost (server restarted without it): nothing to wait for
+            return _EVERYTHING
+        floor = info.ack_floor.stream_seq if info.ack_floor else 0
+        return int(floor)
 
     async def close(self) -> None:
         if not self._backend.connected:  # the server removes an unnamed consumer when idle
