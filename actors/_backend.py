@@ -286,6 +286,11 @@ class RemoteSubscription(Subscription):
                 del held[0]
                 if self._once and self._result is not None:
                     self.cancel()
+            for delivery in held:  # cancelled: hand them back now, not after the ack wait
+                try:
+                    await delivery.nak(0)
+                except Exception as exc:
+                    _log.debug("bus subscriber %r: nak failed: %r", self.name, exc)
             self._held = []
             bus._changed()
 
