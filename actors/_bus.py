@@ -508,6 +508,9 @@ class EventBus:
     def _remove(self, sub: Subscription) -> None:
         if isinstance(sub, RemoteSubscription):
             self._remote_index.remove(sub.pattern, sub)
+            if not sub._running and not sub._ready.is_set():  # cancelled before it started
+                sub._ready.set()
+                self._subscribed()
         group = sub._sharing
         if group is not None:
             if sub in group._members:

@@ -231,6 +231,20 @@ async def test_in_progress_keeps_a_long_handler_s_event_from_redelivery(
     assert handled == ["slow"]  # never redelivered to the idle member
 
 
+async def test_a_subscription_cancelled_before_the_bus_starts_is_forgotten(
+    nats_server: NatsServer,
+) -> None:
+    seen: list[int] = []
+    bus = EventBus(backend=backend(nats_server))
+    bus.subscribe("a", lambda e: seen.append(-1)).cancel()
+    bus.subscribe("a", lambda e: seen.append(e.payload))
+    with anyio.fail_after(20):  # hang detection: publish waits only for live consumers
+        async with bus:
+            await bus.publish("a", 1)
+            await bus.flush()
+    assert seen == [1]
+
+
 async def test_republishing_a_message_id_is_stored_once(nats_server: NatsServer) -> None:
     seen: list[Event] = []
     async with EventBus(backend=backend(nats_server)) as bus:
