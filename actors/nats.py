@@ -366,8 +366,7 @@ class NatsBackend:
     ) -> NatsConsumer:
         """A pull consumer of ``pattern`` (see the class docstring)."""
         split_pattern(pattern)
-        js = self._js
-        if js is None:
+        if self._nc is None:
             raise ConnectionError(f"the NATS backend ({self.url}) is not open")
         config = ConsumerConfig(
             ack_policy=AckPolicy.EXPLICIT,
@@ -383,23 +382,45 @@ class NatsBackend:
             config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
             config.opt_start_seq = since + 1
         if queue is not None:
-            durable = queue_consumer_name(queue, pattern)
-            config.durable_name = config.name = durable
-            try:
-                await js.consumer_info(self.stream, durable)
-            except nats.js.errors.NotFoundError:
-                try:
-                    await js.add_consumer(self.stream, config)
-                except nats.js.errors.BadRequestError:  # created meanwhile by another member
-                    await js.consumer_info(self.stream, durable)
-            cname = durable
+            cname = config.durable_name = config.name = queue_consumer_name(queue, pattern)
         else:
-            cname = uuid.uuid4().hex
-            config.name = cname
+            cname = config.name = uuid.uuid4().hex
             config.inactive_threshold = self._inactive
+        # while the connection is down, wait for it (within publish_timeout), as publish does
+        deadline = time.monotonic() + self._publish_timeout
+        while True:
+            await self._wait_up(deadline)
+            js = self._js
+            if js is None:
+                raise ConnectionError(f"the NATS backend ({self.url}) is closed")
+            try:
+                await self._add_consumer(js, config, shared=queue is not None)
+                psub = await js.pull_subscribe_bind(consumer=cname, stream=self.stream)
+            except _RETRY as exc:
+                if time.monotonic() >= deadline:
+                    raise ConnectionError(
+                        f"NATS at {self.url} did not create the consumer of {pattern!r} "
+                        f"within {self._publish_timeout} s: {type(exc).__name__}"
+                    ) from exc
+                await anyio.sleep(0.05)
+                continue
+            return NatsConsumer(self, psub, cname, config, durable=queue is not None, name=name)
+
+    async def _add_consumer(
+        self, js: JetStreamContext, config: ConsumerConfig, *, shared: bool
+    ) -> None:
+        """Create the consumer; a shared (queue) one is reused if it exists already."""
+        if not shared:
             await js.add_consumer(self.stream, config)
-        psub = await js.pull_subscribe_bind(consumer=cname, stream=self.stream)
-        return NatsConsumer(self, psub, cname, config, durable=queue is not None, name=name)
+            return
+        assert config.name is not None
+        try:
+            await js.consumer_info(self.stream, config.name)
+        except nats.js.errors.NotFoundError:
+            try:
+                await js.add_consumer(self.stream, config)
+            except nats.js.errors.BadRequestError:  # created meanwhile by another member
+                await js.consumer_info(self.stream, config.name)
 
     def _event(self, msg: Msg) -> Event:
         meta = msg.metadata

@@ -350,6 +350,21 @@ async def test_publishes_wait_for_a_lost_server_within_bounds(nats_server: NatsS
         assert await bus.publish("up", 2) > 0
 
 
+@pytest.mark.slow
+async def test_subscribing_while_the_server_is_down_waits_for_it(nats_server: NatsServer) -> None:
+    seen: list[int] = []
+    nats = backend(nats_server, reconnect_wait=0.1, publish_timeout=30)
+    async with EventBus(backend=nats) as bus:
+        await anyio.to_thread.run_sync(nats_server.stop)
+        await until(lambda: not bus.connected)
+        bus.subscribe("later", lambda e: seen.append(e.payload))
+        await anyio.sleep(0.3)  # its consumer cannot be made yet
+        await anyio.to_thread.run_sync(nats_server.start)
+        await bus.publish("later", 1)  # after the consumer exists
+        await bus.flush()
+    assert seen == [1]
+
+
 def test_trio_is_refused_with_a_clear_error(nats_server: NatsServer) -> None:
     async def main() -> None:
         async with EventBus(backend=NatsBackend(nats_server.url)):
