@@ -261,7 +261,7 @@ class EventBus:
     async def _drain(self) -> None:
         """Wait until every queue is empty, every handler idle and no publisher blocked."""
         while self._busy() or any(sub._busy() for sub in self._subs.values()):
-            changed = self._on_change = self._new_event()
+            changed = self._change_event()
             await changed.wait()
         if self._backend is not None:
             # events published through this bus are handled by its subscriptions before it
@@ -286,7 +286,7 @@ class EventBus:
         chosen = None if subscriptions is None else list(subscriptions)
         while True:
             while self._outbox or self._sending:
-                changed = self._on_change = self._new_event()
+                changed = self._change_event()
                 await changed.wait()
             await self._wait_subscribed()
             target = self._last_seq
@@ -308,7 +308,7 @@ class EventBus:
         while self._busy() or any(
             sub._busy() for sub in (self._subs.values() if subs is None else subs)
         ):
-            changed = self._on_change = self._new_event()
+            changed = self._change_event()
             await changed.wait()
 
     def _shutdown(self, tg: TaskGroup) -> None:
@@ -322,6 +322,13 @@ class EventBus:
         for sub in list(self._subs.values()):
             sub._wake_publishers()
         tg.cancel_scope.cancel()
+
+    def _change_event(self) -> anyio.Event:
+        """The event the next change sets, shared by everyone waiting for one (drain, flush)."""
+        changed = self._on_change
+        if changed is None:
+            changed = self._on_change = self._new_event()
+        return changed
 
     def _changed(self) -> None:
         changed = self._on_change
