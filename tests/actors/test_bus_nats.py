@@ -245,6 +245,25 @@ async def test_a_subscription_cancelled_before_the_bus_starts_is_forgotten(
     assert seen == [1]
 
 
+@pytest.mark.parametrize("queue", [None, "keep"])
+async def test_a_consumer_the_server_lost_is_made_again_without_losing_events(
+    nats_server: NatsServer, queue: str | None
+) -> None:
+    seen: list[int] = []
+    nats = backend(nats_server)
+    async with EventBus(backend=nats) as bus:
+        sub = bus.subscribe("lost.x", lambda e: seen.append(e.payload), queue=queue)
+        await bus.publish("lost.x", 1)
+        await bus.flush()
+        consumer = sub._consumer  # type: ignore[attr-defined]
+        await nats._js.delete_consumer(nats.stream, consumer.consumer_name)  # as the server may
+        await bus.publish("lost.x", 2)  # published while the consumer is gone
+        await bus.publish("lost.x", 3)
+        with anyio.fail_after(20):
+            await bus.flush()
+    assert seen == [1, 2, 3]
+
+
 async def test_republishing_a_message_id_is_stored_once(nats_server: NatsServer) -> None:
     seen: list[Event] = []
     async with EventBus(backend=backend(nats_server)) as bus:
