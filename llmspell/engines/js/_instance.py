@@ -17,11 +17,13 @@ import anyio.lowlevel
 import quickjs  # type: ignore[import-untyped]
 
 from ..._exceptions import (
+    IncompleteInput,
     LimitExceeded,
     SpellClosedError,
     SpellError,
     SpellInterrupted,
     SpellRuntimeError,
+    SpellSyntaxError,
 )
 from .._base import (
     Api,
@@ -50,6 +52,7 @@ from ._errors import (
 from ._interrupt import attach, detach, starve
 from ._plan import bind, plans
 from ._prelude import LINE_PAD, PRELUDE
+from ._repl import async_bodies, is_incomplete, script_source
 from ._workers import Job, Workers
 
 logger = logging.getLogger("llmspell.engines.js")
@@ -214,6 +217,47 @@ class _JsInstance(ScriptInstance):
         self._add_waiter(0, waiter)
         self._post("[2]")
         return await self._wait(0, waiter)
+
+    async def evaluate(self, source: str, chunk: str) -> ScriptValue:
+        """Run a REPL input (see :meth:`ScriptInstance.evaluate` and :mod:`._repl`): as a
+        global script, or, when it awaits, as an async function body. A limit it hits ends
+        the instance (QuickJS's state after an interrupt is not to be trusted):
+        :attr:`usable` turns False."""
+        self._check_usable()
+        self._interrupt = None  # (one that came while the previous input waited ended it)
+        self._cpu_used = 0.0
+        self._filename = chunk  # what errors of this input (and later) name
+        try:
+            return await self._evaluate(0, ["\n" * SKIP + script_source(source)])
+        except SpellRuntimeError as exc:
+            error = _syntax(exc, chunk, source)
+            if error is None:
+                raise
+        if isinstance(error, IncompleteInput):
+            raise error
+        bodies = async_bodies(source)
+        if not bodies:
+            raise error
+        try:
+            return await self._evaluate(1, ["\n" * LINE_PAD + body for body in bodies])
+        except SpellRuntimeError as exc:
+            error = _syntax(exc, chunk, source)
+            if error is None:
+                raise
+        raise error
+
+    async def _evaluate(self, kind: int, sources: list[str]) -> ScriptValue:
+        invocation = self._next_invocation
+        self._next_invocation += 1
+        waiter = _Waiter(self._new_deadline(), self._new_event())
+        self._add_waiter(invocation, waiter)
+        self._post(f"[5,{invocation},{kind},{dumps(sources)},{dumps(self._filename)}]")
+        return await self._wait(invocation, waiter)
+
+    @property
+    def usable(self) -> bool:
+        """False once the instance was closed or a limit ended it."""
+        return not self._closed and self._fatal is None
 
     def interrupt(self, reason: str = "interrupted") -> None:
         """End the run from outside (see :meth:`ScriptInstance.interrupt`): running script
@@ -617,6 +661,15 @@ class _JsInstance(ScriptInstance):
 
     def _script_error(self, info: dict[str, Any], prefix: str = "") -> SpellError:
         return script_error(info, self._filename, self._limits, prefix, self._source)
+
+
+def _syntax(exc: SpellRuntimeError, chunk: str, source: str) -> SpellSyntaxError | None:
+    """The syntax error a REPL input's ``exc`` is (None if it is another error)."""
+    if not exc.message.startswith("SyntaxError: "):
+        return None
+    message = exc.message.removeprefix("SyntaxError: ")
+    kind = IncompleteInput if is_incomplete(message, source) else SpellSyntaxError
+    return kind(chunk, exc.line, message)
 
 
 @contextlib.asynccontextmanager

@@ -60,6 +60,7 @@ import anyio
 from lupa import lua54  # type: ignore[import-untyped]
 
 from ..._exceptions import (
+    IncompleteInput,
     LimitExceeded,
     SpellClosedError,
     SpellInterrupted,
@@ -239,7 +240,7 @@ class LuaInstance(ScriptInstance):
     def _setup(self, source: str, api: Api, limits: Limits) -> None:
         self._rt = rt = new_runtime(limits.memory_bytes)
         chunk = rt.globals()[b"load"](compiled_chunk(b"prelude"), b"=[llmspell]", b"b")
-        runner, compile_, make_table, make_function, print_via, env = chunk(
+        runner, compile_, make_table, make_function, print_via, env, untrip = chunk(
             self._check,
             self._call_sync,
             compiled_chunk,
@@ -248,6 +249,7 @@ class LuaInstance(ScriptInstance):
             limits.memory_bytes,
         )
         self._runner, self._make_table = runner, make_table
+        self._compile, self._untrip = compile_, untrip
         self._anchor = rt.table_from({})
         self._conv = LuaConverter(
             rt.table_from, self._wrap, self._unwrap, self._host_table, rt, limits
@@ -360,6 +362,48 @@ class LuaInstance(ScriptInstance):
             raise SpellRuntimeError(self.filename, None, result.message)
         return result
 
+    async def evaluate(self, source: str, chunk: str) -> ScriptValue:
+        """Run a REPL input (see :meth:`ScriptInstance.evaluate`): ``return <source>`` when
+        that compiles, else ``source``. A limit it hits unwinds only its own coroutine, so the
+        instance stays usable: the next input starts with the limit cleared."""
+        self._ensure_open()
+        if self._busy or threading.get_ident() != self._thread:
+            raise RuntimeError("evaluate() must be called from the instance's own thread")
+        self._limit = None
+        self._interrupt = None  # (an interrupt ended the previous input only)
+        self._untrip()
+        self._cpu = 0.0
+        self._main_done = True
+        self.filename = self._chunk = chunk  # what errors of this input (and later) name
+        fn = self._compile_input(source, chunk)
+        timeout = self._limits.timeout_seconds
+        deadlines = (
+            (perf_counter() + timeout, anyio.current_time() + timeout)
+            if timeout is not None
+            else (math.inf, math.inf)
+        )
+        result = await self._drive(self._runner.coroutine(fn), deadlines)
+        return None if result.__class__ is _Failed else result
+
+    def _compile_input(self, source: str, chunk: str) -> LuaObject:
+        name = b"=" + chunk.encode()
+        try:
+            res = self._compile(b"return " + prepare_source(source), name)
+            if not isinstance(res, tuple):
+                return res
+            as_value = res[1]
+            res = self._compile(prepare_source(source), name)
+        except _LuaMemoryError:
+            raise self._limit_error("memory") from None
+        if not isinstance(res, tuple):
+            return res
+        error = syntax_error(
+            chunk, chunk, res[1], source, lambda text: compile_error(new_runtime(None), text, chunk)
+        )
+        if error.message.endswith("<eof>") or bytes(as_value or b"").endswith(b"<eof>"):
+            raise IncompleteInput(chunk, error.line, error.message, error.column) from None
+        raise error
+
     def interrupt(self, reason: str = "interrupted") -> None:
         """End the run from outside, within :data:`HOOK_INTERVAL` or so of Lua time: the count
         hook sees the flag, and a pending API call is cancelled (when called on the event
@@ -391,6 +435,7 @@ class LuaInstance(ScriptInstance):
         for wrapper in list(self._wrappers):
             wrapper._fn = None
         self._rt = self._runner = self._make_table = self._main = self._anchor = None
+        self._compile = self._untrip = None
         self._conv = _DETACHED
         self._host_tables = {}
         self._fns = []
