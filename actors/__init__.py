@@ -1,6 +1,7 @@
 """actors: a small actor runtime with supervision, an event bus and hooks, on anyio.
 
-Runs on asyncio and trio. Depends on anyio and the standard library only.
+Runs on asyncio and trio. Depends on anyio and the standard library only; the optional
+``actors.nats`` (the bus on NATS JetStream, asyncio only) needs the ``nats`` extra (nats-py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from ._exceptions import WouldBlock as WouldBlock
 
 # -- bus, event log and hooks (actors/_topics.py, _bus.py, _eventlog.py, _hooks.py, ...) --
 # isort: split
+from ._backend import BusBackend as BusBackend
+from ._backend import BusConsumer as BusConsumer
+from ._backend import Delivery as Delivery
 from ._bus import BusStatistics as BusStatistics
 from ._bus import EventBus as EventBus
 from ._eventlog import EventLog as EventLog

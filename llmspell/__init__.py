@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 from ._exceptions import ConfigError as ConfigError
+from ._exceptions import IncompleteInput as IncompleteInput
 from ._exceptions import LimitExceeded as LimitExceeded
 from ._exceptions import ParameterError as ParameterError
 from ._exceptions import ProviderError as ProviderError
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # loaded lazily below; spelled out for type checkers
     from ._ops import Topic as Topic
     from ._runtime import RunResult as RunResult
     from ._runtime import Runtime as Runtime
+    from ._runtime import Session as Session
     from ._runtime import SpellSource as SpellSource
     from ._runtime import open_runtime as open_runtime
     from .engines import Limits as Limits
@@ -65,7 +67,7 @@ _OPS = (
 def __getattr__(name: str) -> object:
     # The runtime pulls in the actor system and engines; keep `import llmspell` (and so
     # `llmspell --help`) light by loading it on first use.
-    if name in ("open_runtime", "Runtime", "RunResult", "SpellSource"):
+    if name in ("open_runtime", "Runtime", "RunResult", "Session", "SpellSource"):
         from . import _runtime
 
         return getattr(_runtime, name)

@@ -9,7 +9,6 @@ a shell reports for ``cat`` ended by SIGPIPE, 128 + 13).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import gc
 import json
 import os
@@ -18,7 +17,9 @@ import sys
 import threading
 from typing import Any, NoReturn, TextIO
 
-from . import __version__, _cli_events, _cli_observe, _cli_serve
+from . import __version__, _cli_events, _cli_observe, _cli_repl, _cli_serve, _cli_types
+from ._cli_common import CONFIG_HELP, add_run_flags, run_permissions, run_settings
+from ._cli_common import params as _params
 from ._cli_state import add_state_parser, open_existing_store, state_command
 from ._exceptions import ConfigError, LimitExceeded
 
@@ -33,50 +34,24 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-_CONFIG_HELP = "config file (default: ./llmspell.toml if present)"
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="llmspell",
         description="Run spells: Lua or JavaScript programs that drive LLMs, tools and events.",
     )
     parser.add_argument("--version", action="version", version=f"llmspell {__version__}")
-    parser.add_argument("--config", help=_CONFIG_HELP)
+    parser.add_argument("--config", help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a spell (.lua or .js)")
     run.add_argument("file", help="the spell file")
-    # Also after the command (`llmspell run --config F x.lua`); SUPPRESS keeps a value given
-    # before the command when this one is absent.
-    run.add_argument("--config", default=argparse.SUPPRESS, help=_CONFIG_HELP)
-    run.add_argument(
-        "-p",
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a parameter the spell reads as params.KEY (repeatable; values are strings)",
-    )
+    add_run_flags(run)
     run.add_argument("--json", action="store_true", help="print the result and summary as JSON")
-    run.add_argument("--timeout", type=float, metavar="S", help="wall-clock limit in seconds")
-    run.add_argument("--memory-mb", type=float, metavar="MB", help="memory limit")
-    run.add_argument("--cpu-seconds", type=float, metavar="S", help="CPU-time limit")
-    run.add_argument("--model", help="default model, e.g. openai/gpt-4o-mini (else offline)")
-    run.add_argument(
-        "--fallback",
-        action="append",
-        default=[],
-        metavar="MODEL",
-        help="a model to try when the model fails (repeatable, in order)",
-    )
-    run.add_argument("--state", metavar="PATH", help="the state store (default .llmspell/state.db)")
     run.add_argument(
         "--log-events",
         action="store_true",
         help="keep the run's events in the state database (read them with llmspell events tail)",
     )
-    _permission_flags(run)
     _cli_observe.add_flags(run)
 
     tools = sub.add_parser("tools", help="list the tools spells can call, with parameters")
@@ -89,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="report syntax errors and unknown API names")
     check.add_argument("file", nargs="+", help="spell files")
 
+    _cli_repl.add_parser(sub)
+    _cli_types.add_parser(sub)
+
     add_state_parser(sub)
     _cli_events.add_parser(sub)
     from . import _cli_workflows
@@ -96,42 +74,6 @@ def _parser() -> argparse.ArgumentParser:
     _cli_workflows.add_parser(sub)
     _cli_serve.add_parser(sub)
     return parser
-
-
-def _permission_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("permissions (risky tools are denied by default)")
-    group.add_argument(
-        "--allow",
-        action="append",
-        default=[],
-        metavar="PERM",
-        help="grant a permission: fs.read, fs.write, fs (both), net.http (repeatable)",
-    )
-    group.add_argument("--workspace", metavar="DIR", help="the directory file tools may use")
-    group.add_argument(
-        "--http-host",
-        action="append",
-        default=[],
-        metavar="HOST",
-        help="a host http_fetch may reach (exact, '*.example.com' or '*'; repeatable)",
-    )
-    group.add_argument(
-        "--http-allow-private",
-        action="store_true",
-        help="let http_fetch reach loopback and private addresses",
-    )
-
-
-def _permissions(args: argparse.Namespace, config: Any, tools: Any) -> Any:
-    from .tools import Permissions
-
-    return Permissions.from_flags(
-        allow=[*config.allow, *args.allow],
-        workspace=args.workspace or config.workspace or ".",
-        http_hosts=[*config.http_hosts, *args.http_host],
-        http_allow_private=args.http_allow_private or config.http_allow_private,
-        known=tools.permissions(),
-    )
 
 
 class _SpellOutput:
@@ -172,16 +114,6 @@ def _notice(message: str) -> None:
     print(f"llmspell: {message}", file=sys.stderr, flush=True)
 
 
-def _params(pairs: list[str]) -> dict[str, str]:
-    params: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"-p {pair!r}: expected KEY=VALUE")
-        params[key] = value
-    return params
-
-
 def _print_log(level: str, message: str, fields: dict[str, Any]) -> None:
     extra = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in fields.items())
     print(f"[{level}] {message}" + (f" {extra}" if extra else ""), file=sys.stderr, flush=True)
@@ -192,28 +124,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     import anyio
 
-    from ._config import load_config
     from ._runtime import SpellSource, open_runtime
     from .engines import engine_for
     from .tools import ToolRegistry, builtin_tools
 
-    config = load_config(args.config)
-    if args.fallback:
-        config = dataclasses.replace(config, fallbacks=tuple(args.fallback))
-    if args.state:
-        config = dataclasses.replace(config, state=args.state)
-    limits = config.limits
-    for flag, field, scale in (
-        ("timeout", "timeout_seconds", 1.0),
-        ("memory_mb", "memory_bytes", 2**20),
-        ("cpu_seconds", "cpu_seconds", 1.0),
-    ):
-        value = getattr(args, flag)
-        if value is not None:
-            if value <= 0:
-                raise ConfigError(f"--{flag.replace('_', '-')}: must be positive")
-            converted = int(value * scale) if field == "memory_bytes" else value
-            limits = dataclasses.replace(limits, **{field: converted})
+    config, limits = run_settings(args)
     params = _params(args.param)
     path = pathlib.Path(args.file)
     engine_for(path)  # an unknown extension is a usage error, before anything starts
@@ -225,7 +140,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise _not_utf8(path, exc) from None
     output = _SpellOutput(sys.stderr if args.json else sys.stdout)
     tools = ToolRegistry(builtin_tools())
-    permissions = _permissions(args, config, tools)
+    permissions = run_permissions(args, config, tools)
     if _uses_litellm(spell.source, args.model, config.model):
         threading.Thread(target=_import_litellm, name="import litellm", daemon=True).start()
     else:
@@ -450,6 +365,11 @@ def _cmd_workflows(args: argparse.Namespace) -> int:
     return _cli_workflows.run(args, load_config(args.config))
 
 
+def _cmd_repl(args: argparse.Namespace) -> int:
+    _resume_gc()  # a session lives as long as the user types
+    return _cli_repl.run(args)
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     _resume_gc()  # a daemon makes garbage for as long as it lives: collect it
     return _cli_serve.run(args)
@@ -467,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
         "events": _cli_events.run,
         "workflows": _cmd_workflows,
         "serve": _cmd_serve,
+        "repl": _cmd_repl,
+        "types": _cli_types.run,
     }
     if args.command is None:
         _parser().print_help()

@@ -7,7 +7,6 @@ Without ``--since`` it prints the newest ``--lines`` matching events, like ``tai
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import pathlib
@@ -91,6 +90,8 @@ def _cmd_events_tail(args: argparse.Namespace) -> int:
                  "headers": dict(event.headers), "time": event.timestamp},
                 ensure_ascii=False,
             )  # fmt: skip
+        import datetime  # only here: not on every llmspell run's start-up
+
         when = datetime.datetime.fromtimestamp(event.timestamp).astimezone()
         payload = json.dumps(event.payload, ensure_ascii=False)
         return f"{event.seq}  {when.isoformat(timespec='milliseconds')}  {event.topic}  {payload}"

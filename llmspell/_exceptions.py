@@ -4,6 +4,7 @@ Hierarchy::
 
     SpellError
     ├── SpellSyntaxError        the spell does not compile (file, line, message)
+    │   └── IncompleteInput     ... because it stops mid-statement (a REPL reads on)
     ├── SpellRuntimeError       the spell raised (file, line, message, script traceback)
     ├── LimitExceeded           a sandbox limit ended the run (memory, cpu, timeout, output)
     │   └── SpellInterrupted    the run was interrupted from outside (Ctrl-C, a daemon stopping it)
@@ -45,6 +46,12 @@ class SpellSyntaxError(SpellError):
         self.column = column
 
 
+class IncompleteInput(SpellSyntaxError):
+    """The source ends before its statement does (``function f()`` without ``end``; an open
+    brace): the engine's own syntax error says so (Lua's ``near <eof>``, QuickJS's ``unexpected
+    end of input``). ``llmspell repl`` then reads another line instead of reporting it."""
+
+
 class SpellRuntimeError(SpellError):
     """The spell raised an error that it did not catch.
 
@@ -68,7 +75,8 @@ class LimitExceeded(SpellError):
     """A sandbox limit ended the run. Scripts cannot catch it.
 
     Attributes:
-        limit: which limit: ``"memory"``, ``"cpu"``, ``"timeout"`` or ``"output"``.
+        limit: which limit: ``"memory"``, ``"cpu"``, ``"timeout"`` or ``"output"``; or
+            ``"interrupt"`` when the user stopped a REPL input (Ctrl-C).
     """
 
     def __init__(self, limit: str, detail: str) -> None:

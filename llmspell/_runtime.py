@@ -19,6 +19,7 @@ import actors
 
 from ._api import build_surface
 from ._config import Config
+from ._exceptions import ConfigError
 from ._ops import (
     NO_HEADERS,
     Attachable,
@@ -26,11 +27,13 @@ from ._ops import (
     Operations,
     RunRequest,
     RunResult,
+    Session,
+    SessionLink,
     SpellMetrics,
     SpellRun,
     SpellSource,
 )
-from .engines import Limits
+from .engines import Limits, engines
 from .providers import Provider, resolve_default_model
 from .state import DEFAULT_STATE_PATH, SqliteStateStore, StateStore, create_state_store
 from .tools import Permissions, ToolRegistry, builtin_tools
@@ -104,6 +107,7 @@ class Runtime:
         run_id: str | None = None,
         resident: bool = False,
         headers: Mapping[str, str] | None = None,
+        session: SessionLink | None = None,
     ) -> RunResult:
         """Run a spell to completion.
 
@@ -115,6 +119,7 @@ class Runtime:
         ``output`` receives the spell's printed text as it is produced; without it the text is
         collected into the result's ``output``. ``limits`` and ``permissions`` override the
         runtime's for this run only; ``headers`` is the trace context the run nests under.
+        ``session`` is for :meth:`open_session`: the run serves it once its main code returned.
         Errors inside the spell never raise here: they are in the returned result.
         """
         if not isinstance(spell, SpellSource):
@@ -134,6 +139,7 @@ class Runtime:
             make_api=self._surface.api,
             resident=resident,
             headers=headers or NO_HEADERS,
+            session=session,
         )
         ref = await self._spells.spawn(
             SpellRun, self.ops, name=f"spell:{spell.name}:{request.run_id}", restart="temporary"
@@ -149,6 +155,71 @@ class Runtime:
         if printed is not None:
             result = dataclasses.replace(result, output="".join(printed))
         return result
+
+    @asynccontextmanager
+    async def open_session(
+        self,
+        engine: str = "lua",
+        *,
+        output: Output,
+        params: dict[str, Any] | None = None,
+        log: LogSink | None = None,
+        limits: Limits | None = None,
+        permissions: Permissions | None = None,
+        notice: Callable[[str], None] | None = None,
+    ) -> AsyncIterator[Session]:
+        """Open a session for a REPL: a resident run of an empty spell named ``repl`` (its
+        state scope is ``spell:repl``) in which :meth:`Session.evaluate` runs inputs.
+
+        The run goes through the same hooks, events, API, permissions and limits as
+        :meth:`run`; ``limits.cpu_seconds`` and ``timeout_seconds`` apply to each input.
+        Handlers the inputs register keep running between inputs, until the session closes.
+
+        Args:
+            engine: an engine's name or extension, ``"lua"`` or ``"js"`` (an engine without
+                :meth:`ScriptInstance.evaluate` fails at the first input).
+            output: receives what the inputs and handlers print.
+            notice: told when the session had to start a fresh run (a JS input that hit a
+                limit ends its instance).
+        """
+        extensions = {e.name: e.extensions[0] for e in engines()}
+        extensions |= {ext.lstrip("."): ext for ext in list(extensions.values())}
+        if engine not in extensions:
+            known = ", ".join(sorted(extensions))
+            raise ConfigError(f"unknown engine {engine!r} (known: {known})")
+        spell = SpellSource("", f"repl{extensions[engine]}")
+        error: Exception | None = None
+        async with anyio.create_task_group() as tg:
+
+            async def start(link: SessionLink) -> None:
+                async def serve() -> None:
+                    try:
+                        result = await self.run(
+                            spell,
+                            params=params,
+                            output=output,
+                            log=log,
+                            limits=limits,
+                            permissions=permissions,
+                            resident=True,
+                            session=link,
+                        )
+                    finally:
+                        link.ready.set()
+                    link.ended(result)
+
+                tg.start_soon(serve)
+
+            session = Session(start, notice or (lambda message: _log.info("%s", message)))
+            try:
+                await session.start()
+                yield session
+            except Exception as exc:  # re-raised below, not wrapped in an ExceptionGroup
+                error = exc
+            finally:
+                session.close()
+        if error is not None:
+            raise error
 
 
 @asynccontextmanager
@@ -243,4 +314,4 @@ def _spell_metrics(observability: Observer | None) -> SpellMetrics | None:
     return metrics
 
 
-__all__ = ["RunResult", "Runtime", "SpellSource", "open_runtime"]
+__all__ = ["RunResult", "Runtime", "Session", "SpellSource", "open_runtime"]

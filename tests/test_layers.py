@@ -92,14 +92,20 @@ def private_reach(graph: Graph) -> list[tuple[str, str]]:
     return sorted(bad)
 
 
+#: Optional modules of ``actors`` with their own extra, and what they may import besides.
+ACTORS_OPTIONAL = {"actors.nats": {"nats", "asyncio"}}
+
+
 def actors_imports_nothing_of_ours(graph: Graph) -> list[tuple[str, str]]:
-    """``actors`` depends on anyio and the standard library only."""
+    """``actors`` depends on anyio and the standard library only (its optional modules, such as
+    ``actors.nats`` with the ``nats`` extra, also on their one library)."""
     allowed = {"anyio", "sniffio", "actors"}
     return sorted(
         (module, target)
         for module, targets in graph.items()
         if module.split(".")[0] == "actors"
         for target in targets
+        if target.split(".")[0] not in ACTORS_OPTIONAL.get(module, set())
         if target.split(".")[0] in {"llmspell", "observability", "asyncio", "trio"}
         or (target.split(".")[0] not in allowed and target.split(".")[0] not in _STDLIB)
     )
@@ -198,12 +204,17 @@ LAYERS: dict[str, int] = {
     "llmspell.__main__": 9,
     "llmspell._cli": 8,
     "llmspell._cli_serve": 7,
+    "llmspell._cli_repl": 7,
+    "llmspell._cli_types": 7,
+    "llmspell._cli_common": 6,
+    "llmspell._repl": 6,
     "llmspell.serve": 6,
     "llmspell._cli_state": 5,
     "llmspell._cli_events": 5,
     "llmspell._cli_observe": 5,
     "llmspell._cli_workflows": 5,
     "llmspell._check": 5,
+    "llmspell._types": 5,
     "llmspell._runtime": 5,
     "llmspell._api": 4,
     "llmspell._ops": 3,

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 
 from .._ops import RunContext
 from ..engines import Api, ApiFunction, Namespace
+from . import _shape_table as shapes  # noqa: F401  (the editor types' table: llmspell._types)
 from ._core import json_namespace, log_namespace, parallel, sleep
 from ._events import events_namespace
 from ._hooks import hooks_namespace

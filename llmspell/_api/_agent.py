@@ -8,12 +8,15 @@ memory?}`` returns an agent object: ``agent:run(input)`` → final text (or a va
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .. import _ops
 from .._exceptions import ParameterError
-from .._ops import AgentConfig, AgentHandle, RunContext
 from ..engines import HostObject, ScriptValue
 from ._values import is_number, to_script
+
+if TYPE_CHECKING:
+    from .._ops import AgentConfig, AgentHandle, RunContext
 
 _FIELDS = ("name", "model", "system", "tools", "max_steps", "temperature", "schema", "memory")
 
@@ -37,7 +40,7 @@ def _config(ctx: RunContext, config: Any) -> AgentConfig:
     for item in config.get("tools") or []:
         if isinstance(item, str):
             tools.append(item)
-        elif isinstance(item, HostObject) and isinstance(item.target, AgentHandle):
+        elif isinstance(item, HostObject) and isinstance(item.target, _ops.AgentHandle):
             agents[item.target.config.name] = item.target
         else:
             raise ParameterError(fn, "tools", "must list tool names or agents")
@@ -66,7 +69,7 @@ def _config(ctx: RunContext, config: Any) -> AgentConfig:
         raise ParameterError(fn, "memory", "must be true or false")
     if memory and not config.get("name"):
         raise ParameterError(fn, "memory", "needs a name: the history is kept as agent:<name>")
-    return AgentConfig(
+    return _ops.AgentConfig(
         name=name,
         model=model if isinstance(model, str) else None,
         system=system if isinstance(system, str) else None,

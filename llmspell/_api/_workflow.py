@@ -12,12 +12,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .. import _ops
 from .._exceptions import ParameterError
-from .._ops import AgentHandle, RunContext, Step, Workflow
 from ..engines import HostObject, Namespace, ScriptFunction, ScriptValue, sync_api, with_context
 from ._values import is_number, to_script
+
+if TYPE_CHECKING:
+    from .._ops import RunContext, Step, Workflow
 
 _TYPES = ("sequential", "parallel", "conditional", "loop")
 _WORKFLOW_KEYS = {
@@ -43,7 +46,7 @@ def _positive_int(fn: str, name: str, value: Any) -> int:
 
 
 def _workflow_of(value: Any) -> Workflow | None:
-    if isinstance(value, HostObject) and isinstance(value.target, Workflow):
+    if isinstance(value, HostObject) and isinstance(value.target, _ops.Workflow):
         return value.target
     return None
 
@@ -67,10 +70,10 @@ def _step(fn: str, spec: Any, default_name: str | None = None) -> Step:
             f"step {name!r} needs exactly one of agent, tool, fn, workflow or condition "
             f"(got {', '.join(kinds) or 'none'})",
         )
-    step = Step(name=name, kind="branch" if kinds[0] == "condition" else kinds[0])  # type: ignore[arg-type]
+    step = _ops.Step(name=name, kind="branch" if kinds[0] == "condition" else kinds[0])  # type: ignore[arg-type]
     if step.kind == "agent":
         agent = spec["agent"]
-        if not (isinstance(agent, HostObject) and isinstance(agent.target, AgentHandle)):
+        if not (isinstance(agent, HostObject) and isinstance(agent.target, _ops.AgentHandle)):
             raise ParameterError(fn, "agent", f"step {name!r}: must be an agent from llm.agent")
         step.agent = agent.target
         prompt = spec.get("prompt")
@@ -153,7 +156,7 @@ def _create(ctx: RunContext, spec: Any) -> Workflow:
     kind = spec.get("type", "sequential")
     if kind not in _TYPES:
         raise ParameterError(fn, "type", f"must be one of {', '.join(_TYPES)}")
-    wf = Workflow(name, kind)
+    wf = _ops.Workflow(name, kind)
     if "max_concurrency" in spec:
         wf.max_concurrency = _positive_int(fn, "max_concurrency", spec["max_concurrency"])
     if "fail_fast" in spec:

@@ -12,10 +12,8 @@ and state writes) → engines, providers, tools → ``actors``. ``_ops`` never i
 * :class:`Operations` — what a runtime's runs share, and the operations themselves.
 """
 
-from ._agent import MAX_REPAIRS as MAX_REPAIRS
-from ._agent import AgentConfig as AgentConfig
-from ._agent import AgentHandle as AgentHandle
-from ._agent import text_of as text_of
+from typing import TYPE_CHECKING, Any
+
 from ._catalogue import HOOK_CONTEXT_KEYS as HOOK_CONTEXT_KEYS
 from ._catalogue import KINDS as KINDS
 from ._catalogue import SCRIPT_HOOKS as SCRIPT_HOOKS
@@ -37,6 +35,8 @@ from ._metrics import Labels as Labels
 from ._metrics import MetricError as MetricError
 from ._metrics import SpellMetrics as SpellMetrics
 from ._operations import Operations as Operations
+from ._session import Session as Session
+from ._session import SessionLink as SessionLink
 from ._spell import OutputMeter as OutputMeter
 from ._spell import RunRequest as RunRequest
 from ._spell import RunResult as RunResult
@@ -46,6 +46,35 @@ from ._trace import NO_HEADERS as NO_HEADERS
 from ._trace import Attachable as Attachable
 from ._trace import Observer as Observer
 from ._trace import current_headers as current_headers
-from ._workflow import Step as Step
-from ._workflow import Workflow as Workflow
-from ._workflow import WorkflowError as WorkflowError
+
+if TYPE_CHECKING:
+    from ._agent import MAX_REPAIRS as MAX_REPAIRS
+    from ._agent import AgentConfig as AgentConfig
+    from ._agent import AgentHandle as AgentHandle
+    from ._agent import text_of as text_of
+    from ._workflow import Step as Step
+    from ._workflow import Workflow as Workflow
+    from ._workflow import WorkflowError as WorkflowError
+
+_LAZY = {
+    "MAX_REPAIRS": "_agent",
+    "AgentConfig": "_agent",
+    "AgentHandle": "_agent",
+    "text_of": "_agent",
+    "Step": "_workflow",
+    "Workflow": "_workflow",
+    "WorkflowError": "_workflow",
+}
+"""Agents and workflows load on first use: most runs need neither, and every ``llmspell run``
+would pay for importing them (their dataclasses, the workflow store)."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

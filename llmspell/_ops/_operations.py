@@ -17,18 +17,18 @@ from ..engines import ScriptFunction
 from ..providers import Provider, is_offline_model
 from ..state import MemoryStateStore, StateStore
 from ..tools import Permissions, ToolRegistry
-from ..workflows import WorkflowStore, open_workflow_store
-from ._agent import AgentConfig, AgentHandle, AgentRun, spawn_agent
 from ._instrument import instrumented
 from ._llm import LlmCall
 from ._state import StateWrite
 from ._tools import ToolCall, ToolPools, tool_specs
-from ._workflow import Workflow, run_workflow
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # agents and workflows load on first use: not on every run's start-up
+    from ..workflows import WorkflowStore
+    from ._agent import AgentConfig, AgentHandle
     from ._context import RunContext
     from ._metrics import SpellMetrics
     from ._trace import Observer
+    from ._workflow import Workflow
 
 
 class Operations:
@@ -117,10 +117,14 @@ class Operations:
 
     def create_agent(self, ctx: RunContext, config: AgentConfig) -> AgentHandle:
         """An agent living as long as the run (its actor is spawned on first use)."""
+        from ._agent import spawn_agent
+
         return spawn_agent(self, ctx, config)
 
     async def run_agent(self, ctx: RunContext, agent: AgentHandle, user_input: Any) -> Any:
         """Let ``agent`` answer ``user_input`` (a run through ``agent.before/after_run``)."""
+        from ._agent import AgentRun
+
         return await instrumented(AgentRun(agent), ctx, user_input)
 
     async def write_state(
@@ -139,6 +143,8 @@ class Operations:
     def workflow_store(self) -> WorkflowStore:
         """Where durable workflows record their runs (opened on first use)."""
         if self._workflows is None:
+            from ..workflows import open_workflow_store
+
             self._workflows = open_workflow_store(self.state_path)
         return self._workflows
 
@@ -150,6 +156,8 @@ class Operations:
         Finished runs are pruned (``workflow_retention``: max age in seconds, max count) when
         the store is first used and after every ``workflow_prune_every`` runs.
         """
+        from ._workflow import run_workflow
+
         store = self.workflow_store()
         if self._since_prune is None or self._since_prune >= self.workflow_prune_every:
             max_age, max_runs = self.workflow_retention

@@ -38,6 +38,7 @@ from ._trace import NO_HEADERS
 if TYPE_CHECKING:
     from ..tools import Permissions
     from ._operations import Operations
+    from ._session import SessionLink
 
 Output = Callable[[str], None]
 MakeApi = Callable[[RunContext, Output], Api]
@@ -108,6 +109,8 @@ class RunRequest:
     make_api: MakeApi
     resident: bool = False
     headers: Mapping[str, str] = dataclasses.field(default_factory=lambda: NO_HEADERS)
+    session: SessionLink | None = None
+    """Set for a REPL session: the run serves it after its main code (see ``_session``)."""
 
 
 class OutputMeter:
@@ -259,6 +262,9 @@ class _SpellRunOp(Operation[dict[str, Any], RunResult]):
                     inst.interrupt(actor.interrupted)
                 try:
                     value = await inst.run_main()
+                    if request.session is not None:
+                        await request.session.attach(inst, ctx)
+                        return value
                     if request.resident and ctx.resident:
                         ctx.log(
                             "info",

@@ -19,8 +19,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import os
 import re
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -494,4 +494,4 @@ async def run_workflow(
     ctx: RunContext, store: WorkflowStore, wf: Workflow, input: Any, run_id: str | None
 ) -> dict[str, Any]:
     """Run (or resume, or recall) ``wf`` on ``input``: ``{id, status, output, outputs, ...}``."""
-    return await instrumented(_RunOp(wf, store, run_id or uuid.uuid4().hex), ctx, input)
+    return await instrumented(_RunOp(wf, store, run_id or os.urandom(16).hex()), ctx, input)

@@ -212,10 +212,12 @@ def limit_exceeded(kind: str, limits: Limits) -> LimitExceeded:
     """The error that ends a run over one of its limits, worded alike in every engine.
 
     Args:
-        kind: ``"cpu"``, ``"timeout"``, ``"memory"`` or ``"output"``.
+        kind: ``"cpu"``, ``"timeout"``, ``"memory"``, ``"output"`` or ``"interrupt"``.
         limits: the run's limits (the message quotes the one exceeded).
     """
-    if kind == "cpu":
+    if kind == "interrupt":
+        detail = "interrupted"
+    elif kind == "cpu":
         detail = f"the spell used more than {limits.cpu_seconds:g} s of CPU time"
     elif kind == "timeout":
         detail = f"the spell ran longer than {limits.timeout_seconds:g} s"
@@ -351,17 +353,40 @@ class ScriptInstance(ABC):
     def statistics(self) -> InstanceStatistics:
         """CPU time used so far, memory in use, API calls made."""
 
+    async def evaluate(self, source: str, chunk: str) -> ScriptValue:
+        """Run one more piece of code in this instance, after :meth:`run_main` (a REPL input).
+
+        Globals the spell or earlier inputs set stay visible. The value is the input's: Lua
+        tries ``return <source>`` first, so an expression gives its value; JS gives the
+        completion value, and an input using ``await`` works. ``chunk`` is the name errors cite
+        for it (``stdin``). Each input gets the CPU budget and the wall-clock timeout afresh,
+        and a limit it hits ends the input, not the instance when the engine can help it.
+
+        Raises :class:`IncompleteInput` when the source stops mid-statement,
+        :class:`SpellSyntaxError`, :class:`SpellRuntimeError`, :class:`LimitExceeded`;
+        :class:`NotImplementedError` for an engine without sessions.
+        """
+        raise NotImplementedError(f"the {type(self).__name__} engine cannot evaluate inputs")
+
+    @property
+    def usable(self) -> bool:
+        """Whether :meth:`evaluate` can still run (a JS instance dies at a limit)."""
+        return True
+
     @abstractmethod
     def interrupt(self, reason: str = "interrupted") -> None:
-        """End the run from outside: SIGINT under ``llmspell run``, a daemon stopping the run.
+        """End the run from outside: SIGINT under ``llmspell run``, a daemon stopping the run,
+        Ctrl-C in a REPL (where it ends the running input: the next :meth:`evaluate` starts
+        afresh).
 
         Script code that is running stops within about 100 ms (the engines' limit checks poll
         the request: the Lua count hook, the QuickJS interrupt handler, Tengo's step budget); a
         script suspended in an API call is woken at once when this is called on the event
         loop's thread (as a ``signal.signal`` handler is), else at its next step. The run then
-        raises :class:`~llmspell.SpellInterrupted` (a :class:`LimitExceeded`: uncatchable, and
-        raised again by every later call into the spell). Safe to call from any thread, more
-        than once, and after the run ended (then it does nothing that can be seen).
+        raises :class:`~llmspell.SpellInterrupted` (a :class:`LimitExceeded` whose ``limit`` is
+        ``"interrupt"``: uncatchable, and raised again by every later call into the spell).
+        Safe to call from any thread, more than once, and after the run ended (then it does
+        nothing that can be seen).
         """
 
 

@@ -26,7 +26,6 @@ import fcntl
 import json
 import os
 import pathlib
-import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -197,7 +196,7 @@ class FileStateStore(RowStore):
         bump the write counter. Called holding the file lock."""
         assert self._lock_fd is not None
         data = _document(scopes).encode("utf-8")
-        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(6)}.tmp")
+        tmp = self.path.with_name(f".{self.path.name}.{os.urandom(6).hex()}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
             try:

@@ -32,16 +32,17 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
-import secrets
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiosqlite
 import anyio
 import anyio.to_thread
 
 from ._errors import StateError, StateFileError
 from ._rows import ANY, DEFAULT_UPDATE_ATTEMPTS, Expect, Row, RowStore
+
+if TYPE_CHECKING:
+    import aiosqlite
 
 PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
 """What every connection to a state database runs first (besides ``busy_timeout``)."""
@@ -70,26 +71,46 @@ _KEYS = "SELECT key FROM state WHERE scope = ? AND key >= ? AND substr(key, 1, ?
 _ITEMS = "SELECT key, value FROM state WHERE scope = ? ORDER BY key"
 
 
-class _Connection(aiosqlite.Connection):
-    """aiosqlite's connection, plus a write transaction run whole in the connection's thread
-    (aiosqlite's own ``execute_insert``/``execute_fetchall`` are built the same way)."""
+def _connection_class() -> Any:
+    """aiosqlite's connection class plus ``execute_write``; made on first use, so that
+    importing llmspell (every ``llmspell run``) does not import aiosqlite."""
+    global _connection_type
+    if _connection_type is None:
+        import aiosqlite
 
-    async def execute_write(self, sql: str, params: tuple[Any, ...]) -> int:
-        """``BEGIN IMMEDIATE``, ``sql``, ``COMMIT`` in one call; the number of rows changed."""
-        changed: int = await self._execute(self._execute_write, sql, params)  # type: ignore[no-untyped-call]
-        return changed
+        class Connection(aiosqlite.Connection):
+            """aiosqlite's connection, plus a write transaction run whole in the connection's
+            thread (aiosqlite's own ``execute_insert``/``execute_fetchall`` are built the
+            same way)."""
 
-    def _execute_write(self, sql: str, params: tuple[Any, ...]) -> int:
-        db = self._conn
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            changed = db.execute(sql, params).rowcount
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        return changed
+            async def execute_write(self, sql: str, params: tuple[Any, ...]) -> int:
+                """``BEGIN IMMEDIATE``, ``sql``, ``COMMIT`` in one call; rows changed."""
+                changed: int = await self._execute(self._execute_write, sql, params)  # type: ignore[no-untyped-call]
+                return changed
+
+            def _execute_write(self, sql: str, params: tuple[Any, ...]) -> int:
+                db = self._conn
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    changed = db.execute(sql, params).rowcount
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+                return changed
+
+        _connection_type = Connection
+    return _connection_type
+
+
+if TYPE_CHECKING:
+
+    class _Connection(aiosqlite.Connection):
+        async def execute_write(self, sql: str, params: tuple[Any, ...]) -> int: ...
+
+
+_connection_type: Any = None
 
 
 class SqliteStateStore(RowStore):
@@ -155,7 +176,7 @@ class SqliteStateStore(RowStore):
         # if the loop has closed by then; try the file once in a plain thread first instead.
         await anyio.to_thread.run_sync(self._try_connect)
         path, timeout = self.path, self.busy_timeout
-        db = _Connection(
+        db: _Connection = _connection_class()(
             lambda: sqlite3.connect(path, isolation_level=None, timeout=timeout),
             iter_chunk_size=64,
         )
@@ -219,7 +240,7 @@ class SqliteStateStore(RowStore):
             return await self._transaction(_DELETE, (scope, key)) == 1
         if isinstance(expect, Row):
             return await self._transaction(_UPDATE_IF, (text, scope, key, expect.token)) == 1
-        version = secrets.randbits(62)
+        version = int.from_bytes(os.urandom(8)) >> 2
         sql = _UPSERT if expect is ANY else _INSERT_NEW
         return await self._transaction(sql, (scope, key, text, version)) == 1
 

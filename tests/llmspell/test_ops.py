@@ -86,6 +86,31 @@ AGAIN = {
 }
 
 
+def test_payloads_are_frozen_records_with_script_style_keys() -> None:
+    from llmspell._ops._catalogue import LlmError, ToolExecuted
+
+    event = ToolExecuted("r1", "s", "c1", "calc", None, 0.5, success=True, error=None)
+    assert event.as_dict() == {
+        "runId": "r1",
+        "spell": "s",
+        "callId": "c1",
+        "toolName": "calc",
+        "caller": None,
+        "duration": 0.5,
+        "success": True,
+        "error": None,
+    }
+    same = ToolExecuted("r1", "s", "c1", "calc", None, 0.5, True, None)
+    assert event == same and hash(event) == hash(same) and event != same.as_dict()
+    assert "toolName" not in repr(event) and "tool_name='calc'" in repr(event)
+    with pytest.raises(AttributeError, match="frozen"):
+        event.success = False  # type: ignore[misc]
+    with pytest.raises(TypeError, match="missing error"):
+        LlmError("r1", "s", "c1", model="m", agent=None, duration=1.0)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected or repeated field 'modle'"):
+        LlmError("r1", "s", "c1", "m", None, "e", 1.0, modle="x")  # type: ignore[call-arg]
+
+
 @BOTH
 async def test_every_operation_event_carries_the_run_and_a_call_id(ext: str) -> None:
     async with open_runtime() as rt:

@@ -32,7 +32,7 @@ from .._base import (
     is_sync_api,
     takes_context,
 )
-from .._bounds import JSON, measure, too_large
+from .._bounds import too_large
 
 FN, HOST, FOREIGN, NUM = "\x00f", "\x00h", "\x00c", "\x00n"
 MAX_DEPTH = 200
@@ -97,14 +97,14 @@ class Codec:
     Args:
         make_function: builds the Python handle of script function ``fid``.
         limits: the run's limits: a value going to the script may take at most its memory
-            limit as JSON text, counted before the text is made (shared lists and dicts count
-            once per reference; see :mod:`llmspell.engines._bounds`).
+            limit as JSON text (see :meth:`encode`).
     """
 
     def __init__(
         self, make_function: Callable[[int], ScriptFunction], limits: Limits | None = None
     ) -> None:
         self._limits = limits or Limits()
+        self._budget = self._limits.memory_bytes
         self.ops: list[Op] = []
         self._make_function = make_function
         self._functions: weakref.WeakValueDictionary[int, ScriptFunction] = (
@@ -134,24 +134,29 @@ class Codec:
 
     def encode(self, value: ScriptValue) -> tuple[bool, str]:
         """Return ``(flagged, json_text)``; raises TypeError for values with no JS form, and
-        ``LimitExceeded("memory")`` for one over the memory limit (see the class)."""
+        ``LimitExceeded("memory")`` for text longer than the memory limit.
+
+        The text is measured once made, not the value before (a walk in Python costs more than
+        the C encoder): a list or dict reachable twice is written twice, but every such value
+        comes from a spell, whose conversion to Python charged its expanded size to that
+        spell's memory limit, or from the host itself.
+        """
         kind = type(value)
         if kind is str or kind is int or kind is bool or value is None:
-            if kind is str and len(value) > self._limits.memory_bytes:
-                raise too_large(self._limits.memory_bytes, self._limits)
-            return False, dumps(value)
-        try:
-            measure(value, self._limits.memory_bytes, self._limits, JSON)
-        except ValueError as exc:  # contains itself, or too deep
-            raise TypeError(str(exc)) from None
-        try:
-            return False, _dumps_plain(value)
-        except (_Special, ValueError, TypeError, RecursionError):
-            pass
-        new_hosts: list[int] = []
-        text = dumps(self._walk(value, new_hosts, set(), 0))
-        self._hosts_sent.update(new_hosts)
-        return True, text
+            text = dumps(value)
+            flagged = False
+        else:
+            try:
+                text = _dumps_plain(value)
+                flagged = False
+            except (_Special, ValueError, TypeError, RecursionError):
+                new_hosts: list[int] = []
+                text = dumps(self._walk(value, new_hosts, set(), 0))
+                self._hosts_sent.update(new_hosts)
+                flagged = True
+        if len(text) > self._budget:
+            raise too_large(self._budget, self._limits)
+        return flagged, text
 
     def _walk(self, v: object, new_hosts: list[int], active: set[int], depth: int) -> object:
         if v is None or v is True or v is False:

@@ -105,7 +105,7 @@ def engine_error(exc: Exception, tripped: str | None, filename: str, limits: Lim
     interrupt handler stopped the script: ``"cpu"`` or ``"timeout"``), memory, or a bridge
     failure."""
     head, _, stack = str(exc).partition("\n")
-    if head.startswith("InternalError: interrupted") and tripped in ("cpu", "timeout"):
+    if head.startswith("InternalError: interrupted") and tripped in ("cpu", "timeout", "interrupt"):
         return limit_exceeded(tripped, limits)
     if head in ("null", "InternalError: out of memory", "out of memory"):
         return limit_exceeded("memory", limits)

@@ -17,11 +17,13 @@ import anyio.lowlevel
 import quickjs  # type: ignore[import-untyped]
 
 from ..._exceptions import (
+    IncompleteInput,
     LimitExceeded,
     SpellClosedError,
     SpellError,
     SpellInterrupted,
     SpellRuntimeError,
+    SpellSyntaxError,
 )
 from .._base import (
     Api,
@@ -47,9 +49,10 @@ from ._errors import (
     script_error,
     syntax_error,
 )
-from ._interrupt import attach, detach
+from ._interrupt import attach, detach, starve
 from ._plan import bind, plans
 from ._prelude import LINE_PAD, PRELUDE
+from ._repl import async_bodies, is_incomplete, script_source
 from ._workers import Job, Workers
 
 logger = logging.getLogger("llmspell.engines.js")
@@ -215,11 +218,53 @@ class _JsInstance(ScriptInstance):
         self._post("[2]")
         return await self._wait(0, waiter)
 
+    async def evaluate(self, source: str, chunk: str) -> ScriptValue:
+        """Run a REPL input (see :meth:`ScriptInstance.evaluate` and :mod:`._repl`): as a
+        global script, or, when it awaits, as an async function body. A limit it hits ends
+        the instance (QuickJS's state after an interrupt is not to be trusted):
+        :attr:`usable` turns False."""
+        self._check_usable()
+        self._interrupt = None  # (one that came while the previous input waited ended it)
+        self._cpu_used = 0.0
+        self._filename = chunk  # what errors of this input (and later) name
+        try:
+            return await self._evaluate(0, ["\n" * SKIP + script_source(source)])
+        except SpellRuntimeError as exc:
+            error = _syntax(exc, chunk, source)
+            if error is None:
+                raise
+        if isinstance(error, IncompleteInput):
+            raise error
+        bodies = async_bodies(source)
+        if not bodies:
+            raise error
+        try:
+            return await self._evaluate(1, ["\n" * LINE_PAD + body for body in bodies])
+        except SpellRuntimeError as exc:
+            error = _syntax(exc, chunk, source)
+            if error is None:
+                raise
+        raise error
+
+    async def _evaluate(self, kind: int, sources: list[str]) -> ScriptValue:
+        invocation = self._next_invocation
+        self._next_invocation += 1
+        waiter = _Waiter(self._new_deadline(), self._new_event())
+        self._add_waiter(invocation, waiter)
+        self._post(f"[5,{invocation},{kind},{dumps(sources)},{dumps(self._filename)}]")
+        return await self._wait(invocation, waiter)
+
+    @property
+    def usable(self) -> bool:
+        """False once the instance was closed or a limit ended it."""
+        return not self._closed and self._fatal is None
+
     def interrupt(self, reason: str = "interrupted") -> None:
         """End the run from outside (see :meth:`ScriptInstance.interrupt`): running script
-        code is stopped by the interrupt handler within a few thousand operations; a script
-        waiting for API calls ends at once when this is called on the event loop's thread
-        (otherwise at its next turn). The run raises :class:`SpellInterrupted`."""
+        code is stopped by the interrupt handler, its allocations failing until then (see
+        :func:`starve`); a script waiting for API calls ends at once when this is called on the
+        event loop's thread (otherwise at its next turn). The run raises
+        :class:`SpellInterrupted`."""
         if self._interrupt is not None or self._closed:
             return
         self._interrupt = reason
@@ -228,6 +273,7 @@ class _JsInstance(ScriptInstance):
             if self._host_limit is None:
                 self._host_limit = error
             self._budget.tripped = "host"
+            starve(self._runtime)  # see starve: the poll may be seconds away
         elif threading.get_ident() == self._thread:
             self._die(error)
 
@@ -410,6 +456,9 @@ class _JsInstance(ScriptInstance):
             text = enter(bridge, 2, None)
         finally:
             self._cpu_used += time.thread_time() - start
+        if self._interrupt is not None:  # came during the turn, which ended all the same
+            self._ctx.set_memory_limit(self._limits.memory_bytes)
+            raise SpellInterrupted(self._interrupt)
         self._process(text)
 
     def _begin_js(self) -> float:
@@ -440,6 +489,8 @@ class _JsInstance(ScriptInstance):
             return fn(*args)
         except quickjs.JSException as exc:
             tripped = self._budget.tripped
+            if self._interrupt is not None:  # (starved: give the context its memory back)
+                self._ctx.set_memory_limit(self._limits.memory_bytes)
             if tripped == "host" and self._host_limit is not None:
                 raise self._host_limit from None
             raise engine_error(exc, tripped, self._filename, self._limits) from None
@@ -610,6 +661,15 @@ class _JsInstance(ScriptInstance):
 
     def _script_error(self, info: dict[str, Any], prefix: str = "") -> SpellError:
         return script_error(info, self._filename, self._limits, prefix, self._source)
+
+
+def _syntax(exc: SpellRuntimeError, chunk: str, source: str) -> SpellSyntaxError | None:
+    """The syntax error a REPL input's ``exc`` is (None if it is another error)."""
+    if not exc.message.startswith("SyntaxError: "):
+        return None
+    message = exc.message.removeprefix("SyntaxError: ")
+    kind = IncompleteInput if is_incomplete(message, source) else SpellSyntaxError
+    return kind(chunk, exc.line, message)
 
 
 @contextlib.asynccontextmanager

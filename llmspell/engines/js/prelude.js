@@ -12,7 +12,11 @@
 //   settles API call ``id`` (an error is ``[name, message, plain]``); ``[1, inv, fid, flagged,
 //   args]`` invokes script function ``fid``; ``[2]`` starts the spell (invocation 0);
 //   ``[3, fid, n]`` releases a function the host no longer holds; ``[4]`` asks for every
-//   rejection still unhandled to be reported now (the host has nothing else to run).
+//   rejection still unhandled to be reported now (the host has nothing else to run);
+//   ``[5, inv, kind, sources, file]`` runs a REPL input (stack frames then name ``file``) as
+//   invocation ``inv``: kind 0 the script
+//   ``sources[0]`` (indirect eval: its declarations stay global, its completion value is the
+//   result), kind 1 the first of ``sources`` that compiles as an async function body.
 // * ``bridge(2)`` returns everything queued since the last call, as JSON:
 //   ``[2, inv, 1, flagged, value]`` / ``[2, inv, 0, 0, error]`` an invocation's result;
 //   ``[3, error]`` a rejected API Promise nobody handled; ``[4]`` some rejection is not handled
@@ -54,6 +58,7 @@ const wsAdd = uncurry(WeakSet.prototype.add), wsHas = uncurry(WeakSet.prototype.
 const isWF = uncurry(String.prototype.isWellFormed), code = uncurry(String.prototype.charCodeAt);
 const toWF = uncurry(String.prototype.toWellFormed);
 const indexOf = uncurry(String.prototype.indexOf), repeat = uncurry(String.prototype.repeat);
+const geval = G.eval;
 const HOST = G.__llmspellHost;
 delete G.__llmspellHost;
 const AsyncFunction = (async function () {}).constructor, TAG = Symbol.toStringTag;
@@ -362,6 +367,15 @@ function invoke(inv, fn, args) {
   const q = new P(function (res) { res(r); });
   then(q, function (v) { done(inv, true, v); }, function (e) { done(inv, false, e); });
 }
+function evaluate(inv, kind, srcs) {  // a REPL input (a Promise value is awaited)
+  if (kind === 0) { invoke(inv, function () { return geval(srcs[0]); }, []); return; }
+  let fn, err;
+  for (let i = 0; i < srcs.length && fn === undefined; i++) {
+    try { fn = new AsyncFunction(srcs[i]); } catch (e) { err = e; }
+  }
+  if (fn === undefined) done(inv, false, err);
+  else invoke(inv, fn, []);
+}
 function release(fid, n) {
   const left = mGet(fnSent, fid) - n;
   if (left > 0) { mSet(fnSent, fid, left); return; }
@@ -380,6 +394,7 @@ function bridge(kind, text) {
         case 2: invoke(0, mainFn, []); break;
         case 3: release(m[1], m[2]); break;
         case 4: flushAll = true; break;
+        case 5: FILE = m[4]; evaluate(m[1], m[2], m[3]); break;
       }
     }
     return '';

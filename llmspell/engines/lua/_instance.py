@@ -20,12 +20,19 @@ the coroutine function to completion with ``send(None)``.
 Limits
 ======
 
-* memory: the interpreter's allocator (``max_memory``) → ``LimitExceeded("memory")``.
-* cpu: time spent inside the interpreter (resumes and synchronous API functions, measured with
-  ``perf_counter`` around each resume; the loop thread is blocked meanwhile), summed over the
-  main chunk, callbacks and user coroutines. A count hook checks it, and the wall-clock
-  deadline, from inside loops: every :data:`HOOK_COUNT` instructions at most, fewer when
-  instructions are costly (a loop of ``big:upper()``), aiming at :data:`HOOK_INTERVAL`.
+* memory: the interpreter's allocator (``max_memory``) → ``LimitExceeded("memory")``; values
+  crossing to Python and back are charged too (see :mod:`._convert`). A value going into Lua is
+  measured against what is left of the heap *before* lupa builds it: lupa builds tables and
+  pushes values outside Lua's protected calls, where a failed allocation aborts the process
+  (``PANIC: unprotected error in call to Lua API``) or, inside a synchronous API function,
+  longjmps past lupa's callback frame with the GIL still held, so that the thread then waits
+  for the GIL it holds itself (0 % CPU, SIGINT never handled: the ``json.decode`` hang).
+* cpu: the thread's CPU time inside the interpreter (resumes and synchronous
+  API functions), summed over the main chunk, callbacks and user coroutines; time the thread
+  waits (a busy machine, a blocking call) does not count. A count hook checks it, the
+  wall-clock deadline and :meth:`LuaInstance.interrupt` from inside loops: every
+  :data:`HOOK_COUNT` instructions at most, fewer when instructions are costly (a loop of
+  ``big:upper()``), aiming at :data:`HOOK_INTERVAL`.
   C pattern matching cannot be interrupted, so costly matches run in an interruptible
   pure-Lua matcher (``fallback.lua``; ``guards.lua`` decides which calls need it).
 * timeout: wall clock from ``open()`` for the main chunk and the callbacks made while it runs;
@@ -36,7 +43,8 @@ Limits
   raise ``LimitExceeded`` too).
 
 Once a limit is hit it is sticky: the hook re-raises it, the sandbox's ``pcall``/``xpcall``/
-``coroutine.resume`` re-raise it, and Python never resumes the instance again.
+``coroutine.resume`` re-raise it, every API stub refuses to run (a ``<close>`` handler runs
+while the limit's error unwinds), and Python never resumes the instance again.
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ import anyio
 from lupa import lua54  # type: ignore[import-untyped]
 
 from ..._exceptions import (
+    IncompleteInput,
     LimitExceeded,
     SpellClosedError,
     SpellInterrupted,
@@ -92,6 +101,10 @@ HOOK_START = 64
 
 HOOK_INTERVAL = 0.002
 """Target seconds between two checks; the count shrinks when instructions are costly."""
+
+CPU_CLOCK_AFTER = 0.001
+"""Seconds into a resume after which its CPU time is read from the thread's clock (before,
+its wall time is counted: reading that clock costs as much as an API round trip)."""
 
 PATTERN_BUDGET = 1e7
 """Estimated worst-case steps above which a pattern call runs in the interruptible matcher
@@ -192,8 +205,9 @@ class LuaInstance(ScriptInstance):
         self._closed = False
         self._busy = False
         self._cpu = 0.0
-        self._t0 = 0.0
-        self._wall0 = 0.0
+        self._wall0 = 0.0  # perf_counter() when the current resume began
+        self._cpu_mark: float | None = None  # thread_time() once it runs long (see _check)
+        self._cpu_before = 0.0  # its wall time until then, taken as CPU time
         self._last_hook = 0.0
         self._interrupt: str | None = None
         self._count = HOOK_START
@@ -226,7 +240,7 @@ class LuaInstance(ScriptInstance):
     def _setup(self, source: str, api: Api, limits: Limits) -> None:
         self._rt = rt = new_runtime(limits.memory_bytes)
         chunk = rt.globals()[b"load"](compiled_chunk(b"prelude"), b"=[llmspell]", b"b")
-        runner, compile_, make_table, make_function, print_via, env = chunk(
+        runner, compile_, make_table, make_function, print_via, env, untrip = chunk(
             self._check,
             self._call_sync,
             compiled_chunk,
@@ -235,6 +249,7 @@ class LuaInstance(ScriptInstance):
             limits.memory_bytes,
         )
         self._runner, self._make_table = runner, make_table
+        self._compile, self._untrip = compile_, untrip
         self._anchor = rt.table_from({})
         self._conv = LuaConverter(
             rt.table_from, self._wrap, self._unwrap, self._host_table, rt, limits
@@ -347,6 +362,48 @@ class LuaInstance(ScriptInstance):
             raise SpellRuntimeError(self.filename, None, result.message)
         return result
 
+    async def evaluate(self, source: str, chunk: str) -> ScriptValue:
+        """Run a REPL input (see :meth:`ScriptInstance.evaluate`): ``return <source>`` when
+        that compiles, else ``source``. A limit it hits unwinds only its own coroutine, so the
+        instance stays usable: the next input starts with the limit cleared."""
+        self._ensure_open()
+        if self._busy or threading.get_ident() != self._thread:
+            raise RuntimeError("evaluate() must be called from the instance's own thread")
+        self._limit = None
+        self._interrupt = None  # (an interrupt ended the previous input only)
+        self._untrip()
+        self._cpu = 0.0
+        self._main_done = True
+        self.filename = self._chunk = chunk  # what errors of this input (and later) name
+        fn = self._compile_input(source, chunk)
+        timeout = self._limits.timeout_seconds
+        deadlines = (
+            (perf_counter() + timeout, anyio.current_time() + timeout)
+            if timeout is not None
+            else (math.inf, math.inf)
+        )
+        result = await self._drive(self._runner.coroutine(fn), deadlines)
+        return None if result.__class__ is _Failed else result
+
+    def _compile_input(self, source: str, chunk: str) -> LuaObject:
+        name = b"=" + chunk.encode()
+        try:
+            res = self._compile(b"return " + prepare_source(source), name)
+            if not isinstance(res, tuple):
+                return res
+            as_value = res[1]
+            res = self._compile(prepare_source(source), name)
+        except _LuaMemoryError:
+            raise self._limit_error("memory") from None
+        if not isinstance(res, tuple):
+            return res
+        error = syntax_error(
+            chunk, chunk, res[1], source, lambda text: compile_error(new_runtime(None), text, chunk)
+        )
+        if error.message.endswith("<eof>") or bytes(as_value or b"").endswith(b"<eof>"):
+            raise IncompleteInput(chunk, error.line, error.message, error.column) from None
+        raise error
+
     def interrupt(self, reason: str = "interrupted") -> None:
         """End the run from outside, within :data:`HOOK_INTERVAL` or so of Lua time: the count
         hook sees the flag, and a pending API call is cancelled (when called on the event
@@ -354,6 +411,8 @@ class LuaInstance(ScriptInstance):
         :class:`SpellInterrupted`; every later call into the spell raises it again."""
         if self._interrupt is None:
             self._interrupt = reason
+            if self._limit is None:  # every check of the limit sees it from now on
+                self._limit = SpellInterrupted(reason)
         if not self._busy and threading.get_ident() == self._thread:
             for scope in list(self._scopes):
                 scope.cancel()
@@ -376,6 +435,7 @@ class LuaInstance(ScriptInstance):
         for wrapper in list(self._wrappers):
             wrapper._fn = None
         self._rt = self._runner = self._make_table = self._main = self._anchor = None
+        self._compile = self._untrip = None
         self._conv = _DETACHED
         self._host_tables = {}
         self._fns = []
@@ -420,8 +480,6 @@ class LuaInstance(ScriptInstance):
         self, co: LuaObject, code: int | None, value: Any, label: str = ""
     ) -> tuple[_Entry | None, Any]:
         """Resume ``co`` until it requests an async API call or ends (synchronous)."""
-        if self._interrupt is not None and self._limit is None:
-            self._set_limit(SpellInterrupted(self._interrupt))
         if self._limit is not None:
             raise self._set_limit(self._limit)
         self._ensure_open()
@@ -429,8 +487,7 @@ class LuaInstance(ScriptInstance):
             raise RuntimeError("the spell's interpreter is already running")
         self._busy = True
         conv = self._conv
-        t0 = self._t0 = thread_time()
-        self._wall0 = self._last_hook = perf_counter()
+        self._wall0 = perf_counter()
         try:
             if code is None:
                 send: Any = None
@@ -447,8 +504,6 @@ class LuaInstance(ScriptInstance):
                     r = (r,)
                 status = r[0]
                 if status > 0:
-                    if self._limit is not None:  # a <close> handler's call after a limit
-                        raise self._set_limit(self._limit)
                     self._calls += 1
                     entry = self._fns[status - 1]
                     try:
@@ -479,7 +534,17 @@ class LuaInstance(ScriptInstance):
             # no Lua object made in the coroutine may outlive it in this frame (a traceback
             # keeps frames): see _wrap
             r = send = raw = None
-            self._cpu += thread_time() - t0
+            # The thread's CPU clock is a system call (no vDSO; 1.5 us here), the cost of a
+            # whole API round trip: a short resume counts its wall time, which cannot be much
+            # more; one still running CPU_CLOCK_AFTER seconds in (seen by the hook) counts its
+            # wall time up to then and the thread's CPU time after, so that a busy machine does
+            # not eat a computing spell's budget.
+            mark = self._cpu_mark
+            if mark is None:
+                self._cpu += perf_counter() - self._wall0
+            else:
+                self._cpu += self._cpu_before + (thread_time() - mark)
+                self._cpu_mark = None
             self._busy = False
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
                 self._set_limit(self._limit_error("cpu"))
@@ -492,17 +557,21 @@ class LuaInstance(ScriptInstance):
         """
         if self._limit is not None:
             return True
-        if self._interrupt is not None:
-            self._set_limit(SpellInterrupted(self._interrupt))
-            return True
-        if self._cpu + (thread_time() - self._t0) > self._limits.cpu_seconds:
+        now = perf_counter()
+        mark = self._cpu_mark
+        if mark is not None:
+            used = self._cpu + self._cpu_before + (thread_time() - mark)
+        else:
+            used = self._cpu + (now - self._wall0)
+            if now - self._wall0 > CPU_CLOCK_AFTER:  # a long resume: the thread's clock now
+                self._cpu_mark, self._cpu_before = thread_time(), now - self._wall0
+        if used > self._limits.cpu_seconds:
             self._set_limit(self._limit_error("cpu"))
             return True
-        now = perf_counter()
         if now > self._active_deadline:
             self._set_limit(self._limit_error("timeout"))
             return True
-        interval = now - self._last_hook
+        interval = now - max(self._last_hook, self._wall0)
         self._last_hook = now
         count = self._count
         if interval > HOOK_INTERVAL * 4 and count > 1:
@@ -515,9 +584,7 @@ class LuaInstance(ScriptInstance):
 
     def _call_sync(self, fid: int, *args: Any) -> tuple[int, Any]:
         """Called directly from Lua for sync_api functions: returns (status, value)."""
-        if self._limit is not None or self._interrupt is not None:  # a <close> handler's call
-            if self._limit is None:
-                self._set_limit(SpellInterrupted(self._interrupt or ""))
+        if self._limit is not None:  # a <close> handler's call after a limit
             return 2, None
         entry = self._fns[fid - 1]
         fn, label, _, contextual, _, _ = entry

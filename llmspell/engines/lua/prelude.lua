@@ -16,6 +16,8 @@
 -- * ``make_function(id, sync)`` — a global API function; ``print_via(id)`` — Lua's ``print``
 --   (``tostring`` of each argument, tab-separated, newline-terminated) sending its text to ``id``.
 -- * ``env`` — the spell's global table.
+-- * ``untrip()`` — clears a limit, for a session (``llmspell repl``) whose next input starts
+--   afresh: the input that hit the limit has unwound by then.
 --
 -- Limits are sticky: once ``tripped`` is set (by the count hook, a memory error, or Python), every
 -- ``pcall``/``xpcall``/``coroutine.resume`` re-raises the private ``LIMIT`` error, so no spell code
@@ -331,4 +333,8 @@ local function print_via(id)
   end
 end
 
-return runner, compile, make_table, make_function, print_via, env
+local function untrip()
+  tripped = false
+end
+
+return runner, compile, make_table, make_function, print_via, env, untrip

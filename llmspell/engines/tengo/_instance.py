@@ -75,7 +75,7 @@ from .._base import (
     call_sync,
     limit_exceeded,
 )
-from .._bounds import HOST, measure
+from .._bounds import Tally, unbounded
 from . import _calls
 from ._convert import HostMap, to_py, to_tengo
 from ._memory import live_size
@@ -93,7 +93,8 @@ STEP_START = 64
 """The step batch a run starts with; it grows to STEP_BATCH while steps are cheap."""
 
 _CLOSURE_CODE = _calls.call_closure.__code__
-_CONTAINERS = (list, dict, tuple)
+_NO_TALLY = unbounded()  # for numbers, which are not charged
+SMALL_STRING = 4096  # shorter strings are not charged on their own (far below any limit)
 
 
 class _EngineContext(Context):
@@ -163,6 +164,7 @@ class TengoInstance(ScriptInstance):
     def __init__(self, source: str, filename: str, api: Api, limits: Limits) -> None:
         self.filename = filename
         self._limits = limits
+        self._budget = limits.memory_bytes
         self._context = api.context
         self._limit: LimitExceeded | None = None
         self._interrupt: str | None = None
@@ -198,21 +200,23 @@ class TengoInstance(ScriptInstance):
 
     # conversions ---------------------------------------------------------------------------
 
-    # Both directions are charged to the memory limit at the value's expanded size (a list or
-    # map reachable twice counts twice: see engines/_bounds.py), before the copy is made going
-    # in, after the (sharing) conversion coming out.
+    # Both directions are charged to the memory limit as they convert (see ._convert).
 
     def to_tengo(self, value: Any) -> Any:
-        cls = value.__class__
-        if cls in _CONTAINERS or (cls is str and len(value) > self._limits.memory_bytes):
-            measure(value, self._limits.memory_bytes, self._limits, HOST)
-        return to_tengo(value, self._host_map, self._unwrap)
+        t = value.__class__
+        if (t is str and len(value) < SMALL_STRING) or t is bool or t is float or value is None:
+            return value
+        if t is int:
+            return to_tengo(value, self._host_map, self._unwrap, _NO_TALLY)
+        return to_tengo(value, self._host_map, self._unwrap, Tally(self._budget, self._limits))
 
     def to_py(self, value: Any) -> Any:
-        result = to_py(value, self._wrap)
-        if result.__class__ in _CONTAINERS:
-            measure(result, self._limits.memory_bytes, self._limits, HOST)
-        return result
+        t = value.__class__
+        if (t is str and len(value) < SMALL_STRING) or t is int or t is bool or t is float:
+            return value
+        if value is None:
+            return None
+        return to_py(value, self._wrap, Tally(self._budget, self._limits))
 
     def _wrap(self, fn: Closure) -> ScriptFunction:
         return TengoFunction(self, fn)
@@ -410,7 +414,8 @@ class TengoInstance(ScriptInstance):
     ) -> Any:
         """Called from Tengo (inside a run's greenlet) for every API function call whose
         argument count fits (``label``: as the script wrote it, ``tools.weather``)."""
-        self.check_limits()
+        if self._limit is not None or self._interrupt is not None:
+            self.check_limits()
         try:
             pyargs = [self.to_py(a) for a in args]
         except LimitExceeded as exc:
