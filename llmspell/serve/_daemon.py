@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import pathlib
+import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -24,7 +25,7 @@ import anyio
 from .. import _runtime
 from .._config import Config, state_path
 from ..tools import ToolRegistry, builtin_tools
-from ..workflows import WorkflowStore, open_workflow_store
+from ..workflows import WorkflowStore, open_workflow_store, owner_id
 from ._catalog import Catalog, Entry, LoadError, Version
 from ._resident import Residents
 from ._settings import ServeSettings
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from .._ops import Observer
     from .._runtime import RunResult
     from ..providers import Provider
+    from ._nats import NatsLink
 
 _log = logging.getLogger("llmspell.serve")
 _spell_log = logging.getLogger("llmspell.spell")
@@ -90,6 +92,16 @@ class Daemon:
         self.draining = False
         self.state_path = state_path(None, config)
         self.workflows: WorkflowStore | None = None
+        self.nats: NatsLink | None = None
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        """This daemon among those joined by NATS (host and process)."""
+        self.owner = owner_id()
+        """This process as the owner of the durable workflow runs it runs."""
+        self.local_runs: dict[str, str] = {}
+        """The runs in flight here, by run id: where each came from (``http``, ``queued``,
+        ``takeover``, ``resident``, ``resume``)."""
+        self.taking: set[str] = set()
+        """Workflow runs this daemon is taking over now."""
         self._runtime: _runtime.Runtime | None = None
         self._tg: TaskGroup | None = None
         self._closing: set[Callable[[], None]] = set()
@@ -107,9 +119,32 @@ class Daemon:
 
     # -- lifetime ---------------------------------------------------------------------------
 
+    async def join_nats(self) -> None:
+        """Connect to the ``nats`` server of the settings (if any, and not yet connected).
+
+        Raises:
+            ConfigError: the server cannot be reached (naming the URL).
+        """
+        if self.settings.nats is not None and self.nats is None:
+            from ._nats import connect
+
+            self.nats = await connect(self.settings.nats, name=f"llmspell serve {self.name}")
+
     @asynccontextmanager
     async def open(self) -> AsyncIterator[Daemon]:
         """Run the daemon: everything up on entry, drained and closed on exit."""
+        await self.join_nats()
+        try:
+            async with self._open():
+                yield self
+        finally:
+            if self.nats is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.nats.aclose()
+                self.nats = None
+
+    @asynccontextmanager
+    async def _open(self) -> AsyncIterator[Daemon]:
         event_log: Any = self.state_path
         if self.state_path == ":memory:" or self.state_path.endswith(".json"):
             import actors
@@ -134,6 +169,10 @@ class Daemon:
             self.residents.watch(runtime.system)
             try:
                 await self._start()
+                if self.nats is not None:
+                    from ._cluster import share_work
+
+                    await tg.start(share_work, self)
                 yield self
             finally:
                 with anyio.CancelScope(shield=True):
@@ -153,7 +192,7 @@ class Daemon:
             await self.refresh(name)
         for name in self.catalog.unknown_tables():
             _log.warning("[spells.%s] in the configuration names no spell file", name)
-        if self.settings.resume_workflows:
+        if self.settings.resume_workflows and self.nats is None:  # joined: leases do it
             from ._workflows import resume_stranded
 
             await resume_stranded(self)
@@ -289,9 +328,12 @@ class Daemon:
         headers: Mapping[str, str] | None = None,
         resident: bool = False,
         run_id: str | None = None,
+        origin: str = "http",
     ) -> RunResult:
-        """Run ``version`` with its own limits and permissions; counted as in flight."""
+        """Run ``version`` with its own limits and permissions; counted as in flight.
+        ``origin`` says where the run came from (see :attr:`local_runs`)."""
         run_id = run_id or os.urandom(6).hex()
+        self.local_runs[run_id] = "resident" if resident else origin
         counters = self.counters
         if not resident:
             counters.runs_in_flight += 1
@@ -310,6 +352,7 @@ class Daemon:
                 headers=headers,
             )
         finally:
+            self.local_runs.pop(run_id, None)
             if not resident:
                 counters.runs_in_flight -= 1
                 if counters.runs_in_flight == 0:
