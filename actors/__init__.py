@@ -20,6 +20,9 @@ from ._exceptions import WouldBlock as WouldBlock
 
 # -- bus, event log and hooks (actors/_topics.py, _bus.py, _eventlog.py, _hooks.py, ...) --
 # isort: split
+from ._backend import BusBackend as BusBackend
+from ._backend import BusConsumer as BusConsumer
+from ._backend import Delivery as Delivery
 from ._bus import BusStatistics as BusStatistics
 from ._bus import EventBus as EventBus
 from ._eventlog import EventLog as EventLog

@@ -34,7 +34,9 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
@@ -43,6 +45,14 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
+from ._backend import (
+    DEAD_ERROR,
+    DEAD_SUBSCRIPTION,
+    DEAD_TOPIC,
+    BusBackend,
+    RemoteSubscription,
+    check_queue_name,
+)
 from ._eventlog import EventLog
 from ._exceptions import MailboxFullError, SystemClosedError
 from ._logwriter import LogWriter
@@ -56,12 +66,15 @@ from ._subscription import (
     Event,
     Handler,
     Overflow,
+    QueueGroup,
     Subscription,
     SubscriptionStatistics,
 )
-from ._topics import TopicIndex
+from ._topics import TopicIndex, split_pattern, split_topic
 
 __all__ = ["BusStatistics", "EventBus"]
+
+_log = logging.getLogger("actors.bus")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +91,9 @@ class BusStatistics:
         log_commits: transactions that committed them (fewer than ``logged`` when concurrent
             publishes shared a commit).
         log_failed: events whose commit failed (their publishers got the error).
+        dead_lettered: events moved to the dead-letter topic after ``max_deliver`` failed
+            deliveries (a bus with a backend).
+        publish_failed: ``publish_nowait`` events the backend could not take (logged).
     """
 
     published: int
@@ -88,6 +104,8 @@ class BusStatistics:
     logged: int = 0
     log_commits: int = 0
     log_failed: int = 0
+    dead_lettered: int = 0
+    publish_failed: int = 0
 
 
 class EventBus:
@@ -104,11 +122,40 @@ class EventBus:
     Args:
         event_log: log the events of the topics it selects; the bus opens the log on entry and
             closes it on exit (after the events waiting for it are committed and delivered).
+        backend: carry the events through a :class:`~actors.BusBackend` (e.g.
+            :class:`actors.nats.NatsBackend`) so they cross processes (see ``_backend.py``);
+            the bus opens it on entry and closes it on exit. Excludes ``event_log`` (the
+            backend stores the events: ``replay`` and ``since=`` read them there).
+        outbox_size: with a backend, how many ``publish_nowait`` events may wait to be sent.
     """
 
-    def __init__(self, *, event_log: EventLog | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        event_log: EventLog | None = None,
+        backend: BusBackend | None = None,
+        outbox_size: int = 10_000,
+    ) -> None:
         if event_log is not None and not isinstance(event_log, EventLog):
             raise TypeError(f"event_log must be an actors.EventLog, not {event_log!r}")
+        if backend is not None:
+            if not isinstance(backend, BusBackend):
+                raise TypeError(f"backend must be an actors.BusBackend, not {backend!r}")
+            if event_log is not None:
+                raise ValueError("an EventBus takes an event_log or a backend, not both")
+        if outbox_size < 1:
+            raise ValueError(f"outbox_size must be at least 1, not {outbox_size}")
+        self._backend = backend
+        self._outbox: deque[tuple[str, Any, Mapping[str, str] | None]] = deque()
+        self._outbox_size = outbox_size
+        self._outbox_wakeup: anyio.Event | None = None
+        self._sending = False
+        self._pending_subs = 0  # remote subscriptions whose consumer is being created
+        self._subs_ready: anyio.Event | None = None
+        self._last_seq = 0  # the highest sequence number this bus published (backend)
+        self._dead = self._publish_failed = 0
+        self._groups: dict[tuple[str, str], QueueGroup] = {}
+        self._remote_waiters: set[anyio.Event] = set()
         self._log = event_log
         self._writer: LogWriter | None = None
         self._index: TopicIndex[Subscription] = TopicIndex()
@@ -130,20 +177,26 @@ class EventBus:
         self._new_event = type(anyio.Event())  # the backend's class: skips a dispatch
         if self._log is not None:
             await self._log.__aenter__()  # opens it and applies retention
+        if self._backend is not None:
+            await self._backend.open()  # raises a clear error naming the address
         tg = anyio.create_task_group()
         try:
             await tg.__aenter__()
         except BaseException:
             if self._log is not None:
                 await self._log.__aexit__(None, None, None)
+            if self._backend is not None:
+                await self._backend.close()
             raise
         self._tg = tg
         if self._log is not None:
             self._writer = LogWriter(self, self._log)
             tg.start_soon(self._writer.run, name="bus event log writer")
+        if self._backend is not None:
+            tg.start_soon(self._send_outbox, name="bus outbox")
         self._state = _OPEN
         self._accepting = True
-        self._plain = self._writer is None
+        self._plain = self._writer is None and self._backend is None
         for sub in self._subs.values():
             self._start(sub)
         return self
@@ -170,18 +223,67 @@ class EventBus:
             finally:
                 if self._log is not None:
                     await self._log.__aexit__(None, None, None)  # shielded
+                if self._backend is not None:
+                    with anyio.CancelScope(shield=True):
+                        await self._backend.close()
 
     @property
     def event_log(self) -> EventLog | None:
         """The bus's event log, or ``None``."""
         return self._log
 
+    @property
+    def backend(self) -> BusBackend | None:
+        """The bus's backend, or ``None`` (the local bus)."""
+        return self._backend
+
+    @property
+    def connected(self) -> bool:
+        """Whether events can be published: the bus is open and its backend (if any) is
+        connected. For readiness probes."""
+        if not self._accepting:
+            return False
+        return self._backend is None or self._backend.connected
+
     def _busy(self) -> bool:
         writer = self._writer
-        return bool(self._blocked) or (writer is not None and writer.busy())
+        return (
+            bool(self._blocked)
+            or (writer is not None and writer.busy())
+            or bool(self._outbox)
+            or self._sending
+        )
 
     async def _drain(self) -> None:
         """Wait until every queue is empty, every handler idle and no publisher blocked."""
+        while self._busy() or any(sub._busy() for sub in self._subs.values()):
+            changed = self._on_change = self._new_event()
+            await changed.wait()
+        if self._backend is not None:
+            await self.flush()
+
+    async def flush(self, *, poll: float = 0.02) -> None:
+        """Wait until this bus's own subscriptions have handled every event published through
+        it so far (a bus with a backend; events of other processes that match are handled
+        too). Returns at once on the local bus when no handler is busy.
+
+        Wrap it in a cancel scope (``anyio.fail_after``) to bound the wait.
+        """
+        if self._backend is None:
+            await self._drain_local()
+            return
+        while self._outbox or self._sending:
+            changed = self._on_change = self._new_event()
+            await changed.wait()
+        await self._wait_subscribed()
+        target = self._last_seq
+        while True:
+            subs = [s for s in self._subs.values() if isinstance(s, RemoteSubscription)]
+            if all([await s._caught_up(target) for s in subs]):
+                return
+            await anyio.sleep(poll)
+
+    async def _drain_local(self) -> None:
         while self._busy() or any(sub._busy() for sub in self._subs.values()):
             changed = self._on_change = self._new_event()
             await changed.wait()
@@ -189,6 +291,9 @@ class EventBus:
     def _shutdown(self, tg: TaskGroup) -> None:
         self._state = _CLOSED
         self._accepting = self._plain = False
+        self._outbox.clear()
+        for done in list(self._remote_waiters):
+            done.set()
         for waiter in list(self._waiters):
             waiter.cancel()
         for sub in list(self._subs.values()):
@@ -219,6 +324,7 @@ class EventBus:
         overflow: Overflow = "block",
         name: str | None = None,
         since: int | None = None,
+        queue: str | None = None,
     ) -> Subscription:
         """Deliver events whose topic matches ``pattern`` to ``handler``.
 
@@ -236,7 +342,14 @@ class EventBus:
                 never make a publisher wait (the log has them); live unlogged ones queue under
                 ``overflow``. If the log cannot be read, the subscription is disconnected
                 (``bus.subscriber_disconnected``). Closing the bus waits for a catch-up as it
-                waits for queued events. Needs a bus with an event log.
+                waits for queued events. Needs a bus with an event log or a backend.
+            queue: share the events among every subscription with this queue name (letters,
+                digits, ``-``, ``_``) and the same pattern: each event goes to one of them (on
+                the local bus the first idle member in turn, else the least loaded; with a
+                backend, whichever process fetches it first, in any process).
+
+        With a backend, ``queue_size`` bounds how many events are fetched ahead and
+        ``overflow`` does not apply (the backend holds the events until they are fetched).
 
         Raises:
             ValueError: invalid pattern, queue size, overflow policy or ``since``, or ``since``
@@ -244,12 +357,16 @@ class EventBus:
             SystemClosedError: the bus is closed.
         """
         if since is not None:
-            if self._log is None:
+            if self._log is None and self._backend is None:
                 raise ValueError("since= needs a bus with an event log (open_system(event_log=))")
             if not isinstance(since, int) or isinstance(since, bool) or since < 0:
                 raise ValueError(f"since must be a sequence number (an int >= 0), not {since!r}")
+        if queue is not None:
+            check_queue_name(queue)
+            if since is not None and self._backend is None:
+                raise ValueError("since= and queue= cannot be combined on the local bus")
         return self._subscribe(
-            pattern, handler, queue_size, overflow, name, once=False, since=since
+            pattern, handler, queue_size, overflow, name, once=False, since=since, queue=queue
         )
 
     def once(
@@ -274,9 +391,15 @@ class EventBus:
         *,
         once: bool,
         since: int | None = None,
+        queue: str | None = None,
     ) -> Subscription:
         if self._state is _CLOSED:
             raise self._closed_error()
+        if self._backend is not None and handler is not None:
+            return self._subscribe_remote(pattern, handler, queue_size, name, once, since, queue)
+        if queue is not None:
+            assert handler is not None
+            return self._subscribe_shared(pattern, handler, queue_size, overflow, name, queue)
         sub = Subscription(
             self, pattern, handler, queue_size=queue_size, overflow=overflow, name=name,
             once=once, since=since,
@@ -290,7 +413,77 @@ class EventBus:
                 self._start(sub)
         return sub
 
+    def _subscribe_remote(
+        self,
+        pattern: str,
+        handler: Handler,
+        queue_size: int,
+        name: str | None,
+        once: bool,
+        since: int | None,
+        queue: str | None,
+    ) -> Subscription:
+        if queue_size < 1:
+            raise ValueError(f"queue_size must be at least 1, not {queue_size}")
+        sub = RemoteSubscription(
+            self, pattern, handler, queue_size=queue_size, name=name, once=once, since=since,
+            group=queue,
+        )  # fmt: skip
+        self._subs[id(sub)] = sub
+        self._pending_subs += 1
+        if self._state is not _NEW:
+            self._start(sub)
+        return sub
+
+    def _subscribed(self) -> None:
+        """A remote subscription's consumer exists (or failed): publishes may go on."""
+        self._pending_subs -= 1
+        ready = self._subs_ready
+        if self._pending_subs <= 0 and ready is not None:
+            self._subs_ready = None
+            ready.set()
+
+    async def _wait_subscribed(self) -> None:
+        """Wait until the consumers of the subscriptions made so far exist, so an event
+        published after ``subscribe`` returned reaches them."""
+        while self._pending_subs > 0 and self._accepting:
+            ready = self._subs_ready
+            if ready is None:
+                ready = self._subs_ready = self._new_event()
+            await ready.wait()
+
+    def _subscribe_shared(
+        self,
+        pattern: str,
+        handler: Handler,
+        queue_size: int,
+        overflow: Overflow,
+        name: str | None,
+        queue: str,
+    ) -> Subscription:
+        sub = Subscription(
+            self, pattern, handler, queue_size=queue_size, overflow=overflow, name=name,
+            once=False,
+        )  # fmt: skip
+        group = self._groups.get((pattern, queue))
+        if group is None:
+            group = self._groups[pattern, queue] = QueueGroup(pattern, queue)
+            self._index.add(pattern, group)  # type: ignore[arg-type]  # quacks like one
+        group._members.append(sub)
+        sub._sharing = group
+        self._subs[id(sub)] = sub
+        if self._state is not _NEW:
+            self._start(sub)
+        return sub
+
     def _remove(self, sub: Subscription) -> None:
+        group = sub._sharing
+        if group is not None:
+            if sub in group._members:
+                group._members.remove(sub)
+            if not group._members:
+                self._index.remove(group.pattern, group)  # type: ignore[arg-type]
+                self._groups.pop((group.pattern, group.name), None)
         self._index.remove(sub.pattern, sub)
         self._waiters.discard(sub)
         if not sub._running:
@@ -322,6 +515,8 @@ class EventBus:
         if not self._plain:  # one test on the hot path of a bus without a log
             if not self._accepting:
                 raise self._closed_error()
+            if self._backend is not None:
+                return await self._publish_remote(topic, payload, headers)
             writer = self._writer
             if writer is not None and writer.log.logs(topic):
                 self._published += 1
@@ -343,6 +538,68 @@ class EventBus:
             elif not sub._offer(ev):
                 await sub._put(ev)
         return None
+
+    async def _publish_remote(
+        self, topic: str, payload: Any, headers: Mapping[str, str] | None
+    ) -> int:
+        backend = self._backend
+        assert backend is not None
+        split_topic(topic)
+        if self._pending_subs:
+            await self._wait_subscribed()
+        self._published += 1
+        seq = await backend.publish(topic, payload, _NO_HEADERS if headers is None else headers)
+        if seq > self._last_seq:
+            self._last_seq = seq
+        return seq
+
+    def _queue_out(
+        self, topic: str, payload: Any, headers: Mapping[str, str] | None, *, drop: bool
+    ) -> None:
+        """Queue an event for the outbox task (``publish_nowait`` with a backend)."""
+        split_topic(topic)
+        if len(self._outbox) >= self._outbox_size:
+            if drop:
+                return
+            raise MailboxFullError(
+                f"{len(self._outbox)} events already wait to be sent to the bus backend"
+            )
+        self._outbox.append((topic, payload, headers))
+        wakeup = self._outbox_wakeup
+        if wakeup is not None:
+            self._outbox_wakeup = None
+            wakeup.set()
+
+    async def _send_outbox(self) -> None:
+        outbox = self._outbox
+        while True:
+            if not outbox:
+                wakeup = self._outbox_wakeup = self._new_event()
+                self._changed()
+                await wakeup.wait()
+                continue
+            topic, payload, headers = outbox.popleft()
+            self._sending = True
+            try:
+                await self._publish_remote(topic, payload, headers)
+            except Exception as exc:
+                self._publish_failed += 1
+                _log.warning("bus: could not send %r to the backend", topic, exc_info=exc)
+            finally:
+                self._sending = False
+
+    async def _dead_letter(self, ev: Event, subscription: str, exc: Exception) -> None:
+        """Publish a dead letter for ``ev`` (its handler failed ``max_deliver`` times)."""
+        backend = self._backend
+        assert backend is not None
+        head = dict(ev.headers)
+        for key in [k for k in head if k.lower() == "nats-msg-id"]:
+            del head[key]
+        head[DEAD_SUBSCRIPTION] = subscription
+        head[DEAD_ERROR] = f"{type(exc).__name__}: {exc}"[:1000]
+        head.setdefault(DEAD_TOPIC, ev.topic)
+        await backend.publish(f"{backend.dead_letter_prefix}.{ev.topic}", ev.payload, head)
+        self._dead += 1
 
     def publish_nowait(
         self, topic: str, payload: Any = None, *, headers: Mapping[str, str] | None = None
@@ -367,6 +624,9 @@ class EventBus:
         """``publish_nowait``; ``lenient``: log what is not JSON as its repr (runtime events)."""
         if not self._accepting:
             raise self._closed_error()
+        if self._backend is not None:
+            self._queue_out(topic, payload, headers, drop=False)
+            return
         writer = self._writer
         if writer is not None and writer.log.logs(topic):
             head = _NO_HEADERS if headers is None else _freeze(headers)
@@ -385,6 +645,9 @@ class EventBus:
     def _emit(self, topic: str, payload: object) -> None:
         """Publish the bus's own events: never waits; full ``"block"`` queues drop them."""
         if not self._accepting:
+            return
+        if self._backend is not None:
+            self._queue_out(topic, payload, None, drop=True)
             return
         writer = self._writer
         if writer is not None and writer.log.logs(topic):
@@ -421,6 +684,8 @@ class EventBus:
         """
         if not self._accepting:
             raise self._closed_error()
+        if self._backend is not None:
+            return await self._wait_for_remote(pattern, timeout)
         waiter = self._subscribe(pattern, None, 1, "drop_newest", f"wait_for {pattern}", once=True)
         done = self._new_event()
         waiter._wakeup = done  # set by cancel(): on delivery, on close, or below
@@ -433,6 +698,28 @@ class EventBus:
             raise self._closed_error()
         return waiter._result
 
+    async def _wait_for_remote(self, pattern: str, timeout: float | None) -> Event:  # noqa: ASYNC109
+        got: list[Event] = []
+        done = self._new_event()
+
+        def take(event: Event) -> None:
+            got.append(event)
+            done.set()
+
+        waiter = self._subscribe(
+            pattern, take, 1, "block", f"wait_for {pattern}", once=True
+        )  # fmt: skip
+        self._remote_waiters.add(done)
+        try:
+            with anyio.fail_after(timeout):
+                await done.wait()  # set by take(), or by the bus closing
+        finally:
+            self._remote_waiters.discard(done)
+            waiter.cancel()
+        if not got:
+            raise self._closed_error()
+        return got[0]
+
     def replay(self, pattern: str = ">", *, since: int = 0) -> AsyncIterator[Event]:
         """Read back logged events matching ``pattern`` with a sequence number above ``since``.
 
@@ -444,6 +731,13 @@ class EventBus:
             ValueError: an invalid pattern or ``since``, or the bus has no event log.
             SystemClosedError: the bus is not open.
         """
+        if self._backend is not None:
+            split_pattern(pattern)
+            if not isinstance(since, int) or isinstance(since, bool) or since < 0:
+                raise ValueError(f"since must be a sequence number (an int >= 0), not {since!r}")
+            if self._state is _NEW or self._state is _CLOSED:
+                raise self._closed_error()
+            return self._backend.replay(pattern, since)
         if self._log is None:
             raise ValueError("replay needs a bus with an event log (open_system(event_log=...))")
         if self._state is _NEW or self._state is _CLOSED:
@@ -462,6 +756,8 @@ class EventBus:
             failed + sum(s.failed for s in subs),
             subs,
             *((writer.logged, writer.commits, writer.failed) if writer else (0, 0, 0)),
+            self._dead,
+            self._publish_failed,
         )
 
 

@@ -26,7 +26,14 @@ from ._topics import split_pattern
 if TYPE_CHECKING:
     from ._bus import EventBus
 
-__all__ = ["Event", "Handler", "Overflow", "Subscription", "SubscriptionStatistics"]
+__all__ = [
+    "Event",
+    "Handler",
+    "Overflow",
+    "QueueGroup",
+    "Subscription",
+    "SubscriptionStatistics",
+]
 
 _log = logging.getLogger("actors.bus")
 
@@ -154,6 +161,7 @@ class Subscription:
         "_reserved",
         "_result",
         "_running",
+        "_sharing",
         "_spaces",
         "_upto",
         "_wakeup",
@@ -210,6 +218,7 @@ class Subscription:
         self._reserved = 0
         self._result: Event | None = None  # wait_for's event
         self._delivered = self._dropped = self._failed = 0
+        self._sharing: QueueGroup | None = None  # the local queue group it is a member of
 
     def __repr__(self) -> str:
         state = "cancelled" if self._cancelled else "active"
@@ -479,3 +488,69 @@ class Subscription:
         self.cancel()
         payload = {"pattern": self.pattern, "subscription": self.name, "reason": reason}
         self._bus._emit(SUBSCRIBER_DISCONNECTED, payload)
+
+
+class QueueGroup:
+    """The subscriptions sharing one pattern and queue name on the local bus: each event goes
+    to one member, the first idle one in round-robin order (else the one with the shortest
+    queue). The bus's index holds the group; publish treats it like one subscription (it has
+    no queue of its own, so publish always goes through :meth:`_offer`)."""
+
+    __slots__ = ("_chosen", "_members", "_next", "_queue", "name", "pattern")
+
+    _fast_limit = 0
+    _maxlen = 0
+    _cancelled = False
+
+    def __init__(self, pattern: str, name: str) -> None:
+        self.pattern = pattern
+        self.name = name
+        self._members: list[Subscription] = []
+        self._next = 0
+        self._queue: deque[Event] = deque()  # always empty: publish never appends here
+        self._chosen: Subscription | None = None
+
+    @property
+    def _blocking(self) -> bool:
+        """True when every member blocks and is full (``publish_nowait`` must refuse)."""
+        return all(m._blocking and len(m._queue) + m._reserved >= m._maxlen for m in self._members)
+
+    def _pick(self) -> Subscription | None:
+        members = self._members
+        count = len(members)
+        if not count:
+            return None
+        best: Subscription | None = None
+        for i in range(count):
+            member = members[(self._next + i) % count]
+            if member._cancelled:
+                continue
+            load = len(member._queue) + member._reserved + (0 if member._wakeup else 1)
+            if load == 0:
+                best = member
+                break
+            if best is None or load < (
+                len(best._queue) + best._reserved + (0 if best._wakeup else 1)
+            ):
+                best = member
+        if best is not None:
+            self._next = (members.index(best) + 1) % count
+        return best
+
+    def _offer(self, ev: Event) -> bool:
+        member = self._chosen = self._pick()
+        return True if member is None else member._offer(ev)
+
+    async def _put(self, ev: Event) -> None:
+        member = self._chosen
+        if member is not None:
+            await member._put(ev)
+
+    @property
+    def _dropped(self) -> int:
+        return 0
+
+    @_dropped.setter
+    def _dropped(self, value: int) -> None:  # the bus's own events, dropped when full
+        if self._chosen is not None:
+            self._chosen._dropped += value

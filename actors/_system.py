@@ -13,6 +13,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from ._actor import Actor
+from ._backend import BusBackend
 from ._bus import EventBus
 from ._cell import Cell, RestartType
 from ._envelope import CURRENT, Message
@@ -50,6 +51,8 @@ class ActorSystem:
         event_log: log the bus's events durably: an :class:`~actors.EventLog`, or the path of
             an SQLite file (an :class:`~actors.SqliteEventLog` with the default options). The
             system opens it on entry and closes it after the bus.
+        bus_backend: carry the bus's events through this :class:`~actors.BusBackend` (e.g.
+            :class:`actors.nats.NatsBackend`): they cross processes. Excludes ``event_log``.
 
     Attributes:
         bus: the :class:`~actors.EventBus` (the runtime publishes ``actor.*`` events on it).
@@ -67,10 +70,11 @@ class ActorSystem:
         shutdown_timeout: float = 5.0,
         dead_letter_history: int = 100,
         event_log: EventLog | str | os.PathLike[str] | None = None,
+        bus_backend: BusBackend | None = None,
     ) -> None:
         if isinstance(event_log, str | os.PathLike):
             event_log = SqliteEventLog(event_log)
-        self.bus = EventBus(event_log=event_log)
+        self.bus = EventBus(event_log=event_log, backend=bus_backend)
         self.hooks = HookRegistry(on_handler_error=self._hook_failed)
         self.registry = Registry()
         self.shutdown_timeout = shutdown_timeout
@@ -283,6 +287,7 @@ def open_system(
     shutdown_timeout: float = 5.0,
     dead_letter_history: int = 100,
     event_log: EventLog | str | os.PathLike[str] | None = None,
+    bus_backend: BusBackend | None = None,
 ) -> ActorSystem:
     """Create an actor system, to be used as ``async with actors.open_system() as system:``.
 
@@ -293,9 +298,10 @@ def open_system(
         shutdown_timeout: see :class:`ActorSystem`.
         dead_letter_history: see :class:`ActorSystem`.
         event_log: see :class:`ActorSystem`.
+        bus_backend: see :class:`ActorSystem`.
     """
     return ActorSystem(
         max_restarts=max_restarts, period=period, backoff=backoff,
         shutdown_timeout=shutdown_timeout, dead_letter_history=dead_letter_history,
-        event_log=event_log,
+        event_log=event_log, bus_backend=bus_backend,
     )  # fmt: skip

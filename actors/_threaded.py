@@ -268,6 +268,7 @@ class BlockingBus:
         overflow: BusOverflow = "block",
         name: str | None = None,
         since: int | None = None,
+        queue: str | None = None,
     ) -> Subscription:
         """Subscribe ``handler`` (it runs in the loop thread); ``cancel()`` the result to stop.
 
@@ -276,7 +277,7 @@ class BlockingBus:
         target = handler.ref if isinstance(handler, BlockingActorRef) else handler
         call = partial(
             self.bus.subscribe, pattern, target, queue_size=queue_size, overflow=overflow,
-            name=name, since=since,
+            name=name, since=since, queue=queue,
         )  # fmt: skip
         return self._portal.call(call)
 

@@ -92,14 +92,20 @@ def private_reach(graph: Graph) -> list[tuple[str, str]]:
     return sorted(bad)
 
 
+#: Optional modules of ``actors`` with their own extra, and what they may import besides.
+ACTORS_OPTIONAL = {"actors.nats": {"nats", "asyncio"}}
+
+
 def actors_imports_nothing_of_ours(graph: Graph) -> list[tuple[str, str]]:
-    """``actors`` depends on anyio and the standard library only."""
+    """``actors`` depends on anyio and the standard library only (its optional modules, such as
+    ``actors.nats`` with the ``nats`` extra, also on their one library)."""
     allowed = {"anyio", "sniffio", "actors"}
     return sorted(
         (module, target)
         for module, targets in graph.items()
         if module.split(".")[0] == "actors"
         for target in targets
+        if target.split(".")[0] not in ACTORS_OPTIONAL.get(module, set())
         if target.split(".")[0] in {"llmspell", "observability", "asyncio", "trio"}
         or (target.split(".")[0] not in allowed and target.split(".")[0] not in _STDLIB)
     )
