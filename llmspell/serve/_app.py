@@ -42,8 +42,9 @@ async def readyz(request: Request) -> Response:
     body: dict[str, Any] = {"status": status, **daemon.statistics()}
     link = daemon.nats
     if link is not None:
-        body["nats"] = {"url": link.url, "connected": link.connected}
-        if status == "ready" and not link.connected:
+        connected = link.connected and daemon.bus_connected()
+        body["nats"] = {"url": link.url, "connected": connected}
+        if status == "ready" and not connected:
             body["status"] = "not ready"
             body["reason"] = f"NATS {link.url} is disconnected (reconnecting)"
     return JSONResponse(body, 200 if body["status"] == "ready" else 503)

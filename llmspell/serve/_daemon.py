@@ -17,7 +17,7 @@ import pathlib
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -44,6 +44,9 @@ _LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40}
 
 LOADED, RELOADED, UNLOADED = "spell.loaded", "spell.reloaded", "spell.unloaded"
 RELOAD_FAILED = "spell.reload_failed"
+EVENTS_STREAM, EVENTS_PREFIX = "LLMSPELL_EVENTS", "events"
+"""Joined by NATS, the bus's events are stored in this JetStream stream, topic ``a.b`` on
+subject ``events.a.b``."""
 DRAINING = "daemon.draining"
 
 Output = Callable[[str], None]
@@ -152,12 +155,38 @@ class Daemon:
             event_log = actors.MemoryEventLog()  # SSE ids still work, for this process
         else:
             pathlib.Path(self.state_path).parent.mkdir(parents=True, exist_ok=True)
+        system = None
+        if self.settings.nats is not None:  # the bus is the daemons' one, on JetStream
+            import actors
+
+            system = actors.open_system(bus_backend=self._bus_backend(self.settings.nats))
+            event_log = None  # the stream keeps the events: SSE ids are its sequence numbers
+        async with AsyncExitStack() as stack:
+            if system is not None:
+                await stack.enter_async_context(system)
+            async with self._serving(system, event_log):
+                yield self
+
+    def _bus_backend(self, url: str) -> Any:
+        from actors.nats import NatsBackend
+
+        return NatsBackend(
+            url,
+            stream=EVENTS_STREAM,
+            prefix=EVENTS_PREFIX,
+            ack_wait=self.settings.nats_ack_wait,
+            name=f"llmspell serve {self.name} bus",
+        )
+
+    @asynccontextmanager
+    async def _serving(self, system: Any, event_log: Any) -> AsyncIterator[Daemon]:
         async with _runtime.open_runtime(
             self.config,
             provider=self.provider,
             tools=self.tools,
             observability=self.observer,
-            event_log=event_log,
+            system=system,
+            event_log=event_log if system is None else None,
             state=self.state_path,
         ) as runtime, anyio.create_task_group() as tg:  # fmt: skip
             self._runtime, self._tg = runtime, tg
@@ -370,6 +399,10 @@ class Daemon:
     async def publish(self, topic: str, payload: Any) -> int | None:
         """Publish on the daemon's bus; returns the event's sequence number when logged."""
         return await self.runtime.system.bus.publish(topic, payload)
+
+    def bus_connected(self) -> bool:
+        """Whether the bus can publish now (joined by NATS: whether it is connected)."""
+        return self._runtime is not None and self._runtime.system.bus.connected
 
     def statistics(self) -> dict[str, Any]:
         data = dataclasses.asdict(self.counters)
