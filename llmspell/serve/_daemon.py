@@ -262,7 +262,7 @@ class Daemon:
         results before the server closes the connections."""
         await self._draining.wait()
         try:  # resident spells may want to know (checkpoint, say goodbye)
-            await self.publish(DRAINING, {"grace": self.settings.grace})
+            await self.publish(DRAINING, {"grace": self.settings.grace, "daemon": self.name})
         except Exception:  # the bus is closing: draining goes on regardless
             _log.warning("could not publish %s", DRAINING, exc_info=True)
         await anyio.sleep(max(0.0, self._deadline - time.monotonic()))

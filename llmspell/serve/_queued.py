@@ -85,7 +85,7 @@ async def show_run(request: Request) -> Response:
     run_id = request.path_params["id"]
     if daemon.nats is None:
         raise HttpError(404, f"no queued run {run_id!r}: this daemon is not joined to NATS")
-    if not _RUN_ID.fullmatch(run_id) and not run_id.startswith("js"):
+    if not _RUN_ID.fullmatch(run_id):
         raise HttpError(400, f"run id {run_id!r}: letters, digits, '-' and '_' only")
     try:
         record = await get(daemon.nats, run_id)
