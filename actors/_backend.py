@@ -171,7 +171,7 @@ class RemoteSubscription(Subscription):
     held (the one being handled and those fetched behind it) every third of the ack wait.
     """
 
-    __slots__ = ("_consumer", "_done_seq", "_group", "_handling", "_held", "_ready")
+    __slots__ = ("_consumer", "_done_seq", "_fetching", "_group", "_handling", "_held", "_ready")
 
     def __init__(
         self,
@@ -197,6 +197,14 @@ class RemoteSubscription(Subscription):
         self._handling = False
         self._done_seq = 0  # the highest sequence number handled (for flush)
         self._ready = anyio.Event()  # set once the consumer exists (or failed)
+        self._fetching: anyio.CancelScope | None = None  # cancel() interrupts a fetch
+
+    def cancel(self) -> None:
+        """Stop delivering; deliveries fetched and not yet handled are redelivered (to
+        another member of the queue group, or nobody). Idempotent."""
+        super().cancel()
+        if self._fetching is not None:
+            self._fetching.cancel()
 
     @property
     def queue(self) -> str | None:
@@ -211,6 +219,10 @@ class RemoteSubscription(Subscription):
         backend = bus._backend
         assert backend is not None and self._fn is not None
         try:
+            if self._cancelled:  # cancelled before it started (wait_for timed out at once)
+                bus._subscribed()
+                self._ready.set()
+                return
             try:
                 self._consumer = await backend.consumer(
                     self.pattern, queue=self._group, since=self._upto, name=self.name
@@ -243,12 +255,16 @@ class RemoteSubscription(Subscription):
         batch = 1 if self._group is not None or self._once else min(self._maxlen, 256)
         bus = self._bus
         while not self._cancelled:
+            deliveries: Sequence[Delivery] = ()
             try:
-                deliveries = await consumer.fetch(batch, 1.0)
+                with anyio.CancelScope() as self._fetching:
+                    deliveries = await consumer.fetch(batch, 1.0)
             except Exception as exc:  # the backend reconnects; try again shortly
                 _log.debug("bus subscriber %r: fetch failed: %r", self.name, exc)
                 await anyio.sleep(0.1)
                 continue
+            finally:
+                self._fetching = None
             if not deliveries:
                 bus._changed()
                 continue

@@ -63,6 +63,7 @@ from ._subscription import (
     _NEW,
     _NO_HEADERS,
     _OPEN,
+    _OVERFLOWS,
     Event,
     Handler,
     Overflow,
@@ -396,7 +397,9 @@ class EventBus:
         if self._state is _CLOSED:
             raise self._closed_error()
         if self._backend is not None and handler is not None:
-            return self._subscribe_remote(pattern, handler, queue_size, name, once, since, queue)
+            return self._subscribe_remote(
+                pattern, handler, queue_size, overflow, name, once, since, queue
+            )
         if queue is not None:
             assert handler is not None
             return self._subscribe_shared(pattern, handler, queue_size, overflow, name, queue)
@@ -418,11 +421,14 @@ class EventBus:
         pattern: str,
         handler: Handler,
         queue_size: int,
+        overflow: Overflow,
         name: str | None,
         once: bool,
         since: int | None,
         queue: str | None,
     ) -> Subscription:
+        if overflow not in _OVERFLOWS:
+            raise ValueError(f"overflow must be one of {', '.join(_OVERFLOWS)}, not {overflow!r}")
         if queue_size < 1:
             raise ValueError(f"queue_size must be at least 1, not {queue_size}")
         sub = RemoteSubscription(

@@ -210,7 +210,7 @@ class NatsBackend:
             _log.debug("nats %s: %r", self.url, exc)
 
         async def on_disconnect() -> None:
-            if self._up is not None and self._up.is_set():
+            if self._up is not None and self._up.is_set() and self._nc is not None:
                 self.disconnects += 1
                 _log.warning("lost the connection to NATS at %s; reconnecting", self.url)
             if self._up is not None:

@@ -1,7 +1,18 @@
-"""The event bus, standalone, on asyncio and trio."""
+"""The event bus, standalone, on asyncio and trio.
+
+Tests taking the ``kind`` fixture run twice: on the local bus and on the NATS JetStream backend
+(a real ``nats-server -js``, asyncio only). The others are local only, because the semantics
+differ on NATS: overflow policies and publisher backpressure (JetStream stores the events, a
+subscription fetches them: nothing is queued in the process, dropped or disconnected), a
+failing handler (its event is redelivered with backoff, then dead-lettered:
+test_bus_nats.py), cancelling a subscription with events queued (there is no local queue to
+discard), the identity of a delivered Event (each subscription decodes its own copy), and
+closing after an error or under a cancel scope (nothing local to abandon).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -18,6 +29,41 @@ from actors import (
 )
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["local", "nats"])
+def kind(request: pytest.FixtureRequest, anyio_backend: str) -> str:
+    """Which bus: ``"local"``, or ``"nats"`` (asyncio and a running nats-server only)."""
+    if request.param == "nats":
+        if anyio_backend != "asyncio":
+            pytest.skip("the NATS backend runs on asyncio only (nats-py)")
+        server = request.getfixturevalue("nats_server")
+        request.node.nats_url = server.url
+    return str(request.param)
+
+
+def new_bus(kind: str, request: pytest.FixtureRequest | None = None) -> EventBus:
+    if kind == "local":
+        return EventBus()
+    from actors.nats import NatsBackend
+
+    assert request is not None
+    return EventBus(backend=NatsBackend(request.node.nats_url, ack_wait=5, storage="memory"))
+
+
+async def settle(bus: EventBus, until: Callable[[], bool] | None = None) -> None:
+    """Let delivery happen: all tasks blocked (local), or (NATS) every event published so far
+    handled, or ``until()`` true when a handler holds an event on purpose."""
+    if bus.backend is None:
+        await anyio.wait_all_tasks_blocked()
+        return
+    with anyio.fail_after(20):
+        if until is None:
+            await bus.flush()
+        else:
+            while not until():  # noqa: ASYNC110 - handlers change plain lists
+                await anyio.sleep(0.01)
+            await anyio.sleep(0.05)  # room for a wrong extra delivery to show
 
 
 class Gate:
@@ -60,7 +106,9 @@ def payloads(events: list[Event]) -> list[Any]:
     return [e.payload for e in events]
 
 
-async def test_sync_async_and_actor_subscribers_receive_events() -> None:
+async def test_sync_async_and_actor_subscribers_receive_events(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
     sync_seen: list[Event] = []
     async_seen: list[Event] = []
 
@@ -69,19 +117,22 @@ async def test_sync_async_and_actor_subscribers_receive_events() -> None:
         async_seen.append(event)
 
     ref = FakeRef()
-    async with EventBus() as bus:
+    async with new_bus(kind, request) as bus:
         bus.subscribe("order.created", sync_seen.append)
         bus.subscribe("order.*", on_async)
         bus.subscribe("order.>", ref)
         await bus.publish("order.created", {"id": 1}, headers={"trace": "t1"})
-        await anyio.wait_all_tasks_blocked()
+        await settle(bus, lambda: bool(sync_seen and async_seen and ref.mailbox))
         assert [e.topic for e in sync_seen] == ["order.created"]
         event = sync_seen[0]
         assert event.payload == {"id": 1}
-        assert dict(event.headers) == {"trace": "t1"}
+        assert dict(event.headers, **{"Nats-Msg-Id": "-"}) == {"trace": "t1", "Nats-Msg-Id": "-"}
         assert event.timestamp > 0
         assert async_seen == [event]
-        assert ref.take() is event  # the same Event object, via the mailbox
+        if kind == "local":
+            assert ref.take() is event  # the same Event object, via the mailbox
+        else:
+            assert ref.take() == event  # an equal copy, decoded by its own consumer
 
 
 async def test_actor_subscriber_backpressure_and_death() -> None:
@@ -106,9 +157,9 @@ async def test_actor_subscriber_backpressure_and_death() -> None:
         assert disconnected[0].payload["subscription"] == sub.name == "worker"
 
 
-async def test_wildcards_route_events() -> None:
+async def test_wildcards_route_events(kind: str, request: pytest.FixtureRequest) -> None:
     seen: dict[str, list[str]] = {"order.*": [], "order.>": [], "*.created": [], ">": []}
-    async with EventBus() as bus:
+    async with new_bus(kind, request) as bus:
         for pattern, log in seen.items():
 
             def record(event: Event, log: list[str] = log) -> None:
@@ -125,19 +176,21 @@ async def test_wildcards_route_events() -> None:
     }
 
 
-async def test_once_delivers_at_most_once_then_cancels() -> None:
+async def test_once_delivers_at_most_once_then_cancels(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
     gate = Gate()
-    async with EventBus() as bus:
+    async with new_bus(kind, request) as bus:
         sub = bus.once("tick", gate)
         for i in range(3):
             await bus.publish("tick", i)
-        await anyio.wait_all_tasks_blocked()
+        await settle(bus, lambda: bool(gate.seen))
         assert gate.seen == [0]
         gate.opened.set()
-        await anyio.wait_all_tasks_blocked()
+        await settle(bus, lambda: sub.cancelled and not bus.statistics().subscriptions)
         assert sub.cancelled
         await bus.publish("tick", 9)
-        await anyio.wait_all_tasks_blocked()
+        await settle(bus)
         assert gate.seen == [0]
         assert bus.statistics().subscriptions == ()
 
@@ -158,11 +211,13 @@ async def test_cancel_stops_delivery_and_is_idempotent() -> None:
     assert payloads(seen) == [1]
 
 
-async def test_wait_for_returns_the_next_matching_event() -> None:
-    async with EventBus() as bus, anyio.create_task_group() as tg:
+async def test_wait_for_returns_the_next_matching_event(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    async with new_bus(kind, request) as bus, anyio.create_task_group() as tg:
 
         async def publish_later() -> None:
-            await anyio.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()  # wait_for has subscribed (publish waits)
             await bus.publish("order.created", 1)
             await bus.publish("order.shipped", 2)
 
@@ -171,8 +226,8 @@ async def test_wait_for_returns_the_next_matching_event() -> None:
         assert (event.topic, event.payload) == ("order.shipped", 2)
 
 
-async def test_wait_for_times_out() -> None:
-    async with EventBus() as bus:
+async def test_wait_for_times_out(kind: str, request: pytest.FixtureRequest) -> None:
+    async with new_bus(kind, request) as bus:
         with pytest.raises(TimeoutError):
             await bus.wait_for("never", timeout=0)
         assert bus._index.lookup("never") == ()  # the waiter is gone
@@ -320,7 +375,9 @@ async def test_a_raising_handler_is_isolated_and_reported() -> None:
     assert bus.statistics().failed == 4  # bad twice, bad_reporter twice; nothing re-reported
 
 
-async def test_per_publisher_order_is_preserved_under_interleaving() -> None:
+async def test_per_publisher_order_is_preserved_under_interleaving(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
     publishers, count = 4, 150
     fast: list[tuple[int, int]] = []
     checkpointing: list[tuple[int, int]] = []
@@ -335,7 +392,7 @@ async def test_per_publisher_order_is_preserved_under_interleaving() -> None:
             if i % 7 == p:
                 await anyio.lowlevel.checkpoint()
 
-    async with EventBus() as bus:
+    async with new_bus(kind, request) as bus:
         bus.subscribe("seq.*", lambda e: fast.append(e.payload), queue_size=3)
         bus.subscribe("seq.>", on_async, queue_size=5)
         async with anyio.create_task_group() as tg:
@@ -343,19 +400,22 @@ async def test_per_publisher_order_is_preserved_under_interleaving() -> None:
                 tg.start_soon(publisher, p)
     for seen in (fast, checkpointing):
         assert len(seen) == publishers * count
-        assert len({p for p, i in seen[: count // 2]}) > 1  # really interleaved
+        if kind == "local":  # (NATS publishes interleave too, but round trips set the pace)
+            assert len({p for p, i in seen[: count // 2]}) > 1  # really interleaved
         for p in range(publishers):
             assert [i for q, i in seen if q == p] == list(range(count))
 
 
-async def test_close_delivers_everything_published() -> None:
+async def test_close_delivers_everything_published(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
     seen: list[int] = []
 
     async def slowish(event: Event) -> None:
         await anyio.lowlevel.checkpoint()
         seen.append(event.payload)
 
-    async with EventBus() as bus:
+    async with new_bus(kind, request) as bus:
         bus.subscribe("a.*", slowish, queue_size=10_000)
         for i in range(500):
             bus.publish_nowait("a.b", i)
@@ -369,8 +429,10 @@ async def test_close_delivers_everything_published() -> None:
     await bus.__aexit__(None, None, None)  # idempotent
 
 
-async def test_publish_before_start_is_refused_but_subscribe_is_not() -> None:
-    bus = EventBus()
+async def test_publish_before_start_is_refused_but_subscribe_is_not(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    bus = new_bus(kind, request)
     seen: list[Event] = []
     bus.subscribe("a", seen.append)
     with pytest.raises(SystemClosedError, match="not started"):
@@ -394,12 +456,12 @@ async def test_leaving_with_an_error_does_not_wait_for_subscribers() -> None:
     assert gate.seen == [1]
 
 
-async def test_statistics() -> None:
-    async with EventBus() as bus:
+async def test_statistics(kind: str, request: pytest.FixtureRequest) -> None:
+    async with new_bus(kind, request) as bus:
         sub = bus.subscribe("s.*", lambda e: None, name="quiet")
         await bus.publish("s.a")
         await bus.publish("nobody")
-        await anyio.wait_all_tasks_blocked()
+        await settle(bus)
         stats = bus.statistics()
         assert (stats.published, stats.delivered, stats.dropped, stats.failed) == (2, 1, 0, 0)
         assert stats.subscriptions == (sub.statistics(),)
@@ -408,8 +470,8 @@ async def test_statistics() -> None:
         assert bus.statistics().delivered == 1  # kept after the subscription ends
 
 
-async def test_invalid_arguments() -> None:
-    async with EventBus() as bus:
+async def test_invalid_arguments(kind: str, request: pytest.FixtureRequest) -> None:
+    async with new_bus(kind, request) as bus:
         with pytest.raises(ValueError, match="wildcard"):
             await bus.publish("order.*")
         with pytest.raises(ValueError, match="empty token"):
@@ -474,13 +536,15 @@ async def test_cancelling_releases_a_blocked_publisher() -> None:
     assert gate.seen == [0]
 
 
-async def test_handlers_may_publish_and_return_awaitables() -> None:
+async def test_handlers_may_publish_and_return_awaitables(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
     seen: list[Any] = []
 
     async def record(event: Event) -> None:
         seen.append(event.payload)
 
-    async with EventBus() as bus:
+    async with new_bus(kind, request) as bus:
         bus.subscribe("in", lambda e: bus.publish_nowait("out", e.payload * 2))
         bus.subscribe("out", lambda e: record(e))  # a sync callable returning a coroutine
         await bus.publish("in", 21)
