@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -158,6 +159,28 @@ def test_kill_9_of_a_daemon_mid_work_every_queued_run_still_done(joined: Any) ->
         assert record["attempt"] == 2 and record["daemon"].endswith(f":{b.proc.pid}")  # type: ignore[union-attr]
     counts = b.run("job", {"report": True}).json()["value"]
     assert counts == {str(i): 2 for i in range(6)}  # begun on a, run again on b
+
+
+def test_sigterm_gives_a_queued_run_it_cannot_finish_back_to_the_others(
+    joined: Any, tmp_path: Path, nats_server: NatsServer
+) -> None:
+    a = DaemonProcess(
+        tmp_path / "a", "--nats", nats_server.url, "--grace", "0.5",
+        spells=tmp_path / "spells", state=tmp_path / "state.db",
+    )  # fmt: skip
+    a.write("job.lua", JOB)
+    a.start()
+    try:
+        run_id = queue(a, "job", {"job": "1", "hang": True})
+        wait_until(lambda: a.get("/readyz").json()["runs_in_flight"] == 1, "daemon a to take it")
+        b = joined("b")
+        a.signal(signal.SIGTERM)
+        assert a.wait() == 0
+    finally:
+        a.stop()
+    record = finished(b, [run_id])[run_id]
+    assert record["status"] == "ok" and record["attempt"] == 2, record
+    assert record["daemon"].endswith(f":{b.proc.pid}")  # type: ignore[union-attr]
 
 
 def test_a_durable_workflow_of_a_killed_daemon_is_taken_over(joined: Any) -> None:
