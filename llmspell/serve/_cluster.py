@@ -40,9 +40,9 @@ async def share_work(daemon: Daemon, *, task_status: TaskStatus[None]) -> None:
         TAKEOVER_CONSUMER, f"{TAKEOVER_SUBJECT}.>", MAX_LEASES, functools.partial(hold, daemon)
     )
     subscription = watch(daemon)
-    try:
-        with anyio.CancelScope() as taking:
-            forget = daemon.on_close(taking.cancel)
+    with anyio.CancelScope() as taking:
+        forget = daemon.on_close(taking.cancel)  # draining: take no more work
+        try:
             async with anyio.create_task_group() as tg:
                 ack_wait = settings.nats_ack_wait
                 await tg.start(take_work, link, runs, ack_wait, daemon.start_soon)
@@ -50,6 +50,6 @@ async def share_work(daemon: Daemon, *, task_status: TaskStatus[None]) -> None:
                 if settings.resume_workflows:
                     await lease_stranded(daemon)
                 task_status.started()
+        finally:
             forget()
-    finally:
-        subscription.cancel()
+            subscription.cancel()
