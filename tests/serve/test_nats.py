@@ -143,6 +143,9 @@ def test_two_daemons_share_40_queued_runs_each_run_once(
     counts = a.run("job", {"report": True}).json()["value"]
     assert counts == {str(i): 1 for i in range(40)}  # each run ran exactly once
     assert a.get("/runs/nope").status_code == 404
+    publish_raw(nats_server.url, "spells.run.job", b"{not json", "raw-bad")
+    bad = finished(a, ["raw-bad"])["raw-bad"]
+    assert bad["status"] == "error" and "the message is not JSON" in bad["error"]
 
 
 def test_kill_9_of_a_daemon_mid_work_every_queued_run_still_done(joined: Any) -> None:
@@ -242,3 +245,21 @@ def test_an_unreachable_nats_server_exits_2_naming_the_url(tmp_path: Path) -> No
     assert done.returncode == 2, done.stderr
     assert f"--nats {url}: cannot connect" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.anyio
+async def test_a_daemon_alone_refuses_to_queue_and_says_why(tmp_path: Path) -> None:
+    import llmspell
+    from llmspell.serve import create_app
+
+    (tmp_path / "job.lua").write_text(JOB, encoding="utf-8")
+    app = create_app(tmp_path, config=llmspell.Config(state=":memory:"), metrics=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://daemon") as client:
+            queued = await client.post("/spells/job/run?queue=1", json={"job": "1"})
+            assert queued.status_code == 400
+            assert "not joined to NATS (start it with --nats)" in queued.json()["error"]
+            assert (await client.get("/runs/abc")).status_code == 404
+            ready = (await client.get("/readyz")).json()
+            assert ready["status"] == "ready" and "nats" not in ready
