@@ -408,4 +408,5 @@ class Daemon:
         data = dataclasses.asdict(self.counters)
         data["spells"] = len(self.catalog.entries)
         data["uptime"] = time.monotonic() - self._started
+        data["daemon"] = self.name
         return data

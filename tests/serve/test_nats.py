@@ -124,7 +124,8 @@ def test_events_cross_daemons(joined: Any) -> None:
         run = a.run("job", {"job": "x"})
         assert run.status_code == 200
         assert spells.topic("spell.finished", runId=run.json()["run_id"])["spell"] == "job"
-    assert b.get("/readyz").json()["nats"]["connected"] is True
+    ready = b.get("/readyz").json()
+    assert ready["nats"]["connected"] is True and ready["daemon"].endswith(f":{b.proc.pid}")  # type: ignore[union-attr]
 
 
 def test_two_daemons_share_40_queued_runs_each_run_once(
