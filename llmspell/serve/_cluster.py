@@ -39,7 +39,7 @@ async def share_work(daemon: Daemon, *, task_status: TaskStatus[None]) -> None:
     leases = Consumer(
         TAKEOVER_CONSUMER, f"{TAKEOVER_SUBJECT}.>", MAX_LEASES, functools.partial(hold, daemon)
     )
-    subscription = watch(daemon)
+    registration = watch(daemon)
     with anyio.CancelScope() as taking:
         forget = daemon.on_close(taking.cancel)  # draining: take no more work
         try:
@@ -52,4 +52,4 @@ async def share_work(daemon: Daemon, *, task_status: TaskStatus[None]) -> None:
                 task_status.started()
         finally:
             forget()
-            subscription.cancel()
+            registration.cancel()

@@ -1,8 +1,9 @@
 """Durable workflows of a dead daemon, taken over by a live one (daemons joined by NATS).
 
-When a spell run in a daemon begins a durable workflow run (``workflow.started``), the daemon
-publishes a *lease* for it on ``llmspell.takeover.<id>``, a work item every daemon pulls from
-one durable consumer. Whichever daemon gets the lease looks the run up in the workflow store:
+When a spell run in a daemon begins a durable workflow run (the ``workflow.before_run`` hook),
+the daemon publishes a *lease* for it on ``llmspell.takeover.<id>``, a work item every daemon
+pulls from one durable consumer. Whichever daemon gets the lease looks the run up in the
+workflow store:
 
 - finished (completed or failed): the lease is done;
 - running here: the daemon holds the lease (``in_progress`` while it runs), and lets it go
@@ -44,6 +45,8 @@ _log = logging.getLogger("llmspell.serve")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 POLL = 0.5
 """Seconds between looks at a held run in the workflow store."""
+LEASE_TIMEOUT = 2.0
+"""Seconds a workflow run's start waits for its lease to be stored (then goes on without)."""
 MAX_UNKNOWN = 10
 """Deliveries of a lease for a run no daemon's store knows before it is dropped."""
 
@@ -61,20 +64,23 @@ async def lease(daemon: Daemon, run_id: str, spell: str, owner: str) -> None:
     await daemon.nats.js.publish(subject(run_id), body, headers={"Nats-Msg-Id": msg_id})
 
 
-def watch(daemon: Daemon) -> actors.Subscription:
-    """Lease every durable workflow run a spell run of this daemon begins."""
+def watch(daemon: Daemon) -> actors.HookRegistration:
+    """Lease every durable workflow run a spell run of this daemon begins, before it begins
+    (a ``workflow.before_run`` hook: a daemon killed right after the start leaves a lease)."""
 
-    async def started(event: actors.Event) -> None:
-        payload = event.payload if isinstance(event.payload, dict) else {}
-        origin = daemon.local_runs.get(str(payload.get("runId")))
-        if origin is None or origin in ("queued", "takeover"):
-            return  # another daemon's run (the bus is shared), or covered already
+    async def before_run(value: Any, ctx: actors.HookContext) -> None:
+        data = ctx.data
+        origin = daemon.local_runs.get(str(data.get("runId")))
+        if origin is None or origin in ("queued", "takeover") or "id" not in data:
+            return  # a queued run is a work item already; a takeover holds its lease
         try:
-            await lease(daemon, str(payload["id"]), str(payload.get("spell")), daemon.owner)
-        except Exception as exc:  # NATS down: the run goes on, without a lease
-            _log.warning("workflow run %s: no lease published: %s", payload.get("id"), exc)
+            with anyio.fail_after(LEASE_TIMEOUT):
+                await lease(daemon, str(data["id"]), str(data.get("spell")), daemon.owner)
+        except Exception as exc:  # NATS away: the run goes on, without a lease
+            _log.warning("workflow run %s: no lease published: %s", data["id"], exc)
 
-    return daemon.runtime.system.bus.subscribe("workflow.started", started, name="takeover")
+    hooks = daemon.runtime.system.hooks
+    return hooks.register("workflow.before_run", before_run, name="takeover lease")
 
 
 async def lease_stranded(daemon: Daemon) -> int:
