@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
 from typing import Any
@@ -263,29 +263,38 @@ class EventBus:
         if self._backend is not None:
             await self.flush()
 
-    async def flush(self, *, poll: float = 0.02) -> None:
-        """Wait until this bus's own subscriptions have handled every event published through
-        it so far (a bus with a backend; events of other processes that match are handled
-        too). Returns at once on the local bus when no handler is busy.
+    async def flush(
+        self, subscriptions: Iterable[Subscription] | None = None, *, poll: float = 0.02
+    ) -> None:
+        """Wait until this bus's subscriptions (or the given ones) have handled every event
+        published through this bus so far, those their handlers publish meanwhile included.
 
-        Wrap it in a cancel scope (``anyio.fail_after``) to bound the wait.
+        With a backend, events of other processes that match are handled too; on the local
+        bus it waits until no queue holds an event and no handler is busy. Wrap it in a cancel
+        scope (``anyio.fail_after``) to bound the wait.
         """
         if self._backend is None:
-            await self._drain_local()
+            await self._drain_local(None if subscriptions is None else list(subscriptions))
             return
-        while self._outbox or self._sending:
-            changed = self._on_change = self._new_event()
-            await changed.wait()
-        await self._wait_subscribed()
-        target = self._last_seq
+        chosen = None if subscriptions is None else list(subscriptions)
         while True:
-            subs = [s for s in self._subs.values() if isinstance(s, RemoteSubscription)]
-            if all([await s._caught_up(target) for s in subs]):
-                return
+            while self._outbox or self._sending:
+                changed = self._on_change = self._new_event()
+                await changed.wait()
+            await self._wait_subscribed()
+            target = self._last_seq
+            subs = chosen if chosen is not None else list(self._subs.values())
+            remote = [s for s in subs if isinstance(s, RemoteSubscription)]
+            if all([await s._caught_up(target) for s in remote]):
+                if self._last_seq == target and not self._outbox and not self._sending:
+                    return
+                continue  # handlers published more: wait for those too
             await anyio.sleep(poll)
 
-    async def _drain_local(self) -> None:
-        while self._busy() or any(sub._busy() for sub in self._subs.values()):
+    async def _drain_local(self, subs: list[Subscription] | None) -> None:
+        while self._busy() or any(
+            sub._busy() for sub in (self._subs.values() if subs is None else subs)
+        ):
             changed = self._on_change = self._new_event()
             await changed.wait()
 

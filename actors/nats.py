@@ -224,21 +224,25 @@ class NatsBackend:
 
         servers = [u.strip() for u in self.url.split(",") if u.strip()]
         try:
-            nc = await nats.connect(
-                servers,
-                name=self._name,
-                connect_timeout=self._connect_timeout,
-                reconnect_time_wait=self._reconnect_wait,
-                max_reconnect_attempts=-1,
-                allow_reconnect=True,
-                error_cb=on_error,
-                disconnected_cb=on_disconnect,
-                reconnected_cb=on_reconnect,
-            )
+            # nats-py retries the first connection as often as later ones: forever with -1.
+            # Start with one retry per server, then reconnect forever once connected.
+            with anyio.fail_after(2 * len(servers) * (self._connect_timeout + 1) + 1):
+                nc = await nats.connect(
+                    servers,
+                    name=self._name,
+                    connect_timeout=self._connect_timeout,
+                    reconnect_time_wait=self._reconnect_wait,
+                    max_reconnect_attempts=1,
+                    allow_reconnect=True,
+                    error_cb=on_error,
+                    disconnected_cb=on_disconnect,
+                    reconnected_cb=on_reconnect,
+                )
         except Exception as exc:
             raise ConnectionError(
                 f"cannot reach NATS at {self.url}: {type(exc).__name__}: {exc}"
             ) from exc
+        nc.options["max_reconnect_attempts"] = -1
         self._nc = nc
         self._js = nc.jetstream()
         self._up.set()

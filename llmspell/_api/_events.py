@@ -1,6 +1,9 @@
 """``events``: the spell's view of the system's event bus.
 
-Handlers are called ``fn(event, topic)`` where ``event`` is the payload. Under ``llmspell run`` a
+Handlers are called ``fn(event, topic)`` where ``event`` is the payload. ``events.on(pattern, fn,
+{queue = "workers"})`` shares the events among every handler with that queue name and pattern (in
+this process, or in any process on a NATS bus): each event goes to one of them, and counts as
+done when that handler returns. Under ``llmspell run`` a
 spell ends once its main code returned and its handlers have nothing left to do; a resident run
 (``llmspell serve``) keeps its handlers until it removes them (``events.off``) or is stopped.
 """
@@ -29,6 +32,23 @@ def _handler(function: str, value: Any) -> ScriptFunction:
     return value
 
 
+def _options(function: str, value: Any) -> str | None:
+    """The ``queue`` of an options table (``{queue = "workers"}``), or ``None``."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ParameterError(function, "options", "must be a table like {queue = 'workers'}")
+    unknown = sorted(str(key) for key in value if key != "queue")
+    if unknown:
+        raise ParameterError(function, "options", f"unknown option {unknown[0]!r} (known: queue)")
+    queue = value.get("queue")
+    if queue is None:
+        return None
+    if not isinstance(queue, str) or not queue:
+        raise ParameterError(function, "queue", "must be a non-empty name like 'workers'")
+    return queue
+
+
 def _timeout(function: str, value: Any) -> float | None:
     if value is None:
         return None
@@ -40,9 +60,12 @@ def _timeout(function: str, value: Any) -> float | None:
 def events_namespace() -> Namespace:
     """Build ``events.on/once/off/emit/wait`` (each takes the run's context first)."""
 
-    def subscribe(ctx: RunContext, function: str, pattern: Any, handler: Any, *, once: bool) -> str:
+    def subscribe(
+        ctx: RunContext, function: str, pattern: Any, handler: Any, options: Any, *, once: bool
+    ) -> str:
         topic_pattern = _pattern(function, pattern)
         fn = _handler(function, handler)
+        queue = _options(function, options)
 
         async def deliver(event: actors.Event) -> None:
             try:
@@ -55,19 +78,26 @@ def events_namespace() -> Namespace:
                 raise
 
         try:
-            return ctx.subscribe(topic_pattern, deliver, name=f"{ctx.spell}:{function}", once=once)
+            return ctx.subscribe(
+                topic_pattern, deliver, name=f"{ctx.spell}:{function}", once=once, queue=queue
+            )
         except ValueError as exc:
-            raise ParameterError(function, "pattern", str(exc)) from None
+            param = "queue" if queue is not None and "queue" in str(exc) else "pattern"
+            raise ParameterError(function, param, str(exc)) from None
 
     @sync_api
     @with_context
-    async def on(ctx: RunContext, pattern: Any = None, handler: Any = None) -> str:
-        return subscribe(ctx, "events.on", pattern, handler, once=False)
+    async def on(
+        ctx: RunContext, pattern: Any = None, handler: Any = None, options: Any = None
+    ) -> str:
+        return subscribe(ctx, "events.on", pattern, handler, options, once=False)
 
     @sync_api
     @with_context
-    async def once(ctx: RunContext, pattern: Any = None, handler: Any = None) -> str:
-        return subscribe(ctx, "events.once", pattern, handler, once=True)
+    async def once(
+        ctx: RunContext, pattern: Any = None, handler: Any = None, options: Any = None
+    ) -> str:
+        return subscribe(ctx, "events.once", pattern, handler, options, once=True)
 
     @sync_api
     @with_context

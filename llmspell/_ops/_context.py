@@ -173,12 +173,22 @@ class RunContext:
 
     # -- events -------------------------------------------------------------------------------
 
-    def subscribe(self, pattern: str, handler: EventHandler, *, name: str, once: bool) -> str:
+    def subscribe(
+        self,
+        pattern: str,
+        handler: EventHandler,
+        *,
+        name: str,
+        once: bool,
+        queue: str | None = None,
+    ) -> str:
         """Subscribe ``handler`` for this run; return the subscription's id.
 
         The handler runs with the event's trace headers current, and the run counts it as
         work in progress until it returns. ``once`` removes the subscription at the first
-        event. Raises ``ValueError`` for an invalid pattern.
+        event. ``queue`` shares the events with every subscription of that queue name and
+        pattern (each event to one of them; see ``actors.EventBus.subscribe``). Raises
+        ``ValueError`` for an invalid pattern or queue name.
         """
         sub_id = self.next_id("sub")
 
@@ -194,7 +204,9 @@ class RunContext:
                 self._busy -= 1
                 self._changed()
 
-        self.subscriptions[sub_id] = self.system.bus.subscribe(pattern, deliver, name=name)
+        self.subscriptions[sub_id] = self.system.bus.subscribe(
+            pattern, deliver, name=name, queue=queue
+        )
         return sub_id
 
     def unsubscribe(self, sub_id: str) -> bool:
@@ -242,10 +254,19 @@ class RunContext:
         Not ``resident``: until it is idle. ``resident``: until it holds no subscription.
         Raises the error a callback ended the run with.
         """
-        while self.fatal is None and (self.resident if resident else not self.idle()):
-            self._wake = anyio.Event()
-            await self._wake.wait()
-        self._wake = None
+        while True:
+            while self.fatal is None and (self.resident if resident else not self.idle()):
+                self._wake = anyio.Event()
+                await self._wake.wait()
+            self._wake = None
+            bus = self.system.bus
+            if self.fatal is not None or resident or bus.backend is None:
+                break
+            # On a distributed bus the events for this run's handlers may still be on their
+            # way (nothing is queued in the process): idle only once they are handled too.
+            await bus.flush(list(self.subscriptions.values()))
+            if self.idle():
+                break
         if self.fatal is not None:
             raise self.fatal
 
