@@ -128,6 +128,35 @@ def test_events_cross_daemons(joined: Any) -> None:
     assert ready["nats"]["connected"] is True and ready["daemon"].endswith(f":{b.proc.pid}")  # type: ignore[union-attr]
 
 
+WORKER = f"""
+    -- llmspell: resident
+    if params.report then return state.get("handled") end
+    events.on("order.*", function(order)
+      state.update("handled." .. order.id, {INC})
+      log.info("handled order " .. order.id)
+    end, {{queue = "workers"}})
+"""
+
+
+def test_resident_spells_of_two_daemons_share_a_queue_group(joined: Any) -> None:
+    a = joined("a", spell=("worker.lua", WORKER))
+    b = joined("b")
+    for daemon in (a, b):
+        wait_until(lambda d=daemon: d.spell("worker")["status"] == "running", "the residents")  # type: ignore[misc]
+    for i in range(20):
+        assert (a if i % 2 else b).post("/events/order.new", {"id": str(i)}).status_code == 202
+
+    def handled() -> Any:
+        counts = a.run("worker", {"report": True}).json()["value"] or {}
+        return counts if len(counts) == 20 else None
+
+    counts = wait_until(handled, "20 orders handled")
+    assert counts == {str(i): 1 for i in range(20)}  # each by one handler of the group
+    logs = a.log() + b.log()
+    assert all(logs.count(f"handled order {i}\n") + logs.count(f"handled order {i} ") == 1
+               for i in range(20)), logs  # fmt: skip
+
+
 def test_two_daemons_share_40_queued_runs_each_run_once(
     joined: Any, nats_server: NatsServer
 ) -> None:
