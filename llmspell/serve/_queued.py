@@ -15,7 +15,9 @@ JetStream drops a republish with the same id), else the run id is ``js<stream se
 
 Delivery is at least once: a daemon killed while running a queued run does not acknowledge it,
 so another daemon runs it again after the ack wait (a durable workflow in it resumes from its
-checkpoints). A run whose record is already final is not run again; a run started
+checkpoints). A run whose record is already final is not run again, nor one whose record says
+it runs in a live process on this machine (delivered again because NATS was away longer than
+the ack wait); a run started
 :data:`MAX_ATTEMPTS` times without finishing is recorded as failed. A daemon whose copy of the
 spell is at its concurrency limit gives the run back for another daemon (or itself, later).
 """
@@ -33,6 +35,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..workflows import owner_alive
 from ._body import HttpError
 from ._nats import RUNS_SUBJECT, header
 from ._work import DONE, Verdict, again
@@ -137,6 +140,9 @@ async def take(daemon: Daemon, msg: Any) -> Verdict:
         return DONE  # delivered again after it finished (its daemon died before acking)
     if daemon.draining:
         return again()
+    owner = record.get("owner")
+    if record.get("status") == "running" and owner and owner_alive(owner):
+        return again(daemon.settings.nats_ack_wait)  # still running there (NATS was away)
     attempt = int(record.get("attempt") or 0) + 1
     problem: str | None
     try:
@@ -165,7 +171,7 @@ async def take(daemon: Daemon, msg: Any) -> Verdict:
         link,
         run_id,
         {**record, "status": "running", "attempt": attempt, "daemon": daemon.name,
-         "started_at": time.time()},
+         "owner": daemon.owner, "started_at": time.time()},
     )  # fmt: skip
     trace = {k: v for k in ("traceparent", "tracestate") if (v := header(msg, k)) is not None}
     result: RunResult | None = None

@@ -122,9 +122,14 @@ def test_events_cross_daemons(joined: Any) -> None:
     with b.events("news.>") as news, b.events("spell.finished") as spells:
         assert a.post("/events/news.today", {"headline": "joined"}).status_code == 202
         assert news.topic("news.today")["headline"] == "joined"
+        seq = news.ids[0]
+        assert seq is not None and a.post("/events/news.later", {}).status_code == 202
         run = a.run("job", {"job": "x"})
         assert run.status_code == 200
         assert spells.topic("spell.finished", runId=run.json()["run_id"])["spell"] == "job"
+    with a.events("news.>", since=seq - 1) as resumed:  # Last-Event-ID: the stream's seq
+        resumed.topic("news.later")
+        assert [e["topic"] for e in resumed.events[:2]] == ["news.today", "news.later"]
     ready = b.get("/readyz").json()
     assert ready["nats"]["connected"] is True and ready["daemon"].endswith(f":{b.proc.pid}")  # type: ignore[union-attr]
 
@@ -255,6 +260,8 @@ def test_readyz_is_503_while_nats_is_away(joined: Any, nats_server: NatsServer) 
     body = wait_until(not_ready, "/readyz to say not ready")
     assert body["nats"]["connected"] is False
     assert nats_server.url in body["reason"] and "disconnected" in body["reason"]
+    refused = a.post("/spells/job/run?queue=1", {"job": "during"})
+    assert refused.status_code == 503 and "disconnected" in refused.json()["error"]
     nats_server.start()
     wait_until(lambda: a.get("/readyz").status_code == 200, "/readyz ready again")
     records = finished(a, [queue(a, "job", {"job": "after"})])  # it takes work again
