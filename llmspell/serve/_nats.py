@@ -74,9 +74,14 @@ async def connect(url: str, *, name: str = "llmspell serve") -> NatsLink:
         ConfigError: the server cannot be reached within a few seconds, or has no JetStream
             (the message names the URL and the cause).
     """
-    import nats.errors
-    from nats.aio.client import Client as Nats
-    from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+    try:
+        import nats.errors
+        from nats.aio.client import Client as Nats
+        from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+    except ImportError:
+        raise ConfigError(
+            f"--nats {url}: needs nats-py, which is not installed: pip install 'llmspell[nats]'"
+        ) from None
 
     errors: list[Exception] = []
     joined = False  # until then, the error below says it all
