@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+import actors
+
 from .. import _runtime
 from .._config import Config, state_path
 from ..tools import ToolRegistry, builtin_tools
@@ -148,26 +150,57 @@ class Daemon:
 
     @asynccontextmanager
     async def _open(self) -> AsyncIterator[Daemon]:
-        event_log: Any = self.state_path
-        if self.state_path == ":memory:" or self.state_path.endswith(".json"):
-            import actors
-
-            event_log = actors.MemoryEventLog()  # SSE ids still work, for this process
-        else:
+        if self.state_path != ":memory:":
             pathlib.Path(self.state_path).parent.mkdir(parents=True, exist_ok=True)
-        system = None
-        if self.settings.nats is not None:  # the bus is the daemons' one, on JetStream
-            import actors
-
-            system = actors.open_system(bus_backend=self._bus_backend(self.settings.nats))
-            event_log = None  # the stream keeps the events: SSE ids are its sequence numbers
         async with AsyncExitStack() as stack:
-            if system is not None:
-                await stack.enter_async_context(system)
-            async with self._serving(system, event_log):
-                yield self
+            system = None
+            if self.settings.nats is not None:  # the bus is the joined daemons' one
+                system = await stack.enter_async_context(
+                    actors.open_system(bus_backend=self._bus_backend(self.settings.nats))
+                )
+            runtime = await stack.enter_async_context(
+                _runtime.open_runtime(
+                    self.config,
+                    provider=self.provider,
+                    tools=self.tools,
+                    observability=self.observer,
+                    system=system,
+                    event_log=self._event_log() if system is None else None,
+                    state=self.state_path,
+                )
+            )
+            async with anyio.create_task_group() as tg:
+                self._runtime, self._tg = runtime, tg
+                self._draining = anyio.Event()
+                self._idle = anyio.Event()
+                self._idle.set()
+                tg.start_soon(self._watch_drain)
+                self.workflows = open_workflow_store(self.state_path)
+                self.residents.watch(runtime.system)
+                try:
+                    await self._start()
+                    if self.nats is not None:
+                        from ._cluster import share_work
 
-    def _bus_backend(self, url: str) -> Any:
+                        await tg.start(share_work, self)
+                    yield self
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await self.drain()
+                        await self.residents.stop_all()
+                        tg.cancel_scope.cancel()
+                await self.workflows.aclose()
+        self._runtime = self._tg = None
+
+    def _event_log(self) -> Any:
+        """Where the local bus logs its events: the state database (SSE ids), or memory."""
+        if self.state_path == ":memory:" or self.state_path.endswith(".json"):
+            return actors.MemoryEventLog()  # SSE ids still work, for this process
+        return self.state_path
+
+    def _bus_backend(self, url: str) -> actors.BusBackend:
+        """Joined by NATS: the bus on JetStream (the stream keeps the events; SSE ids are its
+        sequence numbers)."""
         from actors.nats import NatsBackend
 
         return NatsBackend(
@@ -177,39 +210,6 @@ class Daemon:
             ack_wait=self.settings.nats_ack_wait,
             name=f"llmspell serve {self.name} bus",
         )
-
-    @asynccontextmanager
-    async def _serving(self, system: Any, event_log: Any) -> AsyncIterator[Daemon]:
-        async with _runtime.open_runtime(
-            self.config,
-            provider=self.provider,
-            tools=self.tools,
-            observability=self.observer,
-            system=system,
-            event_log=event_log if system is None else None,
-            state=self.state_path,
-        ) as runtime, anyio.create_task_group() as tg:  # fmt: skip
-            self._runtime, self._tg = runtime, tg
-            self._draining = anyio.Event()
-            self._idle = anyio.Event()
-            self._idle.set()
-            tg.start_soon(self._watch_drain)
-            self.workflows = open_workflow_store(self.state_path)
-            self.residents.watch(runtime.system)
-            try:
-                await self._start()
-                if self.nats is not None:
-                    from ._cluster import share_work
-
-                    await tg.start(share_work, self)
-                yield self
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await self.drain()
-                    await self.residents.stop_all()
-                    tg.cancel_scope.cancel()
-            await self.workflows.aclose()
-        self._runtime = self._tg = None
 
     async def _start(self) -> None:
         if self.settings.reload:  # first, so that no change after the scan below is missed
