@@ -48,7 +48,8 @@ POLL = 0.5
 LEASE_TIMEOUT = 2.0
 """Seconds a workflow run's start waits for its lease to be stored (then goes on without)."""
 MAX_UNKNOWN = 10
-"""Deliveries of a lease for a run no daemon's store knows before it is dropped."""
+"""Deliveries of a lease that no daemon could act on (the run is in no store it reads, or its
+spell is hosted by none) before the lease is dropped (and the run left as it is)."""
 
 
 def subject(run_id: str) -> str:
@@ -118,7 +119,11 @@ async def hold(daemon: Daemon, msg: Any) -> Verdict:
             return again()
         entry = daemon.catalog.entries.get(record.spell)
         if entry is None or entry.version is None:
-            return again(1.0)
+            if msg.metadata.num_delivered >= MAX_UNKNOWN:
+                _log.warning("workflow run %s stays %s: no daemon that took it hosts spell %s",
+                             run_id, record.status, record.spell)  # fmt: skip
+                return DONE
+            return again(1.0)  # another daemon may host it
         _log.info("taking over workflow run %s (spell %s, was %s)", run_id, record.spell,
                   record.owner)  # fmt: skip
         daemon.taking.add(run_id)

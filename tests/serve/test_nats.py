@@ -242,9 +242,38 @@ def test_a_durable_workflow_of_a_killed_daemon_is_taken_over(joined: Any) -> Non
     assert "taking over workflow run job-1" in b.log()
 
 
-def _post(daemon: DaemonProcess, box: list[Any]) -> None:
+def test_a_joined_daemon_killed_and_restarted_takes_its_own_workflows_back(
+    joined: Any, tmp_path: Path
+) -> None:
+    anon = WORKFLOW.replace('{id = "job-" .. params.job}', "nil")  # no stable id
+    (tmp_path / "spells" / "anon.lua").write_text(anon, encoding="utf-8")
+    a = joined("a", ack_wait=2, spell=("wf.lua", WORKFLOW))
+    with a.events("workflow.step.started") as steps:
+        for spell in ("wf", "anon"):
+            threading.Thread(target=lambda s=spell: _post(a, [], s), daemon=True).start()
+            steps.topic("workflow.step.started", spell=spell, step="b")
+    assert a.proc is not None
+    a.proc.kill()
+    a.proc.wait()
+    a.start()  # the same state database, the same NATS: the leases come back to it
+
+    def completed() -> dict[str, Any] | None:
+        record = a.get("/workflows/job-1").json()
+        return record if record["status"] == "completed" else None
+
+    record = wait_until(completed, "the workflow to complete")
+    assert record["result"]["outputs"]["c"] == {"a": 1, "b": 2}
+
+    def anon_failed() -> dict[str, Any] | None:
+        runs = a.get("/workflows", params={"status": "failed"}).json()["workflows"]
+        return next((r for r in runs if r["spell"] == "anon"), None)
+
+    assert "stable id" in wait_until(anon_failed, "the run without a stable id")["error"]
+
+
+def _post(daemon: DaemonProcess, box: list[Any], spell: str = "wf") -> None:
     try:
-        box.append(daemon.run("wf", {"job": "1"}))
+        box.append(daemon.run(spell, {"job": "1"}))
     except httpx.HTTPError as exc:  # killed under it
         box.append(exc)
 
