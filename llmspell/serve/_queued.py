@@ -24,6 +24,7 @@ spell is at its concurrency limit gives the run back for another daemon (or itse
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -70,13 +71,15 @@ async def enqueue(
     record = {"run_id": run_id, "spell": name, "status": "queued", "queued_at": time.time()}
     try:
         with anyio.fail_after(5):
-            await put(link, run_id, record)
+            await put(link, run_id, record)  # first: a daemon may take the run at once
             await link.js.publish(
                 f"{RUNS_SUBJECT}.{name}",
                 json.dumps(params).encode(),
                 headers={"Nats-Msg-Id": run_id, **trace},
             )
     except Exception as exc:
+        with anyio.move_on_after(2), contextlib.suppress(Exception):
+            await link.results.delete(run_id)  # never "queued" for a run that is not
         raise HttpError(503, f"could not queue the run on NATS {link.url}: {exc}") from None
     body = {**record, "url": f"/runs/{run_id}"}
     return JSONResponse(body, 202, headers={"X-Llmspell-Run-Id": run_id})
