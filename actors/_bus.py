@@ -34,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import deque
@@ -148,6 +149,7 @@ class EventBus:
             raise ValueError(f"outbox_size must be at least 1, not {outbox_size}")
         self._backend = backend
         self._outbox: deque[tuple[str, Any, Mapping[str, str] | None]] = deque()
+        self._quit_flush_offline = False  # closing: a flush gives up once the backend is down
         self._outbox_size = outbox_size
         self._outbox_wakeup: anyio.Event | None = None
         self._sending = False
@@ -261,6 +263,9 @@ class EventBus:
             changed = self._on_change = self._new_event()
             await changed.wait()
         if self._backend is not None:
+            # events published through this bus are handled by its subscriptions before it
+            # closes, unless the backend is unreachable (they stay stored there)
+            self._quit_flush_offline = True
             await self.flush()
 
     async def flush(
@@ -285,6 +290,12 @@ class EventBus:
             target = self._last_seq
             subs = chosen if chosen is not None else list(self._subs.values())
             remote = [s for s in subs if isinstance(s, RemoteSubscription)]
+            if self._quit_flush_offline and not self._backend.connected:
+                _log.warning(
+                    "bus closing while its backend is unreachable: not waiting for "
+                    "the delivery of the events it published"
+                )
+                return
             if all([await s._caught_up(target) for s in remote]):
                 if self._last_seq == target and not self._outbox and not self._sending:
                     return
@@ -569,10 +580,19 @@ class EventBus:
         return seq
 
     def _queue_out(
-        self, topic: str, payload: Any, headers: Mapping[str, str] | None, *, drop: bool
+        self,
+        topic: str,
+        payload: Any,
+        headers: Mapping[str, str] | None,
+        *,
+        drop: bool,
+        lenient: bool = False,
     ) -> None:
-        """Queue an event for the outbox task (``publish_nowait`` with a backend)."""
+        """Queue an event for the outbox task (``publish_nowait`` with a backend);
+        ``lenient``: what is not JSON in the payload travels as its repr (runtime events)."""
         split_topic(topic)
+        if lenient:
+            payload = _jsonable(payload)
         if len(self._outbox) >= self._outbox_size:
             if drop:
                 return
@@ -640,7 +660,7 @@ class EventBus:
         if not self._accepting:
             raise self._closed_error()
         if self._backend is not None:
-            self._queue_out(topic, payload, headers, drop=False)
+            self._queue_out(topic, payload, headers, drop=False, lenient=lenient)
             return
         writer = self._writer
         if writer is not None and writer.log.logs(topic):
@@ -662,7 +682,7 @@ class EventBus:
         if not self._accepting:
             return
         if self._backend is not None:
-            self._queue_out(topic, payload, None, drop=True)
+            self._queue_out(topic, payload, None, drop=True, lenient=True)
             return
         writer = self._writer
         if writer is not None and writer.log.logs(topic):
@@ -777,6 +797,18 @@ class EventBus:
 
 
 _now = time.time
+
+
+def _jsonable(payload: Any) -> Any:
+    """``payload`` if it is JSON as it is, else a copy with what is not JSON as its repr."""
+    try:
+        json.dumps(payload)
+    except (TypeError, ValueError):
+        try:
+            return json.loads(json.dumps(payload, default=repr, skipkeys=True))
+        except (TypeError, ValueError):  # e.g. a circular structure
+            return repr(payload)
+    return payload
 
 
 def _freeze(headers: Mapping[str, str]) -> Mapping[str, str]:

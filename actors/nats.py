@@ -39,6 +39,7 @@ How the bus maps onto JetStream (nats-py, asyncio only):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -66,7 +67,7 @@ from nats.js.api import (
 from ._subscription import Event
 from ._topics import split_pattern, split_topic
 
-__all__ = ["NatsBackend"]
+__all__ = ["NatsBackend", "queue_consumer_name"]
 
 _log = logging.getLogger("actors.nats")
 
@@ -289,10 +290,15 @@ class NatsBackend:
         self._js = None
         if nc is not None and not nc.is_closed:
             try:
-                await nc.drain()
-            except Exception as exc:
-                _log.debug("draining the NATS connection failed: %r", exc)
-                await nc.close()
+                if nc.is_connected:
+                    await nc.drain()
+                else:
+                    await nc.close()
+            except Exception as exc:  # the connection went down meanwhile: nothing to flush
+                _log.debug("closing the NATS connection failed: %r", exc)
+                if not nc.is_closed:
+                    with contextlib.suppress(Exception):
+                        await nc.close()
 
     async def _wait_up(self, deadline: float) -> None:
         up = self._up
@@ -377,8 +383,7 @@ class NatsBackend:
             config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
             config.opt_start_seq = since + 1
         if queue is not None:
-            digest = hashlib.sha1(pattern.encode(), usedforsecurity=False).hexdigest()[:10]
-            durable = f"{queue}_{digest}"
+            durable = queue_consumer_name(queue, pattern)
             config.durable_name = config.name = durable
             try:
                 await js.consumer_info(self.stream, durable)
@@ -458,6 +463,12 @@ class NatsBackend:
 
 
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+def queue_consumer_name(queue: str, pattern: str) -> str:
+    """The durable JetStream consumer shared by the subscriptions of ``queue`` on ``pattern``."""
+    digest = hashlib.sha1(pattern.encode(), usedforsecurity=False).hexdigest()[:10]
+    return f"{queue}_{digest}"
 
 
 def _encode_headers(topic: str, headers: Mapping[str, str]) -> dict[str, str]:
@@ -553,10 +564,16 @@ class NatsConsumer:
             pass
 
     async def pending(self) -> int:
-        info = await self._psub.consumer_info()
+        try:
+            info = await self._psub.consumer_info()
+        except nats.js.errors.NotFoundError:
+            await self._recreate()  # lost (server restarted without it): nothing pending here
+            return 0
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
     async def close(self) -> None:
+        if not self._backend.connected:  # the server removes an unnamed consumer when idle
+            return
         js = self._backend._js
         try:
             await self._psub.unsubscribe()

@@ -7,7 +7,7 @@ import sys
 
 from ._harness import report
 
-SUITES = ("actors", "engines", "llm", "state", "workflows", "observability", "daemon")
+SUITES = ("actors", "engines", "llm", "state", "workflows", "observability", "daemon", "nats")
 
 
 def main(argv: list[str]) -> int:

@@ -272,6 +272,35 @@ async def test_publish_nowait_and_runtime_events_go_through_nats(nats_server: Na
     assert not system.bus.connected
 
 
+async def test_runtime_events_with_objects_travel_as_their_repr(nats_server: NatsServer) -> None:
+    class Note:
+        def __repr__(self) -> str:
+            return "<Note>"
+
+    seen: list[Event] = []
+    async with open_system(bus_backend=backend(nats_server)) as system:
+        system.bus.subscribe("actor.dead_letter", seen.append)
+        await system.bus.flush()
+        system._dead_letter("nobody", Note(), None)  # what a tell to a stopped actor does
+        await system.bus.flush()
+        stats = system.bus.statistics()
+    assert [e.payload for e in seen] == [{"actor": "nobody", "message": "<Note>"}]
+    assert stats.publish_failed == 0
+
+
+async def test_closing_while_the_server_is_down_does_not_hang(nats_server: NatsServer) -> None:
+    seen: list[int] = []
+    nats = backend(nats_server, reconnect_wait=0.1, publish_timeout=0.5)
+    with anyio.fail_after(30):  # hang detection
+        async with EventBus(backend=nats) as bus:
+            bus.subscribe("x", lambda e: seen.append(e.payload))
+            await bus.publish("x", 1)
+            await bus.flush()
+            await anyio.to_thread.run_sync(nats_server.stop)
+            await until(lambda: not bus.connected)
+    assert seen == [1]
+
+
 async def test_an_unreachable_server_is_a_clear_error_naming_the_url() -> None:
     url = f"nats://127.0.0.1:{free_port()}"
     bus = EventBus(backend=NatsBackend(url, connect_timeout=0.5))
