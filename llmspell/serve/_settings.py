@@ -58,6 +58,7 @@ class ServeSettings:
             bus, queued runs and workflow takeover go through it (None: this daemon alone).
         nats_ack_wait: seconds a daemon that took queued work may stay silent before the
             work goes to another daemon (it reports progress well within this while it works).
+            The first daemon to create the shared consumers fixes it for all of them.
         queue_concurrency: queued runs this daemon takes at once.
     """
 
