@@ -63,6 +63,14 @@ class Counters:
     sse_clients: int = 0
     sse_disconnected: int = 0
     rejected_busy: int = 0
+    queued_taken: int = 0
+    """Queued runs this daemon began (joined by NATS)."""
+    queued_given_back: int = 0
+    """Queued runs it gave back unfinished (shutting down, or the spell at its limit)."""
+    leases_held: int = 0
+    """Workflow leases it holds now."""
+    workflows_taken_over: int = 0
+    """Workflow runs of a dead (or stopped) process it took over."""
 
 
 class Daemon:

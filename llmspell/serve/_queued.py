@@ -167,7 +167,9 @@ async def take(daemon: Daemon, msg: Any) -> Verdict:
         await _final(link, run_id, {**record, "status": "error", "error": problem})
         return DONE
     if entry.active >= version.concurrency:
+        daemon.counters.queued_given_back += 1
         return again(0.5)
+    daemon.counters.queued_taken += 1
     entry.active += 1
     entry.runs += 1
     await _final(
@@ -185,6 +187,7 @@ async def take(daemon: Daemon, msg: Any) -> Verdict:
         if result is None or result.status == "error":
             entry.failures += 1
     if result.status == "stopped":  # the daemon is shutting down: another one runs it
+        daemon.counters.queued_given_back += 1
         await _final(link, run_id, {**record, "status": "queued", "attempt": attempt})
         return again()
     done = {**record, **result_json(result, version), "attempt": attempt, "daemon": daemon.name}

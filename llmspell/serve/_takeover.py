@@ -97,6 +97,14 @@ async def lease_stranded(daemon: Daemon) -> int:
 
 async def hold(daemon: Daemon, msg: Any) -> Verdict:
     """The lease handler (see the module docstring)."""
+    daemon.counters.leases_held += 1
+    try:
+        return await _hold(daemon, msg)
+    finally:
+        daemon.counters.leases_held -= 1
+
+
+async def _hold(daemon: Daemon, msg: Any) -> Verdict:
     data = json.loads(msg.data)
     run_id = str(data["workflow_run"])
     store = daemon.workflows
@@ -127,6 +135,7 @@ async def hold(daemon: Daemon, msg: Any) -> Verdict:
         _log.info("taking over workflow run %s (spell %s, was %s)", run_id, record.spell,
                   record.owner)  # fmt: skip
         daemon.taking.add(run_id)
+        daemon.counters.workflows_taken_over += 1
         try:
             result = await daemon.execute(
                 entry.version, params=dict(record.params or {}), origin="takeover"

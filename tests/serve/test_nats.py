@@ -197,6 +197,7 @@ def test_kill_9_of_a_daemon_mid_work_every_queued_run_still_done(joined: Any) ->
         assert record["attempt"] == 2 and record["daemon"].endswith(f":{b.proc.pid}")  # type: ignore[union-attr]
     counts = b.run("job", {"report": True}).json()["value"]
     assert counts == {str(i): 2 for i in range(6)}  # begun on a, run again on b
+    assert b.get("/readyz").json()["queued_taken"] == 6
 
 
 def test_sigterm_gives_a_queued_run_it_cannot_finish_back_to_the_others(
@@ -240,6 +241,8 @@ def test_a_durable_workflow_of_a_killed_daemon_is_taken_over(joined: Any) -> Non
     record = wait_until(completed, "daemon b to complete the workflow")
     assert record["result"]["outputs"]["c"] == {"a": 1, "b": 2}  # a ran once, b twice
     assert "taking over workflow run job-1" in b.log()
+    wait_until(lambda: b.get("/readyz").json()["leases_held"] == 0, "the lease let go")
+    assert b.get("/readyz").json()["workflows_taken_over"] == 1
 
 
 def test_a_joined_daemon_killed_and_restarted_takes_its_own_workflows_back(
