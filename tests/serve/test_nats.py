@@ -141,14 +141,15 @@ WORKER = f"""
       state.update("handled." .. order.id, {INC})
       log.info("handled order " .. order.id)
     end, {{queue = "workers"}})
+    events.emit("worker.ready", {{}})  -- published once its consumer exists
 """
 
 
 def test_resident_spells_of_two_daemons_share_a_queue_group(joined: Any) -> None:
     a = joined("a", spell=("worker.lua", WORKER))
     b = joined("b")
-    for daemon in (a, b):
-        wait_until(lambda d=daemon: d.spell("worker")["status"] == "running", "the residents")  # type: ignore[misc]
+    with a.events("worker.ready", since=0) as ready:  # the stream keeps both daemons' events
+        wait_until(lambda: len(ready.events) == 2, "both residents subscribed")
     for i in range(20):
         assert (a if i % 2 else b).post("/events/order.new", {"id": str(i)}).status_code == 202
 
