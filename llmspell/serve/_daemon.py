@@ -46,9 +46,6 @@ _LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40}
 
 LOADED, RELOADED, UNLOADED = "spell.loaded", "spell.reloaded", "spell.unloaded"
 RELOAD_FAILED = "spell.reload_failed"
-EVENTS_STREAM, EVENTS_PREFIX = "LLMSPELL_EVENTS", "events"
-"""Joined by NATS, the bus's events are stored in this JetStream stream, topic ``a.b`` on
-subject ``events.a.b``."""
 DRAINING = "daemon.draining"
 
 Output = Callable[[str], None]
@@ -210,6 +207,8 @@ class Daemon:
         """Joined by NATS: the bus on JetStream (the stream keeps the events; SSE ids are its
         sequence numbers)."""
         from actors.nats import NatsBackend
+
+        from ._nats import EVENTS_PREFIX, EVENTS_STREAM
 
         return NatsBackend(
             url,

@@ -36,6 +36,8 @@ _log = logging.getLogger("llmspell.serve")
 STREAM = "LLMSPELL_WORK"
 RUNS_SUBJECT = "spells.run"
 TAKEOVER_SUBJECT = "llmspell.takeover"
+EVENTS_STREAM, EVENTS_PREFIX = "LLMSPELL_EVENTS", "events"
+"""The bus's stream: topic ``a.b`` is subject ``events.a.b`` (``actors.nats`` keeps it)."""
 RESULTS_BUCKET = "llmspell_runs"
 RESULTS_TTL = 7 * 24 * 3600.0
 """Seconds a queued run's record stays in the results bucket."""
@@ -58,6 +60,11 @@ class NatsLink:
     def connected(self) -> bool:
         """Whether the connection is up now (it reconnects by itself when it is not)."""
         return bool(self.nc.is_connected)
+
+    async def last_event(self) -> int:
+        """The sequence number of the last event stored on the bus (0: none yet)."""
+        info = await self.js.stream_info(EVENTS_STREAM)
+        return int(info.state.last_seq)
 
     async def aclose(self) -> None:
         if not self.nc.is_closed:

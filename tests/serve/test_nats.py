@@ -239,7 +239,10 @@ def test_a_durable_workflow_of_a_killed_daemon_is_taken_over(joined: Any) -> Non
         record = b.get("/workflows/job-1").json()
         return record if record["status"] == "completed" else None
 
-    record = wait_until(completed, "daemon b to complete the workflow")
+    try:
+        record = wait_until(completed, "daemon b to complete the workflow")
+    except AssertionError as exc:  # say what b did
+        raise AssertionError(f"{exc}\n{b.get('/workflows/job-1').json()}\n{b.log()}") from None
     assert record["result"]["outputs"]["c"] == {"a": 1, "b": 2}  # a ran once, b twice
     assert "taking over workflow run job-1" in b.log()
     wait_until(lambda: b.get("/readyz").json()["leases_held"] == 0, "the lease let go")
