@@ -37,7 +37,10 @@ WORKFLOW = f"""
     wf:addStep{{name = "a", fn = function(input) return state.update("ran_a", {INC}) end}}
     wf:addStep{{name = "b", fn = function(input, outputs)
       local n = state.update("ran_b", {INC})
-      if n == 1 then events.wait("never.happens", 600) end  -- the first attempt hangs
+      if n == 1 then  -- the first attempt hangs, once it has counted itself
+        events.emit("job.b_counted", {{who = params.who}})
+        events.wait("never.happens", 600)
+      end
       return n
     end}}
     wf:addStep{{name = "c", fn = function(input, outputs)
@@ -228,9 +231,9 @@ def test_a_durable_workflow_of_a_killed_daemon_is_taken_over(joined: Any) -> Non
     b = joined("b", ack_wait=2)
     box: list[Any] = []
     thread = threading.Thread(target=lambda: _post(a, box), daemon=True)
-    with b.events("workflow.step.started") as steps:
+    with b.events("job.b_counted") as counted:
         thread.start()
-        steps.topic("workflow.step.started", step="b")  # seen on b: the events cross
+        counted.topic("job.b_counted", who="wf")  # seen on b: the events cross
     assert a.proc is not None
     a.proc.kill()
     a.proc.wait()
@@ -255,10 +258,10 @@ def test_a_joined_daemon_killed_and_restarted_takes_its_own_workflows_back(
     anon = WORKFLOW.replace('{id = "job-" .. params.job}', "nil")  # no stable id
     (tmp_path / "spells" / "anon.lua").write_text(anon, encoding="utf-8")
     a = joined("a", ack_wait=2, spell=("wf.lua", WORKFLOW))
-    with a.events("workflow.step.started") as steps:
+    with a.events("job.b_counted") as counted:
         for spell in ("wf", "anon"):
             threading.Thread(target=lambda s=spell: _post(a, [], s), daemon=True).start()
-            steps.topic("workflow.step.started", spell=spell, step="b")
+            counted.topic("job.b_counted", who=spell)
     assert a.proc is not None
     a.proc.kill()
     a.proc.wait()
@@ -280,7 +283,7 @@ def test_a_joined_daemon_killed_and_restarted_takes_its_own_workflows_back(
 
 def _post(daemon: DaemonProcess, box: list[Any], spell: str = "wf") -> None:
     try:
-        box.append(daemon.run(spell, {"job": "1"}))
+        box.append(daemon.run(spell, {"job": "1", "who": spell}))
     except httpx.HTTPError as exc:  # killed under it
         box.append(exc)
 
