@@ -88,6 +88,11 @@ def queue(daemon: DaemonProcess, spell: str, params: dict[str, Any]) -> str:
     return str(body["run_id"])
 
 
+def counted(daemon: DaemonProcess) -> dict[str, int]:
+    """How often each job of the ``job`` spell began (its state, read by a run of it)."""
+    return dict(daemon.run("job", {"report": True}).json()["value"] or {})
+
+
 def finished(daemon: DaemonProcess, run_ids: list[str]) -> dict[str, dict[str, Any]]:
     """Wait until every run's record is final (read from ``daemon``); the records."""
     records: dict[str, dict[str, Any]] = {}
@@ -179,8 +184,7 @@ def test_two_daemons_share_40_queued_runs_each_run_once(
     assert records["raw-39"]["value"] == {"job": "39"}
     takers = {r["daemon"].rsplit(":", 1)[1] for r in records.values()}
     assert takers == {str(a.proc.pid), str(b.proc.pid)}  # type: ignore[union-attr]
-    counts = a.run("job", {"report": True}).json()["value"]
-    assert counts == {str(i): 1 for i in range(40)}  # each run ran exactly once
+    assert counted(a) == {str(i): 1 for i in range(40)}  # each run ran exactly once
     assert a.get("/runs/nope").status_code == 404
     publish_raw(nats_server.url, "spells.run.job", b"{not json", "raw-bad")
     bad = finished(a, ["raw-bad"])["raw-bad"]
@@ -190,7 +194,7 @@ def test_two_daemons_share_40_queued_runs_each_run_once(
 def test_kill_9_of_a_daemon_mid_work_every_queued_run_still_done(joined: Any) -> None:
     a = joined("a", ack_wait=2, spell=("job.lua", JOB))
     run_ids = [queue(a, "job", {"job": str(i), "hang": True}) for i in range(6)]
-    wait_until(lambda: a.get("/readyz").json()["runs_in_flight"] == 6, "daemon a to take all")
+    wait_until(lambda: len(counted(a)) == 6, "daemon a to begin all (each counted)")
     b = joined("b", ack_wait=2)
     assert a.proc is not None
     a.proc.kill()
@@ -199,8 +203,7 @@ def test_kill_9_of_a_daemon_mid_work_every_queued_run_still_done(joined: Any) ->
     for record in records.values():
         assert record["status"] == "ok", record
         assert record["attempt"] == 2 and record["daemon"].endswith(f":{b.proc.pid}")  # type: ignore[union-attr]
-    counts = b.run("job", {"report": True}).json()["value"]
-    assert counts == {str(i): 2 for i in range(6)}  # begun on a, run again on b
+    assert counted(b) == {str(i): 2 for i in range(6)}  # begun on a, run again on b
     assert b.get("/readyz").json()["queued_taken"] == 6
 
 
@@ -215,7 +218,7 @@ def test_sigterm_gives_a_queued_run_it_cannot_finish_back_to_the_others(
     a.start()
     try:
         run_id = queue(a, "job", {"job": "1", "hang": True})
-        wait_until(lambda: a.get("/readyz").json()["runs_in_flight"] == 1, "daemon a to take it")
+        wait_until(lambda: counted(a) == {"1": 1}, "daemon a to begin it")
         b = joined("b")
         a.signal(signal.SIGTERM)
         assert a.wait() == 0
