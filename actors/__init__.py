@@ -1,6 +1,7 @@
 """actors: a small actor runtime with supervision, an event bus and hooks, on anyio.
 
-Runs on asyncio and trio. Depends on anyio and the standard library only.
+Runs on asyncio and trio. Depends on anyio and the standard library only; the optional
+``actors.nats`` (the bus on NATS JetStream, asyncio only) needs the ``nats`` extra (nats-py).
 """
 
 from __future__ import annotations

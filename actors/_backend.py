@@ -81,8 +81,9 @@ class BusConsumer(Protocol):
         """Wait up to ``timeout`` seconds for deliveries; return up to ``limit`` (maybe none)."""
         ...
 
-    async def pending(self) -> int:
-        """Events matching the pattern not yet delivered or not yet acknowledged."""
+    async def settled_through(self) -> int:
+        """The sequence number up to which every event of this consumer is settled
+        (acknowledged, or dead-lettered), whoever of a queue group handled it."""
         ...
 
     async def close(self) -> None:
@@ -171,7 +172,16 @@ class RemoteSubscription(Subscription):
     held (the one being handled and those fetched behind it) every third of the ack wait.
     """
 
-    __slots__ = ("_consumer", "_done_seq", "_fetching", "_group", "_handling", "_held", "_ready")
+    __slots__ = (
+        "_consumer",
+        "_done_seq",
+        "_expect",
+        "_fetching",
+        "_group",
+        "_handling",
+        "_held",
+        "_ready",
+    )
 
     def __init__(
         self,
@@ -195,7 +205,8 @@ class RemoteSubscription(Subscription):
         self._consumer: BusConsumer | None = None
         self._held: list[Delivery] = []
         self._handling = False
-        self._done_seq = 0  # the highest sequence number handled (for flush)
+        self._done_seq = 0  # the highest sequence number handled here (for flush)
+        self._expect = 0  # the highest sequence number this bus published that matches
         self._ready = anyio.Event()  # set once the consumer exists (or failed)
         self._fetching: anyio.CancelScope | None = None  # cancel() interrupts a fetch
 
@@ -275,6 +286,11 @@ class RemoteSubscription(Subscription):
                 del held[0]
                 if self._once and self._result is not None:
                     self.cancel()
+            for delivery in held:  # cancelled: hand them back now, not after the ack wait
+                try:
+                    await delivery.nak(0)
+                except Exception as exc:
+                    _log.debug("bus subscriber %r: nak failed: %r", self.name, exc)
             self._held = []
             bus._changed()
 
@@ -327,18 +343,20 @@ class RemoteSubscription(Subscription):
                 except Exception as exc:
                     _log.debug("in_progress for %r failed: %r", self.name, exc)
 
-    async def _caught_up(self, seq: int) -> bool:
-        """Whether every event up to ``seq`` matching the pattern has been handled here."""
+    async def _caught_up(self) -> bool:
+        """Whether every event this bus published that matches the pattern is settled (by
+        this subscription, or by another member of its queue group)."""
         if self._cancelled or not self._running:
             return True
         if not self._ready.is_set() or self._handling or self._held:
             return False
-        if self._done_seq >= seq:
-            return True
+        expect = self._expect
+        if not expect or (self._done_seq >= expect and not self._failed):
+            return True  # in order: handled here (no redelivery pending)
         consumer = self._consumer
         if consumer is None:
             return True
         try:
-            return await consumer.pending() == 0
+            return await consumer.settled_through() >= expect
         except Exception:
             return False

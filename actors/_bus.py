@@ -158,6 +158,7 @@ class EventBus:
         self._last_seq = 0  # the highest sequence number this bus published (backend)
         self._dead = self._publish_failed = 0
         self._groups: dict[tuple[str, str], QueueGroup] = {}
+        self._remote_index: TopicIndex[RemoteSubscription] = TopicIndex()  # for flush
         self._remote_waiters: set[anyio.Event] = set()
         self._log = event_log
         self._writer: LogWriter | None = None
@@ -260,7 +261,7 @@ class EventBus:
     async def _drain(self) -> None:
         """Wait until every queue is empty, every handler idle and no publisher blocked."""
         while self._busy() or any(sub._busy() for sub in self._subs.values()):
-            changed = self._on_change = self._new_event()
+            changed = self._change_event()
             await changed.wait()
         if self._backend is not None:
             # events published through this bus are handled by its subscriptions before it
@@ -274,9 +275,10 @@ class EventBus:
         """Wait until this bus's subscriptions (or the given ones) have handled every event
         published through this bus so far, those their handlers publish meanwhile included.
 
-        With a backend, events of other processes that match are handled too; on the local
-        bus it waits until no queue holds an event and no handler is busy. Wrap it in a cancel
-        scope (``anyio.fail_after``) to bound the wait.
+        With a backend: until each such event is acknowledged by the subscription (or, for a
+        queue group, by whichever member took it, in any process); on the local bus: until no
+        queue holds an event and no handler is busy. Wrap it in a cancel scope
+        (``anyio.fail_after``) to bound the wait.
         """
         if self._backend is None:
             await self._drain_local(None if subscriptions is None else list(subscriptions))
@@ -284,7 +286,7 @@ class EventBus:
         chosen = None if subscriptions is None else list(subscriptions)
         while True:
             while self._outbox or self._sending:
-                changed = self._on_change = self._new_event()
+                changed = self._change_event()
                 await changed.wait()
             await self._wait_subscribed()
             target = self._last_seq
@@ -296,7 +298,7 @@ class EventBus:
                     "the delivery of the events it published"
                 )
                 return
-            if all([await s._caught_up(target) for s in remote]):
+            if all([await s._caught_up() for s in remote]):
                 if self._last_seq == target and not self._outbox and not self._sending:
                     return
                 continue  # handlers published more: wait for those too
@@ -306,7 +308,7 @@ class EventBus:
         while self._busy() or any(
             sub._busy() for sub in (self._subs.values() if subs is None else subs)
         ):
-            changed = self._on_change = self._new_event()
+            changed = self._change_event()
             await changed.wait()
 
     def _shutdown(self, tg: TaskGroup) -> None:
@@ -320,6 +322,13 @@ class EventBus:
         for sub in list(self._subs.values()):
             sub._wake_publishers()
         tg.cancel_scope.cancel()
+
+    def _change_event(self) -> anyio.Event:
+        """The event the next change sets, shared by everyone waiting for one (drain, flush)."""
+        changed = self._on_change
+        if changed is None:
+            changed = self._on_change = self._new_event()
+        return changed
 
     def _changed(self) -> None:
         changed = self._on_change
@@ -456,6 +465,7 @@ class EventBus:
             group=queue,
         )  # fmt: skip
         self._subs[id(sub)] = sub
+        self._remote_index.add(pattern, sub)
         self._pending_subs += 1
         if self._state is not _NEW:
             self._start(sub)
@@ -503,6 +513,11 @@ class EventBus:
         return sub
 
     def _remove(self, sub: Subscription) -> None:
+        if isinstance(sub, RemoteSubscription):
+            self._remote_index.remove(sub.pattern, sub)
+            if not sub._running and not sub._ready.is_set():  # cancelled before it started
+                sub._ready.set()
+                self._subscribed()
         group = sub._sharing
         if group is not None:
             if sub in group._members:
@@ -577,6 +592,9 @@ class EventBus:
         seq = await backend.publish(topic, payload, _NO_HEADERS if headers is None else headers)
         if seq > self._last_seq:
             self._last_seq = seq
+        for sub in self._remote_index.lookup(topic):
+            if seq > sub._expect:
+                sub._expect = seq
         return seq
 
     def _queue_out(

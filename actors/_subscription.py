@@ -55,7 +55,8 @@ class Event:
             payload decoded from its JSON, so tuples come back as lists).
         headers: small string metadata (trace context travels here).
         timestamp: wall-clock publication time, seconds since the epoch.
-        seq: the event's sequence number in the bus's event log, or ``None`` for an event that
+        seq: the event's sequence number in the bus's event log (or, on a bus with a backend,
+            in the backend's store: JetStream's stream sequence), or ``None`` for an event that
             was not logged (no log, or a topic the log leaves out).
     """
 

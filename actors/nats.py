@@ -59,6 +59,7 @@ from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
+    ConsumerInfo,
     DeliverPolicy,
     StorageType,
     StreamConfig,
@@ -366,8 +367,7 @@ class NatsBackend:
     ) -> NatsConsumer:
         """A pull consumer of ``pattern`` (see the class docstring)."""
         split_pattern(pattern)
-        js = self._js
-        if js is None:
+        if self._nc is None:
             raise ConnectionError(f"the NATS backend ({self.url}) is not open")
         config = ConsumerConfig(
             ack_policy=AckPolicy.EXPLICIT,
@@ -383,23 +383,49 @@ class NatsBackend:
             config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
             config.opt_start_seq = since + 1
         if queue is not None:
-            durable = queue_consumer_name(queue, pattern)
-            config.durable_name = config.name = durable
-            try:
-                await js.consumer_info(self.stream, durable)
-            except nats.js.errors.NotFoundError:
-                try:
-                    await js.add_consumer(self.stream, config)
-                except nats.js.errors.BadRequestError:  # created meanwhile by another member
-                    await js.consumer_info(self.stream, durable)
-            cname = durable
+            cname = config.durable_name = config.name = queue_consumer_name(queue, pattern)
         else:
-            cname = uuid.uuid4().hex
-            config.name = cname
+            cname = config.name = uuid.uuid4().hex
             config.inactive_threshold = self._inactive
-            await js.add_consumer(self.stream, config)
-        psub = await js.pull_subscribe_bind(consumer=cname, stream=self.stream)
-        return NatsConsumer(self, psub, cname, config, durable=queue is not None, name=name)
+        # while the connection is down, wait for it (within publish_timeout), as publish does
+        deadline = time.monotonic() + self._publish_timeout
+        while True:
+            await self._wait_up(deadline)
+            js = self._js
+            if js is None:
+                raise ConnectionError(f"the NATS backend ({self.url}) is closed")
+            try:
+                info = await self._add_consumer(js, config, shared=queue is not None)
+                psub = await js.pull_subscribe_bind(consumer=cname, stream=self.stream)
+            except _RETRY as exc:
+                if time.monotonic() >= deadline:
+                    raise ConnectionError(
+                        f"NATS at {self.url} did not create the consumer of {pattern!r} "
+                        f"within {self._publish_timeout} s: {type(exc).__name__}"
+                    ) from exc
+                await anyio.sleep(0.05)
+                continue
+            floor = info.ack_floor.stream_seq if info.ack_floor else 0
+            return NatsConsumer(
+                self, psub, cname, config, durable=queue is not None, name=name, floor=floor
+            )
+
+    async def _add_consumer(
+        self, js: JetStreamContext, config: ConsumerConfig, *, shared: bool
+    ) -> ConsumerInfo:
+        """Create the consumer; a shared (queue) one is reused if it exists already."""
+        if not shared:
+            return await js.add_consumer(self.stream, config)
+        assert config.name is not None
+        info: ConsumerInfo
+        try:
+            info = await js.consumer_info(self.stream, config.name)
+        except nats.js.errors.NotFoundError:
+            try:
+                return await js.add_consumer(self.stream, config)
+            except nats.js.errors.BadRequestError:  # created meanwhile by another member
+                info = await js.consumer_info(self.stream, config.name)
+        return info
 
     def _event(self, msg: Msg) -> Event:
         meta = msg.metadata
@@ -485,11 +511,12 @@ def _encode_headers(topic: str, headers: Mapping[str, str]) -> dict[str, str]:
 class NatsDelivery:
     """One JetStream message handed to a subscription (a :class:`~actors.Delivery`)."""
 
-    __slots__ = ("_msg", "event")
+    __slots__ = ("_consumer", "_msg", "event")
 
-    def __init__(self, msg: Msg, event: Event) -> None:
+    def __init__(self, msg: Msg, event: Event, consumer: NatsConsumer) -> None:
         self._msg = msg
         self.event = event
+        self._consumer = consumer
 
     @property
     def attempt(self) -> int:
@@ -497,6 +524,7 @@ class NatsDelivery:
 
     async def ack(self) -> None:
         await self._msg.ack()
+        self._consumer._settled(self.event.seq)
 
     async def nak(self, delay: float) -> None:
         await self._msg.nak(delay=delay)
@@ -508,8 +536,9 @@ class NatsDelivery:
 class NatsConsumer:
     """A pull subscription on one JetStream consumer (a :class:`~actors.BusConsumer`).
 
-    An unnamed consumer the server lost (a restart of a server without its state, or an
-    inactivity timeout) is made again from the next sequence number not yet delivered.
+    A consumer the server lost (deleted after ``inactive_threshold`` without pulls, e.g. a
+    long disconnection, or a server restarted without its state) is made again, starting after
+    the last acknowledgement floor seen: events may come twice, none is skipped.
     """
 
     def __init__(
@@ -521,6 +550,7 @@ class NatsConsumer:
         *,
         durable: bool,
         name: str,
+        floor: int,
     ) -> None:
         self._backend = backend
         self._psub = psub
@@ -528,48 +558,74 @@ class NatsConsumer:
         self._config = config
         self._durable = durable
         self.name = name
-        self._last = 0  # the highest stream sequence number fetched
+        self._floor = floor  # every event up to this one is settled (as far as we know)
+        self._unsettled: set[int] = set()  # fetched here, not yet acknowledged
+        self._fetched = floor  # the highest sequence number fetched here
 
     async def fetch(self, limit: int, timeout: float) -> Sequence[NatsDelivery]:  # noqa: ASYNC109
         try:
             msgs = await self._psub.fetch(limit, timeout=timeout)
         except nats.errors.TimeoutError:
             return ()
-        except nats.js.errors.NotFoundError:
-            await self._recreate()
+        except (nats.js.errors.NotFoundError, nats.js.errors.ServiceUnavailableError):
+            await self._check()  # 503 on a pull: the consumer may be gone
+            await anyio.sleep(0.05)
             return ()
-        out = []
         backend = self._backend
+        out = []
         for msg in msgs:
             if not msg.reply:  # a status message, not an event
                 continue
             ev = backend._event(msg)
-            if ev.seq is not None and ev.seq > self._last:
-                self._last = ev.seq
-            out.append(NatsDelivery(msg, ev))
+            seq = ev.seq or 0
+            self._unsettled.add(seq)
+            self._fetched = max(self._fetched, seq)
+            out.append(NatsDelivery(msg, ev, self))
         return out
+
+    def _settled(self, seq: int | None) -> None:
+        """An event fetched here was acknowledged: move the floor up if it can."""
+        self._unsettled.discard(seq or 0)
+        below = min(self._unsettled) - 1 if self._unsettled else self._fetched
+        self._floor = max(self._floor, below)
+
+    async def _check(self) -> None:
+        """Make the consumer again if the server lost it."""
+        js = self._backend._js
+        if js is None:
+            return
+        try:
+            await js.consumer_info(self._backend.stream, self.consumer_name)
+        except nats.js.errors.NotFoundError:
+            await self._recreate()
+        except Exception as exc:
+            _log.debug("consumer %s: info failed: %r", self.consumer_name, exc)
 
     async def _recreate(self) -> None:
         js = self._backend._js
         if js is None:
             return
-        _log.warning("consumer %s of %r was lost; making it again", self.consumer_name, self.name)
+        _log.warning(
+            "consumer %s of %r was lost; making it again after %d",
+            self.consumer_name, self.name, self._floor,
+        )  # fmt: skip
         config = self._config
-        if not self._durable and self._last:
-            config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
-            config.opt_start_seq = self._last + 1
+        config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+        config.opt_start_seq = self._floor + 1
         try:
             await js.add_consumer(self._backend.stream, config)
-        except nats.js.errors.BadRequestError:
+        except nats.js.errors.BadRequestError:  # made again by another member meanwhile
             pass
 
-    async def pending(self) -> int:
+    async def settled_through(self) -> int:
         try:
             info = await self._psub.consumer_info()
         except nats.js.errors.NotFoundError:
-            await self._recreate()  # lost (server restarted without it): nothing pending here
-            return 0
-        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+            await self._recreate()  # lost: its events come again from the floor
+            return self._floor
+        floor = int(info.ack_floor.stream_seq) if info.ack_floor else 0
+        self._floor = max(self._floor, floor)
+        return floor
 
     async def close(self) -> None:
         if not self._backend.connected:  # the server removes an unnamed consumer when idle

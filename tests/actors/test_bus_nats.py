@@ -231,6 +231,39 @@ async def test_in_progress_keeps_a_long_handler_s_event_from_redelivery(
     assert handled == ["slow"]  # never redelivered to the idle member
 
 
+async def test_a_subscription_cancelled_before_the_bus_starts_is_forgotten(
+    nats_server: NatsServer,
+) -> None:
+    seen: list[int] = []
+    bus = EventBus(backend=backend(nats_server))
+    bus.subscribe("a", lambda e: seen.append(-1)).cancel()
+    bus.subscribe("a", lambda e: seen.append(e.payload))
+    with anyio.fail_after(20):  # hang detection: publish waits only for live consumers
+        async with bus:
+            await bus.publish("a", 1)
+            await bus.flush()
+    assert seen == [1]
+
+
+@pytest.mark.parametrize("queue", [None, "keep"])
+async def test_a_consumer_the_server_lost_is_made_again_without_losing_events(
+    nats_server: NatsServer, queue: str | None
+) -> None:
+    seen: list[int] = []
+    nats = backend(nats_server)
+    async with EventBus(backend=nats) as bus:
+        sub = bus.subscribe("lost.x", lambda e: seen.append(e.payload), queue=queue)
+        await bus.publish("lost.x", 1)
+        await bus.flush()
+        consumer = sub._consumer  # type: ignore[attr-defined]
+        await nats._js.delete_consumer(nats.stream, consumer.consumer_name)  # as the server may
+        await bus.publish("lost.x", 2)  # published while the consumer is gone
+        await bus.publish("lost.x", 3)
+        with anyio.fail_after(20):
+            await bus.flush()
+    assert seen == [1, 2, 3]
+
+
 async def test_republishing_a_message_id_is_stored_once(nats_server: NatsServer) -> None:
     seen: list[Event] = []
     async with EventBus(backend=backend(nats_server)) as bus:
@@ -334,6 +367,21 @@ async def test_publishes_wait_for_a_lost_server_within_bounds(nats_server: NatsS
         await anyio.to_thread.run_sync(nats_server.start)
         await until(lambda: bus.connected)
         assert await bus.publish("up", 2) > 0
+
+
+@pytest.mark.slow
+async def test_subscribing_while_the_server_is_down_waits_for_it(nats_server: NatsServer) -> None:
+    seen: list[int] = []
+    nats = backend(nats_server, reconnect_wait=0.1, publish_timeout=30)
+    async with EventBus(backend=nats) as bus:
+        await anyio.to_thread.run_sync(nats_server.stop)
+        await until(lambda: not bus.connected)
+        bus.subscribe("later", lambda e: seen.append(e.payload))
+        await anyio.sleep(0.3)  # its consumer cannot be made yet
+        await anyio.to_thread.run_sync(nats_server.start)
+        await bus.publish("later", 1)  # after the consumer exists
+        await bus.flush()
+    assert seen == [1]
 
 
 def test_trio_is_refused_with_a_clear_error(nats_server: NatsServer) -> None:

@@ -92,3 +92,27 @@ async def test_invalid_queue_names_are_refused() -> None:
     for bad in ("", "a.b", "a b", "x*"):
         with pytest.raises(ValueError, match="queue"):
             bus.subscribe("t", print, queue=bad)
+
+
+async def test_concurrent_flushes_all_return() -> None:
+    gate = anyio.Event()
+    returned: list[int] = []
+
+    async def hold(event: Event) -> None:
+        await gate.wait()
+
+    async def flush(bus: EventBus, n: int) -> None:
+        await bus.flush()
+        returned.append(n)
+
+    async with EventBus() as bus:
+        bus.subscribe("t", hold)
+        await bus.publish("t")
+        with anyio.fail_after(10):  # hang detection
+            async with anyio.create_task_group() as tg:
+                for n in range(3):
+                    tg.start_soon(flush, bus, n)
+                await anyio.wait_all_tasks_blocked()
+                assert returned == []  # the handler is still busy
+                gate.set()
+    assert sorted(returned) == [0, 1, 2]
