@@ -22,8 +22,8 @@ from ._work import Consumer, take_work
 RUNS_CONSUMER = "llmspell-runs"
 TAKEOVER_CONSUMER = "llmspell-takeover"
 MAX_LEASES = 10_000
-"""Workflow leases one daemon holds at once (holding one costs a look at the store per
-half second)."""
+"""Workflow leases one daemon holds at once (holding one costs a look at the store every
+two seconds)."""
 
 
 async def share_work(daemon: Daemon, *, task_status: TaskStatus[None]) -> None:

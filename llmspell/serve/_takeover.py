@@ -43,8 +43,9 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("llmspell.serve")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
-POLL = 0.5
-"""Seconds between looks at a held run in the workflow store."""
+POLL, POLL_MAX = 0.25, 2.0
+"""Seconds between looks at a held run in the workflow store: the first, and at most (the
+wait doubles while the run goes on: a long run costs a look every two seconds)."""
 LEASE_TIMEOUT = 2.0
 """Seconds a workflow run's start waits for its lease to be stored (then goes on without)."""
 MAX_UNKNOWN = 10
@@ -109,6 +110,7 @@ async def _hold(daemon: Daemon, msg: Any) -> Verdict:
     run_id = str(data["workflow_run"])
     store = daemon.workflows
     assert store is not None
+    poll = POLL
     while True:
         record = await store.get(run_id)
         if record is None:
@@ -119,7 +121,8 @@ async def _hold(daemon: Daemon, msg: Any) -> Verdict:
         if record.status in (COMPLETED, FAILED):
             return DONE
         if (record.status == RUNNING and record.owner == daemon.owner) or run_id in daemon.taking:
-            await anyio.sleep(POLL)  # ours: hold the lease while it runs
+            await anyio.sleep(poll)  # ours: hold the lease while it runs
+            poll = min(poll * 2, POLL_MAX)
             continue
         if record.status == RUNNING:
             return again(daemon.settings.nats_ack_wait)  # another process runs it
