@@ -172,26 +172,25 @@ async def take(daemon: Daemon, msg: Any) -> Verdict:
     daemon.counters.queued_taken += 1
     entry.active += 1
     entry.runs += 1
-    await _final(
-        link,
-        run_id,
-        {**record, "status": "running", "attempt": attempt, "daemon": daemon.name,
-         "owner": daemon.owner, "started_at": time.time()},
-    )  # fmt: skip
+    queued = {k: record.get(k) for k in ("run_id", "spell", "queued_at")}
+    running = {**queued, "status": "running", "attempt": attempt, "daemon": daemon.name,
+               "owner": daemon.owner, "started_at": time.time()}  # fmt: skip
+    await _final(link, run_id, running)
     trace = {k: v for k in ("traceparent", "tracestate") if (v := header(msg, k)) is not None}
     result: RunResult | None = None
     try:
-        result = await daemon.execute(version, params=params, headers=trace, run_id=run_id)
+        result = await daemon.execute(
+            version, params=params, headers=trace, run_id=run_id, origin="queued"
+        )
     finally:
         entry.active -= 1
         if result is None or result.status == "error":
             entry.failures += 1
     if result.status == "stopped":  # the daemon is shutting down: another one runs it
         daemon.counters.queued_given_back += 1
-        await _final(link, run_id, {**record, "status": "queued", "attempt": attempt})
+        await _final(link, run_id, {**queued, "status": "queued", "attempt": attempt})
         return again()
-    done = {**record, **result_json(result, version), "attempt": attempt, "daemon": daemon.name}
-    await _final(link, run_id, done)
+    await _final(link, run_id, {**running, **result_json(result, version)})
     return DONE
 
 

@@ -255,6 +255,21 @@ def test_a_durable_workflow_of_a_killed_daemon_is_taken_over(joined: Any) -> Non
     assert b.get("/readyz").json()["workflows_taken_over"] == 1
 
 
+def test_a_queued_run_s_workflow_resumes_where_the_killed_daemon_left_it(joined: Any) -> None:
+    a = joined("a", ack_wait=2, spell=("wf.lua", WORKFLOW))
+    with a.events("job.b_counted") as counted:
+        run_id = queue(a, "wf", {"job": "1", "who": "queued"})
+        counted.topic("job.b_counted", who="queued")
+    b = joined("b", ack_wait=2)
+    assert a.proc is not None
+    a.proc.kill()
+    a.proc.wait()
+    record = finished(b, [run_id])[run_id]
+    assert record["status"] == "ok" and record["attempt"] == 2, record
+    assert record["value"]["outputs"]["c"] == {"a": 1, "b": 2}  # a ran once, b twice
+    assert "taking over" not in b.log()  # the queued run was the work item: no lease
+
+
 def test_a_joined_daemon_killed_and_restarted_takes_its_own_workflows_back(
     joined: Any, tmp_path: Path
 ) -> None:
