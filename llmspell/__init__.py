@@ -20,6 +20,7 @@ from ._exceptions import ParameterError as ParameterError
 from ._exceptions import ProviderError as ProviderError
 from ._exceptions import SpellClosedError as SpellClosedError
 from ._exceptions import SpellError as SpellError
+from ._exceptions import SpellInterrupted as SpellInterrupted
 from ._exceptions import SpellRuntimeError as SpellRuntimeError
 from ._exceptions import SpellSyntaxError as SpellSyntaxError
 from ._exceptions import ToolError as ToolError

@@ -7,6 +7,7 @@ Hierarchy::
     │   └── IncompleteInput     ... because it stops mid-statement (a REPL reads on)
     ├── SpellRuntimeError       the spell raised (file, line, message, script traceback)
     ├── LimitExceeded           a sandbox limit ended the run (memory, cpu, timeout, output)
+    │   └── SpellInterrupted    the run was interrupted from outside (Ctrl-C, a daemon stopping it)
     ├── SpellClosedError        a callback into a spell whose run has ended
     ├── ParameterError          an API call got a bad argument (names the parameter)
     ├── ProviderError           an LLM call failed after its retries (names model and cause)
@@ -82,6 +83,18 @@ class LimitExceeded(SpellError):
         super().__init__(f"{limit} limit exceeded: {detail}")
         self.limit = limit
         self.detail = detail
+
+
+class SpellInterrupted(LimitExceeded):
+    """The run was interrupted from outside (``ScriptInstance.interrupt``): SIGINT under
+    ``llmspell run``, a daemon stopping the run. Like a limit, it ends the run for good and the
+    script cannot catch it; ``limit`` is ``"interrupt"``, ``detail`` the reason given.
+    """
+
+    def __init__(self, reason: str) -> None:
+        SpellError.__init__(self, f"interrupted: {reason}")
+        self.limit = "interrupt"
+        self.detail = reason
 
 
 class SpellClosedError(SpellError):

@@ -373,9 +373,21 @@ class ScriptInstance(ABC):
         """Whether :meth:`evaluate` can still run (a JS instance dies at a limit)."""
         return True
 
-    def interrupt(self) -> None:
-        """Stop the input :meth:`evaluate` runs, from any thread (Ctrl-C): it raises
-        :class:`LimitExceeded` ``"interrupt"`` at its next check. Default: nothing to stop."""
+    @abstractmethod
+    def interrupt(self, reason: str = "interrupted") -> None:
+        """End the run from outside: SIGINT under ``llmspell run``, a daemon stopping the run,
+        Ctrl-C in a REPL (where it ends the running input: the next :meth:`evaluate` starts
+        afresh).
+
+        Script code that is running stops within about 100 ms (the engines' limit checks poll
+        the request: the Lua count hook, the QuickJS interrupt handler, Tengo's step budget); a
+        script suspended in an API call is woken at once when this is called on the event
+        loop's thread (as a ``signal.signal`` handler is), else at its next step. The run then
+        raises :class:`~llmspell.SpellInterrupted` (a :class:`LimitExceeded` whose ``limit`` is
+        ``"interrupt"``: uncatchable, and raised again by every later call into the spell).
+        Safe to call from any thread, more than once, and after the run ended (then it does
+        nothing that can be seen).
+        """
 
 
 @dataclasses.dataclass(frozen=True)

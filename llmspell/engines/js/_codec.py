@@ -25,12 +25,14 @@ from .._base import (
     MANY,
     ApiFunction,
     HostObject,
+    Limits,
     ScriptFunction,
     ScriptValue,
     arity,
     is_sync_api,
     takes_context,
 )
+from .._bounds import too_large
 
 FN, HOST, FOREIGN, NUM = "\x00f", "\x00h", "\x00c", "\x00n"
 MAX_DEPTH = 200
@@ -94,9 +96,15 @@ class Codec:
 
     Args:
         make_function: builds the Python handle of script function ``fid``.
+        limits: the run's limits: a value going to the script may take at most its memory
+            limit as JSON text (see :meth:`encode`).
     """
 
-    def __init__(self, make_function: Callable[[int], ScriptFunction]) -> None:
+    def __init__(
+        self, make_function: Callable[[int], ScriptFunction], limits: Limits | None = None
+    ) -> None:
+        self._limits = limits or Limits()
+        self._budget = self._limits.memory_bytes
         self.ops: list[Op] = []
         self._make_function = make_function
         self._functions: weakref.WeakValueDictionary[int, ScriptFunction] = (
@@ -125,18 +133,30 @@ class Codec:
     # Python -> JS -------------------------------------------------------------------------
 
     def encode(self, value: ScriptValue) -> tuple[bool, str]:
-        """Return ``(flagged, json_text)``; raises TypeError for values with no JS form."""
+        """Return ``(flagged, json_text)``; raises TypeError for values with no JS form, and
+        ``LimitExceeded("memory")`` for text longer than the memory limit.
+
+        The text is measured once made, not the value before (a walk in Python costs more than
+        the C encoder): a list or dict reachable twice is written twice, but every such value
+        comes from a spell, whose conversion to Python charged its expanded size to that
+        spell's memory limit, or from the host itself.
+        """
         kind = type(value)
         if kind is str or kind is int or kind is bool or value is None:
-            return False, dumps(value)
-        try:
-            return False, _dumps_plain(value)
-        except (_Special, ValueError, TypeError, RecursionError):
-            pass
-        new_hosts: list[int] = []
-        text = dumps(self._walk(value, new_hosts, set(), 0))
-        self._hosts_sent.update(new_hosts)
-        return True, text
+            text = dumps(value)
+            flagged = False
+        else:
+            try:
+                text = _dumps_plain(value)
+                flagged = False
+            except (_Special, ValueError, TypeError, RecursionError):
+                new_hosts: list[int] = []
+                text = dumps(self._walk(value, new_hosts, set(), 0))
+                self._hosts_sent.update(new_hosts)
+                flagged = True
+        if len(text) > self._budget:
+            raise too_large(self._budget, self._limits)
+        return flagged, text
 
     def _walk(self, v: object, new_hosts: list[int], active: set[int], depth: int) -> object:
         if v is None or v is True or v is False:

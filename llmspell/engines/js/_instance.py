@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from ..._exceptions import (
     LimitExceeded,
     SpellClosedError,
     SpellError,
+    SpellInterrupted,
     SpellRuntimeError,
     SpellSyntaxError,
 )
@@ -35,6 +37,7 @@ from .._base import (
     call_sync,
     limit_exceeded,
 )
+from .._bounds import too_large
 from ._codec import BridgeError, Codec, dumps
 from ._errors import (
     SKIP,
@@ -46,7 +49,7 @@ from ._errors import (
     script_error,
     syntax_error,
 )
-from ._interrupt import attach, detach
+from ._interrupt import attach, detach, starve
 from ._plan import bind, plans
 from ._prelude import LINE_PAD, PRELUDE
 from ._repl import async_bodies, is_incomplete, script_source
@@ -55,6 +58,11 @@ from ._workers import Job, Workers
 logger = logging.getLogger("llmspell.engines.js")
 
 _HOST_NAME = "__llmspellHost"  # the global the prelude takes away before the spell runs
+
+PENDING_COST = 512
+"""Bytes charged to the run for each API call it started and has not seen finish (the job,
+its task's share, the Promise and its entry in the prelude's table), besides its arguments' JSON
+text: a spell firing ``events.emit`` in a loop without ``await`` runs into its memory limit."""
 
 
 class _Waiter:
@@ -109,7 +117,9 @@ class _JsInstance(ScriptInstance):
         self._tracker = api.tracker
         self._limits = limits
         self._print = OutputMeter(api.output, limits)
-        self._codec = Codec(lambda fid: _JsFunction(self, fid))
+        self._codec = Codec(lambda fid: _JsFunction(self, fid), limits)
+        self._pending_bytes = 0  # charged for the calls in flight (see PENDING_COST)
+        self._interrupt: str | None = None
         self._inbox: list[str] = []
         self._releases: list[str] = []
         self._wake = anyio.Event()
@@ -135,6 +145,7 @@ class _JsInstance(ScriptInstance):
         self._ctx: Any = quickjs.Context()
         self._ctx.set_memory_limit(limits.memory_bytes)
         self._budget, self._runtime = attach(self._ctx)
+        self._thread = threading.get_ident()
         try:
             self._ctx.add_callable(_HOST_NAME, self._host)
             self._bridge: Any = self._load(source)
@@ -171,7 +182,11 @@ class _JsInstance(ScriptInstance):
         else:  # namespace values that need this instance's codec (host objects, functions)
             members = bind(api, codec)
             flagged, text = codec.encode({**members, "val": dict(api.values)})
-        return f'{{"file":{dumps(self._filename)},"skip":{SKIP},"f":{int(flagged)},"api":{text}}}'
+        mem = self._limits.memory_bytes
+        return (
+            f'{{"file":{dumps(self._filename)},"skip":{SKIP},"mem":{mem},'
+            f'"f":{int(flagged)},"api":{text}}}'
+        )
 
     def _close(self) -> None:
         self._closed = True
@@ -209,6 +224,7 @@ class _JsInstance(ScriptInstance):
         the instance (QuickJS's state after an interrupt is not to be trusted):
         :attr:`usable` turns False."""
         self._check_usable()
+        self._interrupt = None  # (one that came while the previous input waited ended it)
         self._cpu_used = 0.0
         self._filename = chunk  # what errors of this input (and later) name
         try:
@@ -243,9 +259,23 @@ class _JsInstance(ScriptInstance):
         """False once the instance was closed or a limit ended it."""
         return not self._closed and self._fatal is None
 
-    def interrupt(self) -> None:
-        """Stop the running input: the interrupt handler sees it at its next check."""
-        self._budget.tripped = "interrupt"
+    def interrupt(self, reason: str = "interrupted") -> None:
+        """End the run from outside (see :meth:`ScriptInstance.interrupt`): running script
+        code is stopped by the interrupt handler, its allocations failing until then (see
+        :func:`starve`); a script waiting for API calls ends at once when this is called on the
+        event loop's thread (otherwise at its next turn). The run raises
+        :class:`SpellInterrupted`."""
+        if self._interrupt is not None or self._closed:
+            return
+        self._interrupt = reason
+        error = SpellInterrupted(reason)
+        if self._in_turn:
+            if self._host_limit is None:
+                self._host_limit = error
+            self._budget.tripped = "host"
+            starve(self._runtime)  # see starve: the poll may be seconds away
+        elif threading.get_ident() == self._thread:
+            self._die(error)
 
     def statistics(self) -> InstanceStatistics:
         """CPU seconds used by the script, its heap size now, API calls made."""
@@ -254,7 +284,11 @@ class _JsInstance(ScriptInstance):
 
     async def _invoke(self, fid: int, args: Sequence[ScriptValue]) -> ScriptValue:
         self._check_usable()
-        flagged, text = self._codec.encode(list(args))
+        try:
+            flagged, text = self._codec.encode(list(args))
+        except LimitExceeded as exc:
+            self._die(exc)
+            raise
         invocation = self._next_invocation
         self._next_invocation += 1
         main = self._waiters.get(0)
@@ -422,6 +456,9 @@ class _JsInstance(ScriptInstance):
             text = enter(bridge, 2, None)
         finally:
             self._cpu_used += time.thread_time() - start
+        if self._interrupt is not None:  # came during the turn, which ended all the same
+            self._ctx.set_memory_limit(self._limits.memory_bytes)
+            raise SpellInterrupted(self._interrupt)
         self._process(text)
 
     def _begin_js(self) -> float:
@@ -435,6 +472,8 @@ class _JsInstance(ScriptInstance):
         start = time.thread_time()
         budget = self._budget
         budget.tripped = None
+        if self._interrupt is not None:
+            raise SpellInterrupted(self._interrupt)
         budget.cpu_deadline = start + self._limits.cpu_seconds - self._cpu_used
         deadline = self._turn_deadline
         budget.wall_deadline = math.inf if deadline is None else deadline
@@ -450,6 +489,8 @@ class _JsInstance(ScriptInstance):
             return fn(*args)
         except quickjs.JSException as exc:
             tripped = self._budget.tripped
+            if self._interrupt is not None:  # (starved: give the context its memory back)
+                self._ctx.set_memory_limit(self._limits.memory_bytes)
             if tripped == "host" and self._host_limit is not None:
                 raise self._host_limit from None
             raise engine_error(exc, tripped, self._filename, self._limits) from None
@@ -484,6 +525,8 @@ class _JsInstance(ScriptInstance):
         """
         try:
             if op_index < 0:
+                if op_index == -2:  # a value over the memory budget (see ser in prelude.js)
+                    raise too_large(self._limits.memory_bytes, self._limits)
                 self._print(json.loads(text))
                 return ""
             # (QuickJS may hand over an integral number as a float)
@@ -500,7 +543,12 @@ class _JsInstance(ScriptInstance):
 
     def _request(self, op_index: int, call_id: int, flagged: int, text: str) -> str:
         op = self._codec.ops[op_index]
-        args = json.loads(text)
+        try:
+            args = json.loads(text)
+        except ValueError as exc:  # (the prelude sends valid JSON; kept catchable all the same)
+            return failure_text(
+                TypeError(f"{op.label}: cannot pass its arguments: {exc}"), op.label
+            )
         if flagged:
             args = self._codec.decode(args)
         self._api_calls += 1
@@ -509,10 +557,19 @@ class _JsInstance(ScriptInstance):
         if not op.fewest <= count <= op.most:
             return failure_text(arity_error(label, op.fn, op.dynamic, count), label)
         if not op.sync:
+            charge = len(text) + PENDING_COST
+            self._pending_bytes += charge
+            if self._pending_bytes > self._limits.memory_bytes:
+                self._pending_bytes -= charge
+                raise LimitExceeded(
+                    "memory",
+                    f"the spell needed more than {self._limits.memory_bytes} bytes of memory: "
+                    "the API calls it started and did not wait for hold more",
+                )
             self._inflight += 1
             if self._tracker is not None:
                 self._tracker.call_started()
-            self._workers.submit((call_id, op, args, label))
+            self._workers.submit((call_id, op, args, label, charge))
             return ""
         try:
             value = call_sync(op.fn, [self._context, *args] if op.context else args, label)
@@ -530,11 +587,12 @@ class _JsInstance(ScriptInstance):
         try:
             await self._run_call(job)
         finally:  # after its result reached the script (calls that started meanwhile count)
+            self._pending_bytes -= job[4]
             if self._tracker is not None:
                 self._tracker.call_finished()
 
     async def _run_call(self, job: Job) -> None:
-        call_id, op, args, label = job
+        call_id, op, args, label, _ = job
         try:
             if op.context:
                 value = await op.fn(self._context, *args)
@@ -550,7 +608,12 @@ class _JsInstance(ScriptInstance):
             self._inflight -= 1
             raise
         else:
-            message = self._settled(call_id, value, label)
+            try:
+                message = self._settled(call_id, value, label)
+            except LimitExceeded as exc:  # a result too big for the run
+                self._inflight -= 1
+                self._die(exc)
+                return
         self._inflight -= 1
         self._post(message)
 

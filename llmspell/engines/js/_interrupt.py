@@ -82,6 +82,8 @@ def _library() -> Any:
             lib.JS_SetInterruptHandler.restype = None
             lib.JS_GetRuntimeOpaque.argtypes = [ctypes.c_void_p]
             lib.JS_GetRuntimeOpaque.restype = ctypes.c_void_p
+            lib.JS_SetMemoryLimit.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+            lib.JS_SetMemoryLimit.restype = None
             _lib = lib
         return _lib
 
@@ -105,6 +107,19 @@ def attach(ctx: Any) -> tuple[Budget, int]:
     budget = _budgets[runtime] = Budget()
     _library().JS_SetInterruptHandler(runtime, _handler, None)
     return budget, runtime
+
+
+def starve(runtime: int) -> None:
+    """Make every further allocation of ``runtime`` fail (its memory limit to one byte), from
+    any thread, to stop a script sooner than its next interrupt poll.
+
+    QuickJS polls the handler once every 10,000 function calls and loop iterations, so a loop
+    of costly built-ins (``s.toUpperCase()`` on a megabyte) would run for many seconds before
+    the poll; starved, such a loop fails at its next allocation (an "out of memory" the script
+    may catch, and fail again), and the poll, reached sooner, ends it for good. The caller
+    restores the limit (``Context.set_memory_limit``) once the script has stopped.
+    """
+    _library().JS_SetMemoryLimit(runtime, 1)
 
 
 def detach(ctx: Any, runtime: int) -> None:

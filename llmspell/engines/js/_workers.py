@@ -12,8 +12,9 @@ import anyio.lowlevel
 
 from ._codec import Op
 
-Job = tuple[int, Op, list[Any], str]
-"""An API call the script started: call id, op, arguments, label."""
+Job = tuple[int, Op, list[Any], str, int]
+"""An API call the script started: call id, op, arguments, label, bytes charged to the run
+while it is pending."""
 
 IDLE_WORKERS = 4
 """Workers kept waiting for the next call (waking one costs far less than a new task)."""

@@ -56,13 +56,15 @@ const mDel = uncurry(M.prototype.delete), iso = uncurry(D.prototype.toISOString)
 const wmGet = uncurry(WeakMap.prototype.get), wmSet = uncurry(WeakMap.prototype.set);
 const wsAdd = uncurry(WeakSet.prototype.add), wsHas = uncurry(WeakSet.prototype.has);
 const isWF = uncurry(String.prototype.isWellFormed), code = uncurry(String.prototype.charCodeAt);
+const toWF = uncurry(String.prototype.toWellFormed);
 const indexOf = uncurry(String.prototype.indexOf), repeat = uncurry(String.prototype.repeat);
 const geval = G.eval;
 const HOST = G.__llmspellHost;
 delete G.__llmspellHost;
 const AsyncFunction = (async function () {}).constructor, TAG = Symbol.toStringTag;
 const MAXD = 200;
-let FILE, SKIP;  // from the host's spec, set by init
+let FILE, SKIP, BUDGET = Infinity;  // from the host's spec, set by init
+const BIG_DIGITS = 4000;  // longest BigInt the host takes (Python parses ints up to 4300)
 const SAFE = 9007199254740992;
 let queue = '', seq = 0, fseq = 0, mainFn, rejected = null, flushAll = false;
 const calls = new M(), fnById = new M(), fnIds = new M(), fnSent = new M();
@@ -73,10 +75,21 @@ const prop = value => ({ __proto__: null, value, writable: true, configurable: t
 
 function put(entry) { queue = queue === '' ? entry : queue + ',' + entry; }
 function stop() { for (;;) { /* the host's interrupt handler ends the run */ } }
-// (strings to the host are flattened with slice: it cannot read QuickJS rope strings)
-function emit(s) { if (HOST(-1, 0, 0, slice(quote(s), 0)) === 'L') stop(); }
+function over() { HOST(-2, 0, 0, ''); stop(); }  // a value over the memory budget: a limit
+// (strings to the host are flattened with slice: it cannot read QuickJS rope strings; lone
+// surrogates become U+FFFD, as text the host can print)
+function emit(s) {
+  if (!isWF(s)) s = toWF(s);
+  if (HOST(-1, 0, 0, slice(quote(s), 0)) === 'L') stop();
+}
 
 // Script values -> JSON text. st.f: markers used; chain: the objects being serialised.
+// Shared structure is bounded: st.m remembers every object serialised so far, with its text
+// (or only the text's length when it holds a function: sending one counts, so it is walked
+// again). Meeting one again adds that length to st.n (what the value grows by through sharing;
+// inside a walk already paid for, st.r > 0, nothing more) and past BUDGET (a sixteenth of the
+// memory limit) the run ends with the memory limit: quickly, as the text is reused, not made
+// again. A BigInt goes as an integer, up to BIG_DIGITS digits.
 function fnId(f) {
   let id = mGet(fnIds, f);
   if (id === undefined) {
@@ -96,8 +109,14 @@ function ser(v, d, chain, st) {
       if (v <= SAFE && v >= -SAFE) return '' + v;
       return v % 1 === 0 && (v < 1e21 && v > -1e21) ? v + '.0' : '' + v;  // a float, not an int
     case 'boolean': return v ? 'true' : 'false';
-    case 'bigint': return '' + v;
-    case 'function': st.f = true; return '{"\\u0000f":' + fnId(v) + '}';
+    case 'bigint': {
+      const t = '' + v;
+      if (t.length > BIG_DIGITS + 1) {
+        throw own(new TE('cannot pass a BigInt of more than ' + BIG_DIGITS + ' digits'));
+      }
+      return t;
+    }
+    case 'function': st.f = true; st.fn++; return '{"\\u0000f":' + fnId(v) + '}';
     case 'object': if (v === null) return 'null'; break;
     default: return 'null';
   }
@@ -110,6 +129,24 @@ function ser(v, d, chain, st) {
     if (c.v === v) throw own(new TE('cannot convert a cyclic structure'));
   }
   chain = { __proto__: null, v, up: chain };
+  let m = st.m;
+  if (m === undefined) m = st.m = new M();
+  const seen = mGet(m, v);
+  if (seen !== undefined) {
+    const pure = typeof seen === 'string';
+    if (st.r === 0) {
+      st.n += pure ? seen.length : seen;
+      if (st.n > BUDGET) over();
+    }
+    if (pure) return seen;
+    st.r++;
+    try { return serObject(v, d, chain, st); } finally { st.r--; }
+  }
+  const fns = st.fn, s = serObject(v, d, chain, st);
+  mSet(m, v, st.fn === fns ? s : s.length);
+  return s;
+}
+function serObject(v, d, chain, st) {
   let s;
   if (isArray(v)) {
     s = '[';
@@ -220,7 +257,7 @@ function args(site, a, name, label, st) {  // the arguments as JSON text, or thr
   }
 }
 function request(op, a, name, label) {
-  const site = new E(), st = { __proto__: null, f: false };
+  const site = new E(), st = { __proto__: null, f: false, m: undefined, n: 0, r: 0, fn: 0 };
   let res, rej, text;
   const p = new P(function (y, n) { res = y; rej = n; });
   setProto(p, apiProto);
@@ -234,7 +271,7 @@ function request(op, a, name, label) {
   return p;
 }
 function call(op, a, name, label) {  // a sync_api function: its value, at once
-  const st = { __proto__: null, f: false };
+  const st = { __proto__: null, f: false, m: undefined, n: 0, r: 0, fn: 0 };
   const text = args(new E(), a, name, label, st);  // first: it sets st.f (functions passed)
   const r = HOST(op, 0, st.f ? 1 : 0, text);
   if (r === 'L') stop();
@@ -312,7 +349,7 @@ function deepFreeze(v) {
 // Invocations from the host (the spell's top level is invocation 0).
 function done(inv, ok, v) {
   if (ok) {
-    const st = { __proto__: null, f: false };
+    const st = { __proto__: null, f: false, m: undefined, n: 0, r: 0, fn: 0 };
     let t;
     try { t = ser(v, 0, null, st); } catch (e) { ok = false; v = e; }
     if (ok) { put('[2,' + inv + ',1,' + (st.f ? 1 : 0) + ',' + t + ']'); return; }
@@ -394,6 +431,7 @@ function prepare(err, cs) {
 const spec = parse(specText);
 FILE = spec.file;
 SKIP = spec.skip;
+BUDGET = spec.mem / 16;
 const gdef = (name, value) => def(G, name, { __proto__: null, value });
 const api = spec.f ? revive(spec.api) : spec.api;
 for (let i = 0; i < api.ns.length; i++) {

@@ -20,12 +20,19 @@ the coroutine function to completion with ``send(None)``.
 Limits
 ======
 
-* memory: the interpreter's allocator (``max_memory``) → ``LimitExceeded("memory")``.
-* cpu: time spent inside the interpreter (resumes and synchronous API functions, measured with
-  ``perf_counter`` around each resume; the loop thread is blocked meanwhile), summed over the
-  main chunk, callbacks and user coroutines. A count hook checks it, and the wall-clock
-  deadline, from inside loops: every :data:`HOOK_COUNT` instructions at most, fewer when
-  instructions are costly (a loop of ``big:upper()``), aiming at :data:`HOOK_INTERVAL`.
+* memory: the interpreter's allocator (``max_memory``) → ``LimitExceeded("memory")``; values
+  crossing to Python and back are charged too (see :mod:`._convert`). A value going into Lua is
+  measured against what is left of the heap *before* lupa builds it: lupa builds tables and
+  pushes values outside Lua's protected calls, where a failed allocation aborts the process
+  (``PANIC: unprotected error in call to Lua API``) or, inside a synchronous API function,
+  longjmps past lupa's callback frame with the GIL still held, so that the thread then waits
+  for the GIL it holds itself (0 % CPU, SIGINT never handled: the ``json.decode`` hang).
+* cpu: the thread's CPU time inside the interpreter (resumes and synchronous
+  API functions), summed over the main chunk, callbacks and user coroutines; time the thread
+  waits (a busy machine, a blocking call) does not count. A count hook checks it, the
+  wall-clock deadline and :meth:`LuaInstance.interrupt` from inside loops: every
+  :data:`HOOK_COUNT` instructions at most, fewer when instructions are costly (a loop of
+  ``big:upper()``), aiming at :data:`HOOK_INTERVAL`.
   C pattern matching cannot be interrupted, so costly matches run in an interruptible
   pure-Lua matcher (``fallback.lua``; ``guards.lua`` decides which calls need it).
 * timeout: wall clock from ``open()`` for the main chunk and the callbacks made while it runs;
@@ -36,7 +43,8 @@ Limits
   raise ``LimitExceeded`` too).
 
 Once a limit is hit it is sticky: the hook re-raises it, the sandbox's ``pcall``/``xpcall``/
-``coroutine.resume`` re-raise it, and Python never resumes the instance again.
+``coroutine.resume`` re-raise it, every API stub refuses to run (a ``<close>`` handler runs
+while the limit's error unwinds), and Python never resumes the instance again.
 """
 
 from __future__ import annotations
@@ -45,7 +53,7 @@ import math
 import threading
 import weakref
 from contextlib import AbstractAsyncContextManager
-from time import perf_counter
+from time import perf_counter, thread_time
 from typing import Any
 
 import anyio
@@ -55,6 +63,7 @@ from ..._exceptions import (
     IncompleteInput,
     LimitExceeded,
     SpellClosedError,
+    SpellInterrupted,
     SpellRuntimeError,
 )
 from .._base import (
@@ -92,6 +101,10 @@ HOOK_START = 64
 
 HOOK_INTERVAL = 0.002
 """Target seconds between two checks; the count shrinks when instructions are costly."""
+
+CPU_CLOCK_AFTER = 0.001
+"""Seconds into a resume after which its CPU time is read from the thread's clock (before,
+its wall time is counted: reading that clock costs as much as an API round trip)."""
 
 PATTERN_BUDGET = 1e7
 """Estimated worst-case steps above which a pattern call runs in the interruptible matcher
@@ -192,8 +205,11 @@ class LuaInstance(ScriptInstance):
         self._closed = False
         self._busy = False
         self._cpu = 0.0
-        self._t0 = 0.0
+        self._wall0 = 0.0  # perf_counter() when the current resume began
+        self._cpu_mark: float | None = None  # thread_time() once it runs long (see _check)
+        self._cpu_before = 0.0  # its wall time until then, taken as CPU time
         self._last_hook = 0.0
+        self._interrupt: str | None = None
         self._count = HOOK_START
         self._calls = 0
         self._print = OutputMeter(api.output, limits)
@@ -235,7 +251,9 @@ class LuaInstance(ScriptInstance):
         self._runner, self._make_table = runner, make_table
         self._compile, self._untrip = compile_, untrip
         self._anchor = rt.table_from({})
-        self._conv = LuaConverter(rt.table_from, self._wrap, self._unwrap, self._host_table)
+        self._conv = LuaConverter(
+            rt.table_from, self._wrap, self._unwrap, self._host_table, rt, limits
+        )
         to_lua = self._conv.to_lua
         plan = plans(api)
         self._fns = list(plan.entries)
@@ -331,10 +349,14 @@ class LuaInstance(ScriptInstance):
                 "a spell function cannot be called while the spell's code is running "
                 "(from a synchronous API function) or from another thread"
             )
+        if self._limit is not None:
+            raise self._set_limit(self._limit)
         try:
-            co = self._runner.coroutine(fn, *[self._conv.to_lua(a) for a in args])
+            co = self._runner.coroutine(fn, *self._conv.args_to_lua(args))
         except _LuaMemoryError:
             raise self._set_limit(self._limit_error("memory")) from None
+        except LimitExceeded as exc:
+            raise self._set_limit(exc) from None
         result = await self._drive(co, self._callback_deadlines())
         if result.__class__ is _Failed:
             raise SpellRuntimeError(self.filename, None, result.message)
@@ -348,6 +370,7 @@ class LuaInstance(ScriptInstance):
         if self._busy or threading.get_ident() != self._thread:
             raise RuntimeError("evaluate() must be called from the instance's own thread")
         self._limit = None
+        self._interrupt = None  # (an interrupt ended the previous input only)
         self._untrip()
         self._cpu = 0.0
         self._main_done = True
@@ -381,12 +404,18 @@ class LuaInstance(ScriptInstance):
             raise IncompleteInput(chunk, error.line, error.message, error.column) from None
         raise error
 
-    def interrupt(self) -> None:
-        """Stop the running input at the count hook's next check (thread-safe: one store).
-        Lua that is not running (an input waiting on an API call) is left alone: the caller
-        cancels the wait."""
-        if self._busy and self._limit is None:
-            self._limit = limit_exceeded("interrupt", self._limits)
+    def interrupt(self, reason: str = "interrupted") -> None:
+        """End the run from outside, within :data:`HOOK_INTERVAL` or so of Lua time: the count
+        hook sees the flag, and a pending API call is cancelled (when called on the event
+        loop's thread, as a ``signal.signal`` handler is). The run raises
+        :class:`SpellInterrupted`; every later call into the spell raises it again."""
+        if self._interrupt is None:
+            self._interrupt = reason
+            if self._limit is None:  # every check of the limit sees it from now on
+                self._limit = SpellInterrupted(reason)
+        if not self._busy and threading.get_ident() == self._thread:
+            for scope in list(self._scopes):
+                scope.cancel()
 
     def statistics(self) -> InstanceStatistics:
         """CPU seconds used inside the interpreter, its memory in use, API calls made."""
@@ -443,6 +472,8 @@ class LuaInstance(ScriptInstance):
             finally:
                 self._scopes.discard(scope)
         self._ensure_open()
+        if self._interrupt is not None:
+            raise self._set_limit(SpellInterrupted(self._interrupt))
         raise self._set_limit(self._limit_error("timeout"))
 
     def _step(
@@ -456,7 +487,7 @@ class LuaInstance(ScriptInstance):
             raise RuntimeError("the spell's interpreter is already running")
         self._busy = True
         conv = self._conv
-        t0 = self._t0 = perf_counter()
+        self._wall0 = perf_counter()
         try:
             if code is None:
                 send: Any = None
@@ -493,6 +524,8 @@ class LuaInstance(ScriptInstance):
                 raise self._set_limit(self._limit_error("cpu"))
         except _LuaMemoryError:
             raise self._set_limit(self._limit_error("memory")) from None
+        except LimitExceeded as exc:  # a value too big to convert
+            raise self._set_limit(exc) from None
         except _LuaError as exc:
             if self._limit is not None:
                 raise self._set_limit(self._limit) from None
@@ -501,7 +534,17 @@ class LuaInstance(ScriptInstance):
             # no Lua object made in the coroutine may outlive it in this frame (a traceback
             # keeps frames): see _wrap
             r = send = raw = None
-            self._cpu += perf_counter() - t0
+            # The thread's CPU clock is a system call (no vDSO; 1.5 us here), the cost of a
+            # whole API round trip: a short resume counts its wall time, which cannot be much
+            # more; one still running CPU_CLOCK_AFTER seconds in (seen by the hook) counts its
+            # wall time up to then and the thread's CPU time after, so that a busy machine does
+            # not eat a computing spell's budget.
+            mark = self._cpu_mark
+            if mark is None:
+                self._cpu += perf_counter() - self._wall0
+            else:
+                self._cpu += self._cpu_before + (thread_time() - mark)
+                self._cpu_mark = None
             self._busy = False
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
                 self._set_limit(self._limit_error("cpu"))
@@ -515,13 +558,20 @@ class LuaInstance(ScriptInstance):
         if self._limit is not None:
             return True
         now = perf_counter()
-        if self._cpu + (now - self._t0) > self._limits.cpu_seconds:
+        mark = self._cpu_mark
+        if mark is not None:
+            used = self._cpu + self._cpu_before + (thread_time() - mark)
+        else:
+            used = self._cpu + (now - self._wall0)
+            if now - self._wall0 > CPU_CLOCK_AFTER:  # a long resume: the thread's clock now
+                self._cpu_mark, self._cpu_before = thread_time(), now - self._wall0
+        if used > self._limits.cpu_seconds:
             self._set_limit(self._limit_error("cpu"))
             return True
         if now > self._active_deadline:
             self._set_limit(self._limit_error("timeout"))
             return True
-        interval = now - max(self._last_hook, self._t0)
+        interval = now - max(self._last_hook, self._wall0)
         self._last_hook = now
         count = self._count
         if interval > HOOK_INTERVAL * 4 and count > 1:
@@ -534,6 +584,8 @@ class LuaInstance(ScriptInstance):
 
     def _call_sync(self, fid: int, *args: Any) -> tuple[int, Any]:
         """Called directly from Lua for sync_api functions: returns (status, value)."""
+        if self._limit is not None:  # a <close> handler's call after a limit
+            return 2, None
         entry = self._fns[fid - 1]
         fn, label, _, contextual, _, _ = entry
         self._calls += 1

@@ -163,7 +163,12 @@ end
 
 local function finish(ok, ...)
   if tripped then return -2, tripped end
-  if ok then return 0, ... end
+  if ok then
+    -- the first two results only (``nil, message`` is a failure): lupa copies every value
+    -- it is handed, and ``return s, s, s, ...`` must not make a thousand copies of s
+    local a, b = ...
+    return 0, a, b
+  end
   if ... == MEMERR then tripped = "memory"; return -2, tripped end
   return -1, ...
 end
@@ -175,6 +180,20 @@ end
 outside[runner], outside[finish] = true, true
 
 -- API stubs ------------------------------------------------------------------------------------
+-- Every value handed to Python is copied by lupa, the strings included: the arguments of a call
+-- with many of them are weighed first, so that f(table.unpack(t)) over a table of ten thousand
+-- references to one big string is a memory error, not gigabytes of copies.
+local MANY_ARGS = 8
+
+local function weigh(...)
+  local total = 0
+  for i = 1, select("#", ...) do
+    local v = select(i, ...)
+    if type(v) == "string" then total = total + #v end
+  end
+  if total > MAX_STRING then trip("memory") end
+end
+
 local function result(code, v)
   if code == 0 then return v end
   if code == 1 then error(v, 0) end
@@ -189,14 +208,20 @@ local function request(...)
   return co_yield(...)
 end
 
+-- A stub refuses to run once a limit tripped: a to-be-closed variable's __close handler runs
+-- while the limit's error unwinds, and must not reach the host.
 local function stub(id, sync, owner)
   if sync then
     return function(...)
+      if tripped then error(LIMIT, 0) end
+      if select("#", ...) > MANY_ARGS then weigh(...) end
       if owner ~= nil and ... == owner then return result(call_sync(id, select(2, ...))) end
       return result(call_sync(id, ...))
     end
   end
   return function(...)
+    if tripped then error(LIMIT, 0) end
+    if select("#", ...) > MANY_ARGS then weigh(...) end
     if owner ~= nil and ... == owner then return result(request(id, select(2, ...))) end
     return result(request(id, ...))
   end
@@ -205,11 +230,15 @@ end
 local function dynamic_stub(id, sync, owner, key)
   if sync then
     return function(...)
+      if tripped then error(LIMIT, 0) end
+      if select("#", ...) > MANY_ARGS then weigh(...) end
       if ... == owner then return result(call_sync(id, key, select(2, ...))) end
       return result(call_sync(id, key, ...))
     end
   end
   return function(...)
+    if tripped then error(LIMIT, 0) end
+    if select("#", ...) > MANY_ARGS then weigh(...) end
     if ... == owner then return result(request(id, key, select(2, ...))) end
     return result(request(id, key, ...))
   end
@@ -297,6 +326,7 @@ end
 
 local function print_via(id)
   return function(...)
+    if tripped then error(LIMIT, 0) end
     local n, parts = select("#", ...), {...}
     for i = 1, n do parts[i] = tostring(parts[i]) end
     return result(call_sync(id, t_concat(parts, "\t", 1, n) .. "\n"))

@@ -61,7 +61,7 @@ from typing import Any
 import anyio
 from greenlet import getcurrent  # type: ignore[import-untyped]
 
-from ..._exceptions import LimitExceeded, SpellClosedError, SpellRuntimeError
+from ..._exceptions import LimitExceeded, SpellClosedError, SpellInterrupted, SpellRuntimeError
 from .._base import (
     Api,
     HostObject,
@@ -75,6 +75,7 @@ from .._base import (
     call_sync,
     limit_exceeded,
 )
+from .._bounds import Tally, unbounded
 from . import _calls
 from ._convert import HostMap, to_py, to_tengo
 from ._memory import live_size
@@ -92,6 +93,8 @@ STEP_START = 64
 """The step batch a run starts with; it grows to STEP_BATCH while steps are cheap."""
 
 _CLOSURE_CODE = _calls.call_closure.__code__
+_NO_TALLY = unbounded()  # for numbers, which are not charged
+SMALL_STRING = 4096  # shorter strings are not charged on their own (far below any limit)
 
 
 class _EngineContext(Context):
@@ -161,8 +164,10 @@ class TengoInstance(ScriptInstance):
     def __init__(self, source: str, filename: str, api: Api, limits: Limits) -> None:
         self.filename = filename
         self._limits = limits
+        self._budget = limits.memory_bytes
         self._context = api.context
         self._limit: LimitExceeded | None = None
+        self._interrupt: str | None = None
         self._closed = False
         self._cpu = 0.0
         self._t0 = thread_time()
@@ -195,11 +200,23 @@ class TengoInstance(ScriptInstance):
 
     # conversions ---------------------------------------------------------------------------
 
+    # Both directions are charged to the memory limit as they convert (see ._convert).
+
     def to_tengo(self, value: Any) -> Any:
-        return to_tengo(value, self._host_map, self._unwrap)
+        t = value.__class__
+        if (t is str and len(value) < SMALL_STRING) or t is bool or t is float or value is None:
+            return value
+        if t is int:
+            return to_tengo(value, self._host_map, self._unwrap, _NO_TALLY)
+        return to_tengo(value, self._host_map, self._unwrap, Tally(self._budget, self._limits))
 
     def to_py(self, value: Any) -> Any:
-        return to_py(value, self._wrap)
+        t = value.__class__
+        if (t is str and len(value) < SMALL_STRING) or t is int or t is bool or t is float:
+            return value
+        if value is None:
+            return None
+        return to_py(value, self._wrap, Tally(self._budget, self._limits))
 
     def _wrap(self, fn: Closure) -> ScriptFunction:
         return TengoFunction(self, fn)
@@ -248,7 +265,12 @@ class TengoInstance(ScriptInstance):
                 "a spell function cannot be called while the spell's code is running "
                 "(from a synchronous API function) or from another thread"
             )
-        targs = [self.to_tengo(a) for a in args]
+        if self._limit is not None:
+            raise self._set_limit(self._limit)
+        try:
+            targs = [self.to_tengo(a) for a in args]
+        except LimitExceeded as exc:
+            raise self._set_limit(exc) from None
         info = fn.info
         if not info.var_args and len(targs) != info.nparams:
             # as in Lua and JS, missing arguments are undefined and extra ones are dropped
@@ -263,12 +285,14 @@ class TengoInstance(ScriptInstance):
             line = None
             if value.where is not None and value.where[0].name == self.filename:
                 line = value.where[0].position(value.where[1])[0]
-            raise SpellRuntimeError(self.filename, line, str(self.to_py(value)))
+            raise SpellRuntimeError(self.filename, line, str(self._result(value, "its error")))
         return self._result(value, "the function's result")
 
     def _result(self, value: Any, what: str) -> Any:
         try:
             return self.to_py(value)
+        except LimitExceeded as exc:
+            raise self._set_limit(exc) from None
         except (TypeError, ValueError) as exc:
             raise SpellRuntimeError(self.filename, None, f"{what}: {exc}") from None
 
@@ -338,6 +362,8 @@ class TengoInstance(ScriptInstance):
                 finally:
                     self._scopes.discard(scope)
             self._ensure_open()
+            if self._interrupt is not None:
+                raise self._set_limit(SpellInterrupted(self._interrupt))
             raise self._set_limit(limit_exceeded("timeout", self._limits))
         finally:
             self._runs.discard(run)
@@ -350,6 +376,8 @@ class TengoInstance(ScriptInstance):
         """Switch into ``run`` (a body to start, or the reply to its API request) until it
         requests an async API call, ``(False, request)``, or its code ends, ``(True, value)``.
         An error of the code is raised here, converted."""
+        if self._interrupt is not None and self._limit is None:
+            self._set_limit(SpellInterrupted(self._interrupt))
         if self._limit is not None:
             raise self._set_limit(self._limit)
         self._ensure_open()
@@ -386,8 +414,13 @@ class TengoInstance(ScriptInstance):
     ) -> Any:
         """Called from Tengo (inside a run's greenlet) for every API function call whose
         argument count fits (``label``: as the script wrote it, ``tools.weather``)."""
+        if self._limit is not None or self._interrupt is not None:
+            self.check_limits()
         try:
             pyargs = [self.to_py(a) for a in args]
+        except LimitExceeded as exc:
+            self._set_limit(exc)
+            raise LimitError(exc.limit) from None
         except (TypeError, ValueError) as exc:
             return Error(f"{label}: {exc}")
         if dynamic is not None:
@@ -408,12 +441,28 @@ class TengoInstance(ScriptInstance):
                 return Error(result)
         try:
             return self.to_tengo(result)
+        except LimitExceeded as exc:
+            self._set_limit(exc)
+            raise LimitError(exc.limit) from None
         except (TypeError, ValueError) as exc:
             return Error(f"{label}: {exc}")
 
     # limits ----------------------------------------------------------------------------------
 
+    def interrupt(self, reason: str = "interrupted") -> None:
+        """End the run from outside (see :meth:`ScriptInstance.interrupt`): the next limit check
+        (every :data:`TICK_INTERVAL` or so of running code) raises :class:`SpellInterrupted`;
+        a pending API call is cancelled at once when this is called on the event loop's
+        thread."""
+        if self._interrupt is None:
+            self._interrupt = reason
+        if threading.get_ident() == self._thread and not isinstance(getcurrent(), Worker):
+            for scope in list(self._scopes):
+                scope.cancel()
+
     def check_limits(self) -> None:
+        if self._interrupt is not None and self._limit is None:
+            self._set_limit(SpellInterrupted(self._interrupt))
         if self._limit is not None:
             raise LimitError(self._limit.limit)
         if self._cpu + (thread_time() - self._t0) > self._limits.cpu_seconds:

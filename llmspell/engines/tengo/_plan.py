@@ -27,6 +27,7 @@ from .._base import (
     is_sync_api,
     takes_context,
 )
+from .._bounds import unbounded
 from ._compiler import CompileError, Modules, Program, compile_main
 from ._convert import HostMap, to_tengo
 from ._ops import to_string_plain
@@ -102,7 +103,9 @@ def host_methods(host: HostObject) -> dict[str, Builtin]:
 
 
 def _plan_host_map(host: HostObject) -> HostMap:
-    attrs = {k: to_tengo(v, _plan_host_map, _no_function) for k, v in host.fields.items()}
+    attrs = {
+        k: to_tengo(v, _plan_host_map, _no_function, unbounded()) for k, v in host.fields.items()
+    }
     attrs.update(host_methods(host))
     return HostMap(attrs, host)
 
@@ -141,7 +144,10 @@ def _derive(api: Api) -> Plan:
     for name, ns in api.namespaces.items():
         obj = made.get(id(ns))
         if obj is None:
-            values = {k: to_tengo(v, _plan_host_map, _no_function) for k, v in ns.values.items()}
+            values = {
+                k: to_tengo(v, _plan_host_map, _no_function, unbounded())
+                for k, v in ns.values.items()
+            }
             obj = made[id(ns)] = HostNamespace(name, ns, values)
         out.append((name, obj))
     for name, fn in api.functions.items():
