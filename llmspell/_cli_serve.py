@@ -2,8 +2,9 @@
 
 Settings come from ``[serve]`` in ``llmspell.toml``, then ``LLMSPELL_*`` variables, then these
 flags (see :mod:`llmspell.serve`). Exit status: 0 after a graceful shutdown, 2 for bad
-settings (a public address without ``LLMSPELL_TOKEN`` ...), 1 when the server could not start
-(the port is taken ...), 128 + N when a second signal N cut the shutdown short.
+settings (a public address without ``LLMSPELL_TOKEN``, a ``--nats`` server that cannot be
+reached ...), 1 when the server could not start (the port is taken ...), 128 + N when a second
+signal N cut the shutdown short.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def add_parser(sub: Any) -> None:
     serve.add_argument("--model", help="default model of the spells (else offline)")
     serve.add_argument("--no-reload", action="store_true", help="do not watch the directory")
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument("--nats", metavar="URL",
+                       help="join the daemons on this NATS server (JetStream): shared events, "
+                       "queued runs, workflow takeover")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         "log_format": args.log_format,
         "reload": False if args.no_reload else None,
         "access_log": True if args.access_log else None,
+        "nats": args.nats,
     }
     settings = load_settings(config.serve, os.environ, flags, where=f"{config.source} [serve]")
     token = os.environ.get("LLMSPELL_TOKEN")

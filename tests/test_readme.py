@@ -1,9 +1,9 @@
 """Every snippet in the README runs as shown (Python blocks as scripts, shell blocks line by line).
 
-Four shell blocks are not run here, and the test names them so that any other block is run:
+Five shell blocks are not run here, and the test names them so that any other block is run:
 the set-up command and the test command (CI, ``.ci/run``, runs exactly those), the benchmark
-commands (minutes each; ``benchmarks/`` is their home) and the daemon's (it runs until stopped;
-``tests/serve/`` drives real daemons). TOML blocks are checked as configuration.
+commands (minutes each; ``benchmarks/`` is their home) and the daemon's, alone and joined by NATS
+(they run until stopped; ``tests/serve/`` drives real daemons). TOML blocks are checked as configuration.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ NOT_RUN_HERE = {
     "-m pytest": "the test suite itself: .ci/run runs it",
     "-m benchmarks": "minutes each: python -m benchmarks",
     "llmspell serve --spells": "runs until stopped: tests/serve/ drives real daemons",
+    "--nats nats://": "a NATS server and daemons, until stopped: tests/serve/test_nats.py",
 }
 BIN = str(pathlib.Path(sys.executable).parent) + "/"
 

@@ -103,6 +103,18 @@ SHAPES: tuple[Shape, ...] = (
         ),
     ),
     Shape(
+        "SubscribeOptions",
+        "How a handler subscribes.",
+        (
+            _opt(
+                "queue",
+                STRING,
+                "share the events: among all handlers with this queue name, in any process, "
+                "each event goes to one",
+            ),
+        ),
+    ),
+    Shape(
         "AgentConfig",
         "How an agent is set up.",
         (
@@ -349,12 +361,14 @@ NAMESPACES: Mapping[str, NamespaceShape] = {
                 STRING,
                 p("pattern", STRING),
                 p("handler", _HANDLER),
+                p("options", ref("SubscribeOptions"), optional=True),
             ),
             "once": f(
                 "Like on, for the first matching event only.",
                 STRING,
                 p("pattern", STRING),
                 p("handler", _HANDLER),
+                p("options", ref("SubscribeOptions"), optional=True),
             ),
             "off": f("Remove a handler by id.", BOOLEAN, p("id", STRING)),
             "emit": f(

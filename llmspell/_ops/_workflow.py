@@ -434,7 +434,7 @@ class _RunOp(Operation[Any, dict[str, Any]]):
         self.resumed = False
 
     def data(self) -> dict[str, Any]:
-        return {"workflow": self.wf.name}
+        return {"workflow": self.wf.name, "id": self.run_id}
 
     def started(self, call: Call) -> Payload:
         return WorkflowStarted(*call.ids(), self.wf.name, self.run_id, self.resumed)

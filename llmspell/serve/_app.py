@@ -20,6 +20,7 @@ from ._body import HttpError, query_int
 from ._daemon import Daemon
 from ._events import publish, stream
 from ._guard import Guard
+from ._queued import show_run
 from ._runs import run_spell
 from ._settings import ServeSettings
 
@@ -38,8 +39,15 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     daemon: Daemon = request.app.state.daemon
     status = "ready" if daemon.ready else "draining" if daemon.draining else "starting"
-    body = {"status": status, **daemon.statistics()}
-    return JSONResponse(body, 200 if daemon.ready else 503)
+    body: dict[str, Any] = {"status": status, **daemon.statistics()}
+    link = daemon.nats
+    if link is not None:
+        connected = link.connected and daemon.bus_connected()
+        body["nats"] = {"url": link.url, "connected": connected}
+        if status == "ready" and not connected:
+            body["status"] = "not ready"
+            body["reason"] = f"NATS {link.url} is disconnected (reconnecting)"
+    return JSONResponse(body, 200 if body["status"] == "ready" else 503)
 
 
 async def list_spells(request: Request) -> Response:
@@ -139,6 +147,7 @@ def create_app(
         Route("/events/{topic}", publish, methods=["POST"]),
         Route("/workflows", list_workflows, methods=["GET"]),
         Route("/workflows/{id}", show_workflow, methods=["GET"]),
+        Route("/runs/{id}", show_run, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]

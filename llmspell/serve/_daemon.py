@@ -14,17 +14,20 @@ import logging
 import math
 import os
 import pathlib
+import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
+import actors
+
 from .. import _runtime
 from .._config import Config, state_path
 from ..tools import ToolRegistry, builtin_tools
-from ..workflows import WorkflowStore, open_workflow_store
+from ..workflows import WorkflowStore, open_workflow_store, owner_id
 from ._catalog import Catalog, Entry, LoadError, Version
 from ._resident import Residents
 from ._settings import ServeSettings
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
     from .._ops import Observer
     from .._runtime import RunResult
     from ..providers import Provider
+    from ._nats import NatsLink
 
 _log = logging.getLogger("llmspell.serve")
 _spell_log = logging.getLogger("llmspell.spell")
@@ -56,6 +60,14 @@ class Counters:
     sse_clients: int = 0
     sse_disconnected: int = 0
     rejected_busy: int = 0
+    queued_taken: int = 0
+    """Queued runs this daemon began (joined by NATS)."""
+    queued_given_back: int = 0
+    """Queued runs it gave back unfinished (shutting down, or the spell at its limit)."""
+    leases_held: int = 0
+    """Workflow leases it holds now."""
+    workflows_taken_over: int = 0
+    """Workflow runs of a dead (or stopped) process it took over."""
 
 
 class Daemon:
@@ -90,6 +102,16 @@ class Daemon:
         self.draining = False
         self.state_path = state_path(None, config)
         self.workflows: WorkflowStore | None = None
+        self.nats: NatsLink | None = None
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        """This daemon among those joined by NATS (host and process)."""
+        self.owner = owner_id()
+        """This process as the owner of the durable workflow runs it runs."""
+        self.local_runs: dict[str, str] = {}
+        """The runs in flight here, by run id: where each came from (``http``, ``queued``,
+        ``takeover``, ``resident``, ``resume``)."""
+        self.taking: set[str] = set()
+        """Workflow runs this daemon is taking over now."""
         self._runtime: _runtime.Runtime | None = None
         self._tg: TaskGroup | None = None
         self._closing: set[Callable[[], None]] = set()
@@ -107,41 +129,94 @@ class Daemon:
 
     # -- lifetime ---------------------------------------------------------------------------
 
+    async def join_nats(self) -> None:
+        """Connect to the ``nats`` server of the settings (if any, and not yet connected).
+
+        Raises:
+            ConfigError: the server cannot be reached (naming the URL).
+        """
+        if self.settings.nats is not None and self.nats is None:
+            from ._nats import connect
+
+            self.nats = await connect(self.settings.nats, name=f"llmspell serve {self.name}")
+
     @asynccontextmanager
     async def open(self) -> AsyncIterator[Daemon]:
         """Run the daemon: everything up on entry, drained and closed on exit."""
-        event_log: Any = self.state_path
-        if self.state_path == ":memory:" or self.state_path.endswith(".json"):
-            import actors
-
-            event_log = actors.MemoryEventLog()  # SSE ids still work, for this process
-        else:
-            pathlib.Path(self.state_path).parent.mkdir(parents=True, exist_ok=True)
-        async with _runtime.open_runtime(
-            self.config,
-            provider=self.provider,
-            tools=self.tools,
-            observability=self.observer,
-            event_log=event_log,
-            state=self.state_path,
-        ) as runtime, anyio.create_task_group() as tg:  # fmt: skip
-            self._runtime, self._tg = runtime, tg
-            self._draining = anyio.Event()
-            self._idle = anyio.Event()
-            self._idle.set()
-            tg.start_soon(self._watch_drain)
-            self.workflows = open_workflow_store(self.state_path)
-            self.residents.watch(runtime.system)
-            try:
-                await self._start()
+        await self.join_nats()
+        try:
+            async with self._open():
                 yield self
-            finally:
+        finally:
+            if self.nats is not None:
                 with anyio.CancelScope(shield=True):
-                    await self.drain()
-                    await self.residents.stop_all()
-                    tg.cancel_scope.cancel()
-            await self.workflows.aclose()
+                    await self.nats.aclose()
+                self.nats = None
+
+    @asynccontextmanager
+    async def _open(self) -> AsyncIterator[Daemon]:
+        if self.state_path != ":memory:":
+            pathlib.Path(self.state_path).parent.mkdir(parents=True, exist_ok=True)
+        async with AsyncExitStack() as stack:
+            system = None
+            if self.settings.nats is not None:  # the bus is the joined daemons' one
+                system = await stack.enter_async_context(
+                    actors.open_system(bus_backend=self._bus_backend(self.settings.nats))
+                )
+            runtime = await stack.enter_async_context(
+                _runtime.open_runtime(
+                    self.config,
+                    provider=self.provider,
+                    tools=self.tools,
+                    observability=self.observer,
+                    system=system,
+                    event_log=self._event_log() if system is None else None,
+                    state=self.state_path,
+                )
+            )
+            async with anyio.create_task_group() as tg:
+                self._runtime, self._tg = runtime, tg
+                self._draining = anyio.Event()
+                self._idle = anyio.Event()
+                self._idle.set()
+                tg.start_soon(self._watch_drain)
+                self.workflows = open_workflow_store(self.state_path)
+                self.residents.watch(runtime.system)
+                try:
+                    await self._start()
+                    if self.nats is not None:
+                        from ._cluster import share_work
+
+                        await tg.start(share_work, self)
+                    yield self
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await self.drain()
+                        await self.residents.stop_all()
+                        tg.cancel_scope.cancel()
+                await self.workflows.aclose()
         self._runtime = self._tg = None
+
+    def _event_log(self) -> Any:
+        """Where the local bus logs its events: the state database (SSE ids), or memory."""
+        if self.state_path == ":memory:" or self.state_path.endswith(".json"):
+            return actors.MemoryEventLog()  # SSE ids still work, for this process
+        return self.state_path
+
+    def _bus_backend(self, url: str) -> actors.BusBackend:
+        """Joined by NATS: the bus on JetStream (the stream keeps the events; SSE ids are its
+        sequence numbers)."""
+        from actors.nats import NatsBackend
+
+        from ._nats import EVENTS_PREFIX, EVENTS_STREAM
+
+        return NatsBackend(
+            url,
+            stream=EVENTS_STREAM,
+            prefix=EVENTS_PREFIX,
+            ack_wait=self.settings.nats_ack_wait,
+            name=f"llmspell serve {self.name} bus",
+        )
 
     async def _start(self) -> None:
         if self.settings.reload:  # first, so that no change after the scan below is missed
@@ -153,7 +228,7 @@ class Daemon:
             await self.refresh(name)
         for name in self.catalog.unknown_tables():
             _log.warning("[spells.%s] in the configuration names no spell file", name)
-        if self.settings.resume_workflows:
+        if self.settings.resume_workflows and self.nats is None:  # joined: leases do it
             from ._workflows import resume_stranded
 
             await resume_stranded(self)
@@ -194,7 +269,7 @@ class Daemon:
         results before the server closes the connections."""
         await self._draining.wait()
         try:  # resident spells may want to know (checkpoint, say goodbye)
-            await self.publish(DRAINING, {"grace": self.settings.grace})
+            await self.publish(DRAINING, {"grace": self.settings.grace, "daemon": self.name})
         except Exception:  # the bus is closing: draining goes on regardless
             _log.warning("could not publish %s", DRAINING, exc_info=True)
         await anyio.sleep(max(0.0, self._deadline - time.monotonic()))
@@ -289,9 +364,12 @@ class Daemon:
         headers: Mapping[str, str] | None = None,
         resident: bool = False,
         run_id: str | None = None,
+        origin: str = "http",
     ) -> RunResult:
-        """Run ``version`` with its own limits and permissions; counted as in flight."""
+        """Run ``version`` with its own limits and permissions; counted as in flight.
+        ``origin`` says where the run came from (see :attr:`local_runs`)."""
         run_id = run_id or os.urandom(6).hex()
+        self.local_runs[run_id] = "resident" if resident else origin
         counters = self.counters
         if not resident:
             counters.runs_in_flight += 1
@@ -310,6 +388,7 @@ class Daemon:
                 headers=headers,
             )
         finally:
+            self.local_runs.pop(run_id, None)
             if not resident:
                 counters.runs_in_flight -= 1
                 if counters.runs_in_flight == 0:
@@ -328,8 +407,13 @@ class Daemon:
         """Publish on the daemon's bus; returns the event's sequence number when logged."""
         return await self.runtime.system.bus.publish(topic, payload)
 
+    def bus_connected(self) -> bool:
+        """Whether the bus can publish now (joined by NATS: whether it is connected)."""
+        return self._runtime is not None and self._runtime.system.bus.connected
+
     def statistics(self) -> dict[str, Any]:
         data = dataclasses.asdict(self.counters)
         data["spells"] = len(self.catalog.entries)
         data["uptime"] = time.monotonic() - self._started
+        data["daemon"] = self.name
         return data

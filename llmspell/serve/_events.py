@@ -4,7 +4,9 @@ The stream is server-sent events, one per bus event: ``data`` is ``{"seq", "topi
 "payload", "time"}`` and ``id`` the event's sequence number in the durable event log (events
 of unlogged topics, such as ``llm.chunk``, carry no id). A client that reconnects with
 ``Last-Event-ID: N`` (or asks ``?since=N``) first gets every logged event after ``N``, then the
-live ones, with no gap and no duplicate (``bus.subscribe(..., since=N)``).
+live ones, with no gap and no duplicate (``bus.subscribe(..., since=N)``). Joined by NATS, a
+new stream starts after the last event stored when the request arrived (so an event published
+on any daemon once the stream is open reaches it).
 
 Each client may fall ``sse_queue`` events behind; past that its stream ends (counted, and
 logged) rather than holding events in memory or slowing the bus: it reconnects with its
@@ -75,6 +77,8 @@ async def stream(request: Request) -> Response:
         raise HttpError(
             503, f"{daemon.settings.max_sse_clients} event streams are open (max_sse_clients)"
         )
+    if since is None and daemon.nats is not None:
+        since = await _now(daemon)
     client = _Client(daemon, request.client.host if request.client else "?")
     try:
         client.subscription = daemon.runtime.system.bus.subscribe(
@@ -88,6 +92,18 @@ async def stream(request: Request) -> Response:
     except ValueError as exc:
         raise HttpError(400, f"pattern {pattern!r}: {exc}") from None
     return client
+
+
+async def _now(daemon: Daemon) -> int | None:
+    """Joined by NATS: the bus's last sequence number, from which a new stream starts (its
+    consumer is made in the background; starting from here, no event stored after the request
+    arrived is missed, whichever daemon published it)."""
+    assert daemon.nats is not None
+    try:
+        with anyio.fail_after(5):
+            return await daemon.nats.last_event()
+    except Exception as exc:
+        raise HttpError(503, f"NATS {daemon.nats.url}: {exc}", {"Retry-After": "1"}) from None
 
 
 class _Client(Response):

@@ -39,7 +39,7 @@ class ResidentCrashed(Exception):
 class _Generation:
     """One start of one version of a resident spell: its supervisor and how often it started."""
 
-    def __init__(self, entry: Entry, version: Version, number: int) -> None:
+    def __init__(self, entry: Entry, version: Version, number: str) -> None:
         self.entry = entry
         self.version = version
         self.supervisor_name = f"resident:{entry.name}:{number}"
@@ -93,6 +93,8 @@ class Residents:
         self.daemon = daemon
         self._current: dict[str, _Generation] = {}
         self._numbers = itertools.count(1)
+        self._tag = os.urandom(3).hex()  # daemons joined by NATS share actor.* events: names
+        # of this daemon's supervisors must not be another's
         self._subscription: actors.Subscription | None = None
 
     def watch(self, system: actors.ActorSystem) -> None:
@@ -103,7 +105,7 @@ class Residents:
         """Start (or restart, on a new version) the resident spell of ``entry``."""
         await self.stop(entry.name)
         system = self.daemon.runtime.system
-        generation = _Generation(entry, version, next(self._numbers))
+        generation = _Generation(entry, version, f"{self._tag}-{next(self._numbers)}")
         config = version.config
         settings = self.daemon.settings
         max_restarts = config.max_restarts

@@ -7,6 +7,9 @@ stopped it while shutting down. With ``Accept: text/event-stream`` the output st
 printed: ``output`` events (``{"text"}``), ``log`` events (``{"level", "message", "fields"}``)
 and one final ``result`` event; a client that goes away stops its run.
 
+With ``?queue=1`` the run is queued for whichever daemon joined by NATS is free (202 and a
+run id; see :mod:`._queued`).
+
 Each spell runs at most ``concurrency`` times at once: past it the request gets 429 with
 ``Retry-After``, at once (nothing queues in the daemon). The run gets the version that served
 when it began, its limits and its permissions, and the caller's ``traceparent``.
@@ -81,6 +84,10 @@ async def run_spell(request: Request) -> Response:
     if not isinstance(params, dict):
         raise HttpError(400, "parameters: expected a JSON object of named parameters")
     headers = {k: request.headers[k] for k in TRACE_HEADERS if k in request.headers}
+    if request.query_params.get("queue", "0") not in ("0", "false", ""):
+        from ._queued import enqueue
+
+        return await enqueue(daemon, name, params, headers)
     entry, version = _claim(daemon, name)
     if "text/event-stream" in request.headers.get("accept", ""):
         return _RunStream(daemon, entry, version, params, headers)

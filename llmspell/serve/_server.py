@@ -22,6 +22,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from .._config import Config
+from .._exceptions import ConfigError
 from ._daemon import Daemon
 from ._settings import ServeSettings
 
@@ -34,6 +35,7 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self.daemon = daemon
         self.url: str | None = None
+        self.status = 0
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -57,6 +59,13 @@ class _Server(uvicorn.Server):
         self.daemon.begin_drain()
 
     async def startup(self, sockets: Any = None) -> None:
+        try:  # before the app's lifespan, so that an unreachable server is one clear line
+            await self.daemon.join_nats()
+        except ConfigError as exc:
+            _log.error("%s", exc)
+            self.status = 2
+            self.should_exit = True
+            return
         await super().startup(sockets=sockets)
         if self.started and self.servers and self.servers[0].sockets:
             host, port = self.servers[0].sockets[0].getsockname()[:2]
@@ -84,7 +93,7 @@ def serve(app: Starlette, settings: ServeSettings) -> int:
         server.run()
     except SystemExit:  # uvicorn: the socket or the start-up failed (and said why)
         return 1
-    return 0 if server.started else 1
+    return server.status or (0 if server.started else 1)
 
 
 def run_daemon(settings: ServeSettings, config: Config) -> int:

@@ -9,6 +9,7 @@ Example::
     grace = 30               # seconds in-flight runs get after SIGTERM
     concurrency = 16         # default runs at once per spell (a spell may set its own)
     log_format = "json"      # or "text"
+    nats = "nats://127.0.0.1:4222"   # join the daemons on this NATS server (--nats, LLMSPELL_NATS)
 
 The token is read from the environment only (``LLMSPELL_TOKEN``): a secret does not belong in
 a file next to the spells.
@@ -19,11 +20,13 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import pathlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from .._exceptions import ConfigError
 
+_NATS_URL = re.compile(r"^(nats|tls|ws|wss)://[^\s/]+$")
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 """The addresses the daemon may listen on without a token."""
 
@@ -51,6 +54,12 @@ class ServeSettings:
         reload_debounce: seconds of quiet after a change before reloading.
         resume_workflows: at start, resume durable workflow runs a previous process left.
         access_log: log every request (uvicorn's access log).
+        nats: the NATS server (``nats://host:port``, JetStream on) that joins daemons: the
+            bus, queued runs and workflow takeover go through it (None: this daemon alone).
+        nats_ack_wait: seconds a daemon that took queued work may stay silent before the
+            work goes to another daemon (it reports progress well within this while it works).
+            The first daemon to create the shared consumers fixes it for all of them.
+        queue_concurrency: queued runs this daemon takes at once.
     """
 
     spells: pathlib.Path = pathlib.Path("spells")
@@ -70,6 +79,9 @@ class ServeSettings:
     reload_debounce: float = 0.3
     resume_workflows: bool = True
     access_log: bool = False
+    nats: str | None = None
+    nats_ack_wait: float = 30.0
+    queue_concurrency: int = 8
 
     def check(self) -> ServeSettings:
         """Check the settings together; returns them.
@@ -85,6 +97,10 @@ class ServeSettings:
             raise ConfigError(f"--port {self.port}: must be a port number (0 to 65535)")
         if self.token is not None and not self.token.strip():
             raise ConfigError("LLMSPELL_TOKEN: is set but empty")
+        if self.nats is not None and not _NATS_URL.match(self.nats):
+            raise ConfigError(
+                f"--nats {self.nats!r}: expected a NATS server URL such as nats://127.0.0.1:4222"
+            )
         if not is_loopback(self.host) and not self.token:
             raise ConfigError(
                 f"--host {self.host}: listening beyond this machine needs a token; set "
@@ -108,7 +124,7 @@ _KINDS: dict[str, type] = {
     for f in dataclasses.fields(ServeSettings)
 }
 _POSITIVE = {"grace", "concurrency", "max_body_bytes", "max_sse_clients", "sse_queue"}
-_POSITIVE |= {"sse_keepalive", "restart_period"}
+_POSITIVE |= {"sse_keepalive", "restart_period", "nats_ack_wait", "queue_concurrency"}
 
 
 def _convert(where: str, key: str, value: Any) -> Any:
@@ -116,7 +132,7 @@ def _convert(where: str, key: str, value: Any) -> Any:
         if not isinstance(value, str | pathlib.Path) or not str(value):
             raise ConfigError(f"{where}: spells must be a directory name")
         return pathlib.Path(value)
-    if key in ("host", "log_format", "token"):
+    if key in ("host", "log_format", "token", "nats"):
         if not isinstance(value, str):
             raise ConfigError(f"{where}: {key} must be a string, got {value!r}")
         return value

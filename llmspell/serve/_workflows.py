@@ -62,7 +62,7 @@ async def _resume(daemon: Daemon, records: list[RunRecord]) -> None:
     if store is None or entry is None or entry.version is None:
         return
     params: dict[str, Any] = dict(records[0].params or {})
-    result = await daemon.execute(entry.version, params=params)
+    result = await daemon.execute(entry.version, params=params, origin="resume")
     for record in records:
         after = await store.get(record.id)
         if after is not None and after.status in (STRANDED, INTERRUPTED):

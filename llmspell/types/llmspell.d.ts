@@ -63,6 +63,12 @@ declare namespace llmspell {
     output_cost_per_token?: number;
   }
 
+  /** How a handler subscribes. */
+  interface SubscribeOptions {
+    /** share the events: among all handlers with this queue name, in any process, each event goes to one */
+    queue?: string;
+  }
+
   /** How an agent is set up. */
   interface AgentConfig {
     name?: string;
@@ -234,9 +240,9 @@ declare namespace llmspell {
   /** The event bus (NATS-style topics: * one token, > the rest). */
   interface EventsNamespace {
     /** Call handler(event, topic) for every event matching pattern; returns its id. */
-    on(pattern: string, handler: (event: any, topic: string) => any): string;
+    on(pattern: string, handler: (event: any, topic: string) => any, options?: llmspell.SubscribeOptions): string;
     /** Like on, for the first matching event only. */
-    once(pattern: string, handler: (event: any, topic: string) => any): string;
+    once(pattern: string, handler: (event: any, topic: string) => any, options?: llmspell.SubscribeOptions): string;
     /** Remove a handler by id. */
     off(id: string): boolean;
     /** Publish an event. */

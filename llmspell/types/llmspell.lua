@@ -52,6 +52,11 @@ local llmspell_LlmResponse = {}
 ---@field output_cost_per_token? number
 local llmspell_ModelInfo = {}
 
+---How a handler subscribes.
+---@class llmspell.SubscribeOptions
+---@field queue? string share the events: among all handlers with this queue name, in any process, each event goes to one
+local llmspell_SubscribeOptions = {}
+
 ---How an agent is set up.
 ---@class llmspell.AgentConfig
 ---@field name? string
@@ -278,14 +283,16 @@ events = {}
 ---Call handler(event, topic) for every event matching pattern; returns its id.
 ---@param pattern string
 ---@param handler fun(event: any, topic: string): any
+---@param options? llmspell.SubscribeOptions
 ---@return string
-function events.on(pattern, handler) end
+function events.on(pattern, handler, options) end
 
 ---Like on, for the first matching event only.
 ---@param pattern string
 ---@param handler fun(event: any, topic: string): any
+---@param options? llmspell.SubscribeOptions
 ---@return string
-function events.once(pattern, handler) end
+function events.once(pattern, handler, options) end
 
 ---Remove a handler by id.
 ---@param id string

@@ -19,6 +19,8 @@ from ._store import Checkpoint as Checkpoint
 from ._store import MemoryWorkflowStore as MemoryWorkflowStore
 from ._store import RunRecord as RunRecord
 from ._store import WorkflowStore as WorkflowStore
+from ._store import owner_alive as owner_alive
+from ._store import owner_id as owner_id
 
 
 def open_workflow_store(path: str | pathlib.Path) -> WorkflowStore:
@@ -40,4 +42,6 @@ __all__ = [
     "SqliteWorkflowStore",
     "WorkflowStore",
     "open_workflow_store",
+    "owner_alive",
+    "owner_id",
 ]

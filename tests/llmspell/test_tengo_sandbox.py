@@ -187,3 +187,25 @@ async def test_garbage_is_not_counted_against_memory() -> None:
     export n
     """
     assert await attempt(source, Limits(memory_bytes=4 * 1024 * 1024, cpu_seconds=5)) == 20000000
+
+
+async def test_full_collections_of_the_host_heap_are_not_the_spells_cpu() -> None:
+    """A process holding millions of objects (a daemon, a test session): a full collection
+    the spell's allocations trigger walks all of them. Charged to the spell, it made "nested
+    growth" hit the CPU limit before the memory limit; it must end on memory as in a fresh
+    process."""
+    import gc
+
+    from llmspell.engines._clock import spell_cpu_time
+
+    ballast = [[i] for i in range(2_000_000)]  # two million tracked objects of the host
+    before_spell, before_thread = spell_cpu_time(), time.thread_time()
+    gc.collect(2)
+    collected = time.thread_time() - before_thread
+    assert spell_cpu_time() - before_spell < collected / 10  # the collection is left out
+    source, kind = LIMIT_CASES["nested growth"]
+    for _ in range(3):
+        with pytest.raises(LimitExceeded) as info:
+            await attempt(source)
+        assert info.value.limit == kind
+    del ballast

@@ -42,7 +42,8 @@ def wait_until(check: Callable[[], Any], what: str, deadline: float = DEADLINE) 
 
 
 class DaemonProcess:
-    """``python -m llmspell serve --spells DIR`` in ``root``, with its state in ``root``."""
+    """``python -m llmspell serve --spells DIR`` in ``root``, with its state in ``root`` (or
+    the ``spells`` directory and ``state`` database given: daemons may share them)."""
 
     def __init__(
         self,
@@ -51,15 +52,19 @@ class DaemonProcess:
         env: dict[str, str] | None = None,
         host: str = "127.0.0.1",
         token: str | None = None,
+        spells: Path | None = None,
+        state: Path | None = None,
     ) -> None:
         self.root = root
-        self.spells = root / "spells"
+        root.mkdir(parents=True, exist_ok=True)
+        self.spells = spells or root / "spells"
         self.spells.mkdir(exist_ok=True)
+        self.state = state or root / "state.db"
         self.args = args
         self.host = host
         self.token = token
         self.env = {**os.environ, **(env or {})}
-        for name in ("LLMSPELL_STATE", "LLMSPELL_TOKEN", "LLMSPELL_SPELLS"):
+        for name in ("LLMSPELL_STATE", "LLMSPELL_TOKEN", "LLMSPELL_SPELLS", "LLMSPELL_NATS"):
             self.env.pop(name, None)
         if token is not None:
             self.env["LLMSPELL_TOKEN"] = token
@@ -85,7 +90,7 @@ class DaemonProcess:
     def start(self, *, ready: bool = True) -> DaemonProcess:
         self.starts += 1
         argv = [sys.executable, "-m", "llmspell", "serve", "--spells", str(self.spells)]
-        argv += ["--host", self.host, "--port", "0", "--state", str(self.root / "state.db")]
+        argv += ["--host", self.host, "--port", "0", "--state", str(self.state)]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [*argv, *self.args], cwd=self.root, stderr=log, stdout=log, env=self.env

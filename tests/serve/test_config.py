@@ -138,3 +138,27 @@ def test_a_spell_that_does_not_load_says_why(
     with pytest.raises(LoadError) as caught:
         catalog.load(name)
     assert error in str(caught.value)
+
+
+def test_nats_comes_from_the_table_the_environment_or_the_flag(tmp_path: Path) -> None:
+    table = {"nats": "nats://127.0.0.1:4222", "nats_ack_wait": 5, "spells": str(tmp_path)}
+    settings = load_settings(table, {}, {}).check()
+    assert (settings.nats, settings.nats_ack_wait) == ("nats://127.0.0.1:4222", 5.0)
+    env = {"LLMSPELL_NATS": "nats://10.0.0.1:4222", "LLMSPELL_QUEUE_CONCURRENCY": "2"}
+    settings = load_settings(table, env, {"nats": "tls://n.example:4443"})
+    assert (settings.nats, settings.queue_concurrency) == ("tls://n.example:4443", 2)
+    assert ServeSettings().nats is None  # alone unless asked
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"nats": "http://127.0.0.1:4222"}, "--nats 'http://127.0.0.1:4222': expected a NATS"),
+        ({"nats": "nats://"}, "expected a NATS server URL"),
+        ({"nats_ack_wait": 0}, "nats_ack_wait must be positive"),
+        ({"queue_concurrency": 0}, "queue_concurrency must be positive"),
+    ],
+)
+def test_bad_nats_settings_are_named(tmp_path: Path, values: dict[str, object], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        load_settings({"spells": str(tmp_path), **values}, {}, {}).check()

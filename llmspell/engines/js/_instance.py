@@ -38,6 +38,7 @@ from .._base import (
     limit_exceeded,
 )
 from .._bounds import too_large
+from .._clock import spell_cpu_time
 from ._codec import BridgeError, Codec, dumps
 from ._errors import (
     SKIP,
@@ -162,7 +163,7 @@ class _JsInstance(ScriptInstance):
             init = self._enter(self._ctx.eval, PRELUDE)
             result = self._enter(init, spec, dumps("\n" * LINE_PAD + source))
         finally:
-            self._cpu_used += time.thread_time() - start
+            self._cpu_used += spell_cpu_time() - start
         if isinstance(result, str):
             self._free()
             info = json.loads(result)
@@ -455,7 +456,7 @@ class _JsInstance(ScriptInstance):
                 pass
             text = enter(bridge, 2, None)
         finally:
-            self._cpu_used += time.thread_time() - start
+            self._cpu_used += spell_cpu_time() - start
         if self._interrupt is not None:  # came during the turn, which ended all the same
             self._ctx.set_memory_limit(self._limits.memory_bytes)
             raise SpellInterrupted(self._interrupt)
@@ -469,7 +470,7 @@ class _JsInstance(ScriptInstance):
         time of the whole stretch (the API functions it called directly included) is added at
         its end.
         """
-        start = time.thread_time()
+        start = spell_cpu_time()
         budget = self._budget
         budget.tripped = None
         if self._interrupt is not None:

@@ -27,6 +27,8 @@ from typing import Any
 
 import _quickjs  # type: ignore[import-not-found]
 
+from .._clock import spell_cpu_time
+
 _HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 _EXPECTED_SIZE = 80  # sizeof the binding's Context object in quickjs-ng 0.17
 _lock = threading.Lock()
@@ -36,7 +38,7 @@ class Budget:
     """The deadlines of one context's current stretch of script execution.
 
     Attributes:
-        cpu_deadline: ``time.thread_time()`` past which the script has used its CPU time.
+        cpu_deadline: ``spell_cpu_time()`` past which the script has used its CPU time.
         wall_deadline: ``time.monotonic()`` past which the run is over its wall clock.
         tripped: why the handler stopped the script (``"cpu"``, ``"timeout"``) or ``"host"``
             when Python asked it to stop (a limit hit inside an API call); None while running.
@@ -60,7 +62,7 @@ def _check(runtime: int | None, opaque: int | None) -> int:
         return 0
     if budget.tripped is not None:
         return 1
-    if time.thread_time() > budget.cpu_deadline:
+    if spell_cpu_time() > budget.cpu_deadline:
         budget.tripped = "cpu"
         return 1
     if time.monotonic() > budget.wall_deadline:

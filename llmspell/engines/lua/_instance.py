@@ -53,7 +53,7 @@ import math
 import threading
 import weakref
 from contextlib import AbstractAsyncContextManager
-from time import perf_counter, thread_time
+from time import perf_counter
 from typing import Any
 
 import anyio
@@ -82,6 +82,7 @@ from .._base import (
     is_sync_api,
     limit_exceeded,
 )
+from .._clock import spell_cpu_time
 from ._chunks import compile_error, compiled_chunk, new_runtime
 from ._convert import LuaConverter, LuaObject
 from ._errors import (
@@ -206,7 +207,7 @@ class LuaInstance(ScriptInstance):
         self._busy = False
         self._cpu = 0.0
         self._wall0 = 0.0  # perf_counter() when the current resume began
-        self._cpu_mark: float | None = None  # thread_time() once it runs long (see _check)
+        self._cpu_mark: float | None = None  # spell_cpu_time() once it runs long (see _check)
         self._cpu_before = 0.0  # its wall time until then, taken as CPU time
         self._last_hook = 0.0
         self._interrupt: str | None = None
@@ -543,7 +544,7 @@ class LuaInstance(ScriptInstance):
             if mark is None:
                 self._cpu += perf_counter() - self._wall0
             else:
-                self._cpu += self._cpu_before + (thread_time() - mark)
+                self._cpu += self._cpu_before + (spell_cpu_time() - mark)
                 self._cpu_mark = None
             self._busy = False
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
@@ -560,11 +561,11 @@ class LuaInstance(ScriptInstance):
         now = perf_counter()
         mark = self._cpu_mark
         if mark is not None:
-            used = self._cpu + self._cpu_before + (thread_time() - mark)
+            used = self._cpu + self._cpu_before + (spell_cpu_time() - mark)
         else:
             used = self._cpu + (now - self._wall0)
             if now - self._wall0 > CPU_CLOCK_AFTER:  # a long resume: the thread's clock now
-                self._cpu_mark, self._cpu_before = thread_time(), now - self._wall0
+                self._cpu_mark, self._cpu_before = spell_cpu_time(), now - self._wall0
         if used > self._limits.cpu_seconds:
             self._set_limit(self._limit_error("cpu"))
             return True

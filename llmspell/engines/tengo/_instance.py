@@ -33,7 +33,7 @@ Limits
 ======
 
 * cpu: CPU time of the event-loop thread spent inside the interpreter (main and callbacks:
-  ``thread_time`` around each resume, so a busy machine does not count against the spell),
+  ``spell_cpu_time`` around each resume, so a busy machine does not count against the spell),
   checked every :data:`._runtime.STEP_BATCH` loop iterations and calls (at most about
   :data:`TICK_INTERVAL` apart), and after every resume.
 * timeout: wall clock from ``open()`` for the main file and the callbacks made while it runs;
@@ -55,7 +55,7 @@ from __future__ import annotations
 import math
 import sys
 import threading
-from time import perf_counter, thread_time
+from time import perf_counter
 from typing import Any
 
 import anyio
@@ -76,6 +76,7 @@ from .._base import (
     limit_exceeded,
 )
 from .._bounds import Tally, unbounded
+from .._clock import spell_cpu_time
 from . import _calls
 from ._convert import HostMap, to_py, to_tengo
 from ._memory import live_size
@@ -170,7 +171,7 @@ class TengoInstance(ScriptInstance):
         self._interrupt: str | None = None
         self._closed = False
         self._cpu = 0.0
-        self._t0 = thread_time()
+        self._t0 = spell_cpu_time()
         self._calls = 0
         self._print = OutputMeter(api.output, limits)
         self._memory = 0
@@ -382,7 +383,7 @@ class TengoInstance(ScriptInstance):
             raise self._set_limit(self._limit)
         self._ensure_open()
         previous = set_active(self.ctx)
-        t0 = self._t0 = thread_time()
+        t0 = self._t0 = spell_cpu_time()
         try:
             req = run.switch(value)
             if req is not None:
@@ -399,7 +400,7 @@ class TengoInstance(ScriptInstance):
             raise SpellRuntimeError(self.filename, None, "stack overflow") from None
         finally:
             set_active(previous)
-            self._cpu += thread_time() - t0
+            self._cpu += spell_cpu_time() - t0
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
                 self._set_limit(limit_exceeded("cpu", self._limits))
 
@@ -465,7 +466,7 @@ class TengoInstance(ScriptInstance):
             self._set_limit(SpellInterrupted(self._interrupt))
         if self._limit is not None:
             raise LimitError(self._limit.limit)
-        if self._cpu + (thread_time() - self._t0) > self._limits.cpu_seconds:
+        if self._cpu + (spell_cpu_time() - self._t0) > self._limits.cpu_seconds:
             raise LimitError("cpu")
         if perf_counter() > self._active_deadline:
             raise LimitError("timeout")
