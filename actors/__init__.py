@@ -6,7 +6,9 @@ Runs on asyncio and trio. Depends on anyio and the standard library only; the op
 
 from __future__ import annotations
 
+import importlib as _importlib
 import logging as _logging
+import typing as _typing
 
 from ._exceptions import ActorDeadError as ActorDeadError
 from ._exceptions import ActorError as ActorError
@@ -36,7 +38,6 @@ from ._hooks import HookRegistration as HookRegistration
 from ._hooks import HookRegistry as HookRegistry
 from ._hooks import HookStatistics as HookStatistics
 from ._hooks import Replace as Replace
-from ._sqlitelog import SqliteEventLog as SqliteEventLog
 from ._subscription import Event as Event
 from ._subscription import Subscription as Subscription
 from ._subscription import SubscriptionStatistics as SubscriptionStatistics
@@ -59,11 +60,40 @@ from ._supervisor import Strategy as Strategy
 from ._supervisor import SupervisorRef as SupervisorRef
 from ._system import ActorSystem as ActorSystem
 from ._system import open_system as open_system
-from ._threaded import BlockingActorRef as BlockingActorRef
-from ._threaded import BlockingBus as BlockingBus
-from ._threaded import BlockingHooks as BlockingHooks
-from ._threaded import BlockingSupervisorRef as BlockingSupervisorRef
-from ._threaded import BlockingSystem as BlockingSystem
-from ._threaded import start_in_thread as start_in_thread
+
+if _typing.TYPE_CHECKING:
+    from ._sqlitelog import SqliteEventLog as SqliteEventLog
+    from ._threaded import BlockingActorRef as BlockingActorRef
+    from ._threaded import BlockingBus as BlockingBus
+    from ._threaded import BlockingHooks as BlockingHooks
+    from ._threaded import BlockingSupervisorRef as BlockingSupervisorRef
+    from ._threaded import BlockingSystem as BlockingSystem
+    from ._threaded import start_in_thread as start_in_thread
+
+_LAZY = {
+    "SqliteEventLog": "_sqlitelog",
+    "BlockingActorRef": "_threaded",
+    "BlockingBus": "_threaded",
+    "BlockingHooks": "_threaded",
+    "BlockingSupervisorRef": "_threaded",
+    "BlockingSystem": "_threaded",
+    "start_in_thread": "_threaded",
+}
+"""Loaded on first use: the SQLite event log and the blocking facade for threaded code cost
+every importer (each ``llmspell run``) sqlite3 and anyio's thread portal otherwise."""
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())

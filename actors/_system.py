@@ -23,7 +23,6 @@ from ._hooks import HookRegistry
 from ._mailbox import Overflow
 from ._registry import Registry
 from ._signal import Signal, clock_factory, signal_factory
-from ._sqlitelog import SqliteEventLog
 from ._statistics import EVENT_DEAD_LETTER, EVENT_HOOK_FAILED, DeadLetter, SystemStatistics
 from ._supervisor import Strategy, SupervisorCell, SupervisorRef
 from ._timer import DeadlineTimer
@@ -73,6 +72,8 @@ class ActorSystem:
         bus_backend: BusBackend | None = None,
     ) -> None:
         if isinstance(event_log, str | os.PathLike):
+            from ._sqlitelog import SqliteEventLog  # sqlite3 only when a log is wanted
+
             event_log = SqliteEventLog(event_log)
         self.bus = EventBus(event_log=event_log, backend=bus_backend)
         self.hooks = HookRegistry(on_handler_error=self._hook_failed)

@@ -5,7 +5,7 @@ thread that runs it (the event loop, for schema validation). RE2 never backtrack
 pattern cannot freeze the process. The price: no backreferences nor lookaround; a pattern RE2
 cannot compile is refused with an error naming where it came from.
 
-Tool schemas validate with :data:`Re2Validator`, Draft 2020-12 with ``pattern``,
+Tool schemas validate with :func:`re2_validator`, Draft 2020-12 with ``pattern``,
 ``patternProperties`` and ``additionalProperties`` matching through RE2; ``file_search`` compiles
 its ``regex`` here too.
 """
@@ -17,8 +17,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import re2  # type: ignore[import-untyped, unused-ignore]
-from jsonschema import Draft202012Validator, validators  # type: ignore[import-untyped, unused-ignore]
-from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped, unused-ignore]
 
 MAX_PROGRAM_BYTES = 8 << 20
 """The memory one compiled pattern may use (RE2's ``max_mem``): a bigger program is refused."""
@@ -83,6 +81,8 @@ def _search(pattern: str, text: str) -> bool:
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
     if validator.is_type(instance, "string") and not _search(pattern, instance):
         shown = instance if len(instance) <= 60 else f"{instance[:60]}... ({len(instance)} chars)"
+        from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped, unused-ignore]
+
         yield ValidationError(f"{shown!r} does not match {pattern!r}")
 
 
@@ -112,15 +112,25 @@ def _additional_properties(validator: Any, extra: Any, instance: Any, schema: An
             yield from validator.descend(instance[key], extra, path=key)
     elif not extra and extras:
         listed = ", ".join(repr(key) for key in extras)
+        from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped, unused-ignore]
+
         yield ValidationError(f"Additional properties are not allowed ({listed} unexpected)")
 
 
-Re2Validator: Any = validators.extend(
-    Draft202012Validator,
-    {
-        "pattern": _pattern,
-        "patternProperties": _pattern_properties,
-        "additionalProperties": _additional_properties,
-    },
-)
-"""Draft 2020-12 validation whose regular expressions run on RE2."""
+@functools.cache
+def re2_validator() -> Any:
+    """Draft 2020-12 validation whose regular expressions run on RE2 (a validator class).
+
+    Built on first use: jsonschema costs tens of milliseconds to import, and a run that calls
+    no tool with a schema must not pay them at start-up.
+    """
+    from jsonschema import Draft202012Validator, validators  # type: ignore[import-untyped, unused-ignore]
+
+    return validators.extend(
+        Draft202012Validator,
+        {
+            "pattern": _pattern,
+            "patternProperties": _pattern_properties,
+            "additionalProperties": _additional_properties,
+        },
+    )

@@ -91,9 +91,9 @@ class Tool:
     @functools.cached_property
     def validator(self) -> Draft202012Validator:
         """The JSON Schema validator for ``parameters``, built on first use."""
-        from ._regex import Re2Validator
+        from ._regex import re2_validator
 
-        validator: Draft202012Validator = Re2Validator(self.parameters)
+        validator: Draft202012Validator = re2_validator()(self.parameters)
         return validator
 
     def describe(self) -> dict[str, Any]:

@@ -71,4 +71,7 @@ def test_public_names_are_exactly_the_documented_ones() -> None:
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
     exported -= {"annotations"}
+    exported |= set(actors._LAZY)  # loaded on first use (actors.__getattr__)
     assert exported == PUBLIC
+    assert all(getattr(actors, name) is not None for name in actors._LAZY)
+    assert PUBLIC <= set(dir(actors))
