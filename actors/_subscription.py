@@ -263,6 +263,12 @@ class Subscription:
             self._wakeup = None
         self._wake_publishers()
 
+    @property
+    def dropped(self) -> int:
+        """Events lost to the overflow policy so far (``statistics().dropped``, without
+        building the statistics: a handler may read it on every event)."""
+        return self._dropped
+
     def statistics(self) -> SubscriptionStatistics:
         """Return this subscription's counters."""
         return SubscriptionStatistics(

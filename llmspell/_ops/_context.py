@@ -254,9 +254,9 @@ class RunContext:
         sub = self.subscriptions.get(sub_id)
         if sub is None:
             return
-        stats = sub.statistics()
         told = self._dropped.get(sub_id, 0)
-        if stats.dropped > told:
+        if sub.dropped > told:  # on every event: the counter, not the statistics
+            stats = sub.statistics()
             self._dropped[sub_id] = stats.dropped
             self.log(
                 "warn",
