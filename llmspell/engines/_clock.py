@@ -17,7 +17,12 @@ from typing import Any
 
 __all__ = ["spell_cpu_time"]
 
-_local = threading.local()
+class _Thread(threading.local):
+    excluded = 0.0  # CPU seconds of full collections this thread ran (class default: no miss)
+    started: float | None = None
+
+
+_local = _Thread()
 
 
 def _on_gc(phase: str, info: dict[str, Any]) -> None:
@@ -26,9 +31,9 @@ def _on_gc(phase: str, info: dict[str, Any]) -> None:
     if phase == "start":
         _local.started = thread_time()
     else:
-        started = getattr(_local, "started", None)
+        started = _local.started
         if started is not None:
-            _local.excluded = getattr(_local, "excluded", 0.0) + (thread_time() - started)
+            _local.excluded += thread_time() - started
             _local.started = None
 
 
@@ -39,4 +44,4 @@ if _on_gc not in gc.callbacks:
 def spell_cpu_time() -> float:
     """This thread's CPU seconds, less the full collections it ran (see the module docstring);
     differences of two readings are what a spell is charged."""
-    return thread_time() - getattr(_local, "excluded", 0.0)
+    return thread_time() - _local.excluded
