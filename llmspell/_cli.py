@@ -13,6 +13,7 @@ import gc
 import json
 import os
 import pathlib
+import re
 import sys
 import threading
 from typing import Any, NoReturn, TextIO
@@ -204,7 +205,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if output.closed:
         return EXIT_CLOSED_OUTPUT if output.stream is sys.stderr else _closed_output()
     if args.json:
-        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2, default=str))
+        print(_json_text(result.to_json()))
     elif not result.ok:
         print(f"error: {result.error}", file=sys.stderr)
         if result.traceback:
@@ -272,6 +273,16 @@ def _resume_gc() -> None:
         _gc_paused = False
         gc.freeze()  # what start-up made lives until exit: later collections skip it
         gc.enable()
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _json_text(value: Any) -> str:
+    """``value`` as readable JSON (non-ASCII as itself); a lone surrogate (a JS string may hold
+    one) is written as its ``\\uXXXX`` escape, which JSON allows and UTF-8 cannot encode."""
+    text = json.dumps(value, ensure_ascii=False, indent=2, default=str)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def console() -> NoReturn:

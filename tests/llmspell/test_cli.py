@@ -392,3 +392,16 @@ def test_a_litellm_spell_waits_for_the_background_import_and_gets_its_answer(
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "Hello from the local server.\n"
+
+
+def test_json_output_writes_a_lone_surrogate_as_its_escape(tmp_path: pathlib.Path) -> None:
+    """A JS string may hold a lone surrogate, which UTF-8 cannot encode: ``--json`` must still
+    print valid JSON (the ``\\ud800`` escape), not die with UnicodeEncodeError."""
+    spell = write(tmp_path, "s.js", 'return "a" + String.fromCharCode(0xD800) + "é";\n')
+    proc = subprocess.run(
+        [*LLMSPELL, "run", spell, "--json"], capture_output=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.decode("utf-8")
+    assert "\\ud800" in text and "é" in text  # readable, except what UTF-8 cannot hold
+    assert json.loads(text)["value"] == "a\ud800é"
