@@ -17,6 +17,7 @@ from typing import Any
 
 __all__ = ["spell_cpu_time"]
 
+
 class _Thread(threading.local):
     excluded = 0.0  # CPU seconds of full collections this thread ran (class default: no miss)
     started: float | None = None
