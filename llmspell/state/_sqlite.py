@@ -42,7 +42,7 @@ from ._errors import StateError, StateFileError
 from ._rows import ANY, DEFAULT_UPDATE_ATTEMPTS, Expect, Row, RowStore
 
 if TYPE_CHECKING:
-    import aiosqlite
+    from ._connection import Connection
 
 PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
 """What every connection to a state database runs first (besides ``busy_timeout``)."""
@@ -71,48 +71,6 @@ _KEYS = "SELECT key FROM state WHERE scope = ? AND key >= ? AND substr(key, 1, ?
 _ITEMS = "SELECT key, value FROM state WHERE scope = ? ORDER BY key"
 
 
-def _connection_class() -> Any:
-    """aiosqlite's connection class plus ``execute_write``; made on first use, so that
-    importing llmspell (every ``llmspell run``) does not import aiosqlite."""
-    global _connection_type
-    if _connection_type is None:
-        import aiosqlite
-
-        class Connection(aiosqlite.Connection):
-            """aiosqlite's connection, plus a write transaction run whole in the connection's
-            thread (aiosqlite's own ``execute_insert``/``execute_fetchall`` are built the
-            same way)."""
-
-            async def execute_write(self, sql: str, params: tuple[Any, ...]) -> int:
-                """``BEGIN IMMEDIATE``, ``sql``, ``COMMIT`` in one call; rows changed."""
-                changed: int = await self._execute(self._execute_write, sql, params)  # type: ignore[no-untyped-call]
-                return changed
-
-            def _execute_write(self, sql: str, params: tuple[Any, ...]) -> int:
-                db = self._conn
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    changed = db.execute(sql, params).rowcount
-                    db.execute("COMMIT")
-                except BaseException:
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
-                    raise
-                return changed
-
-        _connection_type = Connection
-    return _connection_type
-
-
-if TYPE_CHECKING:
-
-    class _Connection(aiosqlite.Connection):
-        async def execute_write(self, sql: str, params: tuple[Any, ...]) -> int: ...
-
-
-_connection_type: Any = None
-
-
 class SqliteStateStore(RowStore):
     """Every scope in one SQLite database file.
 
@@ -132,7 +90,7 @@ class SqliteStateStore(RowStore):
         super().__init__(update_attempts=update_attempts)
         self.path = os.fspath(path)
         self.busy_timeout = busy_timeout
-        self._db: _Connection | None = None
+        self._db: Connection | None = None
         self._opening = anyio.Lock(fast_acquire=True)
         self._closed = False
 
@@ -144,7 +102,7 @@ class SqliteStateStore(RowStore):
     async def open(self) -> None:
         await self._connection()
 
-    async def _connection(self) -> _Connection:
+    async def _connection(self) -> Connection:
         """The open connection (opening it on first use)."""
         if self._db is not None:
             return self._db
@@ -171,12 +129,14 @@ class SqliteStateStore(RowStore):
                 db = self._db = await self._connect()
             return db
 
-    async def _connect(self) -> _Connection:
+    async def _connect(self) -> Connection:
         # aiosqlite leaves its thread a future to settle after a failed connect, which fails
         # if the loop has closed by then; try the file once in a plain thread first instead.
         await anyio.to_thread.run_sync(self._try_connect)
         path, timeout = self.path, self.busy_timeout
-        db: _Connection = _connection_class()(
+        from ._connection import Connection  # aiosqlite on first connect, not at start-up
+
+        db = Connection(
             lambda: sqlite3.connect(path, isolation_level=None, timeout=timeout),
             iter_chunk_size=64,
         )
