@@ -40,8 +40,18 @@ class StatePath:
         return (self.text, self.parts[0]) if len(self.parts) > 1 else (self.text,)
 
 
+_PARSED: dict[str, StatePath] = {}
+"""Paths parsed before (a spell tends to use the same few): valid ones only, bounded."""
+
+_PARSED_MAX = 4096
+
+
 def parse_path(function: str, path: object) -> StatePath:
     """Parse ``path`` or raise :class:`StateValueError` naming it."""
+    if path.__class__ is str:
+        parsed = _PARSED.get(path)
+        if parsed is not None:
+            return parsed
     if not isinstance(path, str):
         raise StateValueError(
             function, "path", path, f"must be a string like 'context.topic', not {_kind(path)}"
@@ -57,7 +67,12 @@ def parse_path(function: str, path: object) -> StatePath:
         )
     if len(path) > MAX_KEY_CHARS:
         raise StateValueError(function, "path", path, f"is longer than {MAX_KEY_CHARS} characters")
-    return StatePath(path, parts)
+    parsed = StatePath(path, parts)
+    if path.__class__ is str:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[path] = parsed
+    return parsed
 
 
 def check_scope(function: str, scope: object) -> str:

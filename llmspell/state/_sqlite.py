@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
+import random
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
@@ -200,7 +201,7 @@ class SqliteStateStore(RowStore):
             return await self._transaction(_DELETE, (scope, key)) == 1
         if isinstance(expect, Row):
             return await self._transaction(_UPDATE_IF, (text, scope, key, expect.token)) == 1
-        version = int.from_bytes(os.urandom(8)) >> 2
+        version = random.getrandbits(62)  # (the global generator: reseeded in a forked child)
         sql = _UPSERT if expect is ANY else _INSERT_NEW
         return await self._transaction(sql, (scope, key, text, version)) == 1
 
