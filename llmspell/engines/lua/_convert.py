@@ -328,9 +328,13 @@ class LuaConverter:
                 size = LUA_CONTAINER + (LUA_ENTRY + LUA_STRING) * len(value)
                 out: dict[Any, Any] = {}
                 for k, v in value.items():
-                    key = _key_to_lua(k)
-                    if key.__class__ is bytes:
+                    if k.__class__ is str:  # (the common key, inline)
+                        key = k.encode("utf-8", "surrogatepass")
                         size += len(key)
+                    else:
+                        key = _key_to_lua(k)
+                        if key.__class__ is bytes:
+                            size += len(key)
                     cls = v.__class__
                     if cls is str:  # (strings and numbers inline: the common leaves)
                         v = v.encode("utf-8", "surrogatepass")
