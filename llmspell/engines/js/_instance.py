@@ -615,6 +615,7 @@ class _JsInstance(ScriptInstance):
                 self._inflight -= 1
                 self._die(exc)
                 return
+        self._workers.finishing()
         self._inflight -= 1
         self._post(message)
 
