@@ -7,12 +7,14 @@ import math
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from llmspell._exceptions import SpellClosedError, SpellRuntimeError, SpellSyntaxError
 from llmspell.engines import HostObject, ScriptFunction
+from llmspell.engines.js._workers import Workers
 
 from ._js_support import ENGINE, SMALL, Harness, run, with_gate
 
@@ -151,6 +153,62 @@ async def test_promise_all_runs_api_calls_concurrently() -> None:
     # barrier(3) only returns once three calls are in flight at the same time.
     value = await run("return await Promise.all([t.barrier(3), t.barrier(3), t.barrier(3)])")
     assert value == [3, 3, 3]
+
+
+async def test_calls_started_as_an_awaited_call_ends_still_run_concurrently() -> None:
+    # What the script starts on seeing a call's result is left to the worker whose call
+    # ended (no idle worker is woken for it); the calls after the one it takes must still get
+    # workers of their own, whether idle ones exist or not.
+    with anyio.fail_after(30):  # serialised calls would wait at the barrier forever
+        value = await run(
+            "await t.echo(1);\nreturn await Promise.all([t.barrier(3), t.barrier(3), t.barrier(3)])"
+        )
+    assert value == [3, 3, 3]
+
+
+async def test_workers_wake_idle_ones_for_calls_left_by_a_finishing_call() -> None:
+    barriers = [Barrier(3), Barrier(3)]
+    ran: list[str] = []
+
+    async def call(job: Any) -> None:
+        kind, n = job
+        ran.append(kind)
+        if kind == "wait":
+            await barriers[n].wait()
+        elif kind == "first":  # ends, and its result makes the script start three calls
+            workers.finishing()
+            for _ in range(3):
+                workers.submit(("wait", 1))
+
+    workers = Workers(call, anyio.Event)
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            workers.start(tg)
+            for _ in range(3):  # three workers, idle once these end
+                workers.submit(("wait", 0))
+            await barriers[0].event.wait()
+            for _ in range(10):  # (the three go idle)
+                await anyio.lowlevel.checkpoint()
+            assert len(workers._idle) == 3  # what this test is about
+            workers.submit(("first", 0))
+            await barriers[1].event.wait()
+            workers.close()
+    assert ran.count("first") == 1
+
+
+class Barrier:
+    """``wait`` returns once ``n`` callers wait."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.count = 0
+        self.event = anyio.Event()
+
+    async def wait(self) -> None:
+        self.count += 1
+        if self.count >= self.n:
+            self.event.set()
+        await self.event.wait()
 
 
 async def test_dynamic_namespace() -> None:
