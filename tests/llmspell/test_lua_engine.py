@@ -156,6 +156,25 @@ async def test_arguments_keep_their_count_and_nils() -> None:
     assert [args for name, args in host.calls] == [(), (None,), (1, None, 3), ()]
 
 
+async def test_nested_and_flat_tables_reach_lua_whole() -> None:
+    # A flat table is built without lupa's recursion; one with tables inside with it, even
+    # when a host object's table (its fields converted on the way) comes after them.
+    async def values() -> Any:
+        fresh = HostObject("thing", {}, {"n": 1})  # first seen here: its table is made now
+        return {"flat": {"a": 1, "b": "x"}, "mixed": {"list": [1, {"k": [2]}], "host": fresh}}
+
+    api = Api(
+        namespaces={"t": Namespace({"values": values})}, functions={}, values={}, output=print
+    )
+    source = """
+        local v = t.values()
+        return {type(v.flat), v.flat.a, v.flat.b, type(v.mixed.list), v.mixed.list[2].k[1],
+                v.mixed.host.n}
+    """
+    async with ENGINE.open(source, "nested.lua", api, LIMITS) as instance:
+        assert await instance.run_main() == ["table", 1, "x", "table", 2, 1]
+
+
 async def test_dynamic_namespace() -> None:
     result = await run(
         """

@@ -94,6 +94,7 @@ class LuaConverter:
         "_limits",
         "_make_function",
         "_max",
+        "_nested",
         "_rt",
         "_table_from",
         "_unwrap",
@@ -116,6 +117,7 @@ class LuaConverter:
         self._rt = runtime
         self._limits = limits or Limits()
         self._max = self._limits.memory_bytes  # the runtime's max_memory
+        self._nested = False  # whether the last prepared value held containers in it
 
     def register_host(self, table: LuaObject, host: HostObject) -> None:
         """Remember that ``table`` (kept alive by the caller) stands for ``host``."""
@@ -262,19 +264,24 @@ class LuaConverter:
             if rt is None:
                 return self._table_from(self._prepare(value, 0, set(), unbounded()), True)
             tally = Tally(self._max - rt.get_memory_used() - ROOM, self._limits)
+            outer, self._nested = self._nested, False  # (a host table may convert its fields)
             try:
-                prepared = self._prepare(value, 0, set(), tally)
-            except LimitExceeded:
-                rt.gccollect()  # garbage may be what fills the heap
-                tally = Tally(self.room(), self._limits)
-                prepared = self._prepare(value, 0, set(), tally)
+                try:
+                    prepared = self._prepare(value, 0, set(), tally)
+                except LimitExceeded:
+                    rt.gccollect()  # garbage may be what fills the heap
+                    tally = Tally(self.room(), self._limits)
+                    prepared = self._prepare(value, 0, set(), tally)
+                nested = self._nested  # (a flat table is built faster without the recursion)
+            finally:
+                self._nested = outer
             if tally.used < LIFT:
-                return self._table_from(prepared, recursive=True)
+                return self._table_from(prepared, recursive=nested)
             # the size is known to fit; lift the limit anyway while lupa builds the table
             # outside any protected call, where a failed allocation would abort the process
             rt.set_max_memory(0)
             try:
-                return self._table_from(prepared, recursive=True)
+                return self._table_from(prepared, recursive=nested)
             finally:
                 rt.set_max_memory(self._limits.memory_bytes)
         return self._leaf(value, 0, set(), unbounded())
@@ -318,6 +325,8 @@ class LuaConverter:
         prepared, and charged, twice: it becomes two tables)."""
         if depth >= MAX_DEPTH:
             raise ValueError(f"cannot pass values nested deeper than {MAX_DEPTH} levels")
+        if depth:
+            self._nested = True
         marker = id(value)
         if marker in active:
             raise ValueError("cannot pass a value that contains itself")
