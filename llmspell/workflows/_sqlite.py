@@ -17,6 +17,8 @@ import pathlib
 import sqlite3
 import time
 from collections.abc import Callable
+from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
+from json.encoder import encode_basestring_ascii as _encode_ascii
 from typing import Any
 
 from .._exceptions import ConfigError
@@ -50,6 +52,26 @@ CREATE TABLE IF NOT EXISTS workflow_steps (
 _COLUMNS = (
     "id, workflow, spell, version, input, status, result, error, owner, created, updated, params"
 )
+
+
+def _default(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# What json.dumps(value) writes, with its C encoder made once instead of on every call (a
+# checkpoint per step). Without a markers dict a value that contains itself fails with
+# RecursionError instead of ValueError.
+_chunks = (
+    None
+    if _c_make_encoder is None
+    else _c_make_encoder(None, _default, _encode_ascii, None, ": ", ", ", False, False, True)
+)
+
+
+def _dumps(value: Any) -> str:
+    if _chunks is None:
+        return json.dumps(value)
+    return "".join(_chunks(value, 0))
 
 
 def _json(text: str | None) -> Any:
@@ -210,7 +232,7 @@ class SqliteWorkflowStore(WorkflowStore):
         return {row[0]: Checkpoint(row[0], row[1], _json(row[2]), row[3]) for row in rows}
 
     async def checkpoint(self, run_id: str, step: Checkpoint) -> None:
-        values = (run_id, step.position, step.name, json.dumps(step.output), step.error)
+        values = (run_id, step.position, step.name, _dumps(step.output), step.error)
         await self._call(
             lambda db: db.execute(
                 "INSERT OR REPLACE INTO workflow_steps (run_id, position, name, output, error) "
@@ -220,7 +242,7 @@ class SqliteWorkflowStore(WorkflowStore):
         )
 
     async def finish(self, run_id: str, status: str, result: Any, error: str | None) -> None:
-        values = (status, json.dumps(result), error, time.time(), run_id)
+        values = (status, _dumps(result), error, time.time(), run_id)
         await self._call(
             lambda db: db.execute(
                 "UPDATE workflow_runs SET status = ?, result = ?, error = ?, updated = ? "
