@@ -64,14 +64,14 @@ TargetOf = Callable[[RunContext], _Target]
 """Finds a call's target from its run (the runtime's store, or a store the spell made)."""
 
 
-async def _write(
+def _write(
     ctx: RunContext, target: _Target, path: Any, value: Any, apply: Callable[[Any], Awaitable[_T]]
-) -> _T:
+) -> Awaitable[_T]:
     """Every change a spell makes to state passes here: through the instrumented path
-    (``state.before_write`` → the store → ``state.after_write``, then ``state.changed``)."""
+    (``state.before_write`` → the store → ``state.after_write``, then ``state.changed``).
+    (Returns the awaitable, a coroutine frame less on every write.)"""
     shown = path if isinstance(path, str) else str(path)
-    result: _T = await ctx.ops.write_state(ctx, target.store, target.scope, shown, value, apply)
-    return result
+    return ctx.ops.write_state(ctx, target.store, target.scope, shown, value, apply)
 
 
 def _calls(target_of: TargetOf) -> dict[str, Any]:

@@ -127,7 +127,7 @@ class Operations:
 
         return await instrumented(AgentRun(agent), ctx, user_input)
 
-    async def write_state(
+    def write_state(
         self,
         ctx: RunContext,
         store: StateStore,
@@ -135,10 +135,10 @@ class Operations:
         path: str,
         value: Any,
         apply: Callable[[Any], Awaitable[Any]],
-    ) -> Any:
+    ) -> Awaitable[Any]:
         """A change to state (``set``/``delete``/``update``) through ``state.before_write`` →
-        ``apply(value)`` → ``state.after_write``, then ``state.changed``."""
-        return await instrumented(StateWrite(store, scope, path, apply), ctx, value)
+        ``apply(value)`` → ``state.after_write``, then ``state.changed``; await it."""
+        return instrumented(StateWrite(store, scope, path, apply), ctx, value)
 
     def workflow_store(self) -> WorkflowStore:
         """Where durable workflows record their runs (opened on first use)."""

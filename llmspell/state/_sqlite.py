@@ -206,7 +206,7 @@ class SqliteStateStore(RowStore):
         return await self._transaction(sql, (scope, key, text, version)) == 1
 
     async def _query(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        db = await self._connection()
+        db = self._db or await self._connection()
         try:
             return list(await db.execute_fetchall(sql, params))
         except sqlite3.Error as exc:
@@ -216,7 +216,7 @@ class SqliteStateStore(RowStore):
 
     async def _transaction(self, sql: str, params: tuple[Any, ...]) -> int:
         """Run one statement in ``BEGIN IMMEDIATE`` … ``COMMIT``; the rows it changed."""
-        db = await self._connection()
+        db = self._db or await self._connection()
         try:
             return await db.execute_write(sql, params)
         except sqlite3.Error as exc:
