@@ -12,8 +12,15 @@ log uses (WAL, ``synchronous=NORMAL``, ``BEGIN IMMEDIATE`` per transaction, the 
 * **one commit per event through the log**: 100 tasks each ``await log.append([one])``: what a
   logged publish would cost without group commit (same driver, same worker-thread hop).
 
-The issue's target is logged publish >= 5x the one-commit-per-insert rate. Both baselines carry
-the target, so the table shows where it is met and where not.
+The issue's bar is "logged publish with 100 concurrent publishers >= 5x the *raw*
+one-commit-per-insert rate". Read literally, "raw" is the first baseline (a bare sqlite3 loop,
+as "raw aiosqlite" is the hand-written program in the state bars), and that is the record named
+``... vs raw sqlite3``: it is not met (2-3x measured). That loop pays no event loop, no
+thread hop and no task switch per event, and a logged publish cannot cost less than one task
+switch plus its share of the commit: 5x would need under ~4 us per awaited publish at low load.
+The second record is the group-commit gain on the same path (one commit per event through the
+log, same driver and thread hop): the issue's "(group commit)" part, met. Both carry the target
+so that the table shows plainly which is met and which is not.
 
 ``python -m benchmarks.bench_eventlog`` prints the table and writes ``results/eventlog.json``.
 """
@@ -149,15 +156,15 @@ def run() -> list[Record]:
         for backend in ("asyncio", "trio"):
             rate, latencies, batch = _logged_publish(directory, backend)
             unbatched, unbatched_latencies = _unbatched(directory, backend)
-            name = f"eventlog: logged publish, {PUBLISHERS} publishers ({backend})"
+            name = f"eventlog: publish x{PUBLISHERS} ({backend})"
             records += [
                 compare(
-                    name, rate, "/s",
+                    f"{name} vs raw sqlite3", rate, "/s",
                     baseline="sqlite3 1 commit/insert, sync loop",
                     baseline_value=raw, target=5.0,
                 ),
                 compare(
-                    name, rate, "/s",
+                    f"{name} vs 1 commit/event", rate, "/s",
                     baseline=f"log.append 1 event/commit, {PUBLISHERS} tasks",
                     baseline_value=unbatched, target=5.0,
                 ),
