@@ -615,6 +615,22 @@ class EventBus:
                     await sub._put(ev)
         return None
 
+    def skip_unheard(self, topic: str) -> bool:
+        """Count a publish of ``topic`` that nothing would receive and return True, or return
+        False (counting nothing) when something would: a subscriber, the event log, a backend.
+
+        For publishers whose payload costs something to build: ``if not
+        bus.skip_unheard(topic): await bus.publish(topic, build())`` publishes exactly as
+        ``publish`` would (the statistics alike) without building a payload nobody reads.
+
+        Raises:
+            ValueError: ``topic`` is invalid or contains a wildcard.
+        """
+        if not self._plain or self._index.lookup(topic):
+            return False
+        self._published += 1
+        return True
+
     async def _publish_remote(
         self, topic: str, payload: Any, headers: Mapping[str, str] | None
     ) -> int:

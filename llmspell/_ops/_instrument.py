@@ -161,7 +161,7 @@ async def instrumented(op: Operation[In, Out], ctx: RunContext, value: Any) -> O
         else:
             value = call.input = op.accept(value, call)
             event = op.started(call)
-            if event is not None:
+            if event is not None and not system.bus.skip_unheard(event.topic):
                 await system.bus.publish(
                     event.topic, event.as_dict(), headers=call.headers, owner=ctx.run_id
                 )
@@ -181,7 +181,7 @@ async def instrumented(op: Operation[In, Out], ctx: RunContext, value: Any) -> O
         reset_headers(token)
     call.duration = time.perf_counter() - call.started
     event = op.finished(call, result, error)
-    if event is not None:
+    if event is not None and not system.bus.skip_unheard(event.topic):
         await system.bus.publish(
             event.topic, event.as_dict(), headers=call.headers, owner=ctx.run_id
         )

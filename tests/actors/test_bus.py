@@ -24,6 +24,7 @@ from actors import (
     Event,
     EventBus,
     MailboxFullError,
+    MemoryEventLog,
     SystemClosedError,
     WouldBlock,
 )
@@ -442,6 +443,26 @@ async def test_publish_before_start_is_refused_but_subscribe_is_not(
     assert payloads(seen) == [1]
     with pytest.raises(RuntimeError):
         await bus.__aenter__()
+
+
+async def test_skip_unheard_counts_a_publish_only_when_nothing_would_receive_it() -> None:
+    seen: list[Any] = []
+    async with EventBus() as bus:
+        assert bus.skip_unheard("a.b")  # nobody: counted as published, the caller skips it
+        sub = bus.subscribe("a.*", seen.append)
+        assert not bus.skip_unheard("a.b")  # a subscriber: publish it (not counted here)
+        await bus.publish("a.b", 1)
+        await settle(bus)
+        assert bus.skip_unheard("c")
+        sub.cancel()
+        assert bus.skip_unheard("a.b")
+        with pytest.raises(ValueError):
+            bus.skip_unheard("a.*")
+        assert bus.statistics().published == 4
+    assert payloads(seen) == [1]
+    async with EventBus(event_log=MemoryEventLog()) as logged:
+        assert not logged.skip_unheard("a.b")  # logged topics are always published
+    assert not logged.skip_unheard("a.b")  # closed: publish raises as it should
 
 
 async def test_leaving_with_an_error_does_not_wait_for_subscribers() -> None:
