@@ -93,10 +93,10 @@ class Workers:
             if jobs:
                 job = jobs.popleft()
                 self._spares -= 1
-                if jobs:  # someone must take the rest should this call wait
+                if jobs and self._spares == len(self._idle):  # nobody awake to take the rest
                     if self._idle:
                         self._idle.pop().set()  # (still a spare until it takes a call)
-                    elif not self._spares:
+                    else:
                         self._spawn()
                 await self._run(job)
                 self._finishing = False
