@@ -87,15 +87,7 @@ async def test_one_trace_per_run_with_each_call_under_the_call_that_made_it(ext:
     ]
 
 
-JS_CALLBACK_CONTEXT = pytest.mark.xfail(
-    strict=True,
-    reason="the JS engine runs every API request of a spell, callbacks' included, in worker "
-    "tasks of its driver, so requests made inside a callback (a tool handler, an event "
-    "handler) carry the run's trace context, not the callback's caller's",
-)
-
-
-@pytest.mark.parametrize("ext", ["lua", pytest.param("js", marks=JS_CALLBACK_CONTEXT), "tengo"])
+@BOTH
 async def test_an_event_handler_runs_under_the_call_that_emitted_the_event(ext: str) -> None:
     spans, _ = await _traced_run(ext)
     announce = one(spans, "execute_tool announce")
