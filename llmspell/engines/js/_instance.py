@@ -9,7 +9,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -625,12 +625,11 @@ class _JsInstance(ScriptInstance):
 
     async def _run_call(self, job: Job) -> None:
         call_id, op, args, label, _, context = job
-        args = [self._context, *args] if op.context else args
         try:
-            if context is None:
-                value = await op.fn(*args)
+            if op.context:
+                value = await op.fn(self._context, *args)
             else:
-                value = await _call_in(context, op.fn, args)
+                value = await op.fn(*args)
         except LimitExceeded as exc:
             self._inflight -= 1
             self._die(exc)
@@ -694,19 +693,6 @@ class _JsInstance(ScriptInstance):
 
     def _script_error(self, info: dict[str, Any], prefix: str = "") -> SpellError:
         return script_error(info, self._filename, self._limits, prefix, self._source)
-
-
-async def _call_in(
-    context: contextvars.Context, fn: Callable[..., Awaitable[Any]], args: list[Any]
-) -> Any:
-    """Await ``fn(*args)`` with ``context``'s variables set in this task (restored after):
-    what ``context.run`` does for a plain call, for a coroutine run by a worker task."""
-    tokens = [(var, var.set(value)) for var, value in context.items()]
-    try:
-        return await fn(*args)
-    finally:
-        for var, token in reversed(tokens):
-            var.reset(token)
 
 
 def _syntax(exc: SpellRuntimeError, chunk: str, source: str) -> SpellSyntaxError | None:

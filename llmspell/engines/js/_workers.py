@@ -31,7 +31,8 @@ class Workers:
     ``events.emit`` without ``await`` spawns no task per call; ``Promise.all`` still overlaps.)
 
     Workers start in ``context`` whichever task makes them (the one running a callback of the
-    script, say): a call runs in its job's context if it has one, else in that one.
+    script, say); a job with a context of its own runs with that context's variables set (see
+    :func:`run_in`).
 
     Args:
         run: runs one call to its end (reporting its result itself).
@@ -93,7 +94,10 @@ class Workers:
                 self._spares -= 1
                 if jobs and not self._spares:
                     self._spawn()
-                await self._run(job)
+                if job[5] is None:
+                    await self._run(job)
+                else:
+                    await run_in(job[5], self._run, job)
                 self._spares += 1
                 in_a_row += 1
                 if in_a_row % 64 == 0 and jobs:
@@ -105,6 +109,19 @@ class Workers:
             self._idle.append(idle)
             await idle.wait()
         self._spares -= 1
+
+
+async def run_in(
+    context: contextvars.Context, fn: Callable[[Job], Awaitable[None]], job: Job
+) -> None:
+    """Await ``fn(job)`` with ``context``'s variables set in this task, restored after: what
+    ``context.run`` does for a plain call, for a coroutine on a task that outlives it."""
+    tokens = [(var, var.set(value)) for var, value in context.items()]
+    try:
+        await fn(job)
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)
 
 
 async def _closed(job: Job) -> None:
