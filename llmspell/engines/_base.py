@@ -83,6 +83,8 @@ class ScriptFunction(ABC):
 
     Calling it after the instance closed raises :class:`SpellClosedError`. An error inside it
     raises :class:`SpellRuntimeError`; a limit hit inside it raises :class:`LimitExceeded`.
+    The API functions its code calls, those it awaits later included, run in the caller's
+    :mod:`contextvars` context (a copy): a handler's calls nest under the caller's trace span.
     """
 
     @abstractmethod

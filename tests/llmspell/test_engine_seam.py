@@ -4,8 +4,11 @@ and the binding plan an engine caches per Api is shared without mixing up runs."
 from __future__ import annotations
 
 import gc
+from contextvars import ContextVar
 from typing import Any
 
+import anyio
+import anyio.lowlevel
 import pytest
 
 from llmspell._exceptions import SpellRuntimeError
@@ -14,6 +17,7 @@ from llmspell.engines import (
     HostObject,
     Limits,
     Namespace,
+    ScriptFunction,
     engine_for,
     sync_api,
     with_context,
@@ -341,3 +345,70 @@ async def test_calls_within_their_counts_go_through(ext: str) -> None:
     engine = engine_for(f"arity.{ext}")
     async with engine.open(source, f"arity.{ext}", api, LIMITS) as instance:
         assert await instance.run_main() == ["two", "range", "range", "var", "var", "sync"]
+
+
+CALLER: ContextVar[str] = ContextVar("seam_caller", default="nobody")
+
+
+async def probe() -> str:
+    await anyio.lowlevel.checkpoint()  # (lets the other caller's calls in between)
+    return CALLER.get()
+
+
+@sync_api
+async def probe_now() -> str:
+    return CALLER.get()
+
+
+CALLBACK_SPELLS = {
+    "lua": """
+        t.keep(function(tag)
+          local first = t.probe()
+          return {tag, first, t.probe(), t.now()}
+        end)
+        return t.probe()
+    """,
+    "js": """
+        t.keep(async (tag) => {
+          const later = async () => [await t.probe(), t.now()];
+          const pending = later();  // started by the callback: its calls are the callback's
+          const first = await t.probe();
+          return [tag, first, ...(await pending)];
+        });
+        return await t.probe();
+    """,
+    "tengo": """
+        t.keep(func(tag) {
+          first := t.probe()
+          return [tag, first, t.probe(), t.now()]
+        })
+        export t.probe()
+    """,
+}
+
+
+@BOTH
+async def test_a_script_functions_api_calls_run_in_its_callers_context(ext: str) -> None:
+    # What a context variable holds (the trace context, say) follows a call into the script:
+    # an event or tool handler's own calls nest under whoever called it, even in an engine
+    # that runs API calls on tasks of its own (JS), and even after the handler awaited.
+    kept: list[ScriptFunction] = []
+
+    async def keep(fn: ScriptFunction) -> None:
+        kept.append(fn)
+
+    api = Api({"t": Namespace({"probe": probe, "now": probe_now, "keep": keep})}, {}, {}, print)
+    results: dict[str, Any] = {}
+
+    async def call(tag: str) -> None:
+        CALLER.set(tag)
+        results[tag] = await kept[0](tag)
+
+    CALLER.set("opener")
+    engine = engine_for(f"seam.{ext}")
+    async with engine.open(CALLBACK_SPELLS[ext], f"seam.{ext}", api, LIMITS) as instance:
+        assert await instance.run_main() == "opener"
+        async with anyio.create_task_group() as tg:
+            for tag in ("a", "b", "c"):
+                tg.start_soon(call, tag)
+    assert results == {tag: [tag] * 4 for tag in "abc"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import math
 from typing import Any
@@ -171,26 +172,26 @@ async def test_workers_wake_idle_ones_for_calls_left_by_a_finishing_call() -> No
     ran: list[str] = []
 
     async def call(job: Any) -> None:
-        kind, n = job
+        kind, n = job[:2]
         ran.append(kind)
         if kind == "wait":
             await barriers[n].wait()
         elif kind == "first":  # ends, and its result makes the script start three calls
             workers.finishing()
             for _ in range(3):
-                workers.submit(("wait", 1))
+                workers.submit(("wait", 1, None, "", 0, None))
 
-    workers = Workers(call, anyio.Event)
+    workers = Workers(call, anyio.Event, contextvars.copy_context())
     with anyio.fail_after(30):
         async with anyio.create_task_group() as tg:
             workers.start(tg)
             for _ in range(3):  # three workers, idle once these end
-                workers.submit(("wait", 0))
+                workers.submit(("wait", 0, None, "", 0, None))
             await barriers[0].event.wait()
             for _ in range(10):  # (the three go idle)
                 await anyio.lowlevel.checkpoint()
             assert len(workers._idle) == 3  # what this test is about
-            workers.submit(("first", 0))
+            workers.submit(("first", 0, None, "", 0, None))
             await barriers[1].event.wait()
             workers.close()
     assert ran.count("first") == 1

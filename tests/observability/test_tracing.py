@@ -87,21 +87,73 @@ async def test_one_trace_per_run_with_each_call_under_the_call_that_made_it(ext:
     ]
 
 
-JS_CALLBACK_CONTEXT = pytest.mark.xfail(
-    strict=True,
-    reason="the JS engine runs every API request of a spell, callbacks' included, in worker "
-    "tasks of its driver, so requests made inside a callback (a tool handler, an event "
-    "handler) carry the run's trace context, not the callback's caller's",
-)
-
-
-@pytest.mark.parametrize("ext", ["lua", pytest.param("js", marks=JS_CALLBACK_CONTEXT), "tengo"])
+@BOTH
 async def test_an_event_handler_runs_under_the_call_that_emitted_the_event(ext: str) -> None:
     spans, _ = await _traced_run(ext)
     announce = one(spans, "execute_tool announce")
     agent = one(spans, "invoke_agent helper")
     parents = sorted(s.parent_id or "" for s in by_name(spans, "execute_tool calculator"))
     assert parents == sorted([agent.span_id, announce.span_id])
+
+
+JS_CALLBACKS = """
+    tools.register({name: "research", description: "asks, computes, delegates, announces",
+      handler: async (args) => {
+        const later = async () => { await tools.calculator("2+2"); return llm.complete("b"); };
+        const pending = later();  // an async function the handler started: still the handler's
+        await llm.complete("a");
+        await pending;
+        const inner = await llm.agent({name: "inner"});
+        await inner.run("q");  // a nested agent
+        await events.emit("probe.x", {});
+        return "researched";
+      }});
+    events.on("probe.*", async (event) => {
+      await tools.calculator("1+1");
+      await tools.calculator("3+3");  // resumed after an await: still the handler's
+    });
+    const boss = await llm.agent({name: "boss", tools: ["research"]});
+    const answer = await boss.run("go");
+    await Promise.all([tools.research({}), tools.calculator("5+5")]);
+    await tools.calculator("6+6");
+    return answer;
+"""
+
+
+async def test_js_callbacks_make_their_calls_under_the_call_that_invoked_them() -> None:
+    obs = observability.create_observer(keep_spans=True)
+    async with observed(obs, InstantModel().then([("research", {})])) as rt:
+        ran = await run_source(JS_CALLBACKS, "js", runtime=rt)
+        await anyio.wait_all_tasks_blocked()
+    assert ran.result.ok, ran.result.error
+    spans = obs.spans()
+    assert len({s.trace_id for s in spans}) == 1
+
+    def children(parent: observability.SpanRecord) -> list[str]:
+        return sorted(s.name for s in spans if s.parent_id == parent.span_id)
+
+    root, boss = one(spans, "run_spell spell"), one(spans, "invoke_agent boss")
+    assert children(root) == [
+        "execute_tool calculator",
+        "execute_tool calculator",
+        "execute_tool research",
+        "invoke_agent boss",
+    ]
+    assert children(boss) == ["chat gpt-4o-mini", "chat gpt-4o-mini", "execute_tool research"]
+    # the agent's call (in a tool actor) and the spell's own, running beside its other calls
+    researches = by_name(spans, "execute_tool research")
+    assert sorted(r.parent_id for r in researches) == sorted([boss.span_id, root.span_id])
+    for research in researches:
+        assert children(research) == [
+            "chat gpt-4o-mini",
+            "chat gpt-4o-mini",
+            "execute_tool calculator",
+            "execute_tool calculator",  # the event handler's two, under the emitting call
+            "execute_tool calculator",
+            "invoke_agent inner",
+        ]
+    for inner in by_name(spans, "invoke_agent inner"):
+        assert children(inner) == ["chat gpt-4o-mini"]
 
 
 @BOTH

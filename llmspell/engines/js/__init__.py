@@ -18,7 +18,13 @@ the pieces):
   order, spawning a task only when a call has to wait.
 * **Callbacks.** A script function reaching Python becomes a :class:`ScriptFunction`; calling
   it posts an invocation, so it runs while the main code is suspended in an API call and may
-  itself call the API. Python's handle is released when garbage-collected.
+  itself call the API. Python's handle is released when garbage-collected. The calls an
+  invocation's code makes run in its caller's context (:mod:`contextvars`: the trace context,
+  the actor or event delivery it came from), as in Lua, where the caller's task runs them:
+  each message carries the context its code belongs to (the caller's for an invocation, the
+  call's for a result), a turn applies messages in runs of one context, each followed by the
+  jobs it queued, inside that context, and a worker sets a call's context around its await.
+  So code a callback resumes after ``await`` stays the callback's.
 * **Limits.** quickjs-ng's own time limit would refuse every call into Python, so the engine
   installs its own interrupt handler (:mod:`._interrupt`): it stops the script once the thread
   has used what is left of the CPU budget, or at the wall-clock deadline; the thread CPU time

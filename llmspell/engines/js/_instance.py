@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import logging
 import math
@@ -121,7 +122,11 @@ class _JsInstance(ScriptInstance):
         self._codec = Codec(lambda fid: _JsFunction(self, fid), limits)
         self._pending_bytes = 0  # charged for the calls in flight (see PENDING_COST)
         self._interrupt: str | None = None
-        self._inbox: list[str] = []
+        self._inbox: list[tuple[str, contextvars.Context | None]] = []  # see _post
+        self._current: contextvars.Context | None = None  # the context the turn's code runs in
+        # the context the instance was opened in (its driver's): the spell's own code runs in
+        # it, and the workers start in a copy of it (see Workers)
+        self._base = contextvars.copy_context()
         self._releases: list[str] = []
         self._wake = anyio.Event()
         # the backend's own Event class: constructing it directly skips anyio's dispatch
@@ -142,7 +147,7 @@ class _JsInstance(ScriptInstance):
         self._watch_wake = anyio.Event()
         self._host_limit: SpellError | None = None  # hit inside a call from the script
         self._tg: anyio.abc.TaskGroup | None = None
-        self._workers = Workers(self._run_request, self._new_event)
+        self._workers = Workers(self._run_request, self._new_event, contextvars.copy_context())
         self._ctx: Any = quickjs.Context()
         self._ctx.set_memory_limit(limits.memory_bytes)
         self._budget, self._runtime = attach(self._ctx)
@@ -216,7 +221,7 @@ class _JsInstance(ScriptInstance):
         self._main_started = True
         waiter = _Waiter(self._new_deadline(), self._new_event())
         self._add_waiter(0, waiter)
-        self._post("[2]")
+        self._post("[2]", None)
         return await self._wait(0, waiter)
 
     async def evaluate(self, source: str, chunk: str) -> ScriptValue:
@@ -252,7 +257,7 @@ class _JsInstance(ScriptInstance):
         self._next_invocation += 1
         waiter = _Waiter(self._new_deadline(), self._new_event())
         self._add_waiter(invocation, waiter)
-        self._post(f"[5,{invocation},{kind},{dumps(sources)},{dumps(self._filename)}]")
+        self._post(f"[5,{invocation},{kind},{dumps(sources)},{dumps(self._filename)}]", None)
         return await self._wait(invocation, waiter)
 
     @property
@@ -296,7 +301,8 @@ class _JsInstance(ScriptInstance):
         deadline = main.deadline if main is not None else self._new_deadline()
         waiter = _Waiter(deadline, self._new_event())
         self._add_waiter(invocation, waiter)
-        self._post(f"[1,{invocation},{fid},{int(flagged)},{text}]")
+        # the API calls its code makes run in our caller's context: under the caller's span
+        self._post(f"[1,{invocation},{fid},{int(flagged)},{text}]", contextvars.copy_context())
         return await self._wait(invocation, waiter)
 
     def _check_usable(self) -> None:
@@ -345,15 +351,19 @@ class _JsInstance(ScriptInstance):
             raise waiter.error
         return waiter.value
 
-    def _post(self, message: str) -> None:
+    def _post(self, message: str, context: contextvars.Context | None) -> None:
         """Queue a message for the script, and run it at once unless a turn is in progress.
 
         The task that posts (an API call that finished, a caller of a script function) runs
         the turn itself, as Lua's callers drive their coroutines: a round trip then costs no
         switch to the driver task. The driver runs what arrives during a turn and finishes
         runs (see :meth:`_idle`); it is woken when there is something left for it.
+
+        ``context`` is what the code the message runs belongs to (see :meth:`_turn_once`):
+        the caller's for a script function called from Python, the context of the call that
+        finished for its result; None for the spell's own run (the driver's context).
         """
-        self._inbox.append(message)
+        self._inbox.append((message, context))
         if self._in_turn or self._tg is None or self._fatal is not None or self._closed:
             self._wake.set()
             return
@@ -414,7 +424,7 @@ class _JsInstance(ScriptInstance):
         if self._inflight:
             return
         if self._rejections_pending:  # report them before the run can finish
-            self._inbox.append("[4]")
+            self._inbox.append(("[4]", None))
             return
         main = self._waiters.get(0)
         if main is not None and self._main_settling:
@@ -442,25 +452,46 @@ class _JsInstance(ScriptInstance):
             self._in_turn = False
 
     def _turn_once(self) -> None:
+        """Apply what the inbox holds, run the jobs it queued, process what the script sent.
+
+        Messages are applied in runs of the same context, each followed by the jobs it
+        queued, with that context current (see :meth:`_apply`): the code an invocation or a
+        call's result resumes, and what it awaits in turn, makes its API calls in the context
+        of the invocation that started it. (Code resumed by another invocation's call, as when
+        a callback awaits a Promise the main run created, goes with that call's context.)
+        """
         releases, self._releases = self._releases, []
-        batch, self._inbox = self._inbox, []
-        if releases:
-            batch = releases + batch
+        inbox, self._inbox = self._inbox, []
         deadlines = [w.deadline for w in self._waiters.values() if w.deadline is not None]
         self._turn_deadline = min(deadlines) if deadlines else None
-        ctx, bridge, enter = self._ctx, self._bridge, self._enter
         start = self._begin_js()
         try:
-            enter(bridge, 1, "[" + ",".join(batch) + "]")
-            while enter(ctx.execute_pending_job):
-                pass
-            text = enter(bridge, 2, None)
+            batch, context = releases, inbox[0][1] if inbox else None
+            for message, of in inbox:
+                if of is not context:
+                    self._apply(batch, context)
+                    batch, context = [], of
+                batch.append(message)
+            self._apply(batch, context)
+            text = self._enter(self._bridge, 2, None)
         finally:
+            self._current = None
             self._cpu_used += spell_cpu_time() - start
         if self._interrupt is not None:  # came during the turn, which ended all the same
             self._ctx.set_memory_limit(self._limits.memory_bytes)
             raise SpellInterrupted(self._interrupt)
         self._process(text)
+
+    def _apply(self, batch: list[str], context: contextvars.Context | None) -> None:
+        """Apply ``batch`` and run the jobs it queued in ``context`` (None: the driver's)."""
+        self._current = context
+        (self._base if context is None else context).run(self._run_jobs, batch)
+
+    def _run_jobs(self, batch: list[str]) -> None:
+        ctx, enter = self._ctx, self._enter
+        enter(self._bridge, 1, "[" + ",".join(batch) + "]")
+        while enter(ctx.execute_pending_job):
+            pass
 
     def _begin_js(self) -> float:
         """Start a stretch of script execution; returns the thread CPU clock.
@@ -570,7 +601,7 @@ class _JsInstance(ScriptInstance):
             self._inflight += 1
             if self._tracker is not None:
                 self._tracker.call_started()
-            self._workers.submit((call_id, op, args, label, charge))
+            self._workers.submit((call_id, op, args, label, charge, self._current))
             return ""
         try:
             value = call_sync(op.fn, [self._context, *args] if op.context else args, label)
@@ -593,7 +624,7 @@ class _JsInstance(ScriptInstance):
                 self._tracker.call_finished()
 
     async def _run_call(self, job: Job) -> None:
-        call_id, op, args, label, _ = job
+        call_id, op, args, label, _, context = job
         try:
             if op.context:
                 value = await op.fn(self._context, *args)
@@ -617,7 +648,7 @@ class _JsInstance(ScriptInstance):
                 return
         self._workers.finishing()
         self._inflight -= 1
-        self._post(message)
+        self._post(message, context)
 
     def _settled(self, call_id: int, value: ScriptValue, label: str) -> str:
         try:

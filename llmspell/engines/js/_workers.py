@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,9 +13,9 @@ import anyio.lowlevel
 
 from ._codec import Op
 
-Job = tuple[int, Op, list[Any], str, int]
+Job = tuple[int, Op, list[Any], str, int, contextvars.Context | None]
 """An API call the script started: call id, op, arguments, label, bytes charged to the run
-while it is pending."""
+while it is pending, and the context to run it in (None: the workers' own)."""
 
 IDLE_WORKERS = 4
 """Workers kept waiting for the next call (waking one costs far less than a new task)."""
@@ -29,16 +30,25 @@ class Workers:
     runs the calls that finish without waiting one after the other. (A burst of
     ``events.emit`` without ``await`` spawns no task per call; ``Promise.all`` still overlaps.)
 
+    Workers start in ``context`` whichever task makes them (the one running a callback of the
+    script, say); a job with a context of its own runs with that context's variables set (see
+    :func:`run_in`).
+
     Args:
         run: runs one call to its end (reporting its result itself).
         new_event: the backend's Event class.
+        context: the context workers start in (a copy of it); no one else may enter it.
     """
 
     def __init__(
-        self, run: Callable[[Job], Awaitable[None]], new_event: Callable[[], anyio.Event]
+        self,
+        run: Callable[[Job], Awaitable[None]],
+        new_event: Callable[[], anyio.Event],
+        context: contextvars.Context,
     ) -> None:
         self._run = run
         self._new_event = new_event
+        self._context = context
         self._tg: anyio.abc.TaskGroup | None = None
         self._jobs: deque[Job] = deque()  # calls no worker has taken yet
         self._spares = 0  # workers not running a call: idle, or started and not yet running
@@ -85,7 +95,7 @@ class Workers:
     def _spawn(self) -> None:
         assert self._tg is not None, "Workers.start() first"
         self._spares += 1
-        self._tg.start_soon(self._worker)
+        self._context.run(self._tg.start_soon, self._worker)
 
     async def _worker(self) -> None:
         jobs, in_a_row = self._jobs, 0
@@ -98,7 +108,10 @@ class Workers:
                         self._idle.pop().set()  # (still a spare until it takes a call)
                     else:
                         self._spawn()
-                await self._run(job)
+                if job[5] is None:
+                    await self._run(job)
+                else:
+                    await run_in(job[5], self._run, job)
                 self._finishing = False
                 self._spares += 1
                 in_a_row += 1
@@ -111,6 +124,19 @@ class Workers:
             self._idle.append(idle)
             await idle.wait()
         self._spares -= 1
+
+
+async def run_in(
+    context: contextvars.Context, fn: Callable[[Job], Awaitable[None]], job: Job
+) -> None:
+    """Await ``fn(job)`` with ``context``'s variables set in this task, restored after: what
+    ``context.run`` does for a plain call, for a coroutine on a task that outlives it."""
+    tokens = [(var, var.set(value)) for var, value in context.items()]
+    try:
+        await fn(job)
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)
 
 
 async def _closed(job: Job) -> None:

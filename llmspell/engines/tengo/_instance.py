@@ -52,6 +52,7 @@ A limit is sticky: every later attempt to run the instance raises it again.
 
 from __future__ import annotations
 
+import contextvars
 import math
 import sys
 import threading
@@ -332,6 +333,9 @@ class TengoInstance(ScriptInstance):
         """Run ``body`` in a worker until it ends, serving its API requests; ``deadline`` is
         a ``perf_counter`` time."""
         run = self._idle.pop() if self._idle else Worker(self)
+        # sync_api functions run in the greenlet: give it the context of the task driving it
+        # (the trace context of whoever called, say), as async ones have by running here
+        run.gr_context = contextvars.copy_context()
         self._active_deadline = deadline
         self._runs.add(run)
         try:
