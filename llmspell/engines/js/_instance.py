@@ -40,6 +40,7 @@ from .._base import (
 )
 from .._bounds import too_large
 from .._clock import spell_cpu_time
+from .._slices import PAUSED, Slicer
 from ._codec import BridgeError, Codec, dumps
 from ._errors import (
     SKIP,
@@ -151,6 +152,7 @@ class _JsInstance(ScriptInstance):
         self._ctx: Any = quickjs.Context()
         self._ctx.set_memory_limit(limits.memory_bytes)
         self._budget, self._runtime = attach(self._ctx)
+        self._slicer = self._budget.slicer = Slicer(self._abort)
         self._thread = threading.get_ident()
         try:
             self._ctx.add_callable(_HOST_NAME, self._host)
@@ -210,6 +212,7 @@ class _JsInstance(ScriptInstance):
         self._tg = None
         self._codec.detach()
         self._workers.detach()
+        self._slicer.close()
 
     # Public API ---------------------------------------------------------------------------
 
@@ -374,13 +377,30 @@ class _JsInstance(ScriptInstance):
             self._wake.set()
 
     def _run_turn(self) -> None:
+        """Run a turn here; one that pauses (see :mod:`.._slices`) is the driver's to finish."""
+        outcome = self._slicer.start(self._turn)
+        if outcome is PAUSED:
+            self._wake.set()
+        elif not outcome[0]:
+            self._turn_failed(outcome[1])
+
+    async def _finish_turn(self) -> None:
         try:
-            self._turn()
-        except SpellError as exc:
-            self._die(exc)
+            await self._slicer.finish()
         except Exception as exc:
-            logger.exception("JS bridge failure in %s", self._filename)
-            self._die(SpellRuntimeError(self._filename, None, f"internal error: {exc!r}"))
+            self._turn_failed(exc)
+
+    def _turn_failed(self, exc: Exception) -> None:
+        if not isinstance(exc, SpellError):
+            logger.error("JS bridge failure in %s", self._filename, exc_info=exc)
+            exc = SpellRuntimeError(self._filename, None, f"internal error: {exc!r}")
+        self._die(exc)
+
+    def _abort(self) -> None:
+        """The driver was cancelled while a turn was paused: stop the script now."""
+        if self._host_limit is None:
+            self._host_limit = SpellInterrupted("cancelled while the spell's code was running")
+        self._budget.tripped = "host"
 
     def _die(self, error: SpellError) -> None:
         if self._fatal is not None or self._closed:
@@ -401,6 +421,9 @@ class _JsInstance(ScriptInstance):
             self._workers.start(tg)
             tg.start_soon(self._watch)
             while self._fatal is None and not self._closed:
+                if self._slicer.running:  # a turn handed the loop back: see it to its end
+                    await self._finish_turn()
+                    continue
                 if self._inbox:
                     self._run_turn()
                     if self._fatal is not None:
@@ -412,6 +435,9 @@ class _JsInstance(ScriptInstance):
                 if self._fatal is None and not self._closed and not self._inbox:
                     await self._wake.wait()
                     self._wake = self._new_event()
+            if self._slicer.running:  # closed or failed while a turn was paused: end it
+                self._budget.tripped = "host"
+                await self._finish_turn()
             # Idle workers just return; only calls still in flight are cancelled (cancelling
             # idle tasks too would leave their frames in reference cycles for the GC).
             self._workers.close()
@@ -474,9 +500,9 @@ class _JsInstance(ScriptInstance):
                 batch.append(message)
             self._apply(batch, context)
             text = self._enter(self._bridge, 2, None)
-        finally:
+        finally:  # (less the time others ran while the turn was paused)
             self._current = None
-            self._cpu_used += spell_cpu_time() - start
+            self._cpu_used += spell_cpu_time() - start - self._slicer.away
         if self._interrupt is not None:  # came during the turn, which ended all the same
             self._ctx.set_memory_limit(self._limits.memory_bytes)
             raise SpellInterrupted(self._interrupt)

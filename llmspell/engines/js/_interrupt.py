@@ -28,6 +28,7 @@ from typing import Any
 import _quickjs  # type: ignore[import-not-found]
 
 from .._clock import spell_cpu_time
+from .._slices import Slicer
 
 _HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 _EXPECTED_SIZE = 80  # sizeof the binding's Context object in quickjs-ng 0.17
@@ -42,14 +43,17 @@ class Budget:
         wall_deadline: ``time.monotonic()`` past which the run is over its wall clock.
         tripped: why the handler stopped the script (``"cpu"``, ``"timeout"``) or ``"host"``
             when Python asked it to stop (a limit hit inside an API call); None while running.
+        slicer: the context's :class:`Slicer`, whose stretch the handler pauses once it has
+            held the event loop for a slice.
     """
 
-    __slots__ = ("cpu_deadline", "tripped", "wall_deadline")
+    __slots__ = ("cpu_deadline", "slicer", "tripped", "wall_deadline")
 
     def __init__(self) -> None:
         self.cpu_deadline = math.inf
         self.wall_deadline = math.inf
         self.tripped: str | None = None
+        self.slicer: Slicer | None = None
 
 
 _budgets: dict[int, Budget] = {}
@@ -68,6 +72,10 @@ def _check(runtime: int | None, opaque: int | None) -> int:
     if time.monotonic() > budget.wall_deadline:
         budget.tripped = "timeout"
         return 1
+    slicer = budget.slicer
+    if slicer is not None and slicer.due():  # held the loop for a slice: hand it back once
+        budget.cpu_deadline += slicer.pause()  # (the CPU others used meanwhile is not ours)
+        return 1 if budget.tripped is not None else 0
     return 0
 
 

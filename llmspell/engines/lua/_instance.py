@@ -83,6 +83,7 @@ from .._base import (
     limit_exceeded,
 )
 from .._clock import spell_cpu_time
+from .._slices import Slicer
 from ._chunks import compile_error, compiled_chunk, new_runtime
 from ._convert import LuaConverter, LuaObject
 from ._errors import (
@@ -227,6 +228,7 @@ class LuaInstance(ScriptInstance):
         self._anchor: LuaObject | None = None
         self._main: LuaObject | None = None
         self._rt: Any = None
+        self._slicer = Slicer(self._abort)
         try:
             self._setup(source, api, limits)
         except _LuaMemoryError:
@@ -345,7 +347,7 @@ class LuaInstance(ScriptInstance):
     async def call_function(self, fn: LuaObject, args: tuple[ScriptValue, ...]) -> ScriptValue:
         """Call a Lua function of this instance in a new coroutine (see :class:`LuaFunction`)."""
         self._ensure_open()
-        if self._busy or threading.get_ident() != self._thread:
+        if self._slicer.inside() or threading.get_ident() != self._thread:
             raise RuntimeError(
                 "a spell function cannot be called while the spell's code is running "
                 "(from a synchronous API function) or from another thread"
@@ -368,8 +370,9 @@ class LuaInstance(ScriptInstance):
         that compiles, else ``source``. A limit it hits unwinds only its own coroutine, so the
         instance stays usable: the next input starts with the limit cleared."""
         self._ensure_open()
-        if self._busy or threading.get_ident() != self._thread:
+        if self._slicer.inside() or threading.get_ident() != self._thread:
             raise RuntimeError("evaluate() must be called from the instance's own thread")
+        await self._slicer.wait_idle()
         self._limit = None
         self._interrupt = None  # (an interrupt ended the previous input only)
         self._untrip()
@@ -418,6 +421,11 @@ class LuaInstance(ScriptInstance):
             for scope in list(self._scopes):
                 scope.cancel()
 
+    def _abort(self) -> None:
+        """The task driving a paused stretch was cancelled: end the spell's code for good."""
+        if self._limit is None:
+            self._limit = SpellInterrupted("cancelled while the spell's code was running")
+
     def statistics(self) -> InstanceStatistics:
         """CPU seconds used inside the interpreter, its memory in use, API calls made."""
         memory = self._rt.get_memory_used() if self._rt is not None else 0
@@ -437,6 +445,7 @@ class LuaInstance(ScriptInstance):
             wrapper._fn = None
         self._rt = self._runner = self._make_table = self._main = self._anchor = None
         self._compile = self._untrip = None
+        self._slicer.close()
         self._conv = _DETACHED
         self._host_tables = {}
         self._fns = []
@@ -446,7 +455,7 @@ class LuaInstance(ScriptInstance):
     async def _drive(self, co: LuaObject, deadlines: tuple[float, float]) -> ScriptValue:
         deadline, deadline_loop = deadlines
         self._active_deadline = deadline
-        entry, payload = self._step(co, None, None)
+        entry, payload = await self._slicer.run(self._step, co, None, None)
         if entry is None:
             return payload
         with anyio.CancelScope(deadline=deadline_loop) as scope:
@@ -464,10 +473,10 @@ class LuaInstance(ScriptInstance):
                     except Exception as exc:
                         error = self._call_error(exc, entry, payload)
                         self._active_deadline = deadline
-                        entry, payload = self._step(co, 1, error)
+                        entry, payload = await self._slicer.run(self._step, co, 1, error)
                     else:
                         self._active_deadline = deadline
-                        entry, payload = self._step(co, 0, result, label)
+                        entry, payload = await self._slicer.run(self._step, co, 0, result, label)
                     if entry is None:
                         return payload
             finally:
@@ -480,7 +489,8 @@ class LuaInstance(ScriptInstance):
     def _step(
         self, co: LuaObject, code: int | None, value: Any, label: str = ""
     ) -> tuple[_Entry | None, Any]:
-        """Resume ``co`` until it requests an async API call or ends (synchronous)."""
+        """Resume ``co`` until it requests an async API call or ends (synchronous; a stretch of
+        :class:`Slicer`, so a long one hands the loop back from :meth:`_check`)."""
         if self._limit is not None:
             raise self._set_limit(self._limit)
         self._ensure_open()
@@ -556,7 +566,7 @@ class LuaInstance(ScriptInstance):
         Also keeps the time between two hooks near :data:`HOOK_INTERVAL` by returning a new
         instruction count for the running coroutine when it strays far from it.
         """
-        if self._limit is not None:
+        if self._limit is not None or self._closed:
             return True
         now = perf_counter()
         mark = self._cpu_mark
@@ -572,6 +582,11 @@ class LuaInstance(ScriptInstance):
         if now > self._active_deadline:
             self._set_limit(self._limit_error("timeout"))
             return True
+        if self._slicer.due():  # held the loop for a slice: hand it back once
+            self._cpu, self._cpu_mark = used, None
+            self._slicer.pause()
+            self._wall0 = self._last_hook = perf_counter()
+            return self._limit is not None or self._closed
         interval = now - max(self._last_hook, self._wall0)
         self._last_hook = now
         count = self._count

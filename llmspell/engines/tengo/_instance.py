@@ -78,6 +78,7 @@ from .._base import (
 )
 from .._bounds import Tally, unbounded
 from .._clock import spell_cpu_time
+from .._slices import SLICE, share_loop
 from . import _calls
 from ._convert import HostMap, to_py, to_tengo
 from ._memory import live_size
@@ -173,6 +174,7 @@ class TengoInstance(ScriptInstance):
         self._closed = False
         self._cpu = 0.0
         self._t0 = spell_cpu_time()
+        self._slice_due = math.inf  # perf_counter() at which running code hands the loop back
         self._calls = 0
         self._print = OutputMeter(api.output, limits)
         self._memory = 0
@@ -388,6 +390,7 @@ class TengoInstance(ScriptInstance):
         self._ensure_open()
         previous = set_active(self.ctx)
         t0 = self._t0 = spell_cpu_time()
+        self._slice_due = perf_counter() + SLICE
         try:
             req = run.switch(value)
             if req is not None:
@@ -472,8 +475,14 @@ class TengoInstance(ScriptInstance):
             raise LimitError(self._limit.limit)
         if self._cpu + (spell_cpu_time() - self._t0) > self._limits.cpu_seconds:
             raise LimitError("cpu")
-        if perf_counter() > self._active_deadline:
+        now = perf_counter()
+        if now > self._active_deadline:
             raise LimitError("timeout")
+        if now > self._slice_due:  # held the loop for a slice: hand it back once
+            run = getcurrent()
+            if isinstance(run, Worker):
+                run.parent.switch((share_loop, "", False, []))
+                self.check_limits()  # (an interrupt may have come meanwhile)
 
     def measure_memory(self) -> int:
         roots: list[Any] = [self._g]

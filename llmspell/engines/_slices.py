@@ -1,0 +1,218 @@
+"""Handing the event loop back from script code that computes for long.
+
+All script code runs on the event loop's thread. A stretch of it — a Lua resume, a QuickJS turn
+— is a synchronous call into the interpreter that ends at the script's next API request or at
+its end; a loop that computes for seconds would hold every other task of the process (the other
+spells, the daemon's HTTP server, the bus) for as long, up to the spell's CPU limit.
+
+So each stretch runs in a greenlet of its own (:class:`Slicer`). The engine's limit check,
+which the interpreter calls every few milliseconds of script time anyway (Lua's count hook,
+QuickJS's interrupt handler), also calls :meth:`Slicer.pause` once the stretch has held the
+loop for :data:`SLICE` seconds: that switches out of the interpreter's C stack, back to the
+task that drives the stretch, which lets the event loop run (see :func:`share_loop`) and
+switches back in. The
+interpreter never notices; a greenlet switch copies the C stack aside and back, and nothing else
+enters that interpreter meanwhile (a second stretch of the same instance waits, see
+:meth:`Slicer.wait_idle`). A stretch that ends before its slice is up costs two switches
+(under 1 µs).
+
+CPU limits count the script's own time: the thread CPU time spent elsewhere while a stretch was
+paused is reported by :meth:`Slicer.pause` so the engine can leave it out.
+
+Cancellation: the task driving a paused stretch may be cancelled (its caller gave up, the
+runtime is closing). The stretch cannot be dropped half-way (the interpreter is in the middle of
+it), so the engine's ``abort`` callback makes its limit check end the script for good (as an
+interrupt does), the stretch is run to that end at once, and the cancellation goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from time import perf_counter
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+from greenlet import getcurrent, greenlet  # type: ignore[import-untyped]
+
+from ._clock import spell_cpu_time
+
+SLICE = 0.01
+"""Seconds a stretch of script may hold the event loop before it hands it back once."""
+
+IDLE_TURN = 0.0001
+"""A turn of the event loop quicker than this seconds ran nothing much: the loop is idle."""
+
+_PAUSED = object()
+"""What a worker switches to its driver with when the stretch pauses."""
+
+
+class _Worker(greenlet):  # type: ignore[misc]
+    """Runs the stretches switched into it, one after the other (a new greenlet costs ~8 µs,
+    switching into an idle one well under 1 µs)."""
+
+    def __init__(self, slicer: Slicer) -> None:
+        super().__init__(self._serve)
+        self.slicer = slicer
+
+    def _serve(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        while True:
+            try:
+                outcome: tuple[bool, Any] = (True, fn(*args))
+            except Exception as exc:  # handed to the driver, which raises it in its own task
+                outcome = (False, exc)
+            fn = args = None  # type: ignore[assignment]  # nothing kept alive while idle
+            driver = self.slicer._driver
+            self.slicer._driver = None
+            fn, args = driver.switch(outcome)
+
+
+class Slicer:
+    """Runs one script instance's stretches so that a long one hands the loop back.
+
+    Args:
+        abort: called when the task driving a paused stretch is cancelled; it must make the
+            engine's next limit check end the script (the stretch then runs to that end).
+    """
+
+    __slots__ = ("_abort", "_aborting", "_driver", "_due", "_idle", "_worker", "away")
+
+    def __init__(self, abort: Callable[[], None]) -> None:
+        self._abort = abort
+        self._aborting = False
+        self._worker: _Worker | None = None
+        self._driver: Any = None  # the greenlet driving the current stretch; None when idle
+        self._due = float("inf")  # perf_counter() at which the current stretch should pause
+        self._idle: anyio.Event | None = None  # set when a paused stretch ends (if awaited)
+        self.away = 0.0
+        """Thread CPU seconds spent outside the current stretch while it was paused."""
+
+    @property
+    def running(self) -> bool:
+        """Whether a stretch has started and not ended (it may be paused)."""
+        return self._driver is not None or self._idle is not None
+
+    def inside(self) -> bool:
+        """Whether the caller is the code of the current stretch (in the interpreter)."""
+        return self._worker is not None and getcurrent() is self._worker
+
+    def due(self) -> bool:
+        """Whether the current stretch has held the loop for its slice (cheap: for hooks)."""
+        return perf_counter() > self._due
+
+    def pause(self) -> float:
+        """Hand the event loop back once, from inside the current stretch; returns the thread
+        CPU seconds spent elsewhere meanwhile (also added to :attr:`away`). Does nothing
+        (returns 0.0) outside a stretch or while the stretch is being aborted."""
+        driver = self._driver
+        if driver is None or self._aborting or getcurrent() is not self._worker:
+            return 0.0
+        before = spell_cpu_time()
+        driver.switch(_PAUSED)
+        away = spell_cpu_time() - before
+        self.away += away
+        self._due = perf_counter() + SLICE
+        return away
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run the stretch ``fn(*args)`` (synchronous) to its end; return or raise what it
+        does. Another stretch of this instance that is paused is waited for first."""
+        while self.running:
+            await self.wait_idle()
+        outcome = self.start(fn, *args)
+        if outcome is _PAUSED:
+            return await self.finish()
+        ok, value = outcome
+        if ok:
+            return value
+        raise value
+
+    def start(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Begin the stretch ``fn(*args)`` here, synchronously: returns ``(True, value)`` or
+        ``(False, exception)`` when it ended, or :data:`PAUSED` when it handed the loop back
+        (then some task must :meth:`finish` it). Nothing else may be running."""
+        assert not self.running, "a stretch of this instance is already running"
+        worker = self._worker
+        if worker is None:
+            worker = self._worker = _Worker(self)
+        current = getcurrent()
+        worker.gr_context = current.gr_context  # the stretch sees the driver's context vars
+        self._driver = current
+        self.away = 0.0
+        self._due = perf_counter() + SLICE
+        outcome = worker.switch(fn, args)
+        if outcome is _PAUSED:
+            self._idle = anyio.Event()
+        else:
+            self._due = float("inf")
+        return outcome
+
+    async def finish(self) -> Any:
+        """Drive a paused stretch to its end, yielding to the loop once per slice."""
+        worker, idle = self._worker, self._idle
+        assert worker is not None and idle is not None, "no stretch is paused"
+        outcome: Any = _PAUSED
+        try:
+            while outcome is _PAUSED:
+                try:
+                    await share_loop()
+                except BaseException:
+                    self._aborting = True
+                    self._abort()
+                    raise
+                finally:
+                    if self._aborting:  # run what is left of the stretch to its end, now
+                        while outcome is _PAUSED:
+                            self._driver = getcurrent()
+                            outcome = worker.switch()
+                if outcome is _PAUSED:  # (the stretch keeps the context it started in)
+                    self._driver = getcurrent()
+                    outcome = worker.switch()
+        finally:
+            self._aborting = False
+            self._due = float("inf")
+            self._idle = None
+            idle.set()
+        ok, value = outcome
+        if ok:
+            return value
+        raise value
+
+    async def wait_idle(self) -> None:
+        """Wait until the paused stretch (if any) has ended."""
+        idle = self._idle
+        if idle is not None:
+            await idle.wait()
+
+    def close(self) -> None:
+        """Let the instance go: drop the worker and the abort callback (no reference cycle
+        outlives a closed instance). A paused stretch keeps its worker until it ends."""
+        self._abort = _nothing
+        if self.running:
+            return
+        worker, self._worker = self._worker, None
+        if worker is not None and not worker.dead:
+            worker.throw()  # GreenletExit ends its loop while idle
+
+
+PAUSED = _PAUSED
+
+
+def _nothing() -> None:
+    pass
+
+
+async def share_loop() -> None:
+    """What a paused stretch does: let the event loop run the rest of the process until it
+    looks idle (two turns in a row took under :data:`IDLE_TURN` each), for up to :data:`SLICE` (an
+    equal share; a task waiting for its next turn would otherwise advance one step per
+    slice)."""
+    end = perf_counter() + SLICE
+    quick = 0
+    while quick < 2:  # (a task woken in one turn runs in the next)
+        start = perf_counter()
+        await anyio.lowlevel.checkpoint()
+        now = perf_counter()
+        if now > end:
+            return
+        quick = quick + 1 if now - start < IDLE_TURN else 0
