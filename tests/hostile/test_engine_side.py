@@ -92,6 +92,6 @@ console.log("still here");
 def test_js_unawaited_emits_are_charged_to_the_memory_limit() -> None:
     source = """
 events.on("x", async (e) => { await sleep(10); });
-for (let i = 0; i < 200000; i++) events.emit("x", "y".repeat(200));
+for (let i = 0; i < 200000; i++) events.emit("x", "y".repeat(2000));
 """
     hostile(source, "js", error_type="LimitExceeded", match="memory")

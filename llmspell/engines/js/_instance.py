@@ -122,6 +122,7 @@ class _JsInstance(ScriptInstance):
         self._print = OutputMeter(api.output, limits)
         self._codec = Codec(lambda fid: _JsFunction(self, fid), limits)
         self._pending_bytes = 0  # charged for the calls in flight (see PENDING_COST)
+        self._held_bytes = 0  # of which for results waiting in the inbox
         self._interrupt: str | None = None
         self._inbox: list[tuple[str, contextvars.Context | None]] = []  # see _post
         self._current: contextvars.Context | None = None  # the context the turn's code runs in
@@ -488,6 +489,8 @@ class _JsInstance(ScriptInstance):
         """
         releases, self._releases = self._releases, []
         inbox, self._inbox = self._inbox, []
+        self._pending_bytes -= self._held_bytes  # those results reach the script now
+        self._held_bytes = 0
         deadlines = [w.deadline for w in self._waiters.values() if w.deadline is not None]
         self._turn_deadline = min(deadlines) if deadlines else None
         start = self._begin_js()
@@ -645,7 +648,10 @@ class _JsInstance(ScriptInstance):
         try:
             await self._run_call(job)
         finally:  # after its result reached the script (calls that started meanwhile count)
-            self._pending_bytes -= job[4]
+            if self._in_turn or self._inbox:  # it waits in the inbox: until the next turn
+                self._held_bytes += job[4]
+            else:
+                self._pending_bytes -= job[4]
             if self._tracker is not None:
                 self._tracker.call_finished()
 

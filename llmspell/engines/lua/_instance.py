@@ -585,6 +585,8 @@ class LuaInstance(ScriptInstance):
         if self._slicer.due():  # held the loop for a slice: hand it back once
             self._cpu, self._cpu_mark = used, None
             self._slicer.pause()
+            # the rest of this stretch is surely long: on the thread's clock from now on
+            self._cpu_mark, self._cpu_before = spell_cpu_time(), 0.0
             self._wall0 = self._last_hook = perf_counter()
             return self._limit is not None or self._closed
         interval = now - max(self._last_hook, self._wall0)
