@@ -56,14 +56,14 @@ class _Worker(greenlet):  # type: ignore[misc]
         self.slicer = slicer
 
     def _serve(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        slicer = self.slicer
         while True:
             try:
                 outcome: tuple[bool, Any] = (True, fn(*args))
             except Exception as exc:  # handed to the driver, which raises it in its own task
                 outcome = (False, exc)
             fn = args = None  # type: ignore[assignment]  # nothing kept alive while idle
-            driver = self.slicer._driver
-            self.slicer._driver = None
+            driver, slicer._driver = slicer._driver, None
             fn, args = driver.switch(outcome)
 
 
@@ -82,7 +82,7 @@ class Slicer:
         self._aborting = False
         self._worker: _Worker | None = None
         self._driver: Any = None  # the greenlet driving the current stretch; None when idle
-        self._due = float("inf")  # perf_counter() at which the current stretch should pause
+        self._due = 0.0  # perf_counter() at which the current stretch should pause
         self._idle: anyio.Event | None = None  # set when a paused stretch ends (if awaited)
         self.away = 0.0
         """Thread CPU seconds spent outside the current stretch while it was paused."""
@@ -97,7 +97,8 @@ class Slicer:
         return self._worker is not None and getcurrent() is self._worker
 
     def due(self) -> bool:
-        """Whether the current stretch has held the loop for its slice (cheap: for hooks)."""
+        """Whether the current stretch has held the loop for its slice (cheap: for hooks;
+        meaningless outside a stretch, where :meth:`pause` does nothing)."""
         return perf_counter() > self._due
 
     def pause(self) -> float:
@@ -117,8 +118,8 @@ class Slicer:
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run the stretch ``fn(*args)`` (synchronous) to its end; return or raise what it
         does. Another stretch of this instance that is paused is waited for first."""
-        while self.running:
-            await self.wait_idle()
+        while self._idle is not None:  # (a paused stretch; one running would be the caller)
+            await self._idle.wait()
         outcome = self.start(fn, *args)
         if outcome is _PAUSED:
             return await self.finish()
@@ -131,7 +132,8 @@ class Slicer:
         """Begin the stretch ``fn(*args)`` here, synchronously: returns ``(True, value)`` or
         ``(False, exception)`` when it ended, or :data:`PAUSED` when it handed the loop back
         (then some task must :meth:`finish` it). Nothing else may be running."""
-        assert not self.running, "a stretch of this instance is already running"
+        if self._driver is not None or self._idle is not None:
+            raise RuntimeError("a stretch of this instance is already running")
         worker = self._worker
         if worker is None:
             worker = self._worker = _Worker(self)
@@ -143,8 +145,6 @@ class Slicer:
         outcome = worker.switch(fn, args)
         if outcome is _PAUSED:
             self._idle = anyio.Event()
-        else:
-            self._due = float("inf")
         return outcome
 
     async def finish(self) -> Any:
@@ -170,7 +170,6 @@ class Slicer:
                     outcome = worker.switch()
         finally:
             self._aborting = False
-            self._due = float("inf")
             self._idle = None
             idle.set()
         ok, value = outcome
