@@ -10,8 +10,10 @@ coroutine: it resumes it synchronously until it yields an API request, awaits th
 itself, and resumes it with the result. So an API call costs one resume and one ``await``, with
 no task switch (well over 100k round trips/s), and concurrency is exactly the caller's: event
 handlers, hook handlers and stream callbacks run in the tasks that call them, interleaved with a
-main chunk suspended in its own API call. All Lua runs on the event-loop thread and every resume
-is synchronous, so the interpreter is never entered twice at once; calling a ScriptFunction from
+main chunk suspended in its own API call. All Lua runs on the event-loop thread; each resume is a
+stretch of :class:`~llmspell.engines._slices.Slicer`, which the count hook pauses once it has held
+the loop for a slice (the driver lets the loop run, then resumes it). The interpreter is never
+entered twice at once: a resume waits while another is paused, and calling a ScriptFunction from
 inside a synchronous API function (while Lua is running) is refused.
 
 Functions marked :func:`sync_api` skip the yield: their stub calls Python directly, which runs
