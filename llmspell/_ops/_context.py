@@ -278,9 +278,10 @@ class RunContext:
     @property
     def publisher(self) -> str | None:
         """Who the run's publishes are from, for the bus (``owner=``): the run, whose own full
-        queues then hold them back; but while one of its handlers runs, nobody (a handler
-        waiting for room in its own queue would wait for itself: that queue drops instead)."""
-        return None if self._busy else self.run_id
+        queues then hold them back. A handler publishing to its own full queue would wait for
+        itself: the bus sees that one by its context (``actors`` DELIVERING: every engine runs
+        a script function's API calls in its caller's context) and drops instead."""
+        return self.run_id
 
     @property
     def resident(self) -> bool:
