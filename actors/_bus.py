@@ -762,7 +762,7 @@ class EventBus:
             for sub in subs:
                 if (
                     sub._blocking
-                    and len(sub._queue) >= sub._maxlen
+                    and sub._no_room()
                     and not sub._cancelled
                     and not sub._foreign(owner)
                 ):

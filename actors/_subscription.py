@@ -297,7 +297,7 @@ class Subscription:
             if self._catching_up and len(queue) + self._reserved >= self._maxlen:
                 self._behind = True  # the log has it: catch-up reads it again
                 return True
-        if len(queue) + self._reserved >= self._maxlen or self._spaces:
+        if self._no_room():
             if self._blocking:
                 return False
             if self._overflow == "drop_newest":
@@ -321,6 +321,14 @@ class Subscription:
             return True
         delivering = DELIVERING.get()
         return delivering is not None and delivering() is self
+
+    def _no_room(self) -> bool:
+        """Whether a new event cannot be queued now: the queue is full, or publishers wait
+        for room (those woken with a kept slot and not yet run included): a new one goes
+        behind them, so that a subscriber sees events in the order they were published."""
+        return bool(
+            len(self._queue) + self._reserved >= self._maxlen or self._spaces or self._reserved
+        )
 
     def _overflow_drop(self, ev: Event) -> None:
         """A full ``"block"`` queue and a publisher it must not hold back (another owner's, or
@@ -572,7 +580,10 @@ class QueueGroup:
     @property
     def _blocking(self) -> bool:
         """True when every member blocks and is full (``publish_nowait`` must refuse)."""
-        return all(m._blocking and len(m._queue) + m._reserved >= m._maxlen for m in self._members)
+        return all(m._blocking and m._no_room() for m in self._members)
+
+    def _no_room(self) -> bool:
+        return True  # (no queue of its own: _blocking says whether every member is full)
 
     def _pick(self) -> Subscription | None:
         members = self._members
