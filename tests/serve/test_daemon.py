@@ -62,6 +62,10 @@ SPELLS = {
     "noperm.lua": """
         return tools.call("file_read", {path = params.path})
     """,
+    "spin.lua": """
+        -- llmspell: cpu_seconds=4
+        while true do end
+    """,
     "doomed.lua": """
         -- llmspell: resident, max_restarts=1
         error("this spell never starts")
@@ -214,6 +218,18 @@ def test_past_its_concurrency_a_spell_answers_429(daemon: DaemonProcess) -> None
     first.join(30)
     assert box[0].status_code == 200 and box[0].json()["value"] == "done"
     assert daemon.run("hello").status_code == 200  # other spells were never limited
+
+
+def test_a_spell_computing_never_stalls_the_daemon(daemon: DaemonProcess) -> None:
+    spin, box = in_thread(daemon.run, "spin")
+    wait_until(lambda: daemon.spell("spin")["active"] == 1, "the spin run")  # type: ignore[index]
+    assert daemon.get("/healthz").status_code == 200
+    assert daemon.run("hello", {"name": "Ada"}).json()["value"] == {"greeting": "hi Ada"}
+    assert spin.is_alive()  # both answered while the spell was still computing
+    spin.join(60)
+    body = box[0].json()
+    assert (body["status"], body["error_type"]) == ("error", "LimitExceeded")
+    assert "cpu limit exceeded" in body["error"]
 
 
 # -- the bus over SSE, resident spells ---------------------------------------------------------
