@@ -205,9 +205,10 @@ def _start_bare(workdir: pathlib.Path, answer: str) -> tuple[subprocess.Popen[by
 # The same uvicorn configuration as the daemon's (llmspell.serve._server.serve).
 _BARE_MAIN = """
 import sys, uvicorn
+from llmspell.serve._server import HttpTools
 import bare_app
 config = uvicorn.Config(bare_app.app, host="127.0.0.1", port=int(sys.argv[2]), lifespan="on",
-                        log_config=None, access_log=False, server_header=False)
+                        log_config=None, access_log=False, server_header=False, http=HttpTools)
 uvicorn.Server(config).run()
 """
 
