@@ -10,9 +10,9 @@ Rows:
 * **latency p50 / p99** of the spell at 50 concurrent clients, against the bare endpoint's
   (reported; no target).
 * **floor** — the same spell run in-process by ``Runtime.run`` at 50 concurrent callers (state
-  and event log on, as in the daemon), no HTTP at all, against the bare endpoint: no daemon can
-  beat ``1 / (1 / run rate + 1 / bare rate)``, so this row says how much of the gap the spell
-  runtime itself is (reported; no target).
+  and event log on, and the garbage collector set, as in the daemon), no HTTP at all, against
+  the bare endpoint: no daemon can beat ``1 / (1 / run rate + 1 / bare rate)``, so this row
+  says how much of the gap the spell runtime itself is (reported; no target).
 * **soak** — 100,000 spell runs over HTTP; the daemon's resident memory (``VmRSS``) after all of
   them against after the first 10,000. Target: at most 1.1 times (a ratio of at least 0.91).
 
@@ -205,9 +205,10 @@ def _start_bare(workdir: pathlib.Path, answer: str) -> tuple[subprocess.Popen[by
 # The same uvicorn configuration as the daemon's (llmspell.serve._server.serve).
 _BARE_MAIN = """
 import sys, uvicorn
+from llmspell.serve._server import HttpTools
 import bare_app
 config = uvicorn.Config(bare_app.app, host="127.0.0.1", port=int(sys.argv[2]), lifespan="on",
-                        log_config=None, access_log=False, server_header=False)
+                        log_config=None, access_log=False, server_header=False, http=HttpTools)
 uvicorn.Server(config).run()
 """
 
@@ -283,15 +284,19 @@ def run() -> list[Record]:
 
 
 def _in_process_rate(workdir: pathlib.Path, runs: int = 5000) -> float:
+    import gc
+
     import anyio
 
     import llmspell
+    from llmspell.serve._server import settle_gc
 
     spell = llmspell.SpellSource(SPELL, "trivial.lua")
     db = workdir / "floor.db"
 
     async def main() -> float:
         async with llmspell.open_runtime(state=db, event_log=db) as runtime:
+            settle_gc()  # the collector as the daemon sets it once serving
 
             async def caller(n: int) -> None:
                 for _ in range(n):
@@ -304,7 +309,12 @@ def _in_process_rate(workdir: pathlib.Path, runs: int = 5000) -> float:
                     tg.start_soon(caller, runs // CONNECTIONS)
             return runs / (time.perf_counter() - start)
 
-    return anyio.run(main)
+    threshold = gc.get_threshold()
+    try:
+        return anyio.run(main)
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def _soak(load: Load, daemon: subprocess.Popen[bytes], url: str, rate: float) -> Record:

@@ -21,7 +21,7 @@ from ._daemon import Daemon
 from ._events import publish, stream
 from ._guard import Guard
 from ._queued import show_run
-from ._runs import run_spell
+from ._runs import RunEndpoint
 from ._settings import ServeSettings
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def create_app(
 
     routes = [
         Route("/spells", list_spells, methods=["GET"]),
-        Route("/spells/{name}/run", run_spell, methods=["POST"]),
+        Route("/spells/{name}/run", RunEndpoint(), methods=["POST"]),
         Route("/events", stream, methods=["GET"]),
         Route("/events/{topic}", publish, methods=["POST"]),
         Route("/workflows", list_workflows, methods=["GET"]),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
+from starlette.types import Receive
 
 _EMPTY = object()
 
@@ -31,6 +32,20 @@ async def read_json(request: Request, limit: int, *, what: str, empty: Any = _EM
         HttpError: 413 past the limit, 400 for a body that is not JSON (naming ``what``).
     """
     declared = request.headers.get("content-length")
+    body = await read_body(
+        request.receive, None if declared is None else declared.encode(), limit, what=what
+    )
+    return decode_json(body, what=what, empty=empty)
+
+
+async def read_body(receive: Receive, declared: bytes | None, limit: int, *, what: str) -> bytes:
+    """The request body from ``receive``, at most ``limit`` bytes (``declared``: the value of
+    its ``Content-Length`` header, if any).
+
+    Raises:
+        HttpError: 413 past the limit, 400 for a ``Content-Length`` that is not a number.
+        ClientDisconnect: the client went away before the body ended.
+    """
     if declared is not None:
         if not declared.isdigit():
             raise HttpError(400, "Content-Length: not a number")
@@ -38,12 +53,28 @@ async def read_json(request: Request, limit: int, *, what: str, empty: Any = _EM
             raise HttpError(413, f"{what}: larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HttpError(413, f"{what}: larger than {limit} bytes")
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise HttpError(413, f"{what}: larger than {limit} bytes")
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def decode_json(body: bytes, *, what: str, empty: Any = _EMPTY) -> Any:
+    """``body`` decoded as JSON; ``empty`` when it is blank.
+
+    Raises:
+        HttpError: 400 for a body that is not JSON (naming ``what``), or a blank one when
+            ``empty`` is not given.
+    """
     if not body.strip():
         if empty is _EMPTY:
             raise HttpError(400, f"{what}: expected a JSON body")

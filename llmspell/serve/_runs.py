@@ -20,14 +20,15 @@ from __future__ import annotations
 import json
 import os
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.datastructures import QueryParams
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from ._body import HttpError, read_json
+from ._body import HttpError, decode_json, read_body
 
 if TYPE_CHECKING:
     from .._runtime import RunResult
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from ._daemon import Daemon
 
 TRACE_HEADERS = ("traceparent", "tracestate")
+_TRACE_KEYS = tuple(name.encode() for name in TRACE_HEADERS)
 _RESULT_FIELDS = (
     "spell", "run_id", "engine", "status", "value", "error", "error_type", "error_line",
     "traceback", "duration", "usage", "output_bytes", "output",
@@ -77,30 +79,72 @@ def _release(entry: Entry, result: RunResult | None) -> None:
         entry.failures += 1
 
 
-async def run_spell(request: Request) -> Response:
-    daemon: Daemon = request.app.state.daemon
-    name = request.path_params["name"]
-    params = await read_json(request, daemon.settings.max_body_bytes, what="parameters", empty={})
-    if not isinstance(params, dict):
-        raise HttpError(400, "parameters: expected a JSON object of named parameters")
-    headers = {k: request.headers[k] for k in TRACE_HEADERS if k in request.headers}
-    if request.query_params.get("queue", "0") not in ("0", "false", ""):
-        from ._queued import enqueue
+class RunEndpoint:
+    """``POST /spells/{name}/run`` as a plain ASGI app: the daemon's hot path reads the scope
+    and the body itself and answers with a prepared JSON body, without building a Starlette
+    ``Request`` and ``Response`` per run (what they would add is not used here)."""
 
-        return await enqueue(daemon, name, params, headers)
-    entry, version = _claim(daemon, name)
-    if "text/event-stream" in request.headers.get("accept", ""):
-        return _RunStream(daemon, entry, version, params, headers)
-    result: RunResult | None = None
-    try:
-        result = await daemon.execute(version, params=params, headers=headers)
-    finally:
-        _release(entry, result)
-    return JSONResponse(
-        result_json(result, version),
-        _STATUS.get(result.status, 500),
-        headers={"X-Llmspell-Run-Id": result.run_id},
-    )
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        daemon: Daemon = scope["app"].state.daemon
+        name = scope["path_params"]["name"]
+        declared: bytes | None = None
+        accept = b""
+        trace: dict[str, str] = {}
+        for key, value in scope["headers"]:
+            if key == b"content-length":
+                declared = value if declared is None else declared
+            elif key == b"accept":
+                accept = accept or value
+            elif key in _TRACE_KEYS:
+                trace.setdefault(key.decode("latin-1"), value.decode("latin-1"))
+        limit = daemon.settings.max_body_bytes
+        body = await read_body(receive, declared, limit, what="parameters")
+        params = decode_json(body, what="parameters", empty={})
+        if not isinstance(params, dict):
+            raise HttpError(400, "parameters: expected a JSON object of named parameters")
+        if _queued(scope):
+            from ._queued import enqueue
+
+            response: Response = await enqueue(daemon, name, params, trace)
+            await response(scope, receive, send)
+            return
+        entry, version = _claim(daemon, name)
+        if b"text/event-stream" in accept:
+            await _RunStream(daemon, entry, version, params, trace)(scope, receive, send)
+            return
+        result: RunResult | None = None
+        try:
+            result = await daemon.execute(version, params=params, headers=trace)
+        finally:
+            _release(entry, result)
+        await send_json(
+            send,
+            _STATUS.get(result.status, 500),
+            result_json(result, version),
+            [(b"x-llmspell-run-id", result.run_id.encode("latin-1"))],
+        )
+
+
+def _queued(scope: Scope) -> bool:
+    """Whether the request asks for a queued run (``?queue=1``)."""
+    query = scope["query_string"]
+    return bool(query) and QueryParams(query).get("queue", "0") not in ("0", "false", "")
+
+
+async def send_json(
+    send: Send, status: int, data: Any, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """Answer with ``data`` as JSON, encoded as Starlette's ``JSONResponse`` does."""
+    body = json.dumps(
+        data, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+    raw = [
+        (b"content-length", str(len(body)).encode("latin-1")),
+        (b"content-type", b"application/json"),
+        *headers,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 def sse(event: str | None, data: Any, event_id: int | None = None) -> bytes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import math
 import os
@@ -20,6 +21,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .._config import Config
 from .._exceptions import ConfigError
@@ -72,6 +74,53 @@ class _Server(uvicorn.Server):
             host = f"[{host}]" if ":" in host else host
             self.url = f"http://{host}:{port}"
             _log.info("serving on %s", self.url)
+        if self.started:
+            settle_gc()
+
+
+MAX_HEAD_BYTES = 16 * 1024
+"""The longest request line and headers taken (h11's bound; httptools has none of its own)."""
+
+
+class HttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol (C parser: a request costs a fraction of h11's pure
+    Python), with the request head bounded as uvicorn's h11 protocol bounds it: a head longer
+    than :data:`MAX_HEAD_BYTES` gets 400 and the connection is closed. (httptools buffers a
+    header without limit until its end.)"""
+
+    _in_body = False
+    _heads = 0  # request heads parsed on this connection
+    _head_bytes = 0  # bytes received since the last head ended, while no body is due
+
+    def data_received(self, data: bytes) -> None:
+        heads, counting = self._heads, not self._in_body
+        super().data_received(data)
+        if counting and self._heads == heads and not self._in_body:  # still in a head
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+                self.logger.warning("Invalid HTTP request received (head too long).")
+                self.send_400_response("Invalid HTTP request received.")
+
+    def on_headers_complete(self) -> None:
+        self._heads += 1
+        self._in_body, self._head_bytes = True, 0
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        super().on_message_complete()
+
+
+def settle_gc() -> None:
+    """Once start-up is done (the daemon owns its process, as ``llmspell serve`` does): collect,
+    then freeze what start-up made (modules, the runtime, the loaded spells), which lives until
+    exit, so that the full collections that serving triggers no longer walk it (under
+    callgrind at 50 clients: a fifth of the last-level cache misses, 0.7% fewer instructions).
+    The young generation keeps CPython's threshold: collecting it less often (every 10,000
+    allocations) saved another 3% of instructions but let the daemon's memory grow by about
+    7 MiB per 30,000 runs (garbage of finished runs waiting in older generations)."""
+    gc.collect()
+    gc.freeze()
 
 
 def serve(app: Starlette, settings: ServeSettings) -> int:
@@ -87,6 +136,7 @@ def serve(app: Starlette, settings: ServeSettings) -> int:
         timeout_graceful_shutdown=math.ceil(settings.grace) + 5,  # a backstop: the daemon
         # stops its runs at the end of the grace period, so their requests get answers
         server_header=False,
+        http=HttpTools,
     )
     server = _Server(config, daemon)
     try:
