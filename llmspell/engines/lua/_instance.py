@@ -248,22 +248,6 @@ class LuaInstance(ScriptInstance):
         # incremental steps run every few allocations and cost as much as the building itself.
         # (A failing allocation still collects first.)
         with rt.nogc():
-            # bytecode straight from Python's buffer: no copy of it becomes a Lua string
-            runner, compile_, make_table, make_function, print_via, env, untrip, make_table_from = (
-                rt.execute(
-                    compiled_chunk(b"prelude"),
-                    self._check,
-                    self._call_sync,
-                    compiled_chunk,
-                    HOOK_START,
-                    PATTERN_BUDGET,
-                    limits.memory_bytes,
-                    name=b"=[llmspell]",
-                    mode=b"b",
-                )
-            )
-            self._runner, self._make_table = runner, make_table
-            self._compile, self._untrip = compile_, untrip
             self._anchor = rt.table_from({})
             self._conv = conv = LuaConverter(
                 rt.table_from, self._wrap, self._unwrap, self._host_table, rt, limits
@@ -272,17 +256,21 @@ class LuaInstance(ScriptInstance):
             fns = self._fns = list(plan.entries)
             if plan.print_id is not None:
                 fns.append((self._builtin_print, *_PRINT_ENTRY))
-            extra = to_lua(list(plan.extra)) if plan.extra else None
-            hosts = rt.execute(
-                plan.installer,
-                make_table_from,
-                make_function,
-                print_via,
-                env,
-                extra,
+            # bytecode straight from Python's buffer: no copy of it becomes a Lua string
+            runner, compile_, make_table, env, untrip, hosts = rt.execute(
+                plan.chunk,
+                self._check,
+                self._call_sync,
+                compiled_chunk,
+                HOOK_START,
+                PATTERN_BUDGET,
+                limits.memory_bytes,
+                to_lua(list(plan.extra)) if plan.extra else None,
                 name=b"=[llmspell]",
                 mode=b"b",
             )
+            self._runner, self._make_table = runner, make_table
+            self._compile, self._untrip = compile_, untrip
             for i, host in enumerate(plan.hosts, 1):
                 table = hosts[i]
                 self._host_tables[host] = table

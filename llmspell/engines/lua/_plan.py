@@ -1,10 +1,10 @@
 """How an Api is installed in Lua, derived once per Api and shared by every instance.
 
-The plan's *installer* is a Lua chunk generated from the Api and compiled once per process: run in
-a fresh interpreter (after the prelude) it builds every namespace table, global function and
-static host object with the names and ids as constants. One call into Lua instead of one per
-table and per assignment, each converting its arguments, which is most of what opening an
-instance cost.
+The plan's *chunk* is the prelude followed by an installer generated from the Api, compiled once
+per process: run in a fresh interpreter it builds the sandbox, then every namespace table, global
+function and static host object with the names and ids as constants. One call into Lua instead
+of one per table and per assignment, each converting its arguments, which was most of what
+opening an instance cost.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .._base import (
     is_sync_api,
     takes_context,
 )
-from ._chunks import dump_chunk
+from ._chunks import dump_chunk, lua_source
 
 Entry = tuple[ApiFunction, str, bool, bool, int, int]
 """An API function as Lua calls it (by its 1-based index): function, label, dynamic (the first
@@ -31,24 +31,26 @@ argument is the key), takes the context, fewest and most arguments (see :func:`a
 
 class _Plan(NamedTuple):
     """How an Api's namespaces and functions are installed, derived once per Api (see
-    :class:`ApiCache`): instances copy ``entries`` and run ``installer``.
+    :class:`ApiCache`): instances copy ``entries`` and run ``chunk``.
 
     Attributes:
         entries: the API functions, in the order of their Lua ids (the methods of the static
             host objects included).
-        installer: Lua bytecode; called with ``(make_table_from, make_function, print_via,
-            env, extra)`` it fills ``env`` and returns a table of the static host objects'
-            tables, in the order of ``hosts``.
-        hosts: the host objects among the namespaces' values whose table the installer builds
+        chunk: Lua bytecode; called with the prelude's arguments (``check, call_sync,
+            load_chunk, COUNT, BUDGET, MAX_STRING``, see ``prelude.lua``) and ``extra`` it
+            builds the sandbox and the API in it, and returns ``runner, compile, make_table,
+            env, untrip`` and a table of the static host objects' tables, in the order of
+            ``hosts``.
+        hosts: the host objects among the namespaces' values whose table the chunk builds
             (their fields are constants); each instance registers them.
-        extra: per namespace with other values (by its position in the installer's ``extra``
+        extra: per namespace with other values (by its position in the chunk's ``extra``
             table): those values, converted per instance.
         print_id: the id the instance's own ``print`` gets (``len(entries) + 1``), or None when
             the Api has a ``print``.
     """
 
     entries: tuple[Entry, ...]
-    installer: bytes
+    chunk: bytes
     hosts: tuple[HostObject, ...]
     extra: tuple[dict[str, ScriptValue], ...]
     print_id: int | None
@@ -103,7 +105,11 @@ def _derive_plan(api: Api) -> _Plan:
         return "{" + ", ".join(items) + "}"
 
     lines = [
-        "local make_table_from, make_function, print_via, env, extra = ...",
+        "local check, call_sync, load_chunk, COUNT, BUDGET, MAX_STRING, extra = ...",
+        "local runner, compile, make_table, make_function, print_via, env, untrip, "
+        "make_table_from = (function(...)",
+        lua_source("prelude").decode(),
+        "end)(check, call_sync, load_chunk, COUNT, BUDGET, MAX_STRING)",
         "local H, t, f = {}, nil, nil",
     ]
     hosts: dict[int, tuple[int, HostObject]] = {}
@@ -167,7 +173,7 @@ def _derive_plan(api: Api) -> _Plan:
     if "print" not in api.functions:
         print_id = len(entries) + 1
         lines.append(f'env["print"] = print_via({print_id})')
-    lines.append("return H")
+    lines.append("return runner, compile, make_table, env, untrip, H")
     return _Plan(
         tuple(entries),
         dump_chunk("\n".join(lines).encode()),
