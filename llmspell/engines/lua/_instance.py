@@ -226,7 +226,7 @@ class LuaInstance(ScriptInstance):
         self._scopes: set[anyio.CancelScope] = set()
         self._fns: list[_Entry] = []
         self._host_tables: dict[HostObject, LuaObject] = {}
-        self._wrappers: weakref.WeakSet[LuaFunction] = weakref.WeakSet()
+        self._wrappers: weakref.WeakSet[LuaFunction] | None = None  # made by the first _wrap
         self._anchor: LuaObject | None = None
         self._main: LuaObject | None = None
         self._rt: Any = None
@@ -317,6 +317,8 @@ class LuaInstance(ScriptInstance):
         fn = anchor[1]
         anchor[1] = None
         wrapper = LuaFunction(self, fn)
+        if self._wrappers is None:
+            self._wrappers = weakref.WeakSet()
         self._wrappers.add(wrapper)
         return wrapper
 
@@ -440,7 +442,7 @@ class LuaInstance(ScriptInstance):
         # alive until the cyclic GC finds it.
         # A function the spell handed out may outlive the instance (in a handler's frame kept by
         # a traceback, say): let its Lua reference go now, while the interpreter surely lives.
-        for wrapper in list(self._wrappers):
+        for wrapper in list(self._wrappers or ()):
             wrapper._fn = None
         self._rt = self._runner = self._make_table = self._main = self._anchor = None
         self._compile = self._untrip = None
