@@ -257,7 +257,7 @@ class LuaInstance(ScriptInstance):
             if plan.print_id is not None:
                 fns.append((self._builtin_print, *_PRINT_ENTRY))
             # bytecode straight from Python's buffer: no copy of it becomes a Lua string
-            runner, compile_, make_table, env, untrip, hosts = rt.execute(
+            runner, compile_, make_table, env, untrip, hosts, tables = rt.execute(
                 plan.chunk,
                 self._check,
                 self._call_sync,
@@ -265,7 +265,6 @@ class LuaInstance(ScriptInstance):
                 HOOK_START,
                 PATTERN_BUDGET,
                 limits.memory_bytes,
-                to_lua(list(plan.extra)) if plan.extra else None,
                 name=b"=[llmspell]",
                 mode=b"b",
             )
@@ -275,6 +274,10 @@ class LuaInstance(ScriptInstance):
                 table = hosts[i]
                 self._host_tables[host] = table
                 conv.register_host(table, host)
+            for i, values in enumerate(plan.extra, 1):
+                table = tables[i]
+                for key, value in values.items():
+                    table[key.encode()] = to_lua(value)
             for name, value in api.values.items():
                 env[name.encode()] = to_lua(value)
             res = compile_(prepare_source(source), b"=" + self._chunk.encode())

@@ -37,14 +37,14 @@ class _Plan(NamedTuple):
         entries: the API functions, in the order of their Lua ids (the methods of the static
             host objects included).
         chunk: Lua bytecode; called with the prelude's arguments (``check, call_sync,
-            load_chunk, COUNT, BUDGET, MAX_STRING``, see ``prelude.lua``) and ``extra`` it
-            builds the sandbox and the API in it, and returns ``runner, compile, make_table,
-            env, untrip`` and a table of the static host objects' tables, in the order of
-            ``hosts``.
+            load_chunk, COUNT, BUDGET, MAX_STRING``, see ``prelude.lua``) it builds the sandbox
+            and the API in it, and returns ``runner, compile, make_table, env, untrip``, a
+            table of the static host objects' tables (in the order of ``hosts``) and one of
+            the namespace tables that ``extra`` fills.
         hosts: the host objects among the namespaces' values whose table the chunk builds
             (their fields are constants); each instance registers them.
-        extra: per namespace with other values (by its position in the chunk's ``extra``
-            table): those values, converted per instance.
+        extra: per namespace with other values (by its position in the chunk's last result):
+            those values, converted and set by each instance.
         print_id: the id the instance's own ``print`` gets (``len(entries) + 1``), or None when
             the Api has a ``print``.
     """
@@ -105,12 +105,12 @@ def _derive_plan(api: Api) -> _Plan:
         return "{" + ", ".join(items) + "}"
 
     lines = [
-        "local check, call_sync, load_chunk, COUNT, BUDGET, MAX_STRING, extra = ...",
+        "local check, call_sync, load_chunk, COUNT, BUDGET, MAX_STRING = ...",
         "local runner, compile, make_table, make_function, print_via, env, untrip, "
         "make_table_from = (function(...)",
         lua_source("prelude").decode(),
         "end)(check, call_sync, load_chunk, COUNT, BUDGET, MAX_STRING)",
-        "local H, t, f = {}, nil, nil",
+        "local H, X, t, f = {}, {}, nil, nil",
     ]
     hosts: dict[int, tuple[int, HostObject]] = {}
     extra: list[dict[str, ScriptValue]] = []
@@ -153,19 +153,18 @@ def _derive_plan(api: Api) -> _Plan:
                 static.append(f"f[{k}] = H[{hosts[id(value)][0]}]")
             elif (literal := lua_literal(value)) is not None:
                 static.append(f"f[{k}] = {literal}")
-            else:
+            elif key not in ns.functions:
                 other[key] = value
-        if other:
-            extra.append(other)
-            lines.append(f"f = extra[{len(extra)}]")
-        else:
-            lines.append("f = {}" if static else "f = nil")
+        lines.append("f = {}" if static else "f = nil")
         lines.extend(static)
         lines.append(
             f"t = make_table_from({lua_string(name.encode())}, f, {dyn_id}, {dyn_sync}, "
             f"{functions})"
         )
         lines.append(f"env[{lua_string(name.encode())}] = t")
+        if other:  # set by the instance (a value named like a function loses, as in Lua)
+            extra.append(other)
+            lines.append(f"X[{len(extra)}] = t")
     for fname, fn in api.functions.items():
         sync = "true" if is_sync_api(fn) else "false"
         lines.append(f"env[{lua_string(fname.encode())}] = make_function({add(fn, fname)}, {sync})")
@@ -173,7 +172,7 @@ def _derive_plan(api: Api) -> _Plan:
     if "print" not in api.functions:
         print_id = len(entries) + 1
         lines.append(f'env["print"] = print_via({print_id})')
-    lines.append("return runner, compile, make_table, env, untrip, H")
+    lines.append("return runner, compile, make_table, env, untrip, H, X")
     return _Plan(
         tuple(entries),
         dump_chunk("\n".join(lines).encode()),
