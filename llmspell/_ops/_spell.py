@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import pathlib
 import time
 from collections.abc import Callable, Mapping
@@ -234,18 +235,22 @@ class _SpellRunOp(Operation[dict[str, Any], RunResult]):
         value_out: ScriptValue = None
         error: Exception | None = None
         timeout = None if request.resident else request.limits.timeout_seconds
+        actor = self.actor
         try:
             api = request.make_api(ctx, meter)
-            with anyio.CancelScope() as self.actor.scope:
-                with anyio.move_on_after(timeout if timeout is not None else float("inf")) as dl:
-                    value_out = await self._run(engine, api, ctx)
-                if dl.cancelled_caught:
-                    raise limit_exceeded("timeout", request.limits)
+            # one scope for both ends: the deadline (a timeout) and actor.cancel() (a stop,
+            # which sets actor.stopping as it cancels)
+            deadline = math.inf if timeout is None else anyio.current_time() + timeout
+            with anyio.CancelScope(deadline=deadline) as actor.scope:
+                value_out = await self._run(engine, api, ctx)
+            if actor.scope.cancelled_caught and not actor.stopping:
+                raise limit_exceeded("timeout", request.limits)
         except Exception as exc:  # spell errors, cancelling hooks, even a bug of ours: this run
             error = exc
         finally:
-            with anyio.CancelScope(shield=True):
-                await ctx.aclose()
+            if ctx.closers or ctx.subscriptions or ctx.hook_ids:  # else nothing to release
+                with anyio.CancelScope(shield=True):
+                    await ctx.aclose()
             self.written = meter.written
         scope = self.actor.scope
         interrupted = self.actor.stopping and isinstance(error, SpellInterrupted)

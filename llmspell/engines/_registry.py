@@ -10,6 +10,7 @@ extension to one shared instance of its engine. Adding an engine is adding a sub
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import pathlib
@@ -86,7 +87,7 @@ def engine_for(filename: str | pathlib.Path) -> Engine:
     Raises:
         ConfigError: the extension belongs to no engine.
     """
-    suffix = pathlib.Path(filename).suffix.lower()
+    suffix = _suffix(os.fspath(filename))
     table = _engines()
     engine = table.get(suffix)
     if engine is None:
@@ -95,6 +96,13 @@ def engine_for(filename: str | pathlib.Path) -> Engine:
             f"{filename}: no engine for {suffix or 'files without extension'!r} (known: {known})"
         )
     return engine
+
+
+@functools.lru_cache(maxsize=256)
+def _suffix(filename: str) -> str:
+    """``filename``'s extension, lower-cased, as ``pathlib.PurePath.suffix`` reads it (cached:
+    every run asks, usually for the same few files)."""
+    return pathlib.PurePath(filename).suffix.lower()
 
 
 def engines() -> tuple[Engine, ...]:

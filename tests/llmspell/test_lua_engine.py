@@ -202,6 +202,51 @@ async def test_host_object_methods_fields_and_identity() -> None:
     assert result == ["x", "y", "Z", "researcher", 3, True, True, "agent"]
 
 
+async def test_namespace_values_of_every_kind() -> None:
+    # The API is installed by a Lua chunk generated per Api: constants, host objects whose
+    # fields are constants (built by the chunk), other values (converted per instance), names
+    # that need escaping, aliases, and a value named like a function (the function wins).
+    async def hello(who: str) -> str:
+        return f"hi {who}"
+
+    async def method() -> str:
+        return "m"
+
+    fixed = HostObject("fixed", {"m": method}, {"a": -1.5, "b": True, "c": 'é\n"\\0'})
+    loose = HostObject("loose", {"m": method}, {"data": [1, 2]})
+    ns = Namespace(
+        {"hello": hello},
+        values={
+            "n": 2**62,
+            "s": "x\x00y",
+            "lst": [1, 2, 3],
+            "d": {"k": "v"},
+            "fixed": fixed,
+            "loose": loose,
+            "hello": "shadowed",
+        },
+    )
+    api = Api(
+        {"we-ird ns": ns, "alias": ns, "other": Namespace({}, values={"f": fixed})},
+        {},
+        {"params": {}},
+        lambda text: None,
+    )
+    source = r"""
+        local ns = _G["we-ird ns"]
+        assert(ns == alias and ns.hello("you") == "hi you")
+        assert(ns.n == 4611686018427387904 and ns.s == "x\0y" and #ns.s == 3)
+        assert(ns.lst[3] == 3 and ns.d.k == "v")
+        assert(ns.fixed == other.f and ns.fixed ~= ns.loose)
+        assert(ns.fixed.a == -1.5 and ns.fixed.b == true and ns.fixed.c == "é\n\"\\0")
+        assert(ns.loose.data[2] == 2 and ns.fixed:m() == "m" and ns.loose.m() == "m")
+        return {ns.fixed, ns.loose}
+    """
+    async with ENGINE.open(source, "v.lua", api, LIMITS) as instance:
+        result = await instance.run_main()
+    assert isinstance(result, list) and result[0] is fixed and result[1] is loose
+
+
 async def test_sync_api_runs_where_lua_cannot_yield() -> None:
     result = await run(
         """

@@ -45,12 +45,16 @@ def compiled_chunk(name: bytes) -> bytes:
     with _chunks_lock:
         code = _chunks.get(name)
         if code is None:
-            rt = new_runtime(None)
-            dump = rt.eval(
-                b"function(s) return string.dump(assert(load(s, '=[llmspell]')), true) end"
-            )
-            code = _chunks[name] = dump(lua_source(name.decode()))
+            code = _chunks[name] = dump_chunk(lua_source(name.decode()))
         return code
+
+
+def dump_chunk(source: bytes) -> bytes:
+    """``source`` compiled to Lua bytecode without debug information."""
+    rt = new_runtime(None)
+    dump = rt.eval(b"function(s) return string.dump(assert(load(s, '=[llmspell]')), true) end")
+    code: bytes = dump(source)
+    return code
 
 
 @functools.cache

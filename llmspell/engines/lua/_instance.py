@@ -114,6 +114,9 @@ PATTERN_BUDGET = 1e7
 """Estimated worst-case steps above which a pattern call runs in the interruptible matcher
 (C matching does roughly 4 ns per step)."""
 
+_PRINT_ENTRY = ("print", False, False, 1, 1)
+"""The instance's own ``print`` as an entry after its function (see :data:`_Entry`): one text."""
+
 _LuaError = lua54.LuaError
 _LuaMemoryError = lua54.LuaMemoryError
 _lua_type = lua54.lua_type
@@ -226,7 +229,7 @@ class LuaInstance(ScriptInstance):
         self._scopes: set[anyio.CancelScope] = set()
         self._fns: list[_Entry] = []
         self._host_tables: dict[HostObject, LuaObject] = {}
-        self._wrappers: weakref.WeakSet[LuaFunction] = weakref.WeakSet()
+        self._wrappers: weakref.WeakSet[LuaFunction] | None = None  # made by the first _wrap
         self._anchor: LuaObject | None = None
         self._main: LuaObject | None = None
         self._rt: Any = None
@@ -244,35 +247,44 @@ class LuaInstance(ScriptInstance):
 
     def _setup(self, source: str, api: Api, limits: Limits) -> None:
         self._rt = rt = new_runtime(limits.memory_bytes)
-        chunk = rt.globals()[b"load"](compiled_chunk(b"prelude"), b"=[llmspell]", b"b")
-        runner, compile_, make_table, make_function, print_via, env, untrip = chunk(
-            self._check,
-            self._call_sync,
-            compiled_chunk,
-            HOOK_START,
-            PATTERN_BUDGET,
-            limits.memory_bytes,
-        )
-        self._runner, self._make_table = runner, make_table
-        self._compile, self._untrip = compile_, untrip
-        self._anchor = rt.table_from({})
-        self._conv = LuaConverter(
-            rt.table_from, self._wrap, self._unwrap, self._host_table, rt, limits
-        )
-        to_lua = self._conv.to_lua
         plan = plans(api)
-        self._fns = list(plan.entries)
-        for names, values, args in plan.tables:
-            table = make_table(names[0], to_lua(values) if values else None, *args)
-            for alias in names:
-                env[alias] = table
-        for fname, fid, sync in plan.functions:
-            env[fname] = make_function(fid, sync)
-        if "print" not in api.functions:
-            env[b"print"] = print_via(self._add(self._builtin_print, "print"))
-        for name, value in api.values.items():
-            env[name.encode()] = to_lua(value)
-        res = compile_(prepare_source(source), b"=" + self._chunk.encode())
+        # Lua's collector is stopped while the instance is built: in a fresh, small heap its
+        # incremental steps run every few allocations and cost as much as the building itself.
+        # (A failing allocation still collects first.)
+        with rt.nogc():
+            self._anchor = rt.table_from({})
+            self._conv = conv = LuaConverter(
+                rt.table_from, self._wrap, self._unwrap, self._host_table, rt, limits
+            )
+            to_lua = conv.to_lua
+            fns = self._fns = list(plan.entries)
+            if plan.print_id is not None:
+                fns.append((self._builtin_print, *_PRINT_ENTRY))
+            # bytecode straight from Python's buffer: no copy of it becomes a Lua string
+            runner, compile_, make_table, env, untrip, hosts, tables = rt.execute(
+                plan.chunk,
+                self._check,
+                self._call_sync,
+                compiled_chunk,
+                HOOK_START,
+                PATTERN_BUDGET,
+                limits.memory_bytes,
+                name=b"=[llmspell]",
+                mode=b"b",
+            )
+            self._runner, self._make_table = runner, make_table
+            self._compile, self._untrip = compile_, untrip
+            for i, host in enumerate(plan.hosts, 1):
+                table = hosts[i]
+                self._host_tables[host] = table
+                conv.register_host(table, host)
+            for i, values in enumerate(plan.extra, 1):
+                table = tables[i]
+                for key, value in values.items():
+                    table[key.encode()] = to_lua(value)
+            for name, value in api.values.items():
+                env[name.encode()] = to_lua(value)
+            res = compile_(prepare_source(source), b"=" + self._chunk.encode())
         if isinstance(res, tuple):
             name = self._chunk
             raise syntax_error(
@@ -283,8 +295,6 @@ class LuaInstance(ScriptInstance):
                 lambda text: compile_error(new_runtime(None), text, name),
             )
         self._main = res
-        del chunk
-        rt.gccollect()  # frees the prelude's bytecode string: a quarter of an idle instance
 
     def _add(self, fn: ApiFunction, label: str) -> int:
         self._fns.append(entry(fn, label))
@@ -314,6 +324,8 @@ class LuaInstance(ScriptInstance):
         fn = anchor[1]
         anchor[1] = None
         wrapper = LuaFunction(self, fn)
+        if self._wrappers is None:
+            self._wrappers = weakref.WeakSet()
         self._wrappers.add(wrapper)
         return wrapper
 
@@ -443,7 +455,7 @@ class LuaInstance(ScriptInstance):
         # alive until the cyclic GC finds it.
         # A function the spell handed out may outlive the instance (in a handler's frame kept by
         # a traceback, say): let its Lua reference go now, while the interpreter surely lives.
-        for wrapper in list(self._wrappers):
+        for wrapper in list(self._wrappers or ()):
             wrapper._fn = None
         self._rt = self._runner = self._make_table = self._main = self._anchor = None
         self._compile = self._untrip = None

@@ -13,6 +13,8 @@
 -- * ``make_table(name, fields, dynamic_id, dynamic_sync, name1, id1, sync1, ...)`` — a namespace or
 --   host-object table whose functions are stubs: sync ones call Python directly (``call_sync``),
 --   the others yield to the driver. ``t:f(x)`` and ``t.f(x)`` both work.
+-- * ``make_table_from(name, fields, dynamic_id, dynamic_sync, {name1, id1, sync1, ...})`` — the same
+--   with the functions in one table: what the API's installer chunk calls (see ``_plan.py``).
 -- * ``make_function(id, sync)`` — a global API function; ``print_via(id)`` — Lua's ``print``
 --   (``tostring`` of each argument, tab-separated, newline-terminated) sending its text to ``id``.
 -- * ``env`` — the spell's global table.
@@ -244,8 +246,8 @@ local function dynamic_stub(id, sync, owner, key)
   end
 end
 
-local function make_table(name, fields, dyn_id, dyn_sync, ...)
-  local t, spec = {}, {...}
+local function make_table_from(name, fields, dyn_id, dyn_sync, spec)
+  local t = {}
   if fields then
     for k, v in next, fields do t[k] = v end
   end
@@ -266,6 +268,10 @@ local function make_table(name, fields, dyn_id, dyn_sync, ...)
     end
   end
   return setmetatable(t, mt)
+end
+
+local function make_table(name, fields, dyn_id, dyn_sync, ...)
+  return make_table_from(name, fields, dyn_id, dyn_sync, {...})
 end
 
 local function make_function(id, sync)
@@ -337,4 +343,4 @@ local function untrip()
   tripped = false
 end
 
-return runner, compile, make_table, make_function, print_via, env, untrip
+return runner, compile, make_table, make_function, print_via, env, untrip, make_table_from
