@@ -164,8 +164,10 @@ async def test_loop_of_costly_c_calls_stops_on_time() -> None:
             Limits(memory_bytes=128 * 1024 * 1024, cpu_seconds=0.25),
         )
     assert str(info.value) == WORDS["cpu"]
-    # a fixed hook count overshot by ~2 s of CPU; the bound is loose so a busy machine passes
-    assert time.thread_time() - start < 0.25 + 1.25
+    # a fixed hook count overshot by ~2 s of CPU. The adaptive count still overshoots by ~0.7 s
+    # here (a new coroutine's first 64 instructions, ~30 ms each), 1.3 s in a loaded full suite:
+    # the bound is loose so a busy machine passes and that regression still fails
+    assert time.thread_time() - start < 0.25 + 1.75
     await still_serving()
 
 
