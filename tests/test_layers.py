@@ -226,6 +226,7 @@ LAYERS: dict[str, int] = {
     "llmspell.state": 2,
     "llmspell.workflows": 2,
     "llmspell._exceptions": 0,
+    "llmspell._json": 0,
 }
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 import math
-from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
-from json.encoder import encode_basestring as _encode_basestring
 from typing import Any
 
+from .._json import encoder
 from ._errors import StateValueError
 
 MAX_VALUE_BYTES = 16 * 1024 * 1024
@@ -28,23 +27,8 @@ def _refuse(value: object) -> object:
     raise TypeError(type(value).__name__)
 
 
-_encode_slow = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_refuse
-).encode
-# The same C encoder, made once (JSONEncoder.encode makes one per call). Without a markers dict
-# a value that contains itself ends in RecursionError, which encode_value handles alike.
-_chunks = (
-    None
-    if _c_make_encoder is None
-    else _c_make_encoder(None, _refuse, _encode_basestring, None, ":", ",", False, False, False)
-)
-
-
-def _encode(value: Any) -> str:
-    if _chunks is None:
-        return _encode_slow(value)
-    return "".join(_chunks(value, 0))
-
+# (a value that contains itself ends in RecursionError, which encode_value handles alike)
+_encode = encoder(_refuse, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 _encode_ascii = json.JSONEncoder(
     ensure_ascii=True, allow_nan=False, separators=(",", ":"), default=_refuse

@@ -17,11 +17,10 @@ import pathlib
 import sqlite3
 import time
 from collections.abc import Callable
-from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
-from json.encoder import encode_basestring_ascii as _encode_ascii
 from typing import Any
 
 from .._exceptions import ConfigError
+from .._json import encoder
 from ._store import (
     COMPLETED,
     FAILED,
@@ -58,20 +57,8 @@ def _default(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-# What json.dumps(value) writes, with its C encoder made once instead of on every call (a
-# checkpoint per step). Without a markers dict a value that contains itself fails with
-# RecursionError instead of ValueError.
-_chunks = (
-    None
-    if _c_make_encoder is None
-    else _c_make_encoder(None, _default, _encode_ascii, None, ": ", ", ", False, False, True)
-)
-
-
-def _dumps(value: Any) -> str:
-    if _chunks is None:
-        return json.dumps(value)
-    return "".join(_chunks(value, 0))
+# What json.dumps(value) writes (a checkpoint per step)
+_dumps = encoder(_default, ensure_ascii=True, allow_nan=True, separators=(", ", ": "))
 
 
 def _json(text: str | None) -> Any:
