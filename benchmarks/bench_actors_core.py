@@ -23,7 +23,10 @@ trips/s from one run to the next (a wake-up across cores costs tens of µs in th
   ``actors.start_in_thread()`` (the blocking facade, loop on its own thread) ``THREAD_N``
   times; baseline: the same thread asks a Pykka echo actor (``ThreadingActor``), both with a
   5 s timeout. The floor row is a bare thread-to-thread round trip (a deque and two locks,
-  no actor at all): what any cross-thread ask can reach on this machine. Tells across
+  no actor at all): what any cross-thread ask can reach on this machine. The asyncio floor
+  row is what any actor served by a task on an asyncio loop in another thread can reach: the
+  thread hands a lock to the loop (``call_soon_threadsafe`` of ``asyncio.Queue.put_nowait``), a
+  task awaiting the queue releases it (no actor, no timeout, no reply value). Tells across
   threads are reported too; note that ``BlockingActorRef.tell`` returns once the message is
   queued (so that a full mailbox raises in the caller), Pykka's ``tell`` without waiting.
 * lifecycle: what the spell runtime does per run, one actor after another: spawn a named
@@ -326,6 +329,31 @@ def _thread_floor(n: int) -> float:
         thread.join()
 
 
+def _asyncio_floor(n: int) -> float:
+    """Round trips/s from this thread to a task on an asyncio loop in another thread."""
+    loop = asyncio.new_event_loop()
+    queue: asyncio.Queue[threading.Lock | None] = asyncio.Queue()
+
+    async def server() -> None:
+        while (reply := await queue.get()) is not None:
+            reply.release()
+
+    def round_trip(i: int) -> None:
+        reply = threading.Lock()
+        reply.acquire()
+        loop.call_soon_threadsafe(queue.put_nowait, reply)
+        reply.acquire()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(server(),))
+    thread.start()
+    try:
+        return _rounds(round_trip, n)
+    finally:
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+        thread.join()
+        loop.close()
+
+
 def run() -> list[Record]:
     """Measure and compare. Rates are in messages (or asks) per second, lifecycles in µs."""
     base_tell = _best_rate(lambda n: asyncio.run(_queue_tell(n)), TELL_N)
@@ -339,6 +367,7 @@ def run() -> list[Record]:
         thread_ask, thread_tell = _threaded_actors(THREAD_N)
         pykka_ask, pykka_tell = _pykka(THREAD_N)
         floor = _thread_floor(THREAD_N)
+        asyncio_floor = _asyncio_floor(THREAD_N)
     tell_base = ("asyncio.Queue put_nowait/get", base_tell)
     ask_base = ("asyncio.Queue + Future", base_ask)
     pykka_ask_base = ("pykka ask, thread to thread", pykka_ask)
@@ -350,6 +379,9 @@ def run() -> list[Record]:
         ("actors ask (trio)", trio_ask, "ask/s", ask_base, None),
         ("actors ask from a thread (start_in_thread)", thread_ask, "ask/s", pykka_ask_base, 3.0),
         ("floor: bare thread-to-thread round trip", floor, "/s", pykka_ask_base, None),
+        ("floor: thread to a task on an asyncio loop", asyncio_floor, "/s", pykka_ask_base, None),
+        ("actors ask from a thread vs the asyncio floor", thread_ask, "ask/s",
+         ("thread to a task on an asyncio loop", asyncio_floor), None),
         ("actors tell from a thread (returns once queued)", thread_tell, "msg/s",
          ("pykka tell, thread to thread", pykka_tell), None),
     ]  # fmt: skip

@@ -247,11 +247,19 @@ def test_limits_and_ctrl_c_end_the_input_not_the_session(terminal, engine, spin,
     term.type("\x03")  # Ctrl-C stops an input waiting on an API call
     term.expect(r"interrupted")
     term.prompt()
+    term.line(after)
+    term.expect(r"\n2\n")
+    term.ctrl_d()
+    assert term.exit_code() == 0
+    # ... and one running code, under a CPU limit that a loaded machine cannot reach before the
+    # Ctrl-C does (under 1 s, a CI run once saw the limit end the spin first)
+    term = terminal(engine, "--cpu-seconds", "60")
+    term.prompt()
     term.line(
         'print("spinning"); ' + spin.replace("while true", "while 1 < 2").replace("(;;)", "(;1;)")
     )
     term.expect(r"(?m)^spinning$")
-    term.type("\x03")  # ... and one running code (under its CPU limit)
+    term.type("\x03")
     term.expect(r"interrupted")
     term.prompt()
     term.line(after)
