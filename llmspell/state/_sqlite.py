@@ -43,7 +43,7 @@ from ._errors import StateError, StateFileError
 from ._rows import ANY, DEFAULT_UPDATE_ATTEMPTS, Expect, Row, RowStore
 
 if TYPE_CHECKING:
-    from ._connection import Connection
+    from .._aiosqlite import Connection
 
 PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
 """What every connection to a state database runs first (besides ``busy_timeout``)."""
@@ -135,7 +135,7 @@ class SqliteStateStore(RowStore):
         # if the loop has closed by then; try the file once in a plain thread first instead.
         await anyio.to_thread.run_sync(self._try_connect)
         path, timeout = self.path, self.busy_timeout
-        from ._connection import Connection  # aiosqlite on first connect, not at start-up
+        from .._aiosqlite import Connection  # aiosqlite on first connect, not at start-up
 
         db = Connection(
             lambda: sqlite3.connect(path, isolation_level=None, timeout=timeout),

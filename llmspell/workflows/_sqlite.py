@@ -163,16 +163,12 @@ class SqliteWorkflowStore(WorkflowStore):
         return await self._db.run(fn, *args)
 
     async def _open(self) -> None:
-        import aiosqlite
-
-        class _Connection(aiosqlite.Connection):
-            async def run(self, fn: Sync, *args: Any) -> Any:
-                return await self._execute(fn, self._conn, *args)  # type: ignore[no-untyped-call]
+        from .._aiosqlite import Connection  # aiosqlite on first use, not at start-up
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             path = self.path
-            db = _Connection(
+            db = Connection(
                 lambda: sqlite3.connect(path, isolation_level=None, check_same_thread=False),
                 iter_chunk_size=64,
             )
