@@ -377,6 +377,14 @@ class _JsInstance(ScriptInstance):
         elif self._waiters and not self._inflight:
             self._wake.set()
 
+    def _defer(self, message: str, context: contextvars.Context | None) -> None:
+        """Queue a call's result for the script without running a turn for it alone: another
+        call's worker is about to run the next started call, and the result of the last of
+        them (:meth:`_post`), or the driver, woken meanwhile, runs one turn for them all (a
+        burst of ``events.emit`` without ``await`` then settles in batches)."""
+        self._inbox.append((message, context))
+        self._wake.set()
+
     def _run_turn(self) -> None:
         """Run a turn here; one that pauses (see :mod:`.._slices`) is the driver's to finish."""
         outcome = self._slicer.start(self._turn)
@@ -680,7 +688,10 @@ class _JsInstance(ScriptInstance):
                 return
         self._workers.finishing()
         self._inflight -= 1
-        self._post(message, context)
+        if self._workers.backlog():  # more calls to run first: their results go together
+            self._defer(message, context)
+        else:
+            self._post(message, context)
 
     def _settled(self, call_id: int, value: ScriptValue, label: str) -> str:
         try:
