@@ -40,6 +40,7 @@ from .._base import (
 from .._bounds import too_large
 from .._clock import spell_cpu_time
 from .._slices import PAUSED, Slicer
+from ._bytecode import load_prelude
 from ._codec import BridgeError, Codec, dumps, loads
 from ._errors import (
     SKIP,
@@ -174,7 +175,9 @@ class _JsInstance(ScriptInstance):
         spec = self._spec()
         start = self._begin_js()
         try:
-            init = self._enter(self._ctx.eval, PRELUDE)
+            init = load_prelude(self._ctx, self._runtime)
+            if init is None:
+                init = self._enter(self._ctx.eval, PRELUDE)
             result = self._enter(init, spec, dumps("\n" * LINE_PAD + source))
         finally:
             self._cpu_used += spell_cpu_time() - start

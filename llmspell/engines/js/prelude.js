@@ -432,6 +432,7 @@ function prepare(err, cs) {
 
 // init(spec, source): globals (frozen, non-writable, non-configurable), then the spell.
 (function init(specText, srcText) {
+delete G.__llmspellInit;  // (how the host may have received this function: see _bytecode.py)
 const spec = parse(specText);
 FILE = spec.file;
 SKIP = spec.skip;
