@@ -19,8 +19,9 @@ import json
 import math
 import weakref
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from ..._json import encoder
 from .._base import (
     MANY,
     ApiFunction,
@@ -73,10 +74,24 @@ def _special(value: object) -> object:
     raise _Special
 
 
-dumps = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode
-_dumps_plain = json.JSONEncoder(
-    ensure_ascii=True, allow_nan=False, separators=(",", ":"), default=_special
-).encode
+dumps = encoder(
+    json.JSONEncoder().default, ensure_ascii=True, allow_nan=False, separators=(",", ":")
+)
+_dumps_plain = encoder(_special, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+_scan: Callable[[str, int], tuple[Any, int]]
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # (the C scanner)
+
+
+def loads(text: str) -> Any:
+    """``json.loads`` of text the prelude made (no whitespace around it), straight through the
+    C scanner: this runs for every API call and every turn."""
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration as exc:
+        raise json.JSONDecodeError("Expecting value", text, exc.value) from None
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return value
 
 
 def _key(key: object) -> str:

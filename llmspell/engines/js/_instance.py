@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import logging
 import math
 import threading
@@ -41,7 +40,8 @@ from .._base import (
 from .._bounds import too_large
 from .._clock import spell_cpu_time
 from .._slices import PAUSED, Slicer
-from ._codec import BridgeError, Codec, dumps
+from ._bytecode import load_prelude
+from ._codec import BridgeError, Codec, dumps, loads
 from ._errors import (
     SKIP,
     clone,
@@ -71,21 +71,28 @@ text: a spell firing ``events.emit`` in a loop without ``await`` runs into its m
 class _Waiter:
     """A Python caller waiting for the script: run_main or a ScriptFunction call."""
 
-    __slots__ = ("deadline", "error", "event", "value")
+    __slots__ = ("deadline", "done", "error", "event", "value")
 
-    def __init__(self, deadline: float | None, event: anyio.Event) -> None:
-        self.event = event
+    def __init__(self, deadline: float | None) -> None:
         self.deadline = deadline
+        self.done = False
+        # made only if the caller has to wait (the turn its post ran may have answered it)
+        self.event: anyio.Event | None = None
         self.value: ScriptValue = None
         self.error: BaseException | None = None
 
     def resolve(self, value: ScriptValue) -> None:
         self.value = value
-        self.event.set()
+        self.finish()
 
     def fail(self, error: BaseException) -> None:
         self.error = error
-        self.event.set()
+        self.finish()
+
+    def finish(self) -> None:
+        self.done = True
+        if self.event is not None:
+            self.event.set()
 
 
 class _JsFunction(ScriptFunction):
@@ -168,13 +175,15 @@ class _JsInstance(ScriptInstance):
         spec = self._spec()
         start = self._begin_js()
         try:
-            init = self._enter(self._ctx.eval, PRELUDE)
+            init = load_prelude(self._ctx, self._runtime)
+            if init is None:
+                init = self._enter(self._ctx.eval, PRELUDE)
             result = self._enter(init, spec, dumps("\n" * LINE_PAD + source))
         finally:
             self._cpu_used += spell_cpu_time() - start
         if isinstance(result, str):
             self._free()
-            info = json.loads(result)
+            info = loads(result)
             if info["name"] != "SyntaxError":
                 raise self._script_error(info)
             problem = compile_check(source) or f"SyntaxError: {info['message']}"
@@ -223,7 +232,7 @@ class _JsInstance(ScriptInstance):
         if self._main_started:
             raise RuntimeError("run_main() can be called once per instance")
         self._main_started = True
-        waiter = _Waiter(self._new_deadline(), self._new_event())
+        waiter = _Waiter(self._new_deadline())
         self._add_waiter(0, waiter)
         self._post("[2]", None)
         return await self._wait(0, waiter)
@@ -259,7 +268,7 @@ class _JsInstance(ScriptInstance):
     async def _evaluate(self, kind: int, sources: list[str]) -> ScriptValue:
         invocation = self._next_invocation
         self._next_invocation += 1
-        waiter = _Waiter(self._new_deadline(), self._new_event())
+        waiter = _Waiter(self._new_deadline())
         self._add_waiter(invocation, waiter)
         self._post(f"[5,{invocation},{kind},{dumps(sources)},{dumps(self._filename)}]", None)
         return await self._wait(invocation, waiter)
@@ -303,7 +312,7 @@ class _JsInstance(ScriptInstance):
         self._next_invocation += 1
         main = self._waiters.get(0)
         deadline = main.deadline if main is not None else self._new_deadline()
-        waiter = _Waiter(deadline, self._new_event())
+        waiter = _Waiter(deadline)
         self._add_waiter(invocation, waiter)
         # the API calls its code makes run in our caller's context: under the caller's span
         self._post(f"[1,{invocation},{fid},{int(flagged)},{text}]", contextvars.copy_context())
@@ -346,8 +355,9 @@ class _JsInstance(ScriptInstance):
 
     async def _wait(self, key: int, waiter: _Waiter) -> ScriptValue:
         try:
-            if not waiter.event.is_set():  # (it may be already: the post ran the script)
-                await waiter.event.wait()
+            if not waiter.done:  # (it may be: the post ran the script)
+                event = waiter.event = self._new_event()
+                await event.wait()
         finally:
             if self._waiters.get(key) is waiter:
                 del self._waiters[key]
@@ -376,6 +386,14 @@ class _JsInstance(ScriptInstance):
             self._wake.set()
         elif self._waiters and not self._inflight:
             self._wake.set()
+
+    def _defer(self, message: str, context: contextvars.Context | None) -> None:
+        """Queue a call's result for the script without running a turn for it alone: another
+        call's worker is about to run the next started call, and the result of the last of
+        them (:meth:`_post`), or the driver, woken meanwhile, runs one turn for them all (a
+        burst of ``events.emit`` without ``await`` then settles in batches)."""
+        self._inbox.append((message, context))
+        self._wake.set()
 
     def _run_turn(self) -> None:
         """Run a turn here; one that pauses (see :mod:`.._slices`) is the driver's to finish."""
@@ -457,7 +475,7 @@ class _JsInstance(ScriptInstance):
         if main is not None and self._main_settling:
             self._main_settling = False
             del self._waiters[0]
-            main.event.set()
+            main.finish()
             return
         if self._waiters and not self._codec.live_functions():
             error = SpellRuntimeError(
@@ -559,7 +577,7 @@ class _JsInstance(ScriptInstance):
     def _process(self, text: str) -> None:
         self._rejections_pending = False
         try:
-            entries = json.loads(text)
+            entries = loads(text)
             for entry in entries:
                 kind = entry[0]
                 if kind == 2:
@@ -588,7 +606,7 @@ class _JsInstance(ScriptInstance):
             if op_index < 0:
                 if op_index == -2:  # a value over the memory budget (see ser in prelude.js)
                     raise too_large(self._limits.memory_bytes, self._limits)
-                self._print(json.loads(text))
+                self._print(loads(text))
                 return ""
             # (QuickJS may hand over an integral number as a float)
             return self._request(int(op_index), int(call_id), flagged, text)
@@ -605,7 +623,7 @@ class _JsInstance(ScriptInstance):
     def _request(self, op_index: int, call_id: int, flagged: int, text: str) -> str:
         op = self._codec.ops[op_index]
         try:
-            args = json.loads(text)
+            args = loads(text)
         except ValueError as exc:  # (the prelude sends valid JSON; kept catchable all the same)
             return failure_text(
                 TypeError(f"{op.label}: cannot pass its arguments: {exc}"), op.label
@@ -680,7 +698,10 @@ class _JsInstance(ScriptInstance):
                 return
         self._workers.finishing()
         self._inflight -= 1
-        self._post(message, context)
+        if self._workers.backlog():  # more calls to run first: their results go together
+            self._defer(message, context)
+        else:
+            self._post(message, context)
 
     def _settled(self, call_id: int, value: ScriptValue, label: str) -> str:
         try:

@@ -70,6 +70,10 @@ class Workers:
         elif not self._spares:
             self._spawn()
 
+    def backlog(self) -> bool:
+        """Whether started calls are waiting for a worker to take them."""
+        return bool(self._jobs)
+
     def finishing(self) -> None:
         """Say that the call being run has ended and is about to report its result, with
         nothing left to await: calls started from now until its worker takes the next one

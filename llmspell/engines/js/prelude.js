@@ -67,8 +67,12 @@ let FILE, SKIP, BUDGET = Infinity;  // from the host's spec, set by init
 const BIG_DIGITS = 4000;  // longest BigInt the host takes (Python parses ints up to 4300)
 const SAFE = 9007199254740992;
 let queue = '', seq = 0, fseq = 0, mainFn, rejected = null, flushAll = false;
-const calls = new M(), fnById = new M(), fnIds = new M(), fnSent = new M();
-const hosts = new M(), foreign = new M(), hostIds = new WeakMap();
+// (tables keyed by a counter are null-prototype objects, not Maps: quickjs-ng hashes a Map's
+// number keys by their float64 bits, whose low bits are all zero for small integers, so a Map
+// of thousands of pending calls degrades into one long hash chain)
+const table = () => ({ __proto__: null });
+const calls = table(), fnById = table(), fnSent = table(), hosts = table();
+const fnIds = new M(), foreign = new M(), hostIds = new WeakMap();
 const consumed = new WeakSet(), ours = new WeakSet(), plain = new WeakSet();
 const own = e => { wsAdd(ours, e); return e; };
 const prop = value => ({ __proto__: null, value, writable: true, configurable: true });
@@ -95,10 +99,10 @@ function fnId(f) {
   if (id === undefined) {
     id = ++fseq;
     mSet(fnIds, f, id);
-    mSet(fnById, id, f);
-    mSet(fnSent, id, 0);
+    fnById[id] = f;
+    fnSent[id] = 0;
   }
-  mSet(fnSent, id, mGet(fnSent, id) + 1);
+  fnSent[id]++;
   return id;
 }
 function ser(v, d, chain, st) {
@@ -264,7 +268,7 @@ function request(op, a, name, label) {
   const c = { __proto__: null, res, rej, p, site };
   try { text = args(site, a, name, label, st); } catch (e) { fail(c, e); return p; }
   const id = ++seq, r = HOST(op, id, st.f ? 1 : 0, text);
-  if (r === '') { mSet(calls, id, c); return p; }
+  if (r === '') { calls[id] = c; return p; }
   if (r === 'L') stop();
   const m = parse(r);
   fail(c, failure(site, m[1], m[2], m[3]));
@@ -284,9 +288,9 @@ function fail(c, e) {
   if (!wsHas(consumed, c.p)) rejected = { __proto__: null, p: c.p, e, up: rejected, old: false };
 }
 function settle(id, ok, f, v) {
-  const c = mGet(calls, id);
+  const c = calls[id];
   if (c === undefined) return;
-  mDel(calls, id);
+  delete calls[id];
   if (ok) { c.res(f ? revive(v) : v); return; }
   fail(c, failure(c.site, v[0], v[1], v[2]));
 }
@@ -303,7 +307,7 @@ function revive(v) {
   const ks = keys(v);
   if (ks.length === 1) {
     const k = ks[0], x = v[k];
-    if (k === '\0f') return mGet(fnById, x);
+    if (k === '\0f') return fnById[x];
     if (k === '\0h') return host(x);
     if (k === '\0n') return +x;
     if (k === '\0c') {
@@ -321,10 +325,10 @@ function revive(v) {
   return o;
 }
 function host(p) {
-  let o = mGet(hosts, p[0]);
+  let o = hosts[p[0]];
   if (o !== undefined) return o;
   o = {};
-  mSet(hosts, p[0], o);
+  hosts[p[0]] = o;
   wmSet(hostIds, o, p[0]);
   const type = p[1], ms = p[2], fs = revive(p[3]), fk = keys(fs);
   for (let i = 0; i < fk.length; i++) {
@@ -377,11 +381,11 @@ function evaluate(inv, kind, srcs) {  // a REPL input (a Promise value is awaite
   else invoke(inv, fn, []);
 }
 function release(fid, n) {
-  const left = mGet(fnSent, fid) - n;
-  if (left > 0) { mSet(fnSent, fid, left); return; }
-  mDel(fnIds, mGet(fnById, fid));
-  mDel(fnById, fid);
-  mDel(fnSent, fid);
+  const left = fnSent[fid] - n;
+  if (left > 0) { fnSent[fid] = left; return; }
+  mDel(fnIds, fnById[fid]);
+  delete fnById[fid];
+  delete fnSent[fid];
 }
 function bridge(kind, text) {
   if (kind === 1) {
@@ -390,7 +394,7 @@ function bridge(kind, text) {
       const m = b[i];
       switch (m[0]) {
         case 0: settle(m[1], m[2], m[3], m[4]); break;
-        case 1: invoke(m[1], mGet(fnById, m[2]), m[3] ? revive(m[4]) : m[4]); break;
+        case 1: invoke(m[1], fnById[m[2]], m[3] ? revive(m[4]) : m[4]); break;
         case 2: invoke(0, mainFn, []); break;
         case 3: release(m[1], m[2]); break;
         case 4: flushAll = true; break;
@@ -428,6 +432,7 @@ function prepare(err, cs) {
 
 // init(spec, source): globals (frozen, non-writable, non-configurable), then the spell.
 (function init(specText, srcText) {
+delete G.__llmspellInit;  // (how the host may have received this function: see _bytecode.py)
 const spec = parse(specText);
 FILE = spec.file;
 SKIP = spec.skip;
