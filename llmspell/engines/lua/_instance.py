@@ -688,11 +688,9 @@ class LuaInstance(ScriptInstance):
                 pyargs.insert(0, self._context)
             return 0, self._conv.to_lua(call_sync(fn, pyargs, label))
         except LimitExceeded as exc:
-            self._set_limit(exc)
-            return 2, None
+            return self._tripped(exc)
         except _LuaMemoryError:
-            self._set_limit(self._limit_error("memory"))
-            return 2, None
+            return self._tripped(self._limit_error("memory"))
         except Exception as exc:
             return 1, self._call_error(exc, entry, args)
 
@@ -730,11 +728,14 @@ class LuaInstance(ScriptInstance):
             except (TypeError, ValueError) as exc:
                 return 1, f"{label}: {exc}".encode()
         except LimitExceeded as exc:
-            self._set_limit(exc)
-            return 2, None
+            return self._tripped(exc)
         except _LuaMemoryError:
-            self._set_limit(self._limit_error("memory"))
-            return 2, None
+            return self._tripped(self._limit_error("memory"))
+
+    def _tripped(self, exc: LimitExceeded) -> tuple[int, None]:
+        """Record a limit hit in a direct call; its status for the stub (which then trips)."""
+        self._set_limit(exc)
+        return 2, None
 
     async def _builtin_print(self, text: str) -> None:
         self._print(text)
