@@ -16,7 +16,7 @@ import actors
 
 from .._exceptions import LimitExceeded, ParameterError, SpellError
 from .._ops import RunContext, charge
-from ..engines import Namespace, ScriptFunction, ScriptValue, sync_api, with_context
+from ..engines import Namespace, ScriptFunction, ScriptValue, eager_api, sync_api, with_context
 from ._values import is_number, to_script
 
 
@@ -114,6 +114,7 @@ def events_namespace() -> Namespace:
             raise ParameterError("events.off", "id", "must be an id returned by events.on")
         return ctx.unsubscribe(sub_id)
 
+    @eager_api  # a local publish that finds room in every queue does not wait
     @with_context
     async def emit(ctx: RunContext, topic: Any = None, payload: Any = None) -> None:
         name = _pattern("events.emit", topic, "topic")

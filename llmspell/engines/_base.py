@@ -14,7 +14,9 @@ Calling convention, both directions:
   is suspended (Lua: its coroutine yields; JS: a Promise) and the event loop runs freely. Several
   calls may be pending at once (JS ``Promise.all``; the ``parallel`` API function). Functions
   flagged with :func:`sync_api` never await: engines call them directly (:func:`call_sync`)
-  and the script gets their value at once (JS: the value, not a Promise). Before a call, the
+  and the script gets their value at once (JS: the value, not a Promise). Functions flagged
+  with :func:`eager_api` usually finish without waiting: an engine may start them from inside
+  the script's code and suspend the script only when they do wait. Before a call, the
   argument count is checked against the function's signature (:func:`arity`): the script
   gets ``llm.complete expects 1 argument (request), got 2``, not Python's complaint.
 * Python → script: a :class:`ScriptFunction` is awaited with converted Python values; it may
@@ -61,6 +63,25 @@ def sync_api(fn: Callable[..., Awaitable[ScriptValue]]) -> Callable[..., Awaitab
 def is_sync_api(fn: object) -> bool:
     """Whether ``fn`` was marked with :func:`sync_api`."""
     return getattr(fn, "_llmspell_sync", False) is True
+
+
+def eager_api(fn: Callable[..., Awaitable[ScriptValue]]) -> Callable[..., Awaitable[ScriptValue]]:
+    """Mark an async API function that usually finishes without waiting (``events.emit``: a
+    local publish that finds room) and calls no function of the script before its first
+    ``await``.
+
+    An engine may then start it from inside the script's running code (``coro.send(None)``):
+    when it finishes there, the script gets its value without being suspended; when it awaits,
+    the script is suspended as for any API call while the rest of it runs. For the script
+    nothing differs but the cost. Engines that do not know the flag await it as usual.
+    """
+    fn._llmspell_eager = True  # type: ignore[attr-defined]
+    return fn
+
+
+def is_eager_api(fn: object) -> bool:
+    """Whether ``fn`` was marked with :func:`eager_api`."""
+    return getattr(fn, "_llmspell_eager", False) is True
 
 
 def with_context(fn: ApiFunction) -> ApiFunction:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import math
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,7 @@ from llmspell._exceptions import (
     LimitExceeded,
     ParameterError,
     SpellClosedError,
+    SpellInterrupted,
     SpellRuntimeError,
     SpellSyntaxError,
 )
@@ -26,6 +28,7 @@ from llmspell.engines import (
     Namespace,
     ScriptFunction,
     ScriptInstance,
+    eager_api,
     sync_api,
 )
 from llmspell.engines.lua import LuaEngine
@@ -674,3 +677,125 @@ async def test_functions_a_spell_passes_outlive_the_coroutine_that_passed_them()
         ready.cancel()
     assert results[0].ok, results[0].error
     assert out == ["handled 200\n"]
+
+
+class EagerHost:
+    """An API of eager_api functions (started from inside the spell's code)."""
+
+    def __init__(self) -> None:
+        self.release = anyio.Event()
+        self.started: list[str] = []
+        self.cleaned = 0
+        self.callback: ScriptFunction | None = None
+        self.var: contextvars.ContextVar[str] = contextvars.ContextVar("eager", default="none")
+
+        @eager_api
+        async def now(value: Any = None) -> Any:
+            self.started.append(f"now {value}")
+            return [value, self.var.get()]
+
+        @eager_api
+        async def later(value: Any = None) -> Any:
+            self.started.append(f"later {value}")
+            await anyio.lowlevel.checkpoint()
+            return [value, self.var.get()]
+
+        @eager_api
+        async def held(callback: ScriptFunction) -> str:
+            self.callback = callback
+            try:
+                await self.release.wait()
+            finally:
+                self.cleaned += 1
+            return "released"
+
+        @eager_api
+        async def bad(value: Any = None) -> None:
+            raise ParameterError("e.bad", "value", "is wrong")
+
+        @eager_api
+        async def huge() -> Any:
+            return {1, 2}  # (a set cannot cross)
+
+        @eager_api
+        async def key(name: str, value: Any = None) -> Any:
+            await anyio.lowlevel.checkpoint()
+            return f"{name}={value}"
+
+        self.api = Api(
+            namespaces={
+                "e": Namespace(
+                    {"now": now, "later": later, "held": held, "bad": bad, "huge": huge},
+                    dynamic=key,
+                ),
+                "o": Namespace({}, values={"obj": HostObject("thing", {"m": later})}),
+            },
+            functions={},
+            values={},
+            output=lambda text: None,
+        )
+
+
+async def test_eager_api_values_errors_and_context() -> None:
+    host = EagerHost()
+    host.var.set("caller")
+    source = """
+        local a = e.now(1)
+        local b = e.later(2)
+        local c = e.now(3)
+        local ok1, err1 = pcall(e.bad, 1)
+        local ok2, err2 = pcall(e.now, 1, 2, 3)
+        local ok3, err3 = pcall(e.huge)
+        local d = e.weather("rain")
+        local f = o.obj:m(4)
+        local g = coroutine.wrap(function() return e.later(5) end)()
+        local ok4, err4 = pcall(string.gsub, "a", "%a", function(c) return e.now(c) end)
+        return {a, b, c, ok1, err1, ok2, err2, ok3, err3, d, f, g, ok4, err4}
+    """
+    async with ENGINE.open(source, "eager.lua", host.api, LIMITS) as instance:
+        result = await instance.run_main()
+        assert instance.statistics().api_calls == 9  # (the refused one is not made)
+    assert result[:4] == [[1, "caller"], [2, "caller"], [3, "caller"], False]
+    assert result[4] == "e.bad: parameter 'value' is wrong"
+    assert result[5] is False and result[6] == "e.now expects 1 argument (value), got 3"
+    assert result[7] is False and result[8] == "e.huge: cannot pass a Python set to a spell"
+    assert result[9:12] == ["weather=rain", [4, "caller"], [5, "caller"]]
+    assert result[12] is False and "this API call cannot be made here" in result[13]
+    assert host.started == ["now 1", "later 2", "now 3", "later 4", "later 5"]
+
+
+async def test_eager_call_that_waits_leaves_the_interpreter_free() -> None:
+    host = EagerHost()
+    source = "return e.held(function(x) return x * 2 end)"
+    async with ENGINE.open(source, "held.lua", host.api, LIMITS) as instance:
+        async with anyio.create_task_group() as tg:
+            results: list[Any] = []
+
+            async def main() -> None:
+                results.append(await instance.run_main())
+
+            tg.start_soon(main)
+            while host.callback is None:
+                await anyio.lowlevel.checkpoint()
+            assert await host.callback(21) == 42  # (while the main chunk waits in e.held)
+            host.release.set()
+    assert results == ["released"] and host.cleaned == 1
+
+
+async def test_eager_call_that_waits_is_cancelled_by_interrupt() -> None:
+    host = EagerHost()
+    async with ENGINE.open("e.held(print)", "stuck.lua", host.api, LIMITS) as instance:
+        async with anyio.create_task_group() as tg:
+            errors: list[BaseException] = []
+
+            async def main() -> None:
+                try:
+                    await instance.run_main()
+                except SpellInterrupted as exc:
+                    errors.append(exc)
+
+            tg.start_soon(main)
+            while host.callback is None:
+                await anyio.lowlevel.checkpoint()
+            instance.interrupt("stop")
+    assert len(errors) == 1 and host.cleaned == 1

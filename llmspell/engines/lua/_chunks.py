@@ -63,7 +63,7 @@ def builtin_globals() -> frozenset[str]:
     prelude builds it), ``print`` and ``_ENV``."""
     rt = new_runtime(None)
     chunk = rt.globals()[b"load"](compiled_chunk(b"prelude"), b"=[llmspell]", b"b")
-    env = chunk(_unused, _unused, compiled_chunk, 1, 1.0, 1 << 20)[5]
+    env = chunk(_unused, _unused, _unused, compiled_chunk, 1, 1.0, 1 << 20)[5]
     names = {key.decode() for key in env.keys() if isinstance(key, bytes)}
     return frozenset(names | {"print", "_ENV"})
 

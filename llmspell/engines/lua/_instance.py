@@ -17,7 +17,9 @@ entered twice at once: a resume waits while another is paused, and calling a Scr
 inside a synchronous API function (while Lua is running) is refused.
 
 Functions marked :func:`sync_api` skip the yield: their stub calls Python directly, which runs
-the coroutine function to completion with ``send(None)``.
+the coroutine function to completion with ``send(None)``. Functions marked :func:`eager_api`
+(``events.emit``) are started the same way; only when one awaits does the stub yield, and the
+driver awaits the rest of that call (:class:`_Pending`) before it resumes the coroutine.
 
 Limits
 ======
@@ -81,7 +83,6 @@ from .._base import (
     api_error_text,
     arity_error,
     call_sync,
-    is_sync_api,
     limit_exceeded,
 )
 from .._clock import spell_cpu_time
@@ -95,7 +96,7 @@ from ._errors import (
     syntax_error,
 )
 from ._plan import Entry as _Entry
-from ._plan import entry, plans
+from ._plan import call_kind, entry, plans
 
 HOOK_COUNT = 1000
 """VM instructions between two checks of the CPU and wall-clock limits (at most)."""
@@ -117,6 +118,9 @@ PATTERN_BUDGET = 1e7
 _PRINT_ENTRY = ("print", False, False, 1, 1)
 """The instance's own ``print`` as an entry after its function (see :data:`_Entry`): one text."""
 
+_KINDS = {"true": True, "false": False, '"eager"': b"eager"}
+""":func:`call_kind` as a value to hand to Lua."""
+
 _LuaError = lua54.LuaError
 _LuaMemoryError = lua54.LuaMemoryError
 _lua_type = lua54.lua_type
@@ -129,6 +133,46 @@ class _Failed:
 
     def __init__(self, message: str) -> None:
         self.message = message
+
+
+class _Pending:
+    """An :func:`eager_api` call that awaited: the rest of it, for the driver to await.
+
+    ``coro.send(None)`` already ran its first step (inside the spell's code) and gave
+    ``first``, what the coroutine waits on; awaiting this hands ``first`` to the event loop and
+    goes on with the coroutine as ``await coro`` would have (sends, throws and its result).
+    """
+
+    __slots__ = ("args", "coro", "first")
+
+    def __init__(self, coro: Any, first: Any, args: list[Any]) -> None:
+        self.coro, self.first, self.args = coro, first, args
+
+    def __await__(self) -> Any:
+        coro, waiting = self.coro, self.first
+        self.coro = self.first = None
+        while True:
+            try:
+                sent = yield waiting
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # (a cancellation, into the call's await)
+                try:
+                    waiting = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    waiting = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+    def close(self) -> None:
+        """Drop a call that will not be awaited (the spell's code ended first)."""
+        if self.coro is not None:
+            self.coro.close()
+            self.coro = None
 
 
 def _detached(*args: Any) -> Any:
@@ -228,6 +272,7 @@ class LuaInstance(ScriptInstance):
         self._active_deadline = self._deadline
         self._scopes: set[anyio.CancelScope] = set()
         self._fns: list[_Entry] = []
+        self._pending: _Pending | None = None  # an eager call that awaited (see _call_eager)
         self._host_tables: dict[HostObject, LuaObject] = {}
         self._wrappers: weakref.WeakSet[LuaFunction] | None = None  # made by the first _wrap
         self._anchor: LuaObject | None = None
@@ -265,6 +310,7 @@ class LuaInstance(ScriptInstance):
                 plan.chunk,
                 self._check,
                 self._call_sync,
+                self._call_eager,
                 compiled_chunk,
                 HOOK_START,
                 PATTERN_BUDGET,
@@ -305,7 +351,8 @@ class LuaInstance(ScriptInstance):
         if table is None:
             spec: list[Any] = []
             for name, fn in host.methods.items():
-                spec += (name.encode(), self._add(fn, f"{host.type_name}:{name}"), is_sync_api(fn))
+                fid = self._add(fn, f"{host.type_name}:{name}")
+                spec += (name.encode(), fid, _KINDS[call_kind(fn)])
             fields = self._conv.to_lua(dict(host.fields)) if host.fields else None
             table = self._make_table(host.type_name.encode(), fields, None, False, *spec)
             self._host_tables[host] = table
@@ -457,6 +504,9 @@ class LuaInstance(ScriptInstance):
         # a traceback, say): let its Lua reference go now, while the interpreter surely lives.
         for wrapper in list(self._wrappers or ()):
             wrapper._fn = None
+        if self._pending is not None:
+            self._pending.close()
+            self._pending = None
         self._rt = self._runner = self._make_table = self._main = self._anchor = None
         self._compile = self._untrip = None
         self._slicer.close()
@@ -478,13 +528,17 @@ class LuaInstance(ScriptInstance):
                 while True:
                     fn, label, _, contextual, _, _ = entry
                     try:
-                        if contextual:
+                        if payload.__class__ is _Pending:
+                            result = await payload
+                        elif contextual:
                             result = await fn(self._context, *payload)
                         else:
                             result = await fn(*payload)
                     except LimitExceeded as exc:
                         raise self._set_limit(exc) from None
                     except Exception as exc:
+                        if payload.__class__ is _Pending:
+                            payload = payload.args
                         error = self._call_error(exc, entry, payload)
                         self._active_deadline = deadline
                         entry, payload = await self._slicer.run(self._step, co, 1, error)
@@ -529,8 +583,12 @@ class LuaInstance(ScriptInstance):
                     r = (r,)
                 status = r[0]
                 if status > 0:
-                    self._calls += 1
                     entry = self._fns[status - 1]
+                    pending = self._pending
+                    if pending is not None:  # (counted when it started)
+                        self._pending = None
+                        return entry, pending
+                    self._calls += 1
                     try:
                         args = conv.args_to_py(r, 1)
                     except (TypeError, ValueError) as exc:
@@ -559,6 +617,9 @@ class LuaInstance(ScriptInstance):
             # no Lua object made in the coroutine may outlive it in this frame (a traceback
             # keeps frames): see _wrap
             r = send = raw = None
+            if self._pending is not None:  # the code ended before it could wait for the call
+                self._pending.close()
+                self._pending = None
             # The thread's CPU clock is a system call (no vDSO; 1.5 us here), the cost of a
             # whole API round trip: a short resume counts its wall time, which cannot be much
             # more; one still running CPU_CLOCK_AFTER seconds in (seen by the hook) counts its
@@ -627,13 +688,54 @@ class LuaInstance(ScriptInstance):
                 pyargs.insert(0, self._context)
             return 0, self._conv.to_lua(call_sync(fn, pyargs, label))
         except LimitExceeded as exc:
-            self._set_limit(exc)
-            return 2, None
+            return self._tripped(exc)
         except _LuaMemoryError:
-            self._set_limit(self._limit_error("memory"))
-            return 2, None
+            return self._tripped(self._limit_error("memory"))
         except Exception as exc:
             return 1, self._call_error(exc, entry, args)
+
+    def _call_eager(self, fid: int, *args: Any) -> tuple[int, Any]:
+        """Called directly from Lua for eager_api functions: starts the call and returns
+        ``(status, value)`` as :meth:`_call_sync` does when it finished, or ``(3, None)``
+        when it awaited: the stub then yields its id, and :meth:`_step` hands the rest of the
+        call (kept in ``_pending``) to the driver."""
+        if self._limit is not None:  # a <close> handler's call after a limit
+            return 2, None
+        entry = self._fns[fid - 1]
+        fn, label, _, contextual, _, _ = entry
+        self._calls += 1
+        conv = self._conv
+        # (errors are worded as the driver words those of the calls it awaits)
+        try:
+            try:
+                pyargs = conv.args_to_py(args, 0)
+            except (TypeError, ValueError) as exc:
+                return 1, f"{label}: {exc}".encode()
+            try:
+                coro: Any = fn(self._context, *pyargs) if contextual else fn(*pyargs)
+                first = coro.send(None)
+            except StopIteration as stop:
+                value = stop.value
+            except LimitExceeded:
+                raise
+            except Exception as exc:
+                return 1, self._call_error(exc, entry, pyargs)
+            else:
+                self._pending = _Pending(coro, first, pyargs)
+                return 3, None
+            try:
+                return 0, conv.to_lua(value)
+            except (TypeError, ValueError) as exc:
+                return 1, f"{label}: {exc}".encode()
+        except LimitExceeded as exc:
+            return self._tripped(exc)
+        except _LuaMemoryError:
+            return self._tripped(self._limit_error("memory"))
+
+    def _tripped(self, exc: LimitExceeded) -> tuple[int, None]:
+        """Record a limit hit in a direct call; its status for the stub (which then trips)."""
+        self._set_limit(exc)
+        return 2, None
 
     async def _builtin_print(self, text: str) -> None:
         self._print(text)

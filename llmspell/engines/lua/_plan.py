@@ -19,6 +19,7 @@ from .._base import (
     HostObject,
     ScriptValue,
     arity,
+    is_eager_api,
     is_sync_api,
     takes_context,
 )
@@ -37,10 +38,10 @@ class _Plan(NamedTuple):
         entries: the API functions, in the order of their Lua ids (the methods of the static
             host objects included).
         chunk: Lua bytecode; called with the prelude's arguments (``check, call_sync,
-            load_chunk, COUNT, BUDGET, MAX_STRING``, see ``prelude.lua``) it builds the sandbox
-            and the API in it, and returns ``runner, compile, make_table, env, untrip``, a
-            table of the static host objects' tables (in the order of ``hosts``) and one of
-            the namespace tables that ``extra`` fills.
+            call_eager, load_chunk, COUNT, BUDGET, MAX_STRING``, see ``prelude.lua``) it builds
+            the sandbox and the API in it, and returns ``runner, compile, make_table, env,
+            untrip``, a table of the static host objects' tables (in the order of ``hosts``)
+            and one of the namespace tables that ``extra`` fills.
         hosts: the host objects among the namespaces' values whose table the chunk builds
             (their fields are constants); each instance registers them.
         extra: per namespace with other values (by its position in the chunk's last result):
@@ -58,6 +59,14 @@ class _Plan(NamedTuple):
 
 def entry(fn: ApiFunction, label: str, dynamic: bool = False) -> Entry:
     return (fn, label, dynamic, takes_context(fn), *arity(fn, dynamic))
+
+
+def call_kind(fn: ApiFunction) -> str:
+    """How the prelude's stub calls ``fn`` (its ``sync`` argument, as Lua): ``true`` for a
+    :func:`sync_api` function, ``"eager"`` for an :func:`eager_api` one, else ``false``."""
+    if is_sync_api(fn):
+        return "true"
+    return '"eager"' if is_eager_api(fn) else "false"
 
 
 def lua_literal(value: object) -> str | None:
@@ -100,16 +109,17 @@ def _derive_plan(api: Api) -> _Plan:
     def spec(functions: list[tuple[str, ApiFunction]], label: str) -> str:
         items = []
         for fname, fn in functions:
-            sync = "true" if is_sync_api(fn) else "false"
-            items.append(f"{lua_string(fname.encode())}, {add(fn, f'{label}{fname}')}, {sync}")
+            items.append(
+                f"{lua_string(fname.encode())}, {add(fn, f'{label}{fname}')}, {call_kind(fn)}"
+            )
         return "{" + ", ".join(items) + "}"
 
     lines = [
-        "local check, call_sync, load_chunk, COUNT, BUDGET, MAX_STRING = ...",
+        "local check, call_sync, call_eager, load_chunk, COUNT, BUDGET, MAX_STRING = ...",
         "local runner, compile, make_table, make_function, print_via, env, untrip, "
         "make_table_from = (function(...)",
         lua_source("prelude").decode(),
-        "end)(check, call_sync, load_chunk, COUNT, BUDGET, MAX_STRING)",
+        "end)(check, call_sync, call_eager, load_chunk, COUNT, BUDGET, MAX_STRING)",
         "local H, X, t, f = {}, {}, nil, nil",
     ]
     hosts: dict[int, tuple[int, HostObject]] = {}
@@ -145,7 +155,7 @@ def _derive_plan(api: Api) -> _Plan:
             dyn_id, dyn_sync = "nil", "false"
         else:
             dyn_id = str(add(ns.dynamic, name, True))
-            dyn_sync = "true" if is_sync_api(ns.dynamic) else "false"
+            dyn_sync = call_kind(ns.dynamic)
         static, other = [], {}
         for key, value in ns.values.items():
             k = lua_string(key.encode())
@@ -166,8 +176,9 @@ def _derive_plan(api: Api) -> _Plan:
             extra.append(other)
             lines.append(f"X[{len(extra)}] = t")
     for fname, fn in api.functions.items():
-        sync = "true" if is_sync_api(fn) else "false"
-        lines.append(f"env[{lua_string(fname.encode())}] = make_function({add(fn, fname)}, {sync})")
+        lines.append(
+            f"env[{lua_string(fname.encode())}] = make_function({add(fn, fname)}, {call_kind(fn)})"
+        )
     print_id = None
     if "print" not in api.functions:
         print_id = len(entries) + 1

@@ -11,8 +11,10 @@
 --   ``id, args...`` with ``id > 0``.
 -- * ``compile(source, chunkname)`` — ``load`` in text mode into the spell's environment.
 -- * ``make_table(name, fields, dynamic_id, dynamic_sync, name1, id1, sync1, ...)`` — a namespace or
---   host-object table whose functions are stubs: sync ones call Python directly (``call_sync``),
---   the others yield to the driver. ``t:f(x)`` and ``t.f(x)`` both work.
+--   host-object table whose functions are stubs: sync ones (``sync1 == true``) call Python
+--   directly (``call_sync``), eager ones (``sync1 == "eager"``) too (``call_eager``) unless Lua
+--   cannot wait here, and yield to the driver only when the call has to wait; the others yield to
+--   the driver. ``t:f(x)`` and ``t.f(x)`` both work.
 -- * ``make_table_from(name, fields, dynamic_id, dynamic_sync, {name1, id1, sync1, ...})`` — the same
 --   with the functions in one table: what the API's installer chunk calls (see ``_plan.py``).
 -- * ``make_function(id, sync)`` — a global API function; ``print_via(id)`` — Lua's ``print``
@@ -29,7 +31,7 @@
 -- chunk loaded on first use, which keeps idle instances small; fallback.lua, the interruptible
 -- pattern matcher, a third.
 
-local check, call_sync, load_chunk, COUNT, BUDGET, MAX_STRING = ...
+local check, call_sync, call_eager, load_chunk, COUNT, BUDGET, MAX_STRING = ...
 
 local type, select, error, tostring, tonumber = type, select, error, tostring, tonumber
 local pcall, xpcall, next = pcall, xpcall, next
@@ -210,9 +212,32 @@ local function request(...)
   return co_yield(...)
 end
 
+-- An eager call (see eager_api) that has to wait: Python keeps the call it started, and the
+-- coroutine yields its id alone for the driver to finish that call.
+local PENDING = 3
+
+local function eager_result(id, code, v)
+  if code == PENDING then return result(co_yield(id)) end
+  return result(code, v)
+end
+
 -- A stub refuses to run once a limit tripped: a to-be-closed variable's __close handler runs
 -- while the limit's error unwinds, and must not reach the host.
 local function stub(id, sync, owner)
+  if sync == "eager" then
+    return function(...)
+      if tripped then error(LIMIT, 0) end
+      if select("#", ...) > MANY_ARGS then weigh(...) end
+      if not co_isyieldable() then  -- (it may have to wait: refused as any waiting call)
+        if owner ~= nil and ... == owner then return result(request(id, select(2, ...))) end
+        return result(request(id, ...))
+      end
+      if owner ~= nil and ... == owner then
+        return eager_result(id, call_eager(id, select(2, ...)))
+      end
+      return eager_result(id, call_eager(id, ...))
+    end
+  end
   if sync then
     return function(...)
       if tripped then error(LIMIT, 0) end
@@ -230,6 +255,18 @@ local function stub(id, sync, owner)
 end
 
 local function dynamic_stub(id, sync, owner, key)
+  if sync == "eager" then
+    return function(...)
+      if tripped then error(LIMIT, 0) end
+      if select("#", ...) > MANY_ARGS then weigh(...) end
+      if not co_isyieldable() then
+        if ... == owner then return result(request(id, key, select(2, ...))) end
+        return result(request(id, key, ...))
+      end
+      if ... == owner then return eager_result(id, call_eager(id, key, select(2, ...))) end
+      return eager_result(id, call_eager(id, key, ...))
+    end
+  end
   if sync then
     return function(...)
       if tripped then error(LIMIT, 0) end
