@@ -179,10 +179,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     output = _SpellOutput(sys.stderr if args.json else sys.stdout)
     tools = ToolRegistry(builtin_tools())
     permissions = run_permissions(args, config, tools)
-    if _uses_litellm(spell.source, args.model, config.model):
+    uses_litellm = _uses_litellm(spell.source, args.model, config.model)
+    if uses_litellm:
         threading.Thread(target=_import_litellm, name="import litellm", daemon=True).start()
-    else:
-        _resume_gc()
 
     event_log = None
     if args.log_events:
@@ -227,6 +226,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 observability=observed.observer if observed is not None else None,
             ) as runtime:
                 await open_existing_store(runtime.ops.state)  # a damaged file: an error now
+                if not uses_litellm:  # the event loop and the runtime have loaded too
+                    _resume_gc()
                 return await runtime.run(spell, params=params, output=output, log=_print_log)
         finally:
             _restore_sigint(previous)
