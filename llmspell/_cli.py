@@ -313,14 +313,12 @@ def _resume_gc() -> None:
         gc.enable()
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _json_text(value: Any) -> str:
     """``value`` as readable JSON (non-ASCII as itself); a lone surrogate (a JS string may hold
     one) is written as its ``\\uXXXX`` escape, which JSON allows and UTF-8 cannot encode."""
     text = json.dumps(value, ensure_ascii=False, indent=2, default=str)
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    # (re's own cache compiles the pattern on first use: not on every run's start-up)
+    return re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def console() -> NoReturn:
