@@ -5,7 +5,6 @@ API and sandbox of a run."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from typing import TYPE_CHECKING
 
 from ._exceptions import ConfigError
@@ -72,6 +71,8 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
 def run_settings(args: argparse.Namespace) -> tuple[Config, Limits]:
     """The configuration (file, environment, then ``--fallback``/``--state``) and the limits
     (configured, then ``--timeout``/``--memory-mb``/``--cpu-seconds``) the flags ask for."""
+    import dataclasses  # loaded by the config already; not with the CLI module
+
     from ._config import load_config
 
     config = load_config(args.config)

@@ -14,10 +14,11 @@ import sys
 from typing import Any
 
 from ._exceptions import ConfigError
-from .state import DEFAULT_STATE_PATH as DEFAULT_STATE
 
 
 def add_parser(sub: Any) -> None:
+    from .state import DEFAULT_STATE_PATH as DEFAULT_STATE  # not on a run's start-up
+
     events = sub.add_parser("events", help="read the event log of a state database")
     actions = events.add_subparsers(dest="events_command", metavar="ACTION", required=True)
     tail = actions.add_parser(

@@ -101,11 +101,12 @@ def state_command(args: argparse.Namespace, config: Any) -> int:
 
 async def open_existing_store(store: Any) -> None:
     """Open ``store`` now if its file exists, so that a damaged or unreadable file is reported
-    before the spell starts; a store with no file yet is created when a spell first uses it."""
-    import anyio.to_thread
+    before the spell starts; a store with no file yet is created when a spell first uses it.
 
+    The look is one ``stat``, before the spell starts: a worker thread for it would cost a run
+    more than the ``stat`` itself."""
     path = getattr(store, "path", None)
-    if path is not None and await anyio.to_thread.run_sync(os.path.exists, path):
+    if path is not None and os.path.exists(path):  # noqa: ASYNC240 (nothing else runs yet)
         await store.open()
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from .._ops import RunContext
 from ..engines import Api, ApiFunction, Namespace
-from . import _shape_table as shapes  # noqa: F401  (the editor types' table: llmspell._types)
 from ._core import json_namespace, log_namespace, parallel, sleep
 from ._events import events_namespace
 from ._hooks import hooks_namespace
@@ -24,6 +24,19 @@ from ._state import state_namespace
 from ._tools import tools_namespace
 from ._values import to_script as to_script
 from ._workflow import workflow_namespace
+
+if TYPE_CHECKING:
+    from . import _shape_table as shapes  # noqa: F401  (the editor types' table: llmspell._types)
+
+
+def __getattr__(name: str) -> object:
+    # The editor types' table is read by `llmspell types` and tests, never by a run: a run's
+    # start-up does not build it.
+    if name == "shapes":
+        from . import _shape_table
+
+        return _shape_table
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,7 @@ from ._types import LLMRequest, ToolCall, Usage, is_offline_model
 
 _lock = threading.Lock()
 _litellm: ModuleType | None = None
-_NAME = re.compile(r"[^a-zA-Z0-9_-]")
+_NAME = r"[^a-zA-Z0-9_-]"  # compiled (and cached) by re on first use, not at start-up
 _LOCAL_KEY = "sk-no-key-required"
 
 
@@ -67,7 +67,7 @@ def completion_kwargs(
     if request.tools:
         kwargs["tools"] = request.tools
     if request.schema is not None:
-        name = _NAME.sub("_", str(request.schema.get("title") or "response"))[:64]
+        name = re.sub(_NAME, "_", str(request.schema.get("title") or "response"))[:64]
         kwargs["response_format"] = {
             "type": "json_schema",
             "json_schema": {"name": name, "schema": request.schema},

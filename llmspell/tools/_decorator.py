@@ -19,7 +19,7 @@ from ._tool import Tool, ToolContext
 _SIMPLE = {str: "string", bool: "boolean", int: "integer", float: "number", type(None): "null"}
 _ARRAYS = (list, tuple, set, frozenset, collections.abc.Sequence, collections.abc.Iterable)
 _OBJECTS = (dict, collections.abc.Mapping)
-_SECTION = re.compile(r"^(Args|Arguments|Parameters|Returns|Yields|Raises|Examples?|Notes?):\s*$")
+_SECTION = r"^(Args|Arguments|Parameters|Returns|Yields|Raises|Examples?|Notes?):\s*$"  # re caches
 
 
 @overload
@@ -163,7 +163,7 @@ def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
     entry_indent = 0
     for line in doc.splitlines():
         indent = len(line) - len(line.lstrip())
-        header = _SECTION.match(line.strip())
+        header = re.match(_SECTION, line.strip())
         if header and indent == 0:
             section, current = header.group(1), None
         elif section is None:

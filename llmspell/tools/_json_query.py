@@ -16,6 +16,7 @@ key, and returns a list: ``items[*].name``.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -25,14 +26,21 @@ from ._schema import type_name
 from ._tool import Tool, ToolContext
 
 _NAME = "json_query"
-_STEP = re.compile(
-    r"""\.?\*|\[\*\]
-      |\[\s*(?P<index>-?\d+)\s*\]
-      |\[\s*(?P<slice>-?\d*\s*:\s*-?\d*)\s*\]
-      |\[\s*(?P<quote>["'])(?P<key>(?:\\.|(?!(?P=quote)).)*)(?P=quote)\s*\]
-      |(?P<dot>\.)?(?P<name>[^.\[\]\s"']+)""",
-    re.VERBOSE,
-)
+
+
+@functools.cache
+def _step_pattern() -> re.Pattern[str]:
+    """One step of a query (compiled on the first query, not on every run's start-up)."""
+    return re.compile(
+        r"""\.?\*|\[\*\]
+          |\[\s*(?P<index>-?\d+)\s*\]
+          |\[\s*(?P<slice>-?\d*\s*:\s*-?\d*)\s*\]
+          |\[\s*(?P<quote>["'])(?P<key>(?:\\.|(?!(?P=quote)).)*)(?P=quote)\s*\]
+          |(?P<dot>\.)?(?P<name>[^.\[\]\s"']+)""",
+        re.VERBOSE,
+    )
+
+
 Step = tuple[str, Any]
 
 
@@ -48,7 +56,7 @@ def parse_query(query: str) -> list[Step]:
     steps: list[Step] = []
     pos = 0
     while pos < len(text):
-        match = _STEP.match(text, pos)
+        match = _step_pattern().match(text, pos)
         if match is None or (match["name"] and not match["dot"] and pos > 0):
             raise ToolError(_NAME, f"invalid query {query!r} at {text[pos:]!r}")
         if match["index"] is not None:

@@ -16,8 +16,10 @@ FS_WRITE = "fs.write"
 NET_HTTP = "net.http"
 """Make HTTP requests to allowlisted hosts."""
 
-_PERMISSION = re.compile(r"\*|[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
-_HOST = re.compile(r"\*|(\*\.)?[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?|\[?[0-9a-f:.]+\]?")
+# Patterns as text: re compiles (and caches) them when a run first grants a permission or
+# a host, not on every run's start-up.
+_PERMISSION = r"\*|[a-z][a-z0-9_]*(\.[a-z0-9_]+)*"
+_HOST = r"\*|(\*\.)?[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?|\[?[0-9a-f:.]+\]?"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +85,7 @@ class Permissions:
         """
         names = frozenset(n.strip() for value in allow for n in value.split(",") if n.strip())
         for name in sorted(names):
-            if not _PERMISSION.fullmatch(name):
+            if not re.fullmatch(_PERMISSION, name):
                 raise ConfigError(f"--allow: {name!r} is not a permission name like 'fs.read'")
             if known is not None:
                 _check_known(name, frozenset(known))
@@ -91,7 +93,7 @@ class Permissions:
             h.strip().lower().rstrip(".") for value in http_hosts for h in value.split(",")
         )
         for host in filter(None, hosts):
-            if not _HOST.fullmatch(host):
+            if not re.fullmatch(_HOST, host):
                 raise ConfigError(f"--http-host: {host!r} is not a host name or '*.domain'")
         root: Path | None = None
         if workspace is not None:

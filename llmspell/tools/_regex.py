@@ -16,14 +16,20 @@ import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import re2  # type: ignore[import-untyped, unused-ignore]
-
 MAX_PROGRAM_BYTES = 8 << 20
 """The memory one compiled pattern may use (RE2's ``max_mem``): a bigger program is refused."""
 
-_OPTIONS = re2.Options()
-_OPTIONS.log_errors = False  # RE2 would print each refused pattern on stderr
-_OPTIONS.max_mem = MAX_PROGRAM_BYTES
+
+@functools.cache
+def _re2() -> tuple[Any, Any]:
+    """RE2 and its options, loaded on first use: a run that compiles no pattern (most) does not
+    pay for loading the C++ library at start-up."""
+    import re2  # type: ignore[import-untyped, unused-ignore]
+
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print each refused pattern on stderr
+    options.max_mem = MAX_PROGRAM_BYTES
+    return re2, options
 
 
 class RegexError(ValueError):
@@ -40,8 +46,9 @@ def compile_regex(pattern: str) -> Any:
     """
     if not isinstance(pattern, str):
         raise RegexError(f"must be a string, not {type(pattern).__name__}")
+    re2, options = _re2()
     try:
-        return re2.compile(pattern, _OPTIONS)
+        return re2.compile(pattern, options)
     except re2.error as exc:
         reason = exc.args[0] if exc.args else exc
         if isinstance(reason, bytes):
@@ -54,7 +61,7 @@ def compile_regex(pattern: str) -> Any:
 
 def escape(text: str) -> str:
     """``text`` as a pattern that matches it literally."""
-    return str(re2.escape(text))
+    return str(_re2()[0].escape(text))
 
 
 def schema_patterns(schema: Any, where: str = "parameters") -> Iterator[tuple[str, str]]:

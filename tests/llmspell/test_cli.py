@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import pathlib
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from llmspell._cli import main
+from llmspell._cli import _command, _parser, main
 
 SPELLS = pathlib.Path(__file__).resolve().parents[2] / "spells"
 
@@ -116,6 +117,32 @@ def test_http_host_star_is_accepted_as_help_offers(capsys: pytest.CaptureFixture
     assert "'*'" in capsys.readouterr().out
     assert main(["run", str(SPELLS / "hello.lua"), "--http-host", "*"]) == 0
     assert "error" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["run", "x.lua"], "run"),
+        (["--config", "c.toml", "state", "get", "k"], "state"),
+        (["--config=c.toml", "events", "tail"], "events"),
+        (["--help"], None),
+        (["--conf", "c.toml", "run", "x.lua"], None),  # an abbreviation: the whole parser
+        (["bogus"], None),
+        ([], None),
+    ],
+)
+def test_a_run_builds_only_its_command_parser_with_the_same_help(
+    argv: list[str], command: str | None
+) -> None:
+    assert _command(argv) == command
+    if command is not None:  # that command's flags and help are the whole parser's
+        assert _command_help(_parser(command), command) == _command_help(_parser(), command)
+
+
+def _command_help(parser: argparse.ArgumentParser, command: str) -> str:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert isinstance(sub.choices, dict)
+    return str(sub.choices[command].format_help())
 
 
 @pytest.mark.parametrize("where", ["before", "after"])

@@ -18,6 +18,8 @@ NOT_AT_START = (
     "actors._threaded",  # the blocking facade for threaded Python code
     "opentelemetry",  # only with --trace / OTEL_* set
     "prometheus_client",  # only with metrics on
+    "re2",  # only when a pattern is compiled (a tool schema's, file_search's)
+    "llmspell._api._shape_table",  # only for the editor types (llmspell types)
 )
 
 
