@@ -26,6 +26,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -44,16 +45,40 @@ _log = logging.getLogger("actors.bus")
 
 _Item = tuple[str, Any, Mapping[str, str], LogRecord]  # topic, payload, headers, record
 
-_strict = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
-_repr_fallback = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=repr
-).encode
+_OPTIONS: dict[str, Any] = {"ensure_ascii": False, "allow_nan": False, "separators": (",", ":")}
+_checked = json.JSONEncoder(**_OPTIONS).encode
+_checked_repr = json.JSONEncoder(**_OPTIONS, default=repr).encode
+
+
+def _fast(default: Callable[[Any], Any] | None) -> Callable[[Any], str]:
+    """The C encoder behind ``json.JSONEncoder(**_OPTIONS, default=default).encode``, made once
+    (``encode`` makes a new one per call, half the cost of a small payload), without the
+    circular-reference check: a value that contains itself fails with RecursionError, and the
+    callers then encode again the checked way, for the stdlib's own error."""
+    if c_make_encoder is None:  # (a Python without the C accelerator)
+        return json.JSONEncoder(**_OPTIONS, default=default).encode
+    chunks = c_make_encoder(None, default, encode_basestring, None, ":", ",", False, False, False)
+    return lambda value: "".join(chunks(value, 0))
+
+
+_fast_strict, _fast_repr = _fast(None), _fast(repr)
+
+
+def _strict(payload: Any) -> str:
+    try:
+        return _fast_strict(payload)
+    except (TypeError, ValueError, RecursionError):
+        return _checked(payload)  # the same error, or a cycle's ValueError
 
 
 def _lenient(payload: Any) -> str:
     """The runtime's own events: whatever is not JSON is logged as its ``repr``."""
     try:
-        return _repr_fallback(payload)
+        return _fast_repr(payload)
+    except (ValueError, RecursionError):
+        pass
+    try:
+        return _checked_repr(payload)
     except ValueError:  # a cycle, or NaN
         return _strict(repr(payload))
 

@@ -50,7 +50,7 @@ _SCHEMA = (
     " topic TEXT NOT NULL, payload TEXT NOT NULL, headers TEXT, time REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS event_log_time ON event_log (time)",
 )
-_INSERT = "INSERT INTO event_log (topic, payload, headers, time) VALUES (?, ?, ?, ?)"
+_INSERT = "INSERT INTO event_log (topic, payload, headers, time) VALUES (?, ?, NULLIF(?, ''), ?)"
 _SELECT = "SELECT seq, topic, payload, headers, time FROM event_log WHERE seq > ?"
 _LATEST = "SELECT seq FROM sqlite_sequence WHERE name = 'event_log'"
 _NEW, _OPEN, _CLOSED = "new", "open", "closed"
@@ -191,7 +191,10 @@ class SqliteEventLog(EventLog):
             conn = self._connection(self._writer)
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(_INSERT, records)
+                # Plain tuples, and "" for no headers (NULLIF makes it NULL): sqlite3 binds a
+                # tuple subclass's items through __getitem__ and looks None up in its adapters,
+                # ~6k instructions a row of the ~25k this thread spent per event
+                conn.executemany(_INSERT, [(t, p, h or "", ts) for t, p, h, ts in records])
                 (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
                 conn.execute("COMMIT")
             except BaseException:
