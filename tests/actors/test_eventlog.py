@@ -36,6 +36,36 @@ async def test_appends_get_consecutive_numbers_never_reused(
         assert await log.append([record("e")]) == [5]
 
 
+async def test_a_large_batch_is_stored_whole_and_in_order(
+    kind: str, tmp_path: pathlib.Path
+) -> None:
+    sizes = [1, 3, 128, 300, 255]  # the SQLite log inserts up to 128 rows per statement
+    batches = [
+        [
+            LogRecord(
+                f"b.{size}",
+                json.dumps([size, i]),
+                json.dumps({"i": str(i)}) if i % 3 else None,
+                float(i),
+            )
+            for i in range(size)
+        ]
+        for size in sizes
+    ]
+    async with make_log(kind, tmp_path) as log:
+        seqs = [await log.append(batch) for batch in batches]
+        stored = await log.read()
+    assert [len(s) for s in seqs] == sizes
+    assert [seq for s in seqs for seq in s] == list(range(1, sum(sizes) + 1))
+    expected = [
+        (r.topic, json.loads(r.payload), json.loads(r.headers or "{}"), r.timestamp)
+        for batch in batches
+        for r in batch
+    ]
+    assert [(e.topic, e.payload, dict(e.headers), e.timestamp) for e in stored] == expected
+    assert [e.seq for e in stored] == list(range(1, sum(sizes) + 1))
+
+
 async def test_read_selects_by_pattern_and_sequence(kind: str, tmp_path: pathlib.Path) -> None:
     topics = ["order.created", "order.created.eu", "user.created", "order", "order.shipped"]
     async with make_log(kind, tmp_path) as log:
