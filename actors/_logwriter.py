@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any, cast
 
@@ -46,6 +46,7 @@ __all__ = ["LogWriter"]
 _log = logging.getLogger("actors.bus")
 
 _Item = tuple[str, Any, Mapping[str, str], LogRecord]  # topic, payload, headers, record
+_new_tuple = tuple.__new__  # a NamedTuple's __new__ is a Python function: twice the cost
 
 _OPTIONS: dict[str, Any] = {"ensure_ascii": False, "allow_nan": False, "separators": (",", ":")}
 _checked = json.JSONEncoder(**_OPTIONS).encode
@@ -88,11 +89,12 @@ def _lenient(payload: Any) -> str:
 class _Batch:
     """Events committed together, and their publishers' wake-ups (see :meth:`LogWriter.append`)."""
 
-    __slots__ = ("error", "event", "finished", "full", "items", "seqs", "waiters")
+    __slots__ = ("error", "event", "finished", "full", "items", "seqs", "waiters", "withdrawn")
 
     def __init__(self) -> None:
         self.items: list[_Item | None] = []  # None: withdrawn by a cancelled publisher
-        self.seqs: list[int | None] = []
+        self.seqs: Sequence[int | None] = []
+        self.withdrawn = 0  # items set to None
         self.full: dict[int, list[Subscription]] = {}  # item -> "block" queues it overfilled
         self.error: BaseException | None = None
         self.finished = False
@@ -162,7 +164,8 @@ class LogWriter:
                 f" JSON-serialisable: {exc}"
             ) from None
         batch = self._batch
-        batch.items.append((topic, payload, headers, LogRecord(topic, text, head, time.time())))
+        record = _new_tuple(LogRecord, (topic, text, head, time.time()))  # LogRecord(...)
+        batch.items.append((topic, payload, headers, record))
         self._pending += 1
         wakeup = self._wakeup
         if wakeup is not None:
@@ -195,6 +198,7 @@ class LogWriter:
         except BaseException:
             if batch is self._batch:  # not taken yet: withdraw the event
                 batch.items[index] = None
+                batch.withdrawn += 1
                 self._pending -= 1
                 self._bus._changed()
             raise
@@ -250,11 +254,12 @@ class LogWriter:
                     left.finish(closed)
 
     async def _commit(self, batch: _Batch) -> None:
-        live = [item for item in batch.items if item is not None]
+        items = batch.items
+        live = items if not batch.withdrawn else [item for item in items if item is not None]
         if not live:
             return
         try:
-            seqs = await self.log.append([item[3] for item in live])
+            seqs = await self.log.append([item[3] for item in live if item is not None])
             if len(seqs) != len(live):
                 raise EventLogError(f"the log returned {len(seqs)} numbers for {len(live)} events")
         except Exception as exc:
@@ -265,8 +270,11 @@ class LogWriter:
             return
         self.commits += 1
         self.logged += len(live)
-        numbers = iter(seqs)
-        batch.seqs = [None if item is None else next(numbers) for item in batch.items]
+        if live is items:
+            batch.seqs = seqs
+        else:
+            numbers = iter(seqs)
+            batch.seqs = [None if item is None else next(numbers) for item in items]
         self._pending -= len(live)
         self._fan_out(batch)
 
