@@ -27,7 +27,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
@@ -119,13 +119,6 @@ def _future_factory() -> Callable[[], Signal] | None:
     return signal_factory() if hasattr(native, "create_future") else None
 
 
-def _trio_event() -> anyio.Event:
-    """trio's own event: ``anyio.Event.wait`` is one more layer for every publisher (~2%)."""
-    import trio
-
-    return cast("anyio.Event", trio.Event())
-
-
 class LogWriter:
     """The group-commit writer of one bus (created and run by the bus when it opens).
 
@@ -193,7 +186,7 @@ class LogWriter:
             else:
                 event = batch.event
                 if event is None:
-                    event = batch.event = _trio_event()
+                    event = batch.event = self._bus._new_event()
                 await event.wait()
         except BaseException:
             if batch is self._batch:  # not taken yet: withdraw the event
