@@ -25,13 +25,16 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 
 from ._eventlog import EventLog, LogRecord
 from ._exceptions import EventLogError, MailboxFullError, SystemClosedError
+from ._signal import Signal, signal_factory
 from ._subscription import Event
 
 if TYPE_CHECKING:
@@ -43,32 +46,77 @@ __all__ = ["LogWriter"]
 _log = logging.getLogger("actors.bus")
 
 _Item = tuple[str, Any, Mapping[str, str], LogRecord]  # topic, payload, headers, record
+_new_tuple = tuple.__new__  # a NamedTuple's __new__ is a Python function: twice the cost
 
-_strict = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
-_repr_fallback = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=repr
-).encode
+_OPTIONS: dict[str, Any] = {"ensure_ascii": False, "allow_nan": False, "separators": (",", ":")}
+_checked = json.JSONEncoder(**_OPTIONS).encode
+_checked_repr = json.JSONEncoder(**_OPTIONS, default=repr).encode
+
+
+def _fast(default: Callable[[Any], Any] | None) -> Callable[[Any], str]:
+    """The C encoder behind ``json.JSONEncoder(**_OPTIONS, default=default).encode``, made once
+    (``encode`` makes a new one per call, half the cost of a small payload), without the
+    circular-reference check: a value that contains itself fails with RecursionError, and the
+    callers then encode again the checked way, for the stdlib's own error."""
+    if c_make_encoder is None:  # (a Python without the C accelerator)
+        return json.JSONEncoder(**_OPTIONS, default=default).encode
+    chunks = c_make_encoder(None, default, encode_basestring, None, ":", ",", False, False, False)
+    return lambda value: "".join(chunks(value, 0))
+
+
+_fast_strict, _fast_repr = _fast(None), _fast(repr)
+
+
+def _strict(payload: Any) -> str:
+    try:
+        return _fast_strict(payload)
+    except (TypeError, ValueError, RecursionError):
+        return _checked(payload)  # the same error, or a cycle's ValueError
 
 
 def _lenient(payload: Any) -> str:
     """The runtime's own events: whatever is not JSON is logged as its ``repr``."""
     try:
-        return _repr_fallback(payload)
+        return _fast_repr(payload)
+    except (ValueError, RecursionError):
+        pass
+    try:
+        return _checked_repr(payload)
     except ValueError:  # a cycle, or NaN
         return _strict(repr(payload))
 
 
 class _Batch:
-    """Events committed together; ``done`` is set once they are committed and fanned out."""
+    """Events committed together, and their publishers' wake-ups (see :meth:`LogWriter.append`)."""
 
-    __slots__ = ("done", "error", "full", "items", "seqs")
+    __slots__ = ("error", "event", "finished", "full", "items", "seqs", "waiters", "withdrawn")
 
-    def __init__(self, done: anyio.Event) -> None:
+    def __init__(self) -> None:
         self.items: list[_Item | None] = []  # None: withdrawn by a cancelled publisher
-        self.seqs: list[int | None] = []
+        self.seqs: Sequence[int | None] = []
+        self.withdrawn = 0  # items set to None
         self.full: dict[int, list[Subscription]] = {}  # item -> "block" queues it overfilled
         self.error: BaseException | None = None
-        self.done = done
+        self.finished = False
+        self.waiters: list[Signal] = []  # asyncio: a future per publisher
+        self.event: anyio.Event | None = None  # trio: one event for all
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """The batch is committed and fanned out (or failed: ``error``): wake its publishers."""
+        if error is not None:
+            self.error = error
+        self.finished = True
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        if self.event is not None:
+            self.event.set()
+
+
+def _future_factory() -> Callable[[], Signal] | None:
+    """On asyncio, the loop's future class (see ``_signal``); elsewhere (trio) ``None``."""
+    native = anyio.lowlevel.current_token().native_token
+    return signal_factory() if hasattr(native, "create_future") else None
 
 
 class LogWriter:
@@ -85,7 +133,8 @@ class LogWriter:
         self.log = log
         self._bus = bus
         self._max_pending = max_pending
-        self._batch = _Batch(bus._new_event())  # collecting
+        self._new_future = _future_factory()
+        self._batch = _Batch()  # collecting
         self._inflight: _Batch | None = None  # being committed and fanned out
         self._wakeup: anyio.Event | None = None
         self._pending = 0  # events added and not yet done
@@ -108,7 +157,8 @@ class LogWriter:
                 f" JSON-serialisable: {exc}"
             ) from None
         batch = self._batch
-        batch.items.append((topic, payload, headers, LogRecord(topic, text, head, time.time())))
+        record = _new_tuple(LogRecord, (topic, text, head, time.time()))  # LogRecord(...)
+        batch.items.append((topic, payload, headers, record))
         self._pending += 1
         wakeup = self._wakeup
         if wakeup is not None:
@@ -126,10 +176,22 @@ class LogWriter:
         """
         batch, index = self._add(topic, payload, headers, _strict)
         try:
-            await batch.done.wait()
+            # On asyncio a loop future per publisher: cheaper than an event (which makes one
+            # per waiter anyway), and a cancelled publisher cancels only its own. On trio one
+            # event for the batch.
+            if self._new_future is not None:
+                future = self._new_future()
+                batch.waiters.append(future)
+                await future
+            else:
+                event = batch.event
+                if event is None:
+                    event = batch.event = self._bus._new_event()
+                await event.wait()
         except BaseException:
             if batch is self._batch:  # not taken yet: withdraw the event
                 batch.items[index] = None
+                batch.withdrawn += 1
                 self._pending -= 1
                 self._bus._changed()
             raise
@@ -167,13 +229,13 @@ class LogWriter:
                     wakeup = self._wakeup = bus._new_event()
                     await wakeup.wait()
                     continue
-                self._batch = _Batch(bus._new_event())
+                self._batch = _Batch()
                 self._inflight = batch
                 self._pending += 1  # busy until retention has run too: close waits for it
                 try:
                     await self._commit(batch)
                     self._inflight = None
-                    batch.done.set()
+                    batch.finish()
                     await self._maybe_prune()
                 finally:
                     self._pending -= 1
@@ -181,16 +243,16 @@ class LogWriter:
         finally:
             closed = SystemClosedError("the event bus closed before the event was logged")
             for left in (self._inflight, self._batch):
-                if left is not None and not left.done.is_set():
-                    left.error = closed
-                    left.done.set()
+                if left is not None and not left.finished:
+                    left.finish(closed)
 
     async def _commit(self, batch: _Batch) -> None:
-        live = [item for item in batch.items if item is not None]
+        items = batch.items
+        live = items if not batch.withdrawn else [item for item in items if item is not None]
         if not live:
             return
         try:
-            seqs = await self.log.append([item[3] for item in live])
+            seqs = await self.log.append([item[3] for item in live if item is not None])
             if len(seqs) != len(live):
                 raise EventLogError(f"the log returned {len(seqs)} numbers for {len(live)} events")
         except Exception as exc:
@@ -201,8 +263,11 @@ class LogWriter:
             return
         self.commits += 1
         self.logged += len(live)
-        numbers = iter(seqs)
-        batch.seqs = [None if item is None else next(numbers) for item in batch.items]
+        if live is items:
+            batch.seqs = seqs
+        else:
+            numbers = iter(seqs)
+            batch.seqs = [None if item is None else next(numbers) for item in items]
         self._pending -= len(live)
         self._fan_out(batch)
 

@@ -7,7 +7,17 @@ import sys
 
 from ._harness import report
 
-SUITES = ("actors", "engines", "llm", "state", "workflows", "observability", "daemon", "nats")
+SUITES = (
+    "actors",
+    "engines",
+    "llm",
+    "state",
+    "workflows",
+    "observability",
+    "daemon",
+    "nats",
+    "eventlog",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -137,6 +137,10 @@ async def test_a_payload_that_is_not_json_is_refused_naming_the_topic(
             await bus.publish("order.created", float("nan"))
         with pytest.raises(ValueError, match=r"'order\.created' is logged"):
             bus.publish_nowait("order.created", {1, 2})
+        cycle: list[object] = [1]
+        cycle.append(cycle)
+        with pytest.raises(ValueError, match=r"'order\.created' is logged.*[Cc]ircular"):
+            await bus.publish("order.created", {"items": cycle})
         marker = object()
         assert await bus.publish("llm.chunk", marker) is None  # unlogged: anything goes
         assert await bus.publish("order.created", {"ok": True}) == 1

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from actors import EventBus, EventLogError, LogRecord, SqliteEventLog
+from actors import EventBus, EventLogError, LogRecord, SqliteEventLog, _logwriter
 
 from .eventlogs import KINDS, make_log, record
 
@@ -34,6 +34,36 @@ async def test_appends_get_consecutive_numbers_never_reused(
         assert await log.read() == []
         assert await log.latest_seq() == 4  # pruning does not renumber
         assert await log.append([record("e")]) == [5]
+
+
+async def test_a_large_batch_is_stored_whole_and_in_order(
+    kind: str, tmp_path: pathlib.Path
+) -> None:
+    sizes = [1, 3, 128, 300, 255]  # the SQLite log inserts up to 128 rows per statement
+    batches = [
+        [
+            LogRecord(
+                f"b.{size}",
+                json.dumps([size, i]),
+                json.dumps({"i": str(i)}) if i % 3 else None,
+                float(i),
+            )
+            for i in range(size)
+        ]
+        for size in sizes
+    ]
+    async with make_log(kind, tmp_path) as log:
+        seqs = [await log.append(batch) for batch in batches]
+        stored = await log.read()
+    assert [len(s) for s in seqs] == sizes
+    assert [seq for s in seqs for seq in s] == list(range(1, sum(sizes) + 1))
+    expected = [
+        (r.topic, json.loads(r.payload), json.loads(r.headers or "{}"), r.timestamp)
+        for batch in batches
+        for r in batch
+    ]
+    assert [(e.topic, e.payload, dict(e.headers), e.timestamp) for e in stored] == expected
+    assert [e.seq for e in stored] == list(range(1, sum(sizes) + 1))
 
 
 async def test_read_selects_by_pattern_and_sequence(kind: str, tmp_path: pathlib.Path) -> None:
@@ -80,6 +110,32 @@ async def test_payloads_and_headers_round_trip_through_json(
     assert (first.topic, first.payload, dict(first.headers)) == ("a", payload, {"trace": "t1"})
     assert (first.timestamp, first.seq) == (1234.5, 1)
     assert (second.payload, dict(second.headers), second.seq) == ([1, 2], {}, 2)
+    if kind == "sqlite":  # no headers are stored as NULL, for other readers of the file
+        conn = sqlite3.connect(tmp_path / "state.db")
+        try:
+            stored = conn.execute("SELECT headers FROM event_log ORDER BY seq").fetchall()
+        finally:
+            conn.close()
+        assert stored == [('{"trace": "t1"}',), (None,)]
+
+
+def test_payloads_are_encoded_as_the_stdlib_encodes_them() -> None:
+    strict, lenient = _logwriter._strict, _logwriter._lenient
+    payload = {"id": 1, "tags": ["ü", "☃"], "x": 0.1, "nested": {"ok": True, "none": None}}
+    expected = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    assert strict(payload) == lenient(payload) == expected
+    cycle: list[object] = [1]
+    cycle.append(cycle)
+    with pytest.raises(ValueError, match="Circular reference"):
+        strict({"items": cycle})
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        strict([float("nan")])
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        strict({"when": object()})
+    marker = object()
+    assert json.loads(lenient({"when": marker})) == {"when": repr(marker)}
+    assert json.loads(lenient({"items": cycle})) == repr({"items": cycle})
+    assert json.loads(lenient([float("nan")])) == "[nan]"
 
 
 async def test_prune_by_count_and_by_age(kind: str, tmp_path: pathlib.Path) -> None:
