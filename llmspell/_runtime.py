@@ -140,6 +140,7 @@ class Runtime:
             resident=resident,
             headers=headers or NO_HEADERS,
             session=session,
+            printed=printed,
         )
         ref = await self._spells.spawn(
             SpellRun, self.ops, name=f"spell:{spell.name}:{request.run_id}", restart="temporary"
@@ -152,8 +153,10 @@ class Runtime:
                 await ref.stop()
             raise
         await ref.stop()  # the actor ended itself after the run: this only forgets it
-        if printed is not None:
-            result = dataclasses.replace(result, output="".join(printed))
+        if printed is not None:  # the run's own result has it; one a hook made may not
+            text = "".join(printed)
+            if result.output != text:
+                result = dataclasses.replace(result, output=text)
         return result
 
     @asynccontextmanager

@@ -151,10 +151,11 @@ async def instrumented(op: Operation[In, Out], ctx: RunContext, value: Any) -> O
     error: Exception | None = None
     result: Out | None = None
     try:
-        try:
-            value = await hooks.run(kind.before, value, call.data, extra=extra)
-        except actors.HookCancelledError as exc:
-            value = actors.Replace(op.refused(exc, call))
+        if _heard(kind.before, hooks, extra):  # else the hooks would return value as it is
+            try:
+                value = await hooks.run(kind.before, value, call.data, extra=extra)
+            except actors.HookCancelledError as exc:
+                value = actors.Replace(op.refused(exc, call))
         if isinstance(value, actors.Replace):
             call.replaced = True
             result = op.replaced(value.result, call)
@@ -166,13 +167,14 @@ async def instrumented(op: Operation[In, Out], ctx: RunContext, value: Any) -> O
                     event.topic, event.as_dict(), headers=call.headers, owner=ctx.run_id
                 )
             result = await op.run(value, call)
-        after = await hooks.run(
-            kind.after, result, {**call.data, kind.input_key: call.input}, extra=extra
-        )
-        if after is not result:
-            result = op.modified(
-                after.result if isinstance(after, actors.Replace) else after, result, call
+        if _heard(kind.after, hooks, extra):  # (else nor build their data)
+            after = await hooks.run(
+                kind.after, result, {**call.data, kind.input_key: call.input}, extra=extra
             )
+            if after is not result:
+                result = op.modified(
+                    after.result if isinstance(after, actors.Replace) else after, result, call
+                )
     except actors.HookCancelledError as exc:
         error = op.cancelled(exc, call)
     except Exception as exc:
@@ -191,3 +193,8 @@ async def instrumented(op: Operation[In, Out], ctx: RunContext, value: Any) -> O
     if error is not None:
         raise error
     return result  # type: ignore[return-value]
+
+
+def _heard(point: str, hooks: actors.HookRegistry, extra: actors.HookRegistry | None) -> bool:
+    """Whether ``point`` has a handler in the system's registry or the run's own."""
+    return hooks.has_handlers(point) or (extra is not None and extra.has_handlers(point))

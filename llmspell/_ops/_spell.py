@@ -112,6 +112,8 @@ class RunRequest:
     headers: Mapping[str, str] = dataclasses.field(default_factory=lambda: NO_HEADERS)
     session: SessionLink | None = None
     """Set for a REPL session: the run serves it after its main code (see ``_session``)."""
+    printed: list[str] | None = None
+    """Where ``output`` collects the printed text, when the result should carry it."""
 
 
 class OutputMeter:
@@ -306,6 +308,7 @@ class _SpellRunOp(Operation[dict[str, Any], RunResult]):
             duration=time.perf_counter() - self.started_at,
             usage=ctx.usage.as_dict(),
             output_bytes=self.written,
+            output=None if (printed := self.request.printed) is None else "".join(printed),
         )
 
     def refused(self, error: actors.HookCancelledError, call: Call) -> RunResult:
