@@ -1,11 +1,12 @@
 """The event log in an SQLite file, through the standard library's ``sqlite3``.
 
 aiosqlite runs on asyncio only; ``actors`` runs on trio too. So this log calls the stdlib
-driver from worker threads (``anyio.to_thread.run_sync``), which both backends provide. It keeps
-two connections: a writer, used for appends and pruning, and a reader, so that a replay never
-waits for a commit (WAL lets readers and a writer work at once). A lock per connection keeps
-each connection to one thread at a time; the bus's writer task is the only appender, and it
-hands the log whole batches, so a batch costs one thread hop and one transaction.
+driver from threads, which both backends can wait for. It keeps two connections: a writer, used
+for appends and pruning in the log's own writer thread (``_logthread``: one queue put and one
+loop wake-up per call), and a reader, used from ``anyio.to_thread`` workers, so that a replay
+never waits for a commit (WAL lets readers and a writer work at once). A lock per connection
+keeps each connection to one thread at a time; the bus's writer task is the only appender, and
+it hands the log whole batches, so a batch costs one thread hop and one transaction.
 
 The file is set up for crash safety without an ``fsync`` per commit: WAL journal and
 ``synchronous=NORMAL`` (a committed append survives the process being killed, not a power cut;
@@ -39,6 +40,7 @@ import anyio.to_thread
 
 from ._eventlog import EventLog, LogOptions, LogRecord, check_retention, decode_event, validate_read
 from ._exceptions import EventLogError
+from ._logthread import WriterThread
 from ._subscription import Event
 
 __all__ = ["SqliteEventLog"]
@@ -132,6 +134,7 @@ class SqliteEventLog(EventLog):
         self._reader: sqlite3.Connection | None = None
         self._wlock = threading.Lock()
         self._rlock = threading.Lock()
+        self._thread = WriterThread(f"event log writer {self.path}")
 
     def __repr__(self) -> str:
         return f"<SqliteEventLog {self.path!r} {self._state}>"
@@ -147,6 +150,7 @@ class SqliteEventLog(EventLog):
         if self._state is not _NEW:
             raise EventLogError(f"{self!r} can be opened only once")
         await self._call(self._open_sync)
+        self._thread.start()
         self._state = _OPEN
 
     def _open_sync(self) -> None:
@@ -190,6 +194,7 @@ class SqliteEventLog(EventLog):
         if self._state is _CLOSED:
             return
         self._state = _CLOSED
+        await self._thread.stop()  # after the writes already asked for
         await anyio.to_thread.run_sync(self._close_sync)
 
     def _close_sync(self) -> None:
@@ -206,7 +211,7 @@ class SqliteEventLog(EventLog):
         if not records:
             return []
         self._check_open()
-        last = await self._call(functools.partial(self._append_sync, records))
+        last = await self._write(functools.partial(self._append_sync, records))
         return list(range(last - len(records) + 1, last + 1))
 
     def _append_sync(self, records: Sequence[LogRecord]) -> int:
@@ -299,7 +304,7 @@ class SqliteEventLog(EventLog):
         cutoff = None
         if max_age_seconds is not None:
             cutoff = (time.time() if now is None else now) - max_age_seconds
-        return await self._call(functools.partial(self._prune_sync, max_events, cutoff))
+        return await self._write(functools.partial(self._prune_sync, max_events, cutoff))
 
     def _prune_sync(self, max_events: int | None, cutoff: float | None) -> int:
         with self._wlock:
@@ -344,5 +349,12 @@ class SqliteEventLog(EventLog):
     async def _call(self, fn: Callable[[], T]) -> T:
         try:
             return await anyio.to_thread.run_sync(fn)
+        except sqlite3.Error as exc:
+            raise EventLogError(f"event log {self.path!r}: {exc}") from exc
+
+    async def _write(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` in the log's writer thread (appends and pruning, in order)."""
+        try:
+            return await self._thread.call(fn)
         except sqlite3.Error as exc:
             raise EventLogError(f"event log {self.path!r}: {exc}") from exc
