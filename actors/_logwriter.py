@@ -101,16 +101,54 @@ class _Batch:
         self.waiters: list[Signal] = []  # asyncio: a future per publisher
         self.event: anyio.Event | None = None  # trio: one event for all
 
-    def finish(self, error: BaseException | None = None) -> None:
-        """The batch is committed and fanned out (or failed: ``error``): wake its publishers."""
+    def finish(
+        self, error: BaseException | None = None, call_soon: Callable[..., object] | None = None
+    ) -> None:
+        """The batch is committed and fanned out (or failed: ``error``): wake its publishers,
+        with one loop callback if given the loop's ``call_soon`` (see :func:`_wake_all`)."""
         if error is not None:
             self.error = error
         self.finished = True
-        for waiter in self.waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        if call_soon is not None and len(self.waiters) > 1:
+            call_soon(_wake_all, self.waiters)
+        else:
+            for waiter in self.waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
         if self.event is not None:
             self.event.set()
+
+
+def _wake_all(waiters: list[Any]) -> None:
+    """Wake a batch's publishers (asyncio) from one loop callback: each one's task steps here.
+
+    ``future.set_result`` would schedule each waiting task's wake-up as a callback of its own
+    (a ``Handle`` made and run in Python by the loop, per publisher). Instead, a future whose
+    only done-callback is its task's wake-up (read from ``_callbacks``) has it removed, gets its
+    result, and the wake-up runs here, in its context, exactly as the loop would have run it;
+    anything else (a cancelled publisher's future is done already) takes the ordinary path.
+    This runs as a plain loop callback, outside any task, so each task may step in turn.
+    """
+    ready: list[tuple[Callable[[Any], object], Any, Any]] = []
+    for future in waiters:
+        if future.done():
+            continue
+        callbacks = getattr(future, "_callbacks", None)
+        if callbacks is not None and len(callbacks) == 1:
+            ((callback, context),) = callbacks
+            if future.remove_done_callback(callback) == 1:
+                future.set_result(None)
+                ready.append((callback, context, future))
+                continue
+        future.set_result(None)
+    for index, (callback, context, future) in enumerate(ready):
+        try:
+            context.run(callback, future)
+        except BaseException:  # (a task re-raises only SystemExit and KeyboardInterrupt)
+            loop = future.get_loop()
+            for callback, context, future in ready[index + 1 :]:
+                loop.call_soon(callback, future, context=context)
+            raise
 
 
 def _future_factory() -> Callable[[], Signal] | None:
@@ -134,6 +172,8 @@ class LogWriter:
         self._bus = bus
         self._max_pending = max_pending
         self._new_future = _future_factory()
+        native: Any = anyio.lowlevel.current_token().native_token
+        self._call_soon = native.call_soon if self._new_future is not None else None
         self._batch = _Batch()  # collecting
         self._inflight: _Batch | None = None  # being committed and fanned out
         self._wakeup: anyio.Event | None = None
@@ -235,7 +275,7 @@ class LogWriter:
                 try:
                     await self._commit(batch)
                     self._inflight = None
-                    batch.finish()
+                    batch.finish(call_soon=self._call_soon)
                     await self._maybe_prune()
                 finally:
                     self._pending -= 1

@@ -190,6 +190,35 @@ async def test_a_publisher_cancelled_before_its_commit_withdraws_the_event() -> 
     assert log.commits == 1
 
 
+async def test_publishers_of_one_batch_wake_together_even_when_one_was_cancelled() -> None:
+    log = HeldLog()
+    seen: list[Event] = []
+    async with EventBus(event_log=log) as bus:
+        bus.subscribe(">", seen.append)
+        seqs: dict[int, int | None] = {}
+        scopes = [anyio.CancelScope() for _ in range(5)]
+
+        async def publish(n: int) -> None:
+            with scopes[n]:
+                seqs[n] = await bus.publish(f"t.{n}")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(publish, 0)
+            await log.entered.wait()  # publisher 0's batch is being committed
+            for n in range(1, 5):
+                tg.start_soon(publish, n)  # these four share the next batch
+            await anyio.wait_all_tasks_blocked()
+            log.entered = anyio.Event()
+            log.release.set()
+            await log.entered.wait()  # the next batch is in the log: too late to withdraw
+            scopes[2].cancel()
+    delivered = {e.topic: e.seq for e in seen}  # the cancelled one's event too: committed
+    assert [e.seq for e in seen] == [1, 2, 3, 4, 5]
+    assert seqs == {n: delivered[f"t.{n}"] for n in (0, 1, 3, 4)}
+    assert "t.2" in delivered
+    assert log.commits == 2
+
+
 async def test_publish_nowait_is_delivered_after_the_commit_and_close_waits_for_it(
     tmp_path: pathlib.Path,
 ) -> None:
