@@ -240,8 +240,9 @@ class LogWriter:
             if isinstance(error, SystemClosedError):
                 raise SystemClosedError(str(error))
             raise EventLogError(f"logging an event on {topic!r} failed: {error}") from error
-        for sub in batch.full.get(index, ()):
-            await sub._wait_room()  # backpressure: the event is queued, wait for the room
+        if batch.full:
+            for sub in batch.full.get(index, ()):
+                await sub._wait_room()  # backpressure: the event is queued, wait for the room
         seq = batch.seqs[index]
         assert seq is not None
         return seq
