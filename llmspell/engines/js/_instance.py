@@ -39,7 +39,6 @@ from .._base import (
     limit_exceeded,
 )
 from .._bounds import too_large
-from .._clock import spell_cpu_time
 from .._slices import PAUSED, Slicer
 from ._bytecode import load_prelude
 from ._codec import BridgeError, Codec, Op, dumps, loads
@@ -226,14 +225,14 @@ class _JsInstance(ScriptInstance):
 
     def _load(self, source: str) -> Any:
         spec = self._spec()
-        start = self._begin_js()
+        self._begin_js()
         try:
             init = load_prelude(self._ctx, self._runtime)
             if init is None:
                 init = self._enter(self._ctx.eval, PRELUDE)
             result = self._enter(init, spec, dumps("\n" * LINE_PAD + source))
         finally:
-            self._cpu_used += spell_cpu_time() - start
+            self._cpu_used += self._budget.used()
         if isinstance(result, str):
             self._free()
             info = loads(result)
@@ -565,7 +564,7 @@ class _JsInstance(ScriptInstance):
         deadlines = [w.deadline for w in self._waiters.values() if w.deadline is not None]
         self._turn_deadline = min(deadlines) if deadlines else None
         self._eager_left = self._eager_burst
-        start = self._begin_js()
+        self._begin_js()
         try:
             batch, context = releases, inbox[0][1] if inbox else None
             for message, of in inbox:
@@ -575,9 +574,9 @@ class _JsInstance(ScriptInstance):
                 batch.append(message)
             self._apply(batch, context)
             text = self._enter(self._bridge, 2, None)
-        finally:  # (less the time others ran while the turn was paused)
+        finally:  # (less the time others ran while the turn was paused: see Budget)
             self._current = None
-            self._cpu_used += spell_cpu_time() - start - self._slicer.away
+            self._cpu_used += self._budget.used()
         if self._interrupt is not None:  # came during the turn, which ended all the same
             self._ctx.set_memory_limit(self._limits.memory_bytes)
             raise SpellInterrupted(self._interrupt)
@@ -594,27 +593,25 @@ class _JsInstance(ScriptInstance):
         while enter(ctx.execute_pending_job):
             pass
 
-    def _begin_js(self) -> float:
-        """Start a stretch of script execution; returns the thread CPU clock.
+    def _begin_js(self) -> None:
+        """Start a stretch of script execution.
 
-        The interrupt handler stops the script once the thread has used what is left of the
-        CPU budget, or at the earliest deadline of whoever waits for it (wall clock); the CPU
-        time of the whole stretch (the API functions it called directly included) is added at
-        its end.
+        The interrupt handler stops the script once the stretch has used what is left of the
+        CPU budget (see :class:`~._interrupt.Budget`), or at the earliest deadline of whoever
+        waits for it (wall clock); what the whole stretch used (the API functions it called
+        directly included) is added at its end.
         """
-        start = spell_cpu_time()
         budget = self._budget
         budget.tripped = None
         if self._interrupt is not None:
             raise SpellInterrupted(self._interrupt)
-        budget.cpu_deadline = start + self._limits.cpu_seconds - self._cpu_used
         deadline = self._turn_deadline
         budget.wall_deadline = math.inf if deadline is None else deadline
         if self._cpu_used >= self._limits.cpu_seconds:
             raise self._limit_exceeded("cpu")
         if deadline is not None and time.monotonic() >= deadline:
             raise self._limit_exceeded("timeout")
-        return start
+        budget.begin(self._limits.cpu_seconds - self._cpu_used)
 
     def _enter(self, fn: Any, *args: Any) -> Any:
         """Call into QuickJS (under the stretch's budget)."""
