@@ -52,6 +52,7 @@ const parse = JSON.parse, quote = JSON.stringify, keys = O.keys, def = O.defineP
 const freeze = O.freeze, setProto = O.setPrototypeOf, isFrozen = O.isFrozen;
 const isArray = Array.isArray, apply = Reflect.apply, rget = Reflect.get, hasOwn = O.hasOwn;
 const then = uncurry(P.prototype.then), fnStr = uncurry(FP.toString);
+const resolved = FP.bind.call(P.resolve, P);  // (settles as a Promise's resolve function does)
 const slice = uncurry(String.prototype.slice), symStr = uncurry(Symbol.prototype.toString);
 const M = Map, mGet = uncurry(M.prototype.get), mSet = uncurry(M.prototype.set);
 const mDel = uncurry(M.prototype.delete), iso = uncurry(D.prototype.toISOString);
@@ -290,9 +291,9 @@ function request(op, a, name, label) {
   const m = parse(r);
   if (m[0] === 1) return refused(failure(new E(), m[1], m[2], m[3]));
   // an eager call that finished in HOST: its value, already settled
-  const c = promise({ __proto__: null, res: undefined, rej: undefined, p: undefined });
-  c.res(m[1] ? revive(m[2]) : m[2]);
-  return c.p;
+  const p = resolved(m[1] ? revive(m[2]) : m[2]);
+  setProto(p, apiProto);
+  return p;
 }
 function call(op, a, name, label) {  // a sync_api function: its value, at once
   const st = { __proto__: null, f: false, m: undefined, n: 0, r: 0, fn: 0 };
