@@ -30,6 +30,7 @@ from .._base import (
     ScriptFunction,
     ScriptValue,
     arity,
+    is_eager_api,
     is_sync_api,
     takes_context,
 )
@@ -54,11 +55,14 @@ class Op(NamedTuple):
     context: bool = False  # called with the Api's context first (see ``with_context``)
     fewest: int = 0  # arguments the script may pass (see ``arity``)
     most: int = MANY
+    eager: bool = False  # started from inside the script's code (see ``eager_api``)
 
 
 def api_op(fn: ApiFunction, label: str, dynamic: bool = False) -> Op:
     """The op of an API function or host method."""
-    return Op(fn, label, is_sync_api(fn), dynamic, takes_context(fn), *arity(fn, dynamic))
+    sync = is_sync_api(fn)
+    eager = not sync and is_eager_api(fn)
+    return Op(fn, label, sync, dynamic, takes_context(fn), *arity(fn, dynamic), eager)
 
 
 def no_functions(fid: int) -> ScriptFunction:

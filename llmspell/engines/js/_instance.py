@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import logging
@@ -38,10 +39,9 @@ from .._base import (
     limit_exceeded,
 )
 from .._bounds import too_large
-from .._clock import spell_cpu_time
 from .._slices import PAUSED, Slicer
 from ._bytecode import load_prelude
-from ._codec import BridgeError, Codec, dumps, loads
+from ._codec import BridgeError, Codec, Op, dumps, loads
 from ._errors import (
     SKIP,
     clone,
@@ -61,6 +61,12 @@ from ._workers import Job, Workers
 logger = logging.getLogger("llmspell.engines.js")
 
 _HOST_NAME = "__llmspellHost"  # the global the prelude takes away before the spell runs
+
+EAGER_BURST = 64
+"""How many :func:`eager_api` calls (``events.emit``) one turn runs from inside the spell's
+own code (not its handlers'), on asyncio; later calls of the turn start as other calls do. A
+loop of ``await events.emit(...)`` thus runs 64 of them, then waits once for the next: the event
+loop, and the handlers of what it published, get their turn before the bus's queues fill up."""
 
 PENDING_COST = 512
 """Bytes charged to the run for each API call it started and has not seen finish (the job,
@@ -93,6 +99,49 @@ class _Waiter:
         self.done = True
         if self.event is not None:
             self.event.set()
+
+
+class _Pending:
+    """An :func:`eager_api` call that awaited: the rest of it, for a worker to await.
+
+    ``coro.send(None)`` already ran its first step (inside the spell's code, in the task that
+    ran the turn) and gave ``first``, what the coroutine waits on; awaiting this hands
+    ``first`` to the event loop and goes on with the coroutine as ``await coro`` would have
+    (sends, throws and its result). Only on asyncio (see :data:`EAGER_BURST`): there what a
+    coroutine waits on is a Future, which any task may wait for; trio parks the task that
+    made the first step.
+    """
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Any, first: Any) -> None:
+        self.coro, self.first = coro, first
+
+    def __await__(self) -> Any:
+        coro, waiting = self.coro, self.first
+        self.coro = self.first = None
+        while True:
+            try:
+                sent = yield waiting
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # (a cancellation, into the call's await)
+                try:
+                    waiting = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    waiting = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+    def close(self) -> None:
+        """Drop a call no worker will await (the instance closed first)."""
+        if self.coro is not None:
+            self.coro.close()
+            self.coro = None
 
 
 class _JsFunction(ScriptFunction):
@@ -150,6 +199,9 @@ class _JsInstance(ScriptInstance):
         self._cpu_used = 0.0
         self._api_calls = 0
         self._turn_deadline: float | None = None
+        # eager_api calls the turn may still start inside the script's code (see EAGER_BURST)
+        self._eager_left = 0
+        self._eager_burst = EAGER_BURST if _on_asyncio() else 0
         self._in_turn = False
         self._rejections_pending = False  # a rejection not handled yet, reported when idle
         self._watch_target = math.inf  # the deadline _watch sleeps until
@@ -173,14 +225,14 @@ class _JsInstance(ScriptInstance):
 
     def _load(self, source: str) -> Any:
         spec = self._spec()
-        start = self._begin_js()
+        self._begin_js()
         try:
             init = load_prelude(self._ctx, self._runtime)
             if init is None:
                 init = self._enter(self._ctx.eval, PRELUDE)
             result = self._enter(init, spec, dumps("\n" * LINE_PAD + source))
         finally:
-            self._cpu_used += spell_cpu_time() - start
+            self._cpu_used += self._budget.used()
         if isinstance(result, str):
             self._free()
             info = loads(result)
@@ -511,7 +563,8 @@ class _JsInstance(ScriptInstance):
         self._held_bytes = 0
         deadlines = [w.deadline for w in self._waiters.values() if w.deadline is not None]
         self._turn_deadline = min(deadlines) if deadlines else None
-        start = self._begin_js()
+        self._eager_left = self._eager_burst
+        self._begin_js()
         try:
             batch, context = releases, inbox[0][1] if inbox else None
             for message, of in inbox:
@@ -521,9 +574,9 @@ class _JsInstance(ScriptInstance):
                 batch.append(message)
             self._apply(batch, context)
             text = self._enter(self._bridge, 2, None)
-        finally:  # (less the time others ran while the turn was paused)
+        finally:  # (less the time others ran while the turn was paused: see Budget)
             self._current = None
-            self._cpu_used += spell_cpu_time() - start - self._slicer.away
+            self._cpu_used += self._budget.used()
         if self._interrupt is not None:  # came during the turn, which ended all the same
             self._ctx.set_memory_limit(self._limits.memory_bytes)
             raise SpellInterrupted(self._interrupt)
@@ -540,27 +593,25 @@ class _JsInstance(ScriptInstance):
         while enter(ctx.execute_pending_job):
             pass
 
-    def _begin_js(self) -> float:
-        """Start a stretch of script execution; returns the thread CPU clock.
+    def _begin_js(self) -> None:
+        """Start a stretch of script execution.
 
-        The interrupt handler stops the script once the thread has used what is left of the
-        CPU budget, or at the earliest deadline of whoever waits for it (wall clock); the CPU
-        time of the whole stretch (the API functions it called directly included) is added at
-        its end.
+        The interrupt handler stops the script once the stretch has used what is left of the
+        CPU budget (see :class:`~._interrupt.Budget`), or at the earliest deadline of whoever
+        waits for it (wall clock); what the whole stretch used (the API functions it called
+        directly included) is added at its end.
         """
-        start = spell_cpu_time()
         budget = self._budget
         budget.tripped = None
         if self._interrupt is not None:
             raise SpellInterrupted(self._interrupt)
-        budget.cpu_deadline = start + self._limits.cpu_seconds - self._cpu_used
         deadline = self._turn_deadline
         budget.wall_deadline = math.inf if deadline is None else deadline
         if self._cpu_used >= self._limits.cpu_seconds:
             raise self._limit_exceeded("cpu")
         if deadline is not None and time.monotonic() >= deadline:
             raise self._limit_exceeded("timeout")
-        return start
+        budget.begin(self._limits.cpu_seconds - self._cpu_used)
 
     def _enter(self, fn: Any, *args: Any) -> Any:
         """Call into QuickJS (under the stretch's budget)."""
@@ -636,19 +687,18 @@ class _JsInstance(ScriptInstance):
         if not op.fewest <= count <= op.most:
             return failure_text(arity_error(label, op.fn, op.dynamic, count), label)
         if not op.sync:
-            charge = len(text) + PENDING_COST
-            self._pending_bytes += charge
-            if self._pending_bytes > self._limits.memory_bytes:
-                self._pending_bytes -= charge
-                raise LimitExceeded(
-                    "memory",
-                    f"the spell needed more than {self._limits.memory_bytes} bytes of memory: "
-                    "the API calls it started and did not wait for hold more",
-                )
-            self._inflight += 1
-            if self._tracker is not None:
-                self._tracker.call_started()
-            self._workers.submit((call_id, op, args, label, charge, self._current))
+            # Eager only in the spell's own code (a handler's emit, published at once, would
+            # reach the spell's handlers before the code its own calls resume), and only once
+            # every call started before it has started (workers may not have taken them yet).
+            if (
+                op.eager
+                and self._eager_left
+                and self._current is None
+                and not self._workers.backlog()
+            ):
+                self._eager_left -= 1
+                return self._start_eager(call_id, op, args, label, text)
+            self._start(call_id, op, args, label, text)
             return ""
         try:
             value = call_sync(op.fn, [self._context, *args] if op.context else args, label)
@@ -661,6 +711,51 @@ class _JsInstance(ScriptInstance):
         except (TypeError, RecursionError) as exc:
             return failure_text(TypeError(f"{label}: {exc} (in its result)"), label)
         return f"[0,{int(flagged_value)},{text}]"
+
+    def _start(self, call_id: int, op: Op, args: Any, label: str, text: str) -> None:
+        """Hand API call ``call_id`` to the workers: ``args`` are its arguments, or the rest
+        of an eager call that awaited (:class:`_Pending`). The run is charged for it (see
+        :data:`PENDING_COST`) until its result reaches the script."""
+        charge = len(text) + PENDING_COST
+        self._pending_bytes += charge
+        if self._pending_bytes > self._limits.memory_bytes:
+            self._pending_bytes -= charge
+            raise LimitExceeded(
+                "memory",
+                f"the spell needed more than {self._limits.memory_bytes} bytes of memory: "
+                "the API calls it started and did not wait for hold more",
+            )
+        self._inflight += 1
+        if self._tracker is not None:
+            self._tracker.call_started()
+        self._workers.submit((call_id, op, args, label, charge, self._current))
+
+    def _start_eager(self, call_id: int, op: Op, args: list[Any], label: str, text: str) -> str:
+        """Run an :func:`eager_api` call's first step here, inside the script's code: its
+        value (``[0, flagged, value]``) or error (``[1, ...]``) when it finished there, as for
+        a ``sync_api`` function; '' when it awaited, the rest of it then going to a worker
+        like any started call. Errors are worded as those of the calls the workers run."""
+        try:
+            coro: Any = op.fn(self._context, *args) if op.context else op.fn(*args)
+            first = coro.send(None)
+        except StopIteration as stop:
+            value = stop.value
+        except LimitExceeded:
+            raise
+        except Exception as exc:
+            return failure_text(exc, label)
+        else:
+            try:
+                self._start(call_id, op, _Pending(coro, first), label, text)
+            except BaseException:
+                coro.close()
+                raise
+            return ""
+        try:
+            flagged, text = self._codec.encode(value)
+        except (TypeError, RecursionError) as exc:
+            return failure_text(TypeError(f"{label}: {exc} (in its result)"), label)
+        return f"[0,{int(flagged)},{text}]"
 
     async def _run_request(self, job: Job) -> None:
         try:
@@ -676,7 +771,9 @@ class _JsInstance(ScriptInstance):
     async def _run_call(self, job: Job) -> None:
         call_id, op, args, label, _, context = job
         try:
-            if op.context:
+            if args.__class__ is _Pending:
+                value = await args
+            elif op.context:
                 value = await op.fn(self._context, *args)
             else:
                 value = await op.fn(*args)
@@ -747,6 +844,15 @@ class _JsInstance(ScriptInstance):
 
     def _script_error(self, info: dict[str, Any], prefix: str = "") -> SpellError:
         return script_error(info, self._filename, self._limits, prefix, self._source)
+
+
+def _on_asyncio() -> bool:
+    """Whether the running event loop is asyncio's (eager calls are started only there)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _syntax(exc: SpellRuntimeError, chunk: str, source: str) -> SpellSyntaxError | None:

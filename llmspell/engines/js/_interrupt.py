@@ -23,6 +23,7 @@ import ctypes
 import math
 import threading
 import time
+from time import perf_counter
 from typing import Any
 
 import _quickjs  # type: ignore[import-not-found]
@@ -35,11 +36,25 @@ _EXPECTED_SIZE = 80  # sizeof the binding's Context object in quickjs-ng 0.17
 _lock = threading.Lock()
 
 
+CPU_CLOCK_AFTER = 0.001
+"""Seconds into a stretch after which its CPU time is read from the thread's clock (before, its
+wall time is counted): that clock is a system call (no vDSO), and most stretches (a handler's
+turn) end well before this."""
+
+
 class Budget:
-    """The deadlines of one context's current stretch of script execution.
+    """What one context's current stretch of script execution may use, and has used.
+
+    A stretch counts its wall time (:func:`time.perf_counter` since ``wall0``), which a short
+    one cannot much exceed; once it has run :data:`CPU_CLOCK_AFTER` seconds (seen by the
+    interrupt handler), the wall time up to then (``cpu_before``) and the thread's CPU time from
+    then on (since ``cpu_mark``), so that a busy machine does not eat a computing spell's budget.
 
     Attributes:
-        cpu_deadline: ``spell_cpu_time()`` past which the script has used its CPU time.
+        cpu_left: seconds of CPU time the script may still use in this stretch.
+        wall0: ``perf_counter()`` when the stretch began.
+        cpu_mark: ``spell_cpu_time()`` from which the thread's clock counts, or None.
+        cpu_before: what the stretch used before ``cpu_mark``.
         wall_deadline: ``time.monotonic()`` past which the run is over its wall clock.
         tripped: why the handler stopped the script (``"cpu"``, ``"timeout"``) or ``"host"``
             when Python asked it to stop (a limit hit inside an API call); None while running.
@@ -47,13 +62,38 @@ class Budget:
             held the event loop for a slice.
     """
 
-    __slots__ = ("cpu_deadline", "slicer", "tripped", "wall_deadline")
+    __slots__ = (
+        "cpu_before",
+        "cpu_left",
+        "cpu_mark",
+        "slicer",
+        "tripped",
+        "wall0",
+        "wall_deadline",
+    )
 
     def __init__(self) -> None:
-        self.cpu_deadline = math.inf
+        self.cpu_left = math.inf
+        self.wall0 = 0.0
+        self.cpu_mark: float | None = None
+        self.cpu_before = 0.0
         self.wall_deadline = math.inf
         self.tripped: str | None = None
         self.slicer: Slicer | None = None
+
+    def begin(self, cpu_left: float) -> None:
+        """Start a stretch that may use ``cpu_left`` seconds."""
+        self.cpu_left = cpu_left
+        self.cpu_mark = None
+        self.cpu_before = 0.0
+        self.wall0 = perf_counter()
+
+    def used(self) -> float:
+        """What the stretch has used so far (its end: what to charge the run)."""
+        mark = self.cpu_mark
+        if mark is None:
+            return perf_counter() - self.wall0
+        return self.cpu_before + (spell_cpu_time() - mark)
 
 
 _budgets: dict[int, Budget] = {}
@@ -66,7 +106,10 @@ def _check(runtime: int | None, opaque: int | None) -> int:
         return 0
     if budget.tripped is not None:
         return 1
-    if spell_cpu_time() > budget.cpu_deadline:
+    used = budget.used()
+    if budget.cpu_mark is None and used > CPU_CLOCK_AFTER:  # a long stretch: the CPU clock
+        budget.cpu_mark, budget.cpu_before = spell_cpu_time(), used
+    if used > budget.cpu_left:
         budget.tripped = "cpu"
         return 1
     if time.monotonic() > budget.wall_deadline:
@@ -74,7 +117,9 @@ def _check(runtime: int | None, opaque: int | None) -> int:
         return 1
     slicer = budget.slicer
     if slicer is not None and slicer.due():  # held the loop for a slice: hand it back once
-        budget.cpu_deadline += slicer.pause()  # (the CPU others used meanwhile is not ours)
+        slicer.pause()
+        # (the CPU others used meanwhile is not ours: counted on from here)
+        budget.cpu_mark, budget.cpu_before = spell_cpu_time(), used
         return 1 if budget.tripped is not None else 0
     return 0
 

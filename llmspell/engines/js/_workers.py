@@ -13,8 +13,9 @@ import anyio.lowlevel
 
 from ._codec import Op
 
-Job = tuple[int, Op, list[Any], str, int, contextvars.Context | None]
-"""An API call the script started: call id, op, arguments, label, bytes charged to the run
+Job = tuple[int, Op, Any, str, int, contextvars.Context | None]
+"""An API call the script started: call id, op, its arguments (a list; for an eager call that
+awaited, the rest of it: an awaitable with a ``close`` method), label, bytes charged to the run
 while it is pending, and the context to run it in (None: the workers' own)."""
 
 IDLE_WORKERS = 4
@@ -94,6 +95,9 @@ class Workers:
         self.close()
         self._run = _closed
         self._tg = None
+        for job in self._jobs:
+            if not isinstance(job[2], list):  # an eager call's rest, started: let it end
+                job[2].close()
         self._jobs.clear()
 
     def _spawn(self) -> None:

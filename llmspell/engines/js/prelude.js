@@ -31,8 +31,10 @@
 // * ``id`` 0: call the ``sync_api`` function ``op`` with the JSON list ``args`` and answer
 //   ``[0, flagged, value]`` or ``[1, name, message, plain]`` at once: such calls return their
 //   value, no Promise.
-// * ``id`` > 0: start API call ``id``; answers '' (its Promise is settled by a later batch) or
-//   ``[1, name, message, plain]`` (refused before it started).
+// * ``id`` > 0: start API call ``id``; answers '' (its Promise is settled by a later batch),
+//   ``[1, name, message, plain]`` (refused before it started, or an eager call that failed at
+//   once) or ``[0, flagged, value]`` (an eager call, see ``eager_api``, that finished at once:
+//   its Promise is returned settled).
 // * Any of them answers 'L' when it hit a limit: the script must not go on, so it spins until
 //   the host's interrupt handler, already told, ends it (an interrupt cannot be caught).
 //
@@ -50,6 +52,7 @@ const parse = JSON.parse, quote = JSON.stringify, keys = O.keys, def = O.defineP
 const freeze = O.freeze, setProto = O.setPrototypeOf, isFrozen = O.isFrozen;
 const isArray = Array.isArray, apply = Reflect.apply, rget = Reflect.get, hasOwn = O.hasOwn;
 const then = uncurry(P.prototype.then), fnStr = uncurry(FP.toString);
+const resolved = FP.bind.call(P.resolve, P);  // (settles as a Promise's resolve function does)
 const slice = uncurry(String.prototype.slice), symStr = uncurry(Symbol.prototype.toString);
 const M = Map, mGet = uncurry(M.prototype.get), mSet = uncurry(M.prototype.set);
 const mDel = uncurry(M.prototype.delete), iso = uncurry(D.prototype.toISOString);
@@ -255,28 +258,46 @@ function failure(site, name, message, isPlain) {  // the Error of a failed API c
   if (isPlain) wsAdd(plain, site);  // a SpellError: its message says it all (as in Lua)
   return site;
 }
-function args(site, a, name, label, st) {  // the arguments as JSON text, or throws
+function args(a, name, label, st) {  // the arguments as JSON text, or throws
   try { return slice(serArgs(a, name, st), 0); } catch (e) {
-    throw wsHas(ours, e) ? failure(site, 'TypeError', label + ': ' + e.message, false) : e;
+    throw wsHas(ours, e) ? failure(new E(), 'TypeError', label + ': ' + e.message, false) : e;
   }
 }
-function request(op, a, name, label) {
-  const site = new E(), st = { __proto__: null, f: false, m: undefined, n: 0, r: 0, fn: 0 };
-  let res, rej, text;
-  const p = new P(function (y, n) { res = y; rej = n; });
+// (the Error of a call is made only when the call fails or goes on after HOST answered: made
+// in request, it has the stack the call was made from all the same)
+function promise(c) {
+  const p = new P(function (y, n) { c.res = y; c.rej = n; });
   setProto(p, apiProto);
-  const c = { __proto__: null, res, rej, p, site };
-  try { text = args(site, a, name, label, st); } catch (e) { fail(c, e); return p; }
+  c.p = p;
+  return c;
+}
+function refused(e) {  // a Promise rejected with e: the call failed before it started
+  const c = promise({ __proto__: null, res: undefined, rej: undefined, p: undefined });
+  fail(c, e);
+  return c.p;
+}
+function request(op, a, name, label) {
+  const st = { __proto__: null, f: false, m: undefined, n: 0, r: 0, fn: 0 };
+  let text;
+  try { text = args(a, name, label, st); } catch (e) { return refused(e); }
   const id = ++seq, r = HOST(op, id, st.f ? 1 : 0, text);
-  if (r === '') { calls[id] = c; return p; }
+  if (r === '') {
+    const c = promise({ __proto__: null, res: undefined, rej: undefined, p: undefined,
+      site: new E() });
+    calls[id] = c;
+    return c.p;
+  }
   if (r === 'L') stop();
   const m = parse(r);
-  fail(c, failure(site, m[1], m[2], m[3]));
+  if (m[0] === 1) return refused(failure(new E(), m[1], m[2], m[3]));
+  // an eager call that finished in HOST: its value, already settled
+  const p = resolved(m[1] ? revive(m[2]) : m[2]);
+  setProto(p, apiProto);
   return p;
 }
 function call(op, a, name, label) {  // a sync_api function: its value, at once
   const st = { __proto__: null, f: false, m: undefined, n: 0, r: 0, fn: 0 };
-  const text = args(new E(), a, name, label, st);  // first: it sets st.f (functions passed)
+  const text = args(a, name, label, st);  // first: it sets st.f (functions passed)
   const r = HOST(op, 0, st.f ? 1 : 0, text);
   if (r === 'L') stop();
   const m = parse(r);
