@@ -19,7 +19,8 @@ inside a synchronous API function (while Lua is running) is refused.
 Functions marked :func:`sync_api` skip the yield: their stub calls Python directly, which runs
 the coroutine function to completion with ``send(None)``. Functions marked :func:`eager_api`
 (``events.emit``) are started the same way; only when one awaits does the stub yield, and the
-driver awaits the rest of that call (:class:`_Pending`) before it resumes the coroutine.
+driver awaits the rest of that call (:class:`~llmspell.engines._eager.Pending`) before it
+resumes the coroutine.
 
 Limits
 ======
@@ -86,6 +87,7 @@ from .._base import (
     limit_exceeded,
 )
 from .._clock import spell_cpu_time
+from .._eager import Pending as _Pending
 from .._slices import Slicer
 from ._chunks import compile_error, compiled_chunk, new_runtime
 from ._convert import LuaConverter, LuaObject
@@ -133,46 +135,6 @@ class _Failed:
 
     def __init__(self, message: str) -> None:
         self.message = message
-
-
-class _Pending:
-    """An :func:`eager_api` call that awaited: the rest of it, for the driver to await.
-
-    ``coro.send(None)`` already ran its first step (inside the spell's code) and gave
-    ``first``, what the coroutine waits on; awaiting this hands ``first`` to the event loop and
-    goes on with the coroutine as ``await coro`` would have (sends, throws and its result).
-    """
-
-    __slots__ = ("args", "coro", "first")
-
-    def __init__(self, coro: Any, first: Any, args: list[Any]) -> None:
-        self.coro, self.first, self.args = coro, first, args
-
-    def __await__(self) -> Any:
-        coro, waiting = self.coro, self.first
-        self.coro = self.first = None
-        while True:
-            try:
-                sent = yield waiting
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # (a cancellation, into the call's await)
-                try:
-                    waiting = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    waiting = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
-
-    def close(self) -> None:
-        """Drop a call that will not be awaited (the spell's code ended first)."""
-        if self.coro is not None:
-            self.coro.close()
-            self.coro = None
 
 
 def _detached(*args: Any) -> Any:

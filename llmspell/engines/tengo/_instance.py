@@ -12,7 +12,9 @@ awaits the API function on the event loop and switches back with the result. So 
 costs two greenlet switches and one ``await``, concurrency is exactly the caller's (event
 handlers run in the tasks that deliver the events, interleaved with a main file suspended in
 its own API call), and all Tengo runs on the event-loop thread, one greenlet at a time.
-API functions marked :func:`sync_api` run directly, without a switch.
+API functions marked :func:`sync_api` run directly, without a switch; those marked
+:func:`eager_api` (``events.emit``) are started directly and switch to the driver only when
+they wait (the driver awaits the rest of the call, a :class:`~llmspell.engines._eager.Pending`).
 
 Errors
 ======
@@ -78,6 +80,7 @@ from .._base import (
 )
 from .._bounds import Tally, unbounded
 from .._clock import spell_cpu_time
+from .._eager import Pending
 from .._slices import SLICE, share_loop
 from . import _calls
 from ._convert import HostMap, to_py, to_tengo
@@ -96,8 +99,15 @@ STEP_START = 64
 """The step batch a run starts with; it grows to STEP_BATCH while steps are cheap."""
 
 _CLOSURE_CODE = _calls.call_closure.__code__
+_DONE: tuple[Any, str, bool, list[Any]] = (None, "", False, [])
+"""The request of an eager call that finished where it started (nothing for the driver)."""
 _NO_TALLY = unbounded()  # for numbers, which are not charged
 SMALL_STRING = 4096  # shorter strings are not charged on their own (far below any limit)
+
+
+async def _finish(pending: Pending) -> Any:
+    """What the driver awaits for an eager call that waits: the rest of it."""
+    return await pending
 
 
 class _EngineContext(Context):
@@ -417,11 +427,16 @@ class TengoInstance(ScriptInstance):
         label: str,
         contextual: bool,
         sync: bool,
+        eager: bool,
         dynamic: str | None,
         args: list[Any],
     ) -> Any:
         """Called from Tengo (inside a run's greenlet) for every API function call whose
-        argument count fits (``label``: as the script wrote it, ``tools.weather``)."""
+        argument count fits (``label``: as the script wrote it, ``tools.weather``).
+
+        A :func:`sync_api` function runs here; an :func:`eager_api` one starts here and
+        suspends the code (a switch to the driver, which awaits the rest of it) only when it
+        waits; any other is awaited by the driver."""
         if self._limit is not None or self._interrupt is not None:
             self.check_limits()
         try:
@@ -443,10 +458,24 @@ class TengoInstance(ScriptInstance):
             except Exception as exc:
                 return Error(api_error_text(exc, label))
         else:
-            run = getcurrent()
-            kind, result = run.parent.switch((fn, label, contextual, pyargs))
-            if kind == "err":
-                return Error(result)
+            request: tuple[Any, str, bool, list[Any]] = (fn, label, contextual, pyargs)
+            if eager:
+                try:
+                    coro = fn(self._context, *pyargs) if contextual else fn(*pyargs)
+                    first = coro.send(None)
+                except StopIteration as stop:
+                    request, result = _DONE, stop.value
+                except LimitExceeded as exc:
+                    self._set_limit(exc)
+                    raise LimitError(exc.limit) from None
+                except Exception as exc:
+                    return Error(api_error_text(exc, label))
+                else:
+                    request = (_finish, label, False, [Pending(coro, first, pyargs)])
+            if request is not _DONE:
+                kind, result = getcurrent().parent.switch(request)
+                if kind == "err":
+                    return Error(result)
         try:
             return self.to_tengo(result)
         except LimitExceeded as exc:
