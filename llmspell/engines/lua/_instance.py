@@ -100,6 +100,11 @@ from ._errors import (
 from ._plan import Entry as _Entry
 from ._plan import call_kind, entry, plans
 
+IDLE_COROUTINES = 4
+"""Coroutines whose call has finished that an instance keeps for its next callbacks (the
+prelude's ``runner`` serves one call after the other): resuming an idle one with the next call
+is cheaper than making a new Lua thread for each."""
+
 HOOK_COUNT = 1000
 """VM instructions between two checks of the CPU and wall-clock limits (at most)."""
 
@@ -235,6 +240,8 @@ class LuaInstance(ScriptInstance):
         self._scopes: set[anyio.CancelScope] = set()
         self._fns: list[_Entry] = []
         self._pending: _Pending | None = None  # an eager call that awaited (see _call_eager)
+        self._idle: list[LuaObject] = []  # coroutines waiting for their next call
+        self._main_co: LuaObject | None = None  # the main chunk's (not kept: see _park)
         self._host_tables: dict[HostObject, LuaObject] = {}
         self._wrappers: weakref.WeakSet[LuaFunction] | None = None  # made by the first _wrap
         self._anchor: LuaObject | None = None
@@ -352,9 +359,11 @@ class LuaInstance(ScriptInstance):
             self._ensure_open()
             raise RuntimeError("run_main() can be called only once")
         try:
-            result = await self._drive(self._runner.coroutine(main), self._main_deadlines())
+            self._main_co = self._runner.coroutine(main)
+            result = await self._drive(self._main_co, None, self._main_deadlines())
         finally:
             self._main_done = True
+            self._main_co = None
         return None if result.__class__ is _Failed else result
 
     def _main_deadlines(self) -> tuple[float, float]:
@@ -368,7 +377,8 @@ class LuaInstance(ScriptInstance):
         return perf_counter() + timeout, anyio.current_time() + timeout
 
     async def call_function(self, fn: LuaObject, args: tuple[ScriptValue, ...]) -> ScriptValue:
-        """Call a Lua function of this instance in a new coroutine (see :class:`LuaFunction`)."""
+        """Call a Lua function of this instance in a coroutine of its own, an idle one or a
+        new one (see :class:`LuaFunction`)."""
         self._ensure_open()
         if self._slicer.inside() or threading.get_ident() != self._thread:
             raise RuntimeError(
@@ -378,12 +388,15 @@ class LuaInstance(ScriptInstance):
         if self._limit is not None:
             raise self._set_limit(self._limit)
         try:
-            co = self._runner.coroutine(fn, *self._conv.args_to_lua(args))
+            if self._idle:
+                co, first = self._idle.pop(), (fn, *self._conv.args_to_lua(args))
+            else:
+                co, first = self._runner.coroutine(fn, *self._conv.args_to_lua(args)), None
         except _LuaMemoryError:
             raise self._set_limit(self._limit_error("memory")) from None
         except LimitExceeded as exc:
             raise self._set_limit(exc) from None
-        result = await self._drive(co, self._callback_deadlines())
+        result = await self._drive(co, first, self._callback_deadlines())
         if result.__class__ is _Failed:
             raise SpellRuntimeError(self.filename, None, result.message)
         return result
@@ -409,7 +422,7 @@ class LuaInstance(ScriptInstance):
             if timeout is not None
             else (math.inf, math.inf)
         )
-        result = await self._drive(self._runner.coroutine(fn), deadlines)
+        result = await self._drive(self._runner.coroutine(fn), None, deadlines)
         return None if result.__class__ is _Failed else result
 
     def _compile_input(self, source: str, chunk: str) -> LuaObject:
@@ -469,6 +482,8 @@ class LuaInstance(ScriptInstance):
         if self._pending is not None:
             self._pending.close()
             self._pending = None
+        self._idle = []
+        self._main_co = None
         self._rt = self._runner = self._make_table = self._main = self._anchor = None
         self._compile = self._untrip = None
         self._slicer.close()
@@ -478,10 +493,14 @@ class LuaInstance(ScriptInstance):
 
     # driving -----------------------------------------------------------------------------------
 
-    async def _drive(self, co: LuaObject, deadlines: tuple[float, float]) -> ScriptValue:
+    async def _drive(
+        self, co: LuaObject, first: tuple[Any, ...] | None, deadlines: tuple[float, float]
+    ) -> ScriptValue:
+        """Run ``co`` (a new coroutine, or an idle one resumed with ``first``: the function and
+        its arguments) to the end of its call, serving its API requests."""
         deadline, deadline_loop = deadlines
         self._active_deadline = deadline
-        entry, payload = await self._slicer.run(self._step, co, None, None)
+        entry, payload = await self._slicer.run(self._step, co, None, first)
         if entry is None:
             return payload
         with anyio.CancelScope(deadline=deadline_loop) as scope:
@@ -519,8 +538,10 @@ class LuaInstance(ScriptInstance):
     def _step(
         self, co: LuaObject, code: int | None, value: Any, label: str = ""
     ) -> tuple[_Entry | None, Any]:
-        """Resume ``co`` until it requests an async API call or ends (synchronous; a stretch of
-        :class:`Slicer`, so a long one hands the loop back from :meth:`_check`)."""
+        """Resume ``co`` until it requests an async API call or its call ends (synchronous; a
+        stretch of :class:`Slicer`, so a long one hands the loop back from :meth:`_check`).
+        ``code`` None: start a call (``value``: what to resume with); 0 / 1: the API call's
+        result / error."""
         if self._limit is not None:
             raise self._set_limit(self._limit)
         self._ensure_open()
@@ -531,7 +552,7 @@ class LuaInstance(ScriptInstance):
         self._wall0 = perf_counter()
         try:
             if code is None:
-                send: Any = None
+                send: Any = value
             elif code == 0:
                 try:
                     send = (0, conv.to_lua(value))
@@ -558,10 +579,12 @@ class LuaInstance(ScriptInstance):
                         continue
                     return entry, args
                 if status == 0:
+                    self._park(co)
                     if len(r) > 2 and r[1] is None and r[2].__class__ is bytes:
                         return None, _Failed(r[2].decode("utf-8", "replace"))
                     return None, conv.to_py(r[1]) if len(r) > 1 else None
                 if status == -1:
+                    self._park(co)
                     raw = r[1] if len(r) > 1 else None
                     raise runtime_error(self.filename, self._chunk, raw, conv.to_py)
                 if r[1] == b"memory":
@@ -596,6 +619,13 @@ class LuaInstance(ScriptInstance):
             self._busy = False
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
                 self._set_limit(self._limit_error("cpu"))
+
+    def _park(self, co: LuaObject) -> None:
+        """Keep ``co``, whose call has finished, for a later call (a few at most; not the main
+        chunk's, whose stack may have grown large and which an instance that never gets a
+        callback would keep for nothing)."""
+        if len(self._idle) < IDLE_COROUTINES and co is not self._main_co:
+            self._idle.append(co)
 
     def _check(self) -> bool | int:
         """The count hook: True when the run must end (the prelude then raises LIMIT).
