@@ -57,6 +57,7 @@ from __future__ import annotations
 import math
 import threading
 import weakref
+from collections.abc import Coroutine
 from contextlib import AbstractAsyncContextManager
 from time import perf_counter
 from typing import Any
@@ -88,7 +89,7 @@ from .._base import (
 )
 from .._clock import spell_cpu_time
 from .._eager import Pending as _Pending
-from .._slices import Slicer
+from .._slices import PAUSED, Slicer
 from ._chunks import compile_error, compiled_chunk, new_runtime
 from ._convert import LuaConverter, LuaObject
 from ._errors import (
@@ -168,9 +169,7 @@ class _Opening(AbstractAsyncContextManager[ScriptInstance]):
         self._instance: LuaInstance | None = None
 
     async def __aenter__(self) -> ScriptInstance:
-        self._instance = LuaInstance(
-            self._source, self._filename, self._api, self._limits, anyio.current_time()
-        )
+        self._instance = LuaInstance(self._source, self._filename, self._api, self._limits)
         return self._instance
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -191,8 +190,8 @@ class LuaFunction(ScriptFunction):
         self._instance = instance
         self._fn: LuaObject | None = fn
 
-    async def __call__(self, *args: ScriptValue) -> ScriptValue:
-        return await self._instance.call_function(self._fn, args)
+    def __call__(self, *args: ScriptValue) -> Coroutine[Any, Any, ScriptValue]:
+        return self._instance.call_function(self._fn, args)  # (its coroutine: one frame less)
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -211,9 +210,7 @@ class LuaFunction(ScriptFunction):
 class LuaInstance(ScriptInstance):
     """One spell in one interpreter; see the module docstring for how it is driven."""
 
-    def __init__(
-        self, source: str, filename: str, api: Api, limits: Limits, loop_time: float
-    ) -> None:
+    def __init__(self, source: str, filename: str, api: Api, limits: Limits) -> None:
         self.filename = filename
         self._chunk = chunk_name(filename)
         self._limits = limits
@@ -234,7 +231,6 @@ class LuaInstance(ScriptInstance):
         self._thread = threading.get_ident()
         timeout = limits.timeout_seconds
         self._deadline = perf_counter() + timeout if timeout is not None else math.inf
-        self._deadline_loop = loop_time + timeout if timeout is not None else math.inf
         self._main_done = False
         self._active_deadline = self._deadline
         self._scopes: set[anyio.CancelScope] = set()
@@ -360,21 +356,19 @@ class LuaInstance(ScriptInstance):
             raise RuntimeError("run_main() can be called only once")
         try:
             self._main_co = self._runner.coroutine(main)
-            result = await self._drive(self._main_co, None, self._main_deadlines())
+            result = await self._drive(self._main_co, None, self._deadline)
         finally:
             self._main_done = True
             self._main_co = None
         return None if result.__class__ is _Failed else result
 
-    def _main_deadlines(self) -> tuple[float, float]:
-        return self._deadline, self._deadline_loop
-
-    def _callback_deadlines(self) -> tuple[float, float]:
-        """The main chunk's deadline while it runs; afterwards a fresh timeout per callback."""
+    def _callback_deadline(self) -> float:
+        """The main chunk's deadline while it runs; afterwards a fresh timeout per callback
+        (``perf_counter`` time)."""
         timeout = self._limits.timeout_seconds
         if not self._main_done or timeout is None:
-            return self._main_deadlines()
-        return perf_counter() + timeout, anyio.current_time() + timeout
+            return self._deadline
+        return perf_counter() + timeout
 
     async def call_function(self, fn: LuaObject, args: tuple[ScriptValue, ...]) -> ScriptValue:
         """Call a Lua function of this instance in a coroutine of its own, an idle one or a
@@ -396,7 +390,21 @@ class LuaInstance(ScriptInstance):
             raise self._set_limit(self._limit_error("memory")) from None
         except LimitExceeded as exc:
             raise self._set_limit(exc) from None
-        result = await self._drive(co, first, self._callback_deadlines())
+        deadline = self._callback_deadline()
+        slicer = self._slicer
+        if slicer.running:  # (a paused stretch: wait for it)
+            result = await self._drive(co, first, deadline)
+        else:  # the first stretch here, without a coroutine frame of its own
+            self._active_deadline = deadline
+            outcome = slicer.start(self._step, co, None, first)
+            if outcome is PAUSED:
+                entry, result = await slicer.finish()
+            elif outcome[0]:
+                entry, result = outcome[1]
+            else:
+                raise outcome[1]
+            if entry is not None:  # (it waits for an API call)
+                result = await self._serve(co, entry, result, deadline)
         if result.__class__ is _Failed:
             raise SpellRuntimeError(self.filename, None, result.message)
         return result
@@ -417,12 +425,8 @@ class LuaInstance(ScriptInstance):
         self.filename = self._chunk = chunk  # what errors of this input (and later) name
         fn = self._compile_input(source, chunk)
         timeout = self._limits.timeout_seconds
-        deadlines = (
-            (perf_counter() + timeout, anyio.current_time() + timeout)
-            if timeout is not None
-            else (math.inf, math.inf)
-        )
-        result = await self._drive(self._runner.coroutine(fn), None, deadlines)
+        deadline = perf_counter() + timeout if timeout is not None else math.inf
+        result = await self._drive(self._runner.coroutine(fn), None, deadline)
         return None if result.__class__ is _Failed else result
 
     def _compile_input(self, source: str, chunk: str) -> LuaObject:
@@ -493,16 +497,21 @@ class LuaInstance(ScriptInstance):
 
     # driving -----------------------------------------------------------------------------------
 
-    async def _drive(
-        self, co: LuaObject, first: tuple[Any, ...] | None, deadlines: tuple[float, float]
-    ) -> ScriptValue:
+    async def _drive(self, co: LuaObject, first: tuple[Any, ...] | None, deadline: float) -> Any:
         """Run ``co`` (a new coroutine, or an idle one resumed with ``first``: the function and
-        its arguments) to the end of its call, serving its API requests."""
-        deadline, deadline_loop = deadlines
+        its arguments) to the end of its call, serving its API requests; ``deadline`` is a
+        ``perf_counter`` time."""
         self._active_deadline = deadline
         entry, payload = await self._slicer.run(self._step, co, None, first)
         if entry is None:
             return payload
+        return await self._serve(co, entry, payload, deadline)
+
+    async def _serve(self, co: LuaObject, entry: _Entry, payload: Any, deadline: float) -> Any:
+        """Serve the API requests of ``co`` (``entry``, ``payload``: its first) until its call
+        ends."""
+        # the loop's clock for the same deadline (computed only for code that suspends)
+        deadline_loop = anyio.current_time() + (deadline - perf_counter())
         with anyio.CancelScope(deadline=deadline_loop) as scope:
             self._scopes.add(scope)
             try:
