@@ -432,8 +432,12 @@ class TengoInstance(ScriptInstance):
             raise self._set_limit(self._limit)
         self._ensure_open()
         previous = set_active(self.ctx)
-        self._cpu_mark = None
         wall0 = self._wall0 = perf_counter()
+        if run.long:  # the rest of code that held the loop for a slice: the thread's clock
+            run.long = False
+            self._cpu_mark, self._cpu_before = spell_cpu_time(), 0.0
+        else:
+            self._cpu_mark = None
         self._slice_due = wall0 + SLICE
         try:
             req = run.switch(value)
@@ -560,6 +564,7 @@ class TengoInstance(ScriptInstance):
         if now > self._slice_due:  # held the loop for a slice: hand it back once
             run = getcurrent()
             if isinstance(run, Worker):
+                run.long = True  # (its next resume, this code's rest, is surely long too)
                 run.parent.switch((share_loop, "", False, []))
                 self.check_limits()  # (an interrupt may have come meanwhile)
 
