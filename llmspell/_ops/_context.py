@@ -229,7 +229,7 @@ class RunContext:
         async def deliver(event: actors.Event) -> None:
             if once:
                 self.unsubscribe(sub_id)
-            else:
+            elif sub.dropped:  # (the counter, on every event; what was told, only then)
                 self._report_drops(sub_id)
             self._busy += 1
             token = use_headers(event.headers or self.headers)
@@ -238,10 +238,11 @@ class RunContext:
             finally:
                 reset_headers(token)
                 self._busy -= 1
-                self._changed()
+                if self._wake is not None:  # (self._changed(), without the call)
+                    self._wake.set()
 
         try:
-            self.subscriptions[sub_id] = self.system.bus.subscribe(
+            sub = self.subscriptions[sub_id] = self.system.bus.subscribe(
                 pattern, deliver, name=name, queue=queue, queue_size=QUEUE_SIZE, owner=self.run_id
             )
         except BaseException:

@@ -553,7 +553,8 @@ class LuaInstance(ScriptInstance):
         result / error."""
         if self._limit is not None:
             raise self._set_limit(self._limit)
-        self._ensure_open()
+        if self._closed:
+            self._ensure_open()
         if self._busy:
             raise RuntimeError("the spell's interpreter is already running")
         self._busy = True
@@ -588,10 +589,16 @@ class LuaInstance(ScriptInstance):
                         continue
                     return entry, args
                 if status == 0:
-                    self._park(co)
-                    if len(r) > 2 and r[1] is None and r[2].__class__ is bytes:
-                        return None, _Failed(r[2].decode("utf-8", "replace"))
-                    return None, conv.to_py(r[1]) if len(r) > 1 else None
+                    if len(self._idle) < IDLE_COROUTINES and co is not self._main_co:
+                        self._idle.append(co)  # (self._park(co), without the call)
+                    if len(r) < 2:
+                        return None, None
+                    first = r[1]
+                    if first is None:
+                        if len(r) > 2 and r[2].__class__ is bytes:
+                            return None, _Failed(r[2].decode("utf-8", "replace"))
+                        return None, None
+                    return None, conv.to_py(first)
                 if status == -1:
                     self._park(co)
                     raw = r[1] if len(r) > 1 else None
