@@ -229,7 +229,7 @@ class RunContext:
         async def deliver(event: actors.Event) -> None:
             if once:
                 self.unsubscribe(sub_id)
-            elif sub.dropped:  # (the counter, on every event; what was told, only then)
+            else:
                 self._report_drops(sub_id)
             self._busy += 1
             token = use_headers(event.headers or self.headers)
@@ -242,7 +242,7 @@ class RunContext:
                     self._wake.set()
 
         try:
-            sub = self.subscriptions[sub_id] = self.system.bus.subscribe(
+            self.subscriptions[sub_id] = self.system.bus.subscribe(
                 pattern, deliver, name=name, queue=queue, queue_size=QUEUE_SIZE, owner=self.run_id
             )
         except BaseException:
