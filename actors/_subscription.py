@@ -474,7 +474,8 @@ class Subscription:
     async def _drain_async(self, queue: deque[Event], fn: Callable[[Event], Any]) -> None:
         while queue:
             ev = queue.popleft()
-            self._wake_publishers()
+            if self._spaces:
+                self._wake_publishers()
             try:
                 await fn(ev)
             except Exception as exc:

@@ -238,7 +238,8 @@ class RunContext:
             finally:
                 reset_headers(token)
                 self._busy -= 1
-                self._changed()
+                if self._wake is not None:  # (self._changed(), without the call)
+                    self._wake.set()
 
         try:
             self.subscriptions[sub_id] = self.system.bus.subscribe(

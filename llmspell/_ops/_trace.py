@@ -26,18 +26,15 @@ NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 _HEADERS: ContextVar[Mapping[str, str]] = ContextVar("llmspell_headers", default=NO_HEADERS)
 
 
-def current_headers() -> Mapping[str, str]:
-    """The trace headers of the operation running in this task (empty outside any)."""
-    return _HEADERS.get()
+# (the context variable's own methods: no Python frame on the paths that run per event)
+current_headers: Callable[[], Mapping[str, str]] = _HEADERS.get
+"""The trace headers of the operation running in this task (empty outside any)."""
 
+use_headers: Callable[[Mapping[str, str]], Token[Mapping[str, str]]] = _HEADERS.set
+"""Make ``headers`` current in this task; undo with :func:`reset_headers`."""
 
-def use_headers(headers: Mapping[str, str]) -> Token[Mapping[str, str]]:
-    """Make ``headers`` current in this task; undo with :func:`reset_headers`."""
-    return _HEADERS.set(headers)
-
-
-def reset_headers(token: Token[Mapping[str, str]]) -> None:
-    _HEADERS.reset(token)
+reset_headers: Callable[[Token[Mapping[str, str]]], None] = _HEADERS.reset
+"""Undo a :func:`use_headers`."""
 
 
 def adopt_envelope_headers() -> None:

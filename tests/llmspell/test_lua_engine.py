@@ -406,6 +406,48 @@ async def test_two_callbacks_in_flight_at_once() -> None:
         assert instance.statistics().api_calls == 3
 
 
+async def test_callbacks_one_after_another_each_start_afresh() -> None:
+    """Finished callbacks leave their coroutine to the next: results, errors (with a clean
+    traceback), failures, concurrent calls and yields inside each call stay each call's own."""
+    host = Host()
+    source = """
+    local function check(x) if x < 0 then error("negative " .. x) end return x end
+    t.register("f", function(x, y)
+        if x == 0 then return nil, "zero" end
+        return {check(x), y or "-", t.count(x), coroutine.isyieldable()}
+    end)
+    t.register("slow", function(x) return t.block(x) end)
+    """
+    async with ENGINE.open(source, "again.lua", host.api, LIMITS) as instance:
+        await instance.run_main()
+        f = host.functions["f"]
+        for round in range(3):
+            for x in range(1, 7):
+                assert await f(x) == [x, "-", 1, False]
+            with pytest.raises(SpellRuntimeError) as info:
+                await f(-round)  # (-0 is 0: a nil, "zero" failure on the first round)
+            if round == 0:
+                assert info.value.message == "zero"
+                continue
+            assert info.value.message == f"negative -{round}" and info.value.line == 2
+            assert info.value.traceback.splitlines()[-1].strip() == (
+                "again.lua:5: in function <again.lua:3>"
+            )
+        results: list[Any] = []
+
+        async def slow(x: int) -> None:
+            results.append(await host.functions["slow"](x))
+
+        async with anyio.create_task_group() as tg:
+            for x in range(6):
+                tg.start_soon(slow, x)
+            await anyio.wait_all_tasks_blocked()
+            assert await f(5, "y") == [5, "y", 1, False]  # (while six wait in t.block)
+            host.release.set()
+        assert sorted(results) == list(range(6))
+        assert await f(9) == [9, "-", 1, False]
+
+
 async def test_user_coroutines_can_call_the_api() -> None:
     result = await run(
         """

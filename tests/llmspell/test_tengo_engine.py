@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 import anyio
@@ -13,6 +14,7 @@ from llmspell._exceptions import (
     LimitExceeded,
     ParameterError,
     SpellClosedError,
+    SpellInterrupted,
     SpellRuntimeError,
     SpellSyntaxError,
 )
@@ -22,6 +24,7 @@ from llmspell.engines import (
     Limits,
     Namespace,
     ScriptFunction,
+    eager_api,
     engine_for,
     sync_api,
 )
@@ -492,3 +495,146 @@ async def test_int_arithmetic_wraps_as_in_go_and_floats_stay_apart() -> None:
         True,
         -9223372036854775808,
     ]
+
+
+class EagerHost:
+    """An API of eager_api functions (started from inside the spell's code)."""
+
+    def __init__(self) -> None:
+        self.release = anyio.Event()
+        self.started: list[str] = []
+        self.cleaned = 0
+        self.callback: ScriptFunction | None = None
+        self.var: contextvars.ContextVar[str] = contextvars.ContextVar("eager", default="none")
+
+        @eager_api
+        async def now(value: Any = None) -> Any:
+            self.started.append(f"now {value}")
+            return [value, self.var.get()]
+
+        @eager_api
+        async def later(value: Any = None) -> Any:
+            self.started.append(f"later {value}")
+            await anyio.lowlevel.checkpoint()
+            return [value, self.var.get()]
+
+        @eager_api
+        async def held(callback: ScriptFunction) -> str:
+            self.callback = callback
+            try:
+                await self.release.wait()
+            finally:
+                self.cleaned += 1
+            return "released"
+
+        @eager_api
+        async def bad(value: Any = None) -> None:
+            raise ParameterError("e.bad", "value", "is wrong")
+
+        @eager_api
+        async def later_bad(value: Any = None) -> None:
+            await anyio.lowlevel.checkpoint()
+            raise KeyError("late")
+
+        @eager_api
+        async def huge() -> Any:
+            return {1, 2}  # (a set cannot cross)
+
+        @eager_api
+        async def over() -> None:
+            raise LimitExceeded("output", "too much")
+
+        @eager_api
+        async def key(name: str, value: Any = None) -> Any:
+            await anyio.lowlevel.checkpoint()
+            return f"{name}={value}"
+
+        self.api = Api(
+            namespaces={
+                "e": Namespace(
+                    {
+                        "now": now,
+                        "later": later,
+                        "held": held,
+                        "bad": bad,
+                        "later_bad": later_bad,
+                        "huge": huge,
+                        "over": over,
+                    },
+                    dynamic=key,
+                ),
+                "o": Namespace({}, values={"obj": HostObject("thing", {"m": later})}),
+            },
+            functions={},
+            values={},
+            output=lambda text: None,
+        )
+
+
+async def test_eager_api_values_errors_and_context() -> None:
+    host = EagerHost()
+    host.var.set("caller")
+    source = """
+        a := e.now(1)
+        b := e.later(2)
+        c := e.now(3)
+        err1 := e.bad(1)
+        err2 := e.later_bad(1)
+        err3 := e.huge()
+        d := e.weather("rain")
+        f := o.obj.m(4)
+        export [a, b, c, err1.value, err2.value, err3.value, d, f]
+    """
+    async with ENGINE.open(source, "eager.tengo", host.api, LIMITS) as instance:
+        result = await instance.run_main()
+        assert instance.statistics().api_calls == 8
+    assert result[:3] == [[1, "caller"], [2, "caller"], [3, "caller"]]
+    assert result[3] == "e.bad: parameter 'value' is wrong"
+    assert result[4] == "e.later_bad: 'late'"
+    assert result[5] == "e.huge: cannot pass a Python set to a spell"
+    assert result[6:] == ["weather=rain", [4, "caller"]]
+    assert host.started == ["now 1", "later 2", "now 3", "later 4"]
+
+
+async def test_eager_api_limit_ends_the_run() -> None:
+    with pytest.raises(LimitExceeded):
+        async with ENGINE.open("e.over()", "over.tengo", EagerHost().api, LIMITS) as instance:
+            await instance.run_main()
+
+
+async def test_eager_call_that_waits_leaves_the_interpreter_free() -> None:
+    host = EagerHost()
+    source = "export e.held(func(x) { return x * 2 })"
+    async with ENGINE.open(source, "held.tengo", host.api, LIMITS) as instance:
+        async with anyio.create_task_group() as tg:
+            results: list[Any] = []
+
+            async def main() -> None:
+                results.append(await instance.run_main())
+
+            tg.start_soon(main)
+            while host.callback is None:
+                await anyio.lowlevel.checkpoint()
+            assert await host.callback(21) == 42  # (while the main file waits in e.held)
+            host.release.set()
+    assert results == ["released"] and host.cleaned == 1
+
+
+async def test_eager_call_that_waits_is_cancelled_by_interrupt() -> None:
+    host = EagerHost()
+    source = "e.held(func(x) { return x })"
+    async with ENGINE.open(source, "stuck.tengo", host.api, LIMITS) as instance:
+        async with anyio.create_task_group() as tg:
+            errors: list[BaseException] = []
+
+            async def main() -> None:
+                try:
+                    await instance.run_main()
+                except SpellInterrupted as exc:
+                    errors.append(exc)
+
+            tg.start_soon(main)
+            while host.callback is None:
+                await anyio.lowlevel.checkpoint()
+            instance.interrupt("stop")
+    assert len(errors) == 1 and host.cleaned == 1

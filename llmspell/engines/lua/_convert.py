@@ -292,11 +292,15 @@ class LuaConverter:
         (Each table is built in the heap as it is converted, so the next one's check sees it;
         strings are pushed later, with the call, so their sizes are checked together.)
         """
-        out = [self.to_lua(a) for a in args]
-        if len(out) > 1:
-            pending = sum(len(v) for v in out if v.__class__ is bytes and len(v) >= SMALL)
-            if pending:
-                self.make_room(pending + LUA_STRING * len(out))
+        out = []
+        pending = 0
+        for a in args:
+            v = self.to_lua(a)
+            if v.__class__ is bytes and len(v) >= SMALL:
+                pending += len(v)
+            out.append(v)
+        if pending and len(out) > 1:
+            self.make_room(pending + LUA_STRING * len(out))
         return out
 
     def room(self) -> int:

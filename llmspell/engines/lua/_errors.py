@@ -136,9 +136,13 @@ def _render(err: Any, to_py: Callable[[Any], Any]) -> str:
 
 
 def _clean_traceback(raw: Any) -> str:
-    """Drop the prelude's frames (stripped bytecode shows them as ``?``) and the runner's."""
+    """Drop the prelude's frames (stripped bytecode shows them as ``?``) and the runner's (its
+    ``xpcall``, below which a coroutine serving its second call shows ``(...tail calls...)``)."""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else ""
     lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("?")]
+    if len(lines) > 1 and lines[-1].strip() == "(...tail calls...)":
+        if lines[-2].strip() == "[C]: in function 'xpcall'":
+            lines.pop()
     if lines and lines[-1].strip() == "[C]: in function 'xpcall'":
         lines.pop()
     return "\n".join(lines)

@@ -19,7 +19,8 @@ inside a synchronous API function (while Lua is running) is refused.
 Functions marked :func:`sync_api` skip the yield: their stub calls Python directly, which runs
 the coroutine function to completion with ``send(None)``. Functions marked :func:`eager_api`
 (``events.emit``) are started the same way; only when one awaits does the stub yield, and the
-driver awaits the rest of that call (:class:`_Pending`) before it resumes the coroutine.
+driver awaits the rest of that call (:class:`~llmspell.engines._eager.Pending`) before it
+resumes the coroutine.
 
 Limits
 ======
@@ -56,6 +57,7 @@ from __future__ import annotations
 import math
 import threading
 import weakref
+from collections.abc import Coroutine
 from contextlib import AbstractAsyncContextManager
 from time import perf_counter
 from typing import Any
@@ -86,7 +88,8 @@ from .._base import (
     limit_exceeded,
 )
 from .._clock import spell_cpu_time
-from .._slices import Slicer
+from .._eager import Pending as _Pending
+from .._slices import PAUSED, Slicer
 from ._chunks import compile_error, compiled_chunk, new_runtime
 from ._convert import LuaConverter, LuaObject
 from ._errors import (
@@ -97,6 +100,11 @@ from ._errors import (
 )
 from ._plan import Entry as _Entry
 from ._plan import call_kind, entry, plans
+
+IDLE_COROUTINES = 4
+"""Coroutines whose call has finished that an instance keeps for its next callbacks (the
+prelude's ``runner`` serves one call after the other): resuming an idle one with the next call
+is cheaper than making a new Lua thread for each."""
 
 HOOK_COUNT = 1000
 """VM instructions between two checks of the CPU and wall-clock limits (at most)."""
@@ -135,46 +143,6 @@ class _Failed:
         self.message = message
 
 
-class _Pending:
-    """An :func:`eager_api` call that awaited: the rest of it, for the driver to await.
-
-    ``coro.send(None)`` already ran its first step (inside the spell's code) and gave
-    ``first``, what the coroutine waits on; awaiting this hands ``first`` to the event loop and
-    goes on with the coroutine as ``await coro`` would have (sends, throws and its result).
-    """
-
-    __slots__ = ("args", "coro", "first")
-
-    def __init__(self, coro: Any, first: Any, args: list[Any]) -> None:
-        self.coro, self.first, self.args = coro, first, args
-
-    def __await__(self) -> Any:
-        coro, waiting = self.coro, self.first
-        self.coro = self.first = None
-        while True:
-            try:
-                sent = yield waiting
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # (a cancellation, into the call's await)
-                try:
-                    waiting = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    waiting = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
-
-    def close(self) -> None:
-        """Drop a call that will not be awaited (the spell's code ended first)."""
-        if self.coro is not None:
-            self.coro.close()
-            self.coro = None
-
-
 def _detached(*args: Any) -> Any:
     raise SpellClosedError("the spell's run has ended")
 
@@ -201,9 +169,7 @@ class _Opening(AbstractAsyncContextManager[ScriptInstance]):
         self._instance: LuaInstance | None = None
 
     async def __aenter__(self) -> ScriptInstance:
-        self._instance = LuaInstance(
-            self._source, self._filename, self._api, self._limits, anyio.current_time()
-        )
+        self._instance = LuaInstance(self._source, self._filename, self._api, self._limits)
         return self._instance
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -224,8 +190,8 @@ class LuaFunction(ScriptFunction):
         self._instance = instance
         self._fn: LuaObject | None = fn
 
-    async def __call__(self, *args: ScriptValue) -> ScriptValue:
-        return await self._instance.call_function(self._fn, args)
+    def __call__(self, *args: ScriptValue) -> Coroutine[Any, Any, ScriptValue]:
+        return self._instance.call_function(self._fn, args)  # (its coroutine: one frame less)
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -244,9 +210,7 @@ class LuaFunction(ScriptFunction):
 class LuaInstance(ScriptInstance):
     """One spell in one interpreter; see the module docstring for how it is driven."""
 
-    def __init__(
-        self, source: str, filename: str, api: Api, limits: Limits, loop_time: float
-    ) -> None:
+    def __init__(self, source: str, filename: str, api: Api, limits: Limits) -> None:
         self.filename = filename
         self._chunk = chunk_name(filename)
         self._limits = limits
@@ -267,12 +231,13 @@ class LuaInstance(ScriptInstance):
         self._thread = threading.get_ident()
         timeout = limits.timeout_seconds
         self._deadline = perf_counter() + timeout if timeout is not None else math.inf
-        self._deadline_loop = loop_time + timeout if timeout is not None else math.inf
         self._main_done = False
         self._active_deadline = self._deadline
         self._scopes: set[anyio.CancelScope] = set()
         self._fns: list[_Entry] = []
         self._pending: _Pending | None = None  # an eager call that awaited (see _call_eager)
+        self._idle: list[LuaObject] = []  # coroutines waiting for their next call
+        self._main_co: LuaObject | None = None  # the main chunk's (not kept: see _park)
         self._host_tables: dict[HostObject, LuaObject] = {}
         self._wrappers: weakref.WeakSet[LuaFunction] | None = None  # made by the first _wrap
         self._anchor: LuaObject | None = None
@@ -390,23 +355,24 @@ class LuaInstance(ScriptInstance):
             self._ensure_open()
             raise RuntimeError("run_main() can be called only once")
         try:
-            result = await self._drive(self._runner.coroutine(main), self._main_deadlines())
+            self._main_co = self._runner.coroutine(main)
+            result = await self._drive(self._main_co, None, self._deadline)
         finally:
             self._main_done = True
+            self._main_co = None
         return None if result.__class__ is _Failed else result
 
-    def _main_deadlines(self) -> tuple[float, float]:
-        return self._deadline, self._deadline_loop
-
-    def _callback_deadlines(self) -> tuple[float, float]:
-        """The main chunk's deadline while it runs; afterwards a fresh timeout per callback."""
+    def _callback_deadline(self) -> float:
+        """The main chunk's deadline while it runs; afterwards a fresh timeout per callback
+        (``perf_counter`` time)."""
         timeout = self._limits.timeout_seconds
         if not self._main_done or timeout is None:
-            return self._main_deadlines()
-        return perf_counter() + timeout, anyio.current_time() + timeout
+            return self._deadline
+        return perf_counter() + timeout
 
     async def call_function(self, fn: LuaObject, args: tuple[ScriptValue, ...]) -> ScriptValue:
-        """Call a Lua function of this instance in a new coroutine (see :class:`LuaFunction`)."""
+        """Call a Lua function of this instance in a coroutine of its own, an idle one or a
+        new one (see :class:`LuaFunction`)."""
         self._ensure_open()
         if self._slicer.inside() or threading.get_ident() != self._thread:
             raise RuntimeError(
@@ -416,12 +382,29 @@ class LuaInstance(ScriptInstance):
         if self._limit is not None:
             raise self._set_limit(self._limit)
         try:
-            co = self._runner.coroutine(fn, *self._conv.args_to_lua(args))
+            if self._idle:
+                co, first = self._idle.pop(), (fn, *self._conv.args_to_lua(args))
+            else:
+                co, first = self._runner.coroutine(fn, *self._conv.args_to_lua(args)), None
         except _LuaMemoryError:
             raise self._set_limit(self._limit_error("memory")) from None
         except LimitExceeded as exc:
             raise self._set_limit(exc) from None
-        result = await self._drive(co, self._callback_deadlines())
+        deadline = self._callback_deadline()
+        slicer = self._slicer
+        if slicer.running:  # (a paused stretch: wait for it)
+            result = await self._drive(co, first, deadline)
+        else:  # the first stretch here, without a coroutine frame of its own
+            self._active_deadline = deadline
+            outcome = slicer.start(self._step, co, None, first)
+            if outcome is PAUSED:
+                entry, result = await slicer.finish()
+            elif outcome[0]:
+                entry, result = outcome[1]
+            else:
+                raise outcome[1]
+            if entry is not None:  # (it waits for an API call)
+                result = await self._serve(co, entry, result, deadline)
         if result.__class__ is _Failed:
             raise SpellRuntimeError(self.filename, None, result.message)
         return result
@@ -442,12 +425,8 @@ class LuaInstance(ScriptInstance):
         self.filename = self._chunk = chunk  # what errors of this input (and later) name
         fn = self._compile_input(source, chunk)
         timeout = self._limits.timeout_seconds
-        deadlines = (
-            (perf_counter() + timeout, anyio.current_time() + timeout)
-            if timeout is not None
-            else (math.inf, math.inf)
-        )
-        result = await self._drive(self._runner.coroutine(fn), deadlines)
+        deadline = perf_counter() + timeout if timeout is not None else math.inf
+        result = await self._drive(self._runner.coroutine(fn), None, deadline)
         return None if result.__class__ is _Failed else result
 
     def _compile_input(self, source: str, chunk: str) -> LuaObject:
@@ -507,6 +486,8 @@ class LuaInstance(ScriptInstance):
         if self._pending is not None:
             self._pending.close()
             self._pending = None
+        self._idle = []
+        self._main_co = None
         self._rt = self._runner = self._make_table = self._main = self._anchor = None
         self._compile = self._untrip = None
         self._slicer.close()
@@ -516,12 +497,21 @@ class LuaInstance(ScriptInstance):
 
     # driving -----------------------------------------------------------------------------------
 
-    async def _drive(self, co: LuaObject, deadlines: tuple[float, float]) -> ScriptValue:
-        deadline, deadline_loop = deadlines
+    async def _drive(self, co: LuaObject, first: tuple[Any, ...] | None, deadline: float) -> Any:
+        """Run ``co`` (a new coroutine, or an idle one resumed with ``first``: the function and
+        its arguments) to the end of its call, serving its API requests; ``deadline`` is a
+        ``perf_counter`` time."""
         self._active_deadline = deadline
-        entry, payload = await self._slicer.run(self._step, co, None, None)
+        entry, payload = await self._slicer.run(self._step, co, None, first)
         if entry is None:
             return payload
+        return await self._serve(co, entry, payload, deadline)
+
+    async def _serve(self, co: LuaObject, entry: _Entry, payload: Any, deadline: float) -> Any:
+        """Serve the API requests of ``co`` (``entry``, ``payload``: its first) until its call
+        ends."""
+        # the loop's clock for the same deadline (computed only for code that suspends)
+        deadline_loop = anyio.current_time() + (deadline - perf_counter())
         with anyio.CancelScope(deadline=deadline_loop) as scope:
             self._scopes.add(scope)
             try:
@@ -557,11 +547,14 @@ class LuaInstance(ScriptInstance):
     def _step(
         self, co: LuaObject, code: int | None, value: Any, label: str = ""
     ) -> tuple[_Entry | None, Any]:
-        """Resume ``co`` until it requests an async API call or ends (synchronous; a stretch of
-        :class:`Slicer`, so a long one hands the loop back from :meth:`_check`)."""
+        """Resume ``co`` until it requests an async API call or its call ends (synchronous; a
+        stretch of :class:`Slicer`, so a long one hands the loop back from :meth:`_check`).
+        ``code`` None: start a call (``value``: what to resume with); 0 / 1: the API call's
+        result / error."""
         if self._limit is not None:
             raise self._set_limit(self._limit)
-        self._ensure_open()
+        if self._closed:
+            self._ensure_open()
         if self._busy:
             raise RuntimeError("the spell's interpreter is already running")
         self._busy = True
@@ -569,7 +562,7 @@ class LuaInstance(ScriptInstance):
         self._wall0 = perf_counter()
         try:
             if code is None:
-                send: Any = None
+                send: Any = value
             elif code == 0:
                 try:
                     send = (0, conv.to_lua(value))
@@ -596,10 +589,18 @@ class LuaInstance(ScriptInstance):
                         continue
                     return entry, args
                 if status == 0:
-                    if len(r) > 2 and r[1] is None and r[2].__class__ is bytes:
-                        return None, _Failed(r[2].decode("utf-8", "replace"))
-                    return None, conv.to_py(r[1]) if len(r) > 1 else None
+                    if len(self._idle) < IDLE_COROUTINES and co is not self._main_co:
+                        self._idle.append(co)  # (self._park(co), without the call)
+                    if len(r) < 2:
+                        return None, None
+                    first = r[1]
+                    if first is None:
+                        if len(r) > 2 and r[2].__class__ is bytes:
+                            return None, _Failed(r[2].decode("utf-8", "replace"))
+                        return None, None
+                    return None, conv.to_py(first)
                 if status == -1:
+                    self._park(co)
                     raw = r[1] if len(r) > 1 else None
                     raise runtime_error(self.filename, self._chunk, raw, conv.to_py)
                 if r[1] == b"memory":
@@ -634,6 +635,13 @@ class LuaInstance(ScriptInstance):
             self._busy = False
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
                 self._set_limit(self._limit_error("cpu"))
+
+    def _park(self, co: LuaObject) -> None:
+        """Keep ``co``, whose call has finished, for a later call (a few at most; not the main
+        chunk's, whose stack may have grown large and which an instance that never gets a
+        callback would keep for nothing)."""
+        if len(self._idle) < IDLE_COROUTINES and co is not self._main_co:
+            self._idle.append(co)
 
     def _check(self) -> bool | int:
         """The count hook: True when the run must end (the prelude then raises LIMIT).

@@ -6,8 +6,9 @@
 -- Python the handful of functions the engine drives:
 --
 -- * ``runner(f, ...)`` — the body of every coroutine the engine drives (the main chunk and each
---   callback). Installs the CPU hook and returns a status code first: ``0, results...`` when done,
---   ``-1, {error, traceback}`` on error, ``-2, kind`` when a limit ended the run. API stubs yield
+--   callback). Installs the CPU hook and yields a status code first: ``0, results...`` when done,
+--   ``-1, {error, traceback}`` on error, ``-2, kind`` when a limit ended the run; resumed with
+--   ``g, ...`` after that, it runs the next call ``g(...)`` the same way. API stubs yield
 --   ``id, args...`` with ``id > 0``.
 -- * ``compile(source, chunkname)`` — ``load`` in text mode into the spell's environment.
 -- * ``make_table(name, fields, dynamic_id, dynamic_sync, name1, id1, sync1, ...)`` — a namespace or
@@ -177,11 +178,22 @@ local function finish(ok, ...)
   return -1, ...
 end
 
-local function runner(f, ...)
-  sethook(hook, "", COUNT)
-  return finish(xpcall(f, handler, ...))
+-- A coroutine serves one call after the other: once a call has finished it yields its results
+-- (as a finished runner's would be returned) and waits there for the next ``f, ...`` (the
+-- engine keeps a few such idle coroutines instead of making one per callback). Both steps are
+-- tail calls: while idle, nothing of the finished call is held but its results.
+local serve
+
+local function deliver(...)
+  return serve(co_yield(...))
 end
-outside[runner], outside[finish] = true, true
+
+serve = function(f, ...)
+  sethook(hook, "", COUNT)
+  return deliver(finish(xpcall(f, handler, ...)))
+end
+local runner = serve
+outside[serve], outside[deliver], outside[finish] = true, true, true
 
 -- API stubs ------------------------------------------------------------------------------------
 -- Every value handed to Python is copied by lupa, the strings included: the arguments of a call

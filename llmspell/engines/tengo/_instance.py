@@ -12,7 +12,9 @@ awaits the API function on the event loop and switches back with the result. So 
 costs two greenlet switches and one ``await``, concurrency is exactly the caller's (event
 handlers run in the tasks that deliver the events, interleaved with a main file suspended in
 its own API call), and all Tengo runs on the event-loop thread, one greenlet at a time.
-API functions marked :func:`sync_api` run directly, without a switch.
+API functions marked :func:`sync_api` run directly, without a switch; those marked
+:func:`eager_api` (``events.emit``) are started directly and switch to the driver only when
+they wait (the driver awaits the rest of the call, a :class:`~llmspell.engines._eager.Pending`).
 
 Errors
 ======
@@ -33,7 +35,8 @@ Limits
 ======
 
 * cpu: CPU time of the event-loop thread spent inside the interpreter (main and callbacks:
-  ``spell_cpu_time`` around each resume, so a busy machine does not count against the spell),
+  ``spell_cpu_time`` around each resume, so a busy machine does not count against the spell;
+  a resume shorter than :data:`CPU_CLOCK_AFTER` counts its wall time instead),
   checked every :data:`._runtime.STEP_BATCH` loop iterations and calls (at most about
   :data:`TICK_INTERVAL` apart), and after every resume.
 * timeout: wall clock from ``open()`` for the main file and the callbacks made while it runs;
@@ -56,6 +59,7 @@ import contextvars
 import math
 import sys
 import threading
+from collections.abc import Coroutine
 from time import perf_counter
 from typing import Any
 
@@ -78,6 +82,7 @@ from .._base import (
 )
 from .._bounds import Tally, unbounded
 from .._clock import spell_cpu_time
+from .._eager import Pending
 from .._slices import SLICE, share_loop
 from . import _calls
 from ._convert import HostMap, to_py, to_tengo
@@ -92,12 +97,24 @@ sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
 TICK_INTERVAL = 0.002
 """Target seconds between two limit checks."""
 
+CPU_CLOCK_AFTER = 0.001
+"""Seconds into a resume after which its CPU time is read from the thread's clock (before,
+its wall time is counted: reading that clock is a system call, a good part of a short
+callback's cost)."""
+
 STEP_START = 64
 """The step batch a run starts with; it grows to STEP_BATCH while steps are cheap."""
 
 _CLOSURE_CODE = _calls.call_closure.__code__
+_DONE: tuple[Any, str, bool, list[Any]] = (None, "", False, [])
+"""The request of an eager call that finished where it started (nothing for the driver)."""
 _NO_TALLY = unbounded()  # for numbers, which are not charged
 SMALL_STRING = 4096  # shorter strings are not charged on their own (far below any limit)
+
+
+async def _finish(pending: Pending) -> Any:
+    """What the driver awaits for an eager call that waits: the rest of it."""
+    return await pending
 
 
 class _EngineContext(Context):
@@ -144,8 +161,8 @@ class TengoFunction(ScriptFunction):
         self._instance = instance
         self._fn = fn
 
-    async def __call__(self, *args: ScriptValue) -> ScriptValue:
-        return await self._instance.call_function(self._fn, args)
+    def __call__(self, *args: ScriptValue) -> Coroutine[Any, Any, ScriptValue]:
+        return self._instance.call_function(self._fn, args)  # (its coroutine: one frame less)
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -173,7 +190,9 @@ class TengoInstance(ScriptInstance):
         self._interrupt: str | None = None
         self._closed = False
         self._cpu = 0.0
-        self._t0 = spell_cpu_time()
+        self._wall0 = perf_counter()  # when the current resume began
+        self._cpu_mark: float | None = None  # spell_cpu_time() once it runs long (check_limits)
+        self._cpu_before = 0.0  # its wall time until then, taken as CPU time
         self._slice_due = math.inf  # perf_counter() at which running code hands the loop back
         self._calls = 0
         self._print = OutputMeter(api.output, limits)
@@ -284,7 +303,10 @@ class TengoInstance(ScriptInstance):
         def body() -> Any:
             return _calls.call_closure(fn, targs, g)  # type: ignore[arg-type]
 
-        value = await self._drive(body, self._callback_deadline())
+        deadline = self._callback_deadline()
+        run, value = self._start(body, deadline)
+        if run is not None:  # (it waits for an API call)
+            value = await self._serve(run, value, deadline)
         if type(value) is Error:
             line = None
             if value.where is not None and value.where[0].name == self.filename:
@@ -334,6 +356,14 @@ class TengoInstance(ScriptInstance):
     async def _drive(self, body: Any, deadline: float) -> Any:
         """Run ``body`` in a worker until it ends, serving its API requests; ``deadline`` is
         a ``perf_counter`` time."""
+        run, value = self._start(body, deadline)
+        if run is None:
+            return value
+        return await self._serve(run, value, deadline)
+
+    def _start(self, body: Any, deadline: float) -> tuple[Worker | None, Any]:
+        """Run ``body`` in a worker until it ends, ``(None, value)``, or requests an async API
+        call, ``(worker, request)``: then the caller must :meth:`_serve` the worker."""
         run = self._idle.pop() if self._idle else Worker(self)
         # sync_api functions run in the greenlet: give it the context of the task driving it
         # (the trace context of whoever called, say), as async ones have by running here
@@ -342,8 +372,17 @@ class TengoInstance(ScriptInstance):
         self._runs.add(run)
         try:
             done, req = self._resume(run, body)
-            if done:
-                return req
+        except BaseException:
+            self._release(run)
+            raise
+        if done:
+            self._release(run)
+            return None, req
+        return run, req
+
+    async def _serve(self, run: Worker, req: Any, deadline: float) -> Any:
+        """Serve the API requests of ``run`` (``req``: its first) until its body ends."""
+        try:
             # the loop's clock for the same deadline (computed only for code that suspends)
             loop_deadline = anyio.current_time() + (deadline - perf_counter())
             with anyio.CancelScope(deadline=loop_deadline) as scope:
@@ -373,11 +412,15 @@ class TengoInstance(ScriptInstance):
                 raise self._set_limit(SpellInterrupted(self._interrupt))
             raise self._set_limit(limit_exceeded("timeout", self._limits))
         finally:
-            self._runs.discard(run)
-            if run.ready and not self._closed and len(self._idle) < IDLE_WORKERS:
-                self._idle.append(run)
-            elif not run.dead:
-                run.throw()
+            self._release(run)
+
+    def _release(self, run: Worker) -> None:
+        """Keep ``run`` for the next piece of code if its body has ended, else unwind it."""
+        self._runs.discard(run)
+        if run.ready and not self._closed and len(self._idle) < IDLE_WORKERS:
+            self._idle.append(run)
+        elif not run.dead:
+            run.throw()
 
     def _resume(self, run: Worker, value: Any) -> tuple[bool, Any]:
         """Switch into ``run`` (a body to start, or the reply to its API request) until it
@@ -389,8 +432,13 @@ class TengoInstance(ScriptInstance):
             raise self._set_limit(self._limit)
         self._ensure_open()
         previous = set_active(self.ctx)
-        t0 = self._t0 = spell_cpu_time()
-        self._slice_due = perf_counter() + SLICE
+        wall0 = self._wall0 = perf_counter()
+        if run.long:  # the rest of code that held the loop for a slice: the thread's clock
+            run.long = False
+            self._cpu_mark, self._cpu_before = spell_cpu_time(), 0.0
+        else:
+            self._cpu_mark = None
+        self._slice_due = wall0 + SLICE
         try:
             req = run.switch(value)
             if req is not None:
@@ -407,7 +455,16 @@ class TengoInstance(ScriptInstance):
             raise SpellRuntimeError(self.filename, None, "stack overflow") from None
         finally:
             set_active(previous)
-            self._cpu += spell_cpu_time() - t0
+            # A short resume counts its wall time, which cannot be much more than its CPU
+            # time; one still running CPU_CLOCK_AFTER seconds in (seen by a limit check)
+            # counts its wall time up to then and the thread's CPU time after, so that a busy
+            # machine does not eat a computing spell's budget.
+            mark = self._cpu_mark
+            if mark is None:
+                self._cpu += perf_counter() - wall0
+            else:
+                self._cpu += self._cpu_before + (spell_cpu_time() - mark)
+                self._cpu_mark = None
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
                 self._set_limit(limit_exceeded("cpu", self._limits))
 
@@ -417,11 +474,16 @@ class TengoInstance(ScriptInstance):
         label: str,
         contextual: bool,
         sync: bool,
+        eager: bool,
         dynamic: str | None,
         args: list[Any],
     ) -> Any:
         """Called from Tengo (inside a run's greenlet) for every API function call whose
-        argument count fits (``label``: as the script wrote it, ``tools.weather``)."""
+        argument count fits (``label``: as the script wrote it, ``tools.weather``).
+
+        A :func:`sync_api` function runs here; an :func:`eager_api` one starts here and
+        suspends the code (a switch to the driver, which awaits the rest of it) only when it
+        waits; any other is awaited by the driver."""
         if self._limit is not None or self._interrupt is not None:
             self.check_limits()
         try:
@@ -443,10 +505,24 @@ class TengoInstance(ScriptInstance):
             except Exception as exc:
                 return Error(api_error_text(exc, label))
         else:
-            run = getcurrent()
-            kind, result = run.parent.switch((fn, label, contextual, pyargs))
-            if kind == "err":
-                return Error(result)
+            request: tuple[Any, str, bool, list[Any]] = (fn, label, contextual, pyargs)
+            if eager:
+                try:
+                    coro = fn(self._context, *pyargs) if contextual else fn(*pyargs)
+                    first = coro.send(None)
+                except StopIteration as stop:
+                    request, result = _DONE, stop.value
+                except LimitExceeded as exc:
+                    self._set_limit(exc)
+                    raise LimitError(exc.limit) from None
+                except Exception as exc:
+                    return Error(api_error_text(exc, label))
+                else:
+                    request = (_finish, label, False, [Pending(coro, first, pyargs)])
+            if request is not _DONE:
+                kind, result = getcurrent().parent.switch(request)
+                if kind == "err":
+                    return Error(result)
         try:
             return self.to_tengo(result)
         except LimitExceeded as exc:
@@ -473,14 +549,22 @@ class TengoInstance(ScriptInstance):
             self._set_limit(SpellInterrupted(self._interrupt))
         if self._limit is not None:
             raise LimitError(self._limit.limit)
-        if self._cpu + (spell_cpu_time() - self._t0) > self._limits.cpu_seconds:
-            raise LimitError("cpu")
         now = perf_counter()
+        mark = self._cpu_mark
+        if mark is not None:
+            used = self._cpu + self._cpu_before + (spell_cpu_time() - mark)
+        else:
+            used = self._cpu + (now - self._wall0)
+            if now - self._wall0 > CPU_CLOCK_AFTER:  # a long resume: the thread's clock now
+                self._cpu_mark, self._cpu_before = spell_cpu_time(), now - self._wall0
+        if used > self._limits.cpu_seconds:
+            raise LimitError("cpu")
         if now > self._active_deadline:
             raise LimitError("timeout")
         if now > self._slice_due:  # held the loop for a slice: hand it back once
             run = getcurrent()
             if isinstance(run, Worker):
+                run.long = True  # (its next resume, this code's rest, is surely long too)
                 run.parent.switch((share_loop, "", False, []))
                 self.check_limits()  # (an interrupt may have come meanwhile)
 

@@ -24,6 +24,7 @@ from .._base import (
     Namespace,
     arity,
     arity_error,
+    is_eager_api,
     is_sync_api,
     takes_context,
 )
@@ -48,7 +49,7 @@ def api_builtin(fn: ApiFunction, label: str, dynamic: str | None = None) -> Buil
     argument count is for any Tengo function (an API function that fails returns an error
     value instead; see :mod:`._instance`).
     """
-    contextual, sync = takes_context(fn), is_sync_api(fn)
+    contextual, sync, eager = takes_context(fn), is_sync_api(fn), is_eager_api(fn)
     fewest, most = arity(fn, dynamic is not None)
     full = label if dynamic is None else f"{label}.{dynamic}"
 
@@ -56,7 +57,7 @@ def api_builtin(fn: ApiFunction, label: str, dynamic: str | None = None) -> Buil
         count = len(args)
         if count < fewest or count > most:
             raise VMError(str(arity_error(full, fn, dynamic is not None, count)))
-        return getcurrent().instance.api_call(fn, full, contextual, sync, dynamic, args)
+        return getcurrent().instance.api_call(fn, full, contextual, sync, eager, dynamic, args)
 
     return Builtin(dynamic or label.rsplit(".", 1)[-1], call, "user")
 

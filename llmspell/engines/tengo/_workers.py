@@ -35,6 +35,8 @@ class Worker(greenlet):  # type: ignore[misc]
         instance: the instance whose code this is (the API functions find it here).
         ready: whether the worker waits for a body (its last one has finished).
         outcome: the last body's outcome, until the driver takes it.
+        long: whether its code paused after holding the loop for a slice (its next resume
+            is surely long too: its CPU time is read from the thread's clock at once).
     """
 
     def __init__(self, instance: Any) -> None:
@@ -42,6 +44,7 @@ class Worker(greenlet):  # type: ignore[misc]
         self.instance = instance
         self.ready = True
         self.outcome: tuple[object, Any] | None = None
+        self.long = False
 
     def _serve(self, body: Callable[[], Any] | None) -> None:
         while True:
