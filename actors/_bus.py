@@ -51,9 +51,8 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -82,44 +81,15 @@ from ._subscription import (
     Overflow,
     QueueGroup,
     Subscription,
-    SubscriptionStatistics,
 )
 from ._topics import TopicIndex, split_pattern, split_topic
 
-__all__ = ["BusStatistics", "EventBus"]
+if TYPE_CHECKING:
+    from ._records import BusStatistics
+
+__all__ = ["EventBus"]
 
 _log = logging.getLogger("actors.bus")
-
-
-@dataclass(frozen=True, slots=True)
-class BusStatistics:
-    """Counters of a bus since it was created (cancelled subscriptions included).
-
-    Attributes:
-        published: calls to publish (including the bus's own events).
-        delivered: deliveries accepted by handlers.
-        dropped: deliveries lost to overflow policies or disconnections.
-        failed: deliveries whose handler raised.
-        subscriptions: the live subscriptions.
-        logged: events committed to the event log.
-        log_commits: transactions that committed them (fewer than ``logged`` when concurrent
-            publishes shared a commit).
-        log_failed: events whose commit failed (their publishers got the error).
-        dead_lettered: events moved to the dead-letter topic after ``max_deliver`` failed
-            deliveries (a bus with a backend).
-        publish_failed: ``publish_nowait`` events the backend could not take (logged).
-    """
-
-    published: int
-    delivered: int
-    dropped: int
-    failed: int
-    subscriptions: tuple[SubscriptionStatistics, ...]
-    logged: int = 0
-    log_commits: int = 0
-    log_failed: int = 0
-    dead_lettered: int = 0
-    publish_failed: int = 0
 
 
 class EventBus:
@@ -887,6 +857,8 @@ class EventBus:
 
     def statistics(self) -> BusStatistics:
         """Return the bus's counters and those of each live subscription."""
+        from ._records import BusStatistics
+
         subs = tuple(sub.statistics() for sub in self._subs.values())
         delivered, dropped, failed = self._totals
         writer = self._writer
