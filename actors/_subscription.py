@@ -248,6 +248,12 @@ class Subscription:
         building the statistics: a handler may read it on every event)."""
         return self._dropped
 
+    @property
+    def queued(self) -> int:
+        """Events waiting in the queue (``statistics().queued``, without building the
+        statistics: a caller may ask whether it is idle after every event)."""
+        return len(self._queue)
+
     def statistics(self) -> SubscriptionStatistics:
         """Return this subscription's counters."""
         from ._records import SubscriptionStatistics

@@ -302,7 +302,7 @@ class RunContext:
         API call in flight."""
         if self._busy or self._inflight:
             return False
-        return all(sub.statistics().queued == 0 for sub in self.subscriptions.values())
+        return all(sub.queued == 0 for sub in self.subscriptions.values())
 
     def fail(self, exc: Exception) -> None:
         """End the run with ``exc`` (a callback hit a sandbox limit)."""
