@@ -57,7 +57,7 @@ import math
 import sys
 import threading
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from greenlet import getcurrent  # type: ignore[import-untyped]
@@ -66,7 +66,6 @@ from ..._exceptions import LimitExceeded, SpellClosedError, SpellInterrupted, Sp
 from .._base import (
     Api,
     HostObject,
-    InstanceStatistics,
     Limits,
     OutputMeter,
     ScriptFunction,
@@ -86,6 +85,9 @@ from ._plan import Plan, plan_for, program_for
 from ._runtime import STEP_BATCH, Context, LimitError, set_active
 from ._values import Closure, Error, VMError
 from ._workers import FAILED, IDLE_WORKERS, Worker
+
+if TYPE_CHECKING:
+    from .._statistics import InstanceStatistics
 
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
 
@@ -309,6 +311,8 @@ class TengoInstance(ScriptInstance):
 
     def statistics(self) -> InstanceStatistics:
         """CPU seconds used inside the interpreter, memory the run holds, API calls made."""
+        from .._statistics import InstanceStatistics
+
         if self._g is not None:
             self._memory = self.measure_memory()
         return InstanceStatistics(
