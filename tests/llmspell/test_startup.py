@@ -27,6 +27,7 @@ NOT_AT_START = (
     "llmspell.providers._types",  # only when a spell calls a model
     "llmspell.providers._scripted",  # only with scripted replies (tests) or the offline model
     "datetime",  # only when the datetime tool is called
+    "shutil",  # argparse's formatter would import it for the terminal width
 )
 
 
