@@ -27,9 +27,6 @@ from ._backend import BusBackend as BusBackend
 from ._backend import BusConsumer as BusConsumer
 from ._backend import Delivery as Delivery
 from ._bus import EventBus as EventBus
-from ._eventlog import EventLog as EventLog
-from ._eventlog import LogRecord as LogRecord
-from ._eventlog import MemoryEventLog as MemoryEventLog
 from ._hooks import Cancel as Cancel
 from ._hooks import HookContext as HookContext
 from ._hooks import HookRegistration as HookRegistration
@@ -55,6 +52,9 @@ from ._system import ActorSystem as ActorSystem
 from ._system import open_system as open_system
 
 if _typing.TYPE_CHECKING:
+    from ._eventlog import EventLog as EventLog
+    from ._eventlog import LogRecord as LogRecord
+    from ._eventlog import MemoryEventLog as MemoryEventLog
     from ._records import ActorStatistics as ActorStatistics
     from ._records import BusStatistics as BusStatistics
     from ._records import DeadLetter as DeadLetter
@@ -78,6 +78,9 @@ _LAZY = {
     "HookStatistics": "_records",
     "SubscriptionStatistics": "_records",
     "SystemStatistics": "_records",
+    "EventLog": "_eventlog",
+    "LogRecord": "_eventlog",
+    "MemoryEventLog": "_eventlog",
     "SqliteEventLog": "_sqlitelog",
     "BlockingActorRef": "_threaded",
     "BlockingBus": "_threaded",
@@ -86,9 +89,10 @@ _LAZY = {
     "BlockingSystem": "_threaded",
     "start_in_thread": "_threaded",
 }
-"""Loaded on first use: the statistics records (frozen dataclasses, costly to create), the SQLite
-event log and the blocking facade for threaded code cost every importer (each ``llmspell run``)
-the records' creation, sqlite3 and anyio's thread portal otherwise."""
+"""Loaded on first use: the statistics records (frozen dataclasses, costly to create), the event
+logs and the blocking facade for threaded code cost every importer (each ``llmspell run``, whose
+bus keeps no log) the records' creation, the logs' modules, sqlite3 and anyio's thread portal
+otherwise."""
 
 
 def __getattr__(name: str) -> _typing.Any:

@@ -65,10 +65,7 @@ from ._backend import (
     RemoteSubscription,
     check_queue_name,
 )
-from ._eventlog import EventLog
 from ._exceptions import MailboxFullError, SystemClosedError
-from ._logwriter import LogWriter
-from ._replay import Replay
 from ._subscription import (
     _CLOSED,
     _CLOSING,
@@ -85,6 +82,8 @@ from ._subscription import (
 from ._topics import TopicIndex, split_pattern, split_topic
 
 if TYPE_CHECKING:
+    from ._eventlog import EventLog
+    from ._logwriter import LogWriter
     from ._records import BusStatistics
 
 __all__ = ["EventBus"]
@@ -120,8 +119,11 @@ class EventBus:
         backend: BusBackend | None = None,
         outbox_size: int = 10_000,
     ) -> None:
-        if event_log is not None and not isinstance(event_log, EventLog):
-            raise TypeError(f"event_log must be an actors.EventLog, not {event_log!r}")
+        if event_log is not None:
+            from ._eventlog import EventLog  # (the log's modules load only for a bus with one)
+
+            if not isinstance(event_log, EventLog):
+                raise TypeError(f"event_log must be an actors.EventLog, not {event_log!r}")
         if backend is not None:
             if not isinstance(backend, BusBackend):
                 raise TypeError(f"backend must be an actors.BusBackend, not {backend!r}")
@@ -176,6 +178,8 @@ class EventBus:
             raise
         self._tg = tg
         if self._log is not None:
+            from ._logwriter import LogWriter
+
             self._writer = LogWriter(self, self._log)
             tg.start_soon(self._writer.run, name="bus event log writer")
         if self._backend is not None:
@@ -853,6 +857,8 @@ class EventBus:
             raise ValueError("replay needs a bus with an event log (open_system(event_log=...))")
         if self._state is _NEW or self._state is _CLOSED:
             raise self._closed_error()
+        from ._replay import Replay
+
         return Replay(self._log, pattern, since)
 
     def statistics(self) -> BusStatistics:

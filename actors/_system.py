@@ -17,7 +17,6 @@ from ._backend import BusBackend
 from ._bus import EventBus
 from ._cell import Cell, RestartType
 from ._envelope import CURRENT, Message
-from ._eventlog import EventLog
 from ._exceptions import SystemClosedError, WouldBlock
 from ._hooks import HookRegistry
 from ._mailbox import Overflow
@@ -28,6 +27,7 @@ from ._supervisor import Strategy, SupervisorCell, SupervisorRef
 from ._timer import DeadlineTimer
 
 if TYPE_CHECKING:
+    from ._eventlog import EventLog
     from ._records import DeadLetter, SystemStatistics
     from ._ref import ActorRef
 

@@ -24,6 +24,7 @@ NOT_AT_START = (
     "llmspell.engines._facts",  # only for llmspell check
     "llmspell.engines._statistics",  # only when an instance's statistics() is read
     "actors._records",  # only when a statistics() is read (or a letter goes dead)
+    "actors._eventlog",  # only for a bus with an event log (--log-events)
     "llmspell.providers._types",  # only when a spell calls a model
     "llmspell.providers._scripted",  # only with scripted replies (tests) or the offline model
     "datetime",  # only when the datetime tool is called
