@@ -26,21 +26,14 @@ from ._exceptions import WouldBlock as WouldBlock
 from ._backend import BusBackend as BusBackend
 from ._backend import BusConsumer as BusConsumer
 from ._backend import Delivery as Delivery
-from ._bus import BusStatistics as BusStatistics
 from ._bus import EventBus as EventBus
-from ._eventlog import EventLog as EventLog
-from ._eventlog import LogRecord as LogRecord
-from ._eventlog import MemoryEventLog as MemoryEventLog
 from ._hooks import Cancel as Cancel
-from ._hooks import HandlerStatistics as HandlerStatistics
 from ._hooks import HookContext as HookContext
 from ._hooks import HookRegistration as HookRegistration
 from ._hooks import HookRegistry as HookRegistry
-from ._hooks import HookStatistics as HookStatistics
 from ._hooks import Replace as Replace
 from ._subscription import Event as Event
 from ._subscription import Subscription as Subscription
-from ._subscription import SubscriptionStatistics as SubscriptionStatistics
 
 # -- actors, supervision, system (actors/_actor.py, _ref.py, _supervisor.py, _system.py, ...) --
 # isort: split
@@ -53,15 +46,22 @@ from ._envelope import current_envelope as current_envelope
 from ._mailbox import Overflow as Overflow
 from ._ref import ActorRef as ActorRef
 from ._registry import Registry as Registry
-from ._statistics import ActorStatistics as ActorStatistics
-from ._statistics import DeadLetter as DeadLetter
-from ._statistics import SystemStatistics as SystemStatistics
 from ._supervisor import Strategy as Strategy
 from ._supervisor import SupervisorRef as SupervisorRef
 from ._system import ActorSystem as ActorSystem
 from ._system import open_system as open_system
 
 if _typing.TYPE_CHECKING:
+    from ._eventlog import EventLog as EventLog
+    from ._eventlog import LogRecord as LogRecord
+    from ._eventlog import MemoryEventLog as MemoryEventLog
+    from ._records import ActorStatistics as ActorStatistics
+    from ._records import BusStatistics as BusStatistics
+    from ._records import DeadLetter as DeadLetter
+    from ._records import HandlerStatistics as HandlerStatistics
+    from ._records import HookStatistics as HookStatistics
+    from ._records import SubscriptionStatistics as SubscriptionStatistics
+    from ._records import SystemStatistics as SystemStatistics
     from ._sqlitelog import SqliteEventLog as SqliteEventLog
     from ._threaded import BlockingActorRef as BlockingActorRef
     from ._threaded import BlockingBus as BlockingBus
@@ -71,6 +71,16 @@ if _typing.TYPE_CHECKING:
     from ._threaded import start_in_thread as start_in_thread
 
 _LAZY = {
+    "ActorStatistics": "_records",
+    "BusStatistics": "_records",
+    "DeadLetter": "_records",
+    "HandlerStatistics": "_records",
+    "HookStatistics": "_records",
+    "SubscriptionStatistics": "_records",
+    "SystemStatistics": "_records",
+    "EventLog": "_eventlog",
+    "LogRecord": "_eventlog",
+    "MemoryEventLog": "_eventlog",
     "SqliteEventLog": "_sqlitelog",
     "BlockingActorRef": "_threaded",
     "BlockingBus": "_threaded",
@@ -79,8 +89,10 @@ _LAZY = {
     "BlockingSystem": "_threaded",
     "start_in_thread": "_threaded",
 }
-"""Loaded on first use: the SQLite event log and the blocking facade for threaded code cost
-every importer (each ``llmspell run``) sqlite3 and anyio's thread portal otherwise."""
+"""Loaded on first use: the statistics records (frozen dataclasses, costly to create), the event
+logs and the blocking facade for threaded code cost every importer (each ``llmspell run``, whose
+bus keeps no log) the records' creation, the logs' modules, sqlite3 and anyio's thread portal
+otherwise."""
 
 
 def __getattr__(name: str) -> _typing.Any:

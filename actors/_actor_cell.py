@@ -14,7 +14,7 @@ from ._cell import IDLE, Cell, RestartType
 from ._envelope import CURRENT, DONE, PENDING, Envelope, Request
 from ._exceptions import ESCAPES, escaped
 from ._mailbox import Overflow
-from ._statistics import (
+from ._names import (
     EVENT_FAILED,
     EVENT_STARTED,
     HOOK_AFTER_STOP,

@@ -51,9 +51,8 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -66,10 +65,7 @@ from ._backend import (
     RemoteSubscription,
     check_queue_name,
 )
-from ._eventlog import EventLog
 from ._exceptions import MailboxFullError, SystemClosedError
-from ._logwriter import LogWriter
-from ._replay import Replay
 from ._subscription import (
     _CLOSED,
     _CLOSING,
@@ -82,44 +78,17 @@ from ._subscription import (
     Overflow,
     QueueGroup,
     Subscription,
-    SubscriptionStatistics,
 )
 from ._topics import TopicIndex, split_pattern, split_topic
 
-__all__ = ["BusStatistics", "EventBus"]
+if TYPE_CHECKING:
+    from ._eventlog import EventLog
+    from ._logwriter import LogWriter
+    from ._records import BusStatistics
+
+__all__ = ["EventBus"]
 
 _log = logging.getLogger("actors.bus")
-
-
-@dataclass(frozen=True, slots=True)
-class BusStatistics:
-    """Counters of a bus since it was created (cancelled subscriptions included).
-
-    Attributes:
-        published: calls to publish (including the bus's own events).
-        delivered: deliveries accepted by handlers.
-        dropped: deliveries lost to overflow policies or disconnections.
-        failed: deliveries whose handler raised.
-        subscriptions: the live subscriptions.
-        logged: events committed to the event log.
-        log_commits: transactions that committed them (fewer than ``logged`` when concurrent
-            publishes shared a commit).
-        log_failed: events whose commit failed (their publishers got the error).
-        dead_lettered: events moved to the dead-letter topic after ``max_deliver`` failed
-            deliveries (a bus with a backend).
-        publish_failed: ``publish_nowait`` events the backend could not take (logged).
-    """
-
-    published: int
-    delivered: int
-    dropped: int
-    failed: int
-    subscriptions: tuple[SubscriptionStatistics, ...]
-    logged: int = 0
-    log_commits: int = 0
-    log_failed: int = 0
-    dead_lettered: int = 0
-    publish_failed: int = 0
 
 
 class EventBus:
@@ -150,8 +119,11 @@ class EventBus:
         backend: BusBackend | None = None,
         outbox_size: int = 10_000,
     ) -> None:
-        if event_log is not None and not isinstance(event_log, EventLog):
-            raise TypeError(f"event_log must be an actors.EventLog, not {event_log!r}")
+        if event_log is not None:
+            from ._eventlog import EventLog  # (the log's modules load only for a bus with one)
+
+            if not isinstance(event_log, EventLog):
+                raise TypeError(f"event_log must be an actors.EventLog, not {event_log!r}")
         if backend is not None:
             if not isinstance(backend, BusBackend):
                 raise TypeError(f"backend must be an actors.BusBackend, not {backend!r}")
@@ -206,6 +178,8 @@ class EventBus:
             raise
         self._tg = tg
         if self._log is not None:
+            from ._logwriter import LogWriter
+
             self._writer = LogWriter(self, self._log)
             tg.start_soon(self._writer.run, name="bus event log writer")
         if self._backend is not None:
@@ -883,10 +857,14 @@ class EventBus:
             raise ValueError("replay needs a bus with an event log (open_system(event_log=...))")
         if self._state is _NEW or self._state is _CLOSED:
             raise self._closed_error()
+        from ._replay import Replay
+
         return Replay(self._log, pattern, since)
 
     def statistics(self) -> BusStatistics:
         """Return the bus's counters and those of each live subscription."""
+        from ._records import BusStatistics
+
         subs = tuple(sub.statistics() for sub in self._subs.values())
         delivered, dropped, failed = self._totals
         writer = self._writer

@@ -19,17 +19,15 @@ from ._actor import Terminated
 from ._envelope import CURRENT, DONE, PENDING, TIMED_OUT, Envelope, Message, Request
 from ._exceptions import ActorDeadError, ActorError
 from ._mailbox import Mailbox, Overflow
+from ._names import EVENT_STOPPED
 from ._ref import ActorRef
 from ._signal import Signal
-from ._statistics import (
-    EVENT_STOPPED,
-    ActorStatistics,
-)
 from ._timer import forget
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
+    from ._records import ActorStatistics
     from ._supervisor import SupervisorCell
     from ._system import ActorSystem
     from ._timer import Timed
@@ -345,6 +343,8 @@ class Cell:
 
     def statistics(self) -> ActorStatistics:
         """A snapshot of the counters."""
+        from ._records import ActorStatistics
+
         mailbox = self.mailbox
         return ActorStatistics(
             self.name,

@@ -29,18 +29,19 @@ import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._exceptions import HookCancelledError
 from ._topics import split_topic
 
+if TYPE_CHECKING:
+    from ._records import HookStatistics
+
 __all__ = [
     "Cancel",
-    "HandlerStatistics",
     "HookContext",
     "HookRegistration",
     "HookRegistry",
-    "HookStatistics",
     "Replace",
 ]
 
@@ -75,36 +76,6 @@ class HookContext:
 
     point: str
     data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class HandlerStatistics:
-    """Counters of one registered handler."""
-
-    point: str
-    name: str
-    priority: int
-    calls: int
-    failed: int
-
-
-@dataclass(frozen=True, slots=True)
-class HookStatistics:
-    """Counters of a registry.
-
-    Attributes:
-        runs: runs of points that had handlers (runs of empty points are not counted).
-        cancelled: runs that raised ``HookCancelledError``.
-        replaced: runs that returned a :class:`Replace`.
-        failed: handler errors (isolated or fail-closed).
-        handlers: the registered handlers, by point, in run order.
-    """
-
-    runs: int
-    cancelled: int
-    replaced: int
-    failed: int
-    handlers: tuple[HandlerStatistics, ...]
 
 
 class HookRegistration:
@@ -335,6 +306,8 @@ class HookRegistry:
 
     def statistics(self) -> HookStatistics:
         """Return the registry's counters and those of each handler."""
+        from ._records import HandlerStatistics, HookStatistics
+
         handlers = tuple(
             HandlerStatistics(r.point, r.name, r.priority, r._calls, r._failed)
             for chain in self._chains.values()

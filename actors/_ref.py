@@ -25,7 +25,7 @@ from ._exceptions import ActorDeadError, AskTimeoutError
 
 if TYPE_CHECKING:
     from ._cell import Cell
-    from ._statistics import ActorStatistics
+    from ._records import ActorStatistics
 
 #: ``Request.__new__``: ``ask`` sets the fields itself (a call of ``__init__`` is a frame).
 _new_request = object.__new__

@@ -27,6 +27,7 @@ from ._topics import split_pattern
 
 if TYPE_CHECKING:
     from ._bus import EventBus
+    from ._records import SubscriptionStatistics
 
 __all__ = [
     "Event",
@@ -34,7 +35,6 @@ __all__ = [
     "Overflow",
     "QueueGroup",
     "Subscription",
-    "SubscriptionStatistics",
 ]
 
 _log = logging.getLogger("actors.bus")
@@ -104,27 +104,6 @@ class _Sender(Protocol):
 
 #: A subscriber: a sync or async callable taking the :class:`Event`, or an :class:`ActorRef`.
 Handler: TypeAlias = Callable[[Event], object] | _Sender
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionStatistics:
-    """Counters of one subscription.
-
-    Attributes:
-        pattern: the subscribed pattern.
-        name: the subscription's name.
-        queued: events waiting in its queue.
-        delivered: events its handler accepted.
-        dropped: events lost to its overflow policy or its disconnection.
-        failed: events its handler raised on.
-    """
-
-    pattern: str
-    name: str
-    queued: int
-    delivered: int
-    dropped: int
-    failed: int
 
 
 def _resolve(handler: Handler) -> tuple[Callable[[Event], Any], bool]:
@@ -269,8 +248,16 @@ class Subscription:
         building the statistics: a handler may read it on every event)."""
         return self._dropped
 
+    @property
+    def queued(self) -> int:
+        """Events waiting in the queue (``statistics().queued``, without building the
+        statistics: a caller may ask whether it is idle after every event)."""
+        return len(self._queue)
+
     def statistics(self) -> SubscriptionStatistics:
         """Return this subscription's counters."""
+        from ._records import SubscriptionStatistics
+
         return SubscriptionStatistics(
             self.pattern,
             self.name,

@@ -36,8 +36,8 @@ from ._cell import Cell, RestartType
 from ._envelope import Message, Request
 from ._exceptions import ActorDeadError, ActorError, SupervisorError
 from ._mailbox import Overflow
+from ._names import EVENT_ESCALATED, EVENT_FAILED, EVENT_RESTARTED
 from ._ref import ActorRef
-from ._statistics import EVENT_ESCALATED, EVENT_FAILED, EVENT_RESTARTED
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup

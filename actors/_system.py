@@ -17,17 +17,18 @@ from ._backend import BusBackend
 from ._bus import EventBus
 from ._cell import Cell, RestartType
 from ._envelope import CURRENT, Message
-from ._eventlog import EventLog
 from ._exceptions import SystemClosedError, WouldBlock
 from ._hooks import HookRegistry
 from ._mailbox import Overflow
+from ._names import EVENT_DEAD_LETTER, EVENT_HOOK_FAILED
 from ._registry import Registry
 from ._signal import Signal, clock_factory, signal_factory
-from ._statistics import EVENT_DEAD_LETTER, EVENT_HOOK_FAILED, DeadLetter, SystemStatistics
 from ._supervisor import Strategy, SupervisorCell, SupervisorRef
 from ._timer import DeadlineTimer
 
 if TYPE_CHECKING:
+    from ._eventlog import EventLog
+    from ._records import DeadLetter, SystemStatistics
     from ._ref import ActorRef
 
 _NEW, _OPEN, _CLOSING, _CLOSED = "new", "open", "closing", "closed"
@@ -236,6 +237,8 @@ class ActorSystem:
 
     def statistics(self) -> SystemStatistics:
         """A snapshot of the system's counters."""
+        from ._records import SystemStatistics
+
         actors = [cell for cell in self._cells if not isinstance(cell, SupervisorCell)]
         return SystemStatistics(
             actors=len(actors),
@@ -271,6 +274,8 @@ class ActorSystem:
                 pass  # a full blocking subscriber: runtime events are not worth blocking for
 
     def _dead_letter(self, recipient: str, message: Message, sender: ActorRef | None) -> None:
+        from ._records import DeadLetter
+
         self._dead_letters += 1
         self._recent.append(DeadLetter(recipient, message, sender))
         self._publish(EVENT_DEAD_LETTER, {"actor": recipient, "message": message})

@@ -36,14 +36,14 @@ import anyio.lowlevel
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from ._actor import Actor
-from ._bus import BusStatistics, EventBus
+from ._bus import EventBus
 from ._envelope import ABANDONED, DONE, FAILED, NO_HEADERS, PENDING, TIMED_OUT, Message, Request
 from ._eventlog import EventLog
 from ._exceptions import ActorError
 from ._hooks import HookRegistration, HookRegistry
+from ._records import ActorStatistics, BusStatistics, SystemStatistics
 from ._ref import ActorRef
 from ._signal import ThreadWakeup
-from ._statistics import ActorStatistics, SystemStatistics
 from ._subscription import Event, Handler, Subscription
 from ._subscription import Overflow as BusOverflow
 from ._supervisor import SupervisorRef

@@ -8,10 +8,9 @@ its run is marked :func:`~llmspell.engines.with_context` and receives the run's
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .._ops import RunContext
 from ..engines import Api, ApiFunction, Namespace
@@ -39,9 +38,9 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@dataclasses.dataclass(frozen=True)
-class Surface:
-    """The script API's namespaces and global functions, built once and shared by every run."""
+class Surface(NamedTuple):
+    """The script API's namespaces and global functions, built once and shared by every run
+    (a named tuple: a frozen dataclass costs every start-up ~3M instructions to create)."""
 
     namespaces: Mapping[str, Namespace]
     functions: Mapping[str, ApiFunction]

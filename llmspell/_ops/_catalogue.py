@@ -16,7 +16,6 @@ its ``llm.response``), even when calls run in parallel. Durations are in seconds
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, ClassVar, dataclass_transform
 
 __all__ = [
@@ -87,6 +86,7 @@ class _Record:
 
     _fields: ClassVar[tuple[str, ...]] = ()
     _keys: ClassVar[tuple[tuple[str, str], ...]] = ()
+    _defaults: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -97,6 +97,7 @@ class _Record:
                     fields.append(name)
         cls._fields = tuple(fields)
         cls._keys = tuple((name, _camel(name)) for name in fields)
+        cls._defaults = {name: getattr(cls, name) for name in fields if hasattr(cls, name)}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         fields = self._fields
@@ -110,10 +111,12 @@ class _Record:
             if name not in fields or name in values:
                 raise TypeError(f"{type(self).__name__}: unexpected or repeated field {name!r}")
             values[name] = value
+        for name, default in self._defaults.items():
+            values.setdefault(name, default)
         missing = [name for name in fields if name not in values]
         if missing:
             raise TypeError(f"{type(self).__name__}: missing {', '.join(missing)}")
-        object.__setattr__(self, "__dict__", values)
+        object.__setattr__(self, "__dict__", {name: values[name] for name in fields})
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is frozen: cannot assign {name!r}")
@@ -268,9 +271,9 @@ class StateChanged(Payload):
     path: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class OpKind:
-    """One kind of operation, as the instrumented path runs it.
+class OpKind(_Record):
+    """One kind of operation, as the instrumented path runs it (a frozen record: as a frozen
+    dataclass its nine fields' generated methods cost every start-up some 5M instructions).
 
     Attributes:
         name: the kind (``"llm"``, ``"tool"`` ...); observers key spans and metrics on it.

@@ -13,7 +13,6 @@ handling events until it removes its handlers or is stopped.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -46,15 +45,36 @@ QUEUE_SIZE = 256
 those of other runs do not: the oldest waiting event is dropped, and the run is told."""
 
 
-@dataclasses.dataclass
 class Usage:
-    """Token usage and cost summed over a run's LLM calls."""
+    """Token usage and cost summed over a run's LLM calls (a plain class: a dataclass costs
+    every start-up some 2M instructions to create)."""
 
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-    cost: float = 0.0
+    __slots__ = ("calls", "completion_tokens", "cost", "prompt_tokens", "total_tokens")
+
+    def __init__(
+        self,
+        calls: int = 0,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        total_tokens: int = 0,
+        cost: float = 0.0,
+    ) -> None:
+        self.calls = calls
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = completion_tokens
+        self.total_tokens = total_tokens
+        self.cost = cost
+
+    def __repr__(self) -> str:
+        return f"Usage({', '.join(f'{k}={v!r}' for k, v in self.as_dict().items())})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Usage:
+            return NotImplemented
+        assert isinstance(other, Usage)
+        return self.as_dict() == other.as_dict()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
 
     def add(self, prompt: int, completion: int, total: int, cost: float) -> None:
         self.calls += 1
@@ -67,7 +87,7 @@ class Usage:
         return {name: getattr(self, name) for name in _USAGE_FIELDS}  # asdict() deep-copies
 
 
-_USAGE_FIELDS = tuple(field.name for field in dataclasses.fields(Usage))
+_USAGE_FIELDS = ("calls", "prompt_tokens", "completion_tokens", "total_tokens", "cost")
 
 
 class RunContext:
@@ -303,7 +323,7 @@ class RunContext:
         API call in flight."""
         if self._busy or self._inflight:
             return False
-        return all(sub.statistics().queued == 0 for sub in self.subscriptions.values())
+        return all(sub.queued == 0 for sub in self.subscriptions.values())
 
     def fail(self, exc: Exception) -> None:
         """End the run with ``exc`` (a callback hit a sandbox limit)."""

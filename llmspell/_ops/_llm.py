@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._exceptions import ParameterError, ProviderError
 from ..engines import ScriptFunction
-from ..providers import LLMRequest, LLMResponse
 from ._catalogue import LLM, LlmError, LlmRequest, LlmResponse, OpKind, Payload
 from ._instrument import Call, Operation
 from ._tools import tool_specs
 
 if TYPE_CHECKING:
+    from ..providers import LLMResponse
     from ._operations import Operations
 
 Request = dict[str, Any]
@@ -62,6 +62,8 @@ class LlmCall(Operation[Request, Response]):
         return LlmRequest(*call.ids(), self.model, self.agent, len(call.input["messages"]))
 
     async def run(self, value: Request, call: Call) -> Response:
+        from ..providers import LLMRequest  # the provider's types: loaded by the first call
+
         specs = self.specs
         if specs is None:
             specs = tool_specs(call.ctx.tools, value.get("tools") or [])

@@ -96,23 +96,47 @@ class RunResult:
         return dataclasses.asdict(self)
 
 
-@dataclasses.dataclass
 class RunRequest:
-    """Everything one run needs, as :meth:`Runtime.run` assembled it."""
+    """Everything one run needs, as :meth:`Runtime.run` assembled it.
 
-    spell: SpellSource
-    params: dict[str, Any]
-    run_id: str
-    output: Output
-    log: LogSink
-    limits: Limits
-    permissions: Permissions
-    make_api: MakeApi
-    resident: bool = False
-    headers: Mapping[str, str] = dataclasses.field(default_factory=lambda: NO_HEADERS)
-    session: SessionLink | None = None
-    """Set for a REPL session: the run serves it after its main code (see ``_session``)."""
-    printed: list[str] | None = None
+    ``session`` is set for a REPL session: the run serves it after its main code (see
+    ``_session``). (A plain class: as a dataclass its twelve fields' generated methods cost
+    every start-up some 3M instructions.)
+    """
+
+    __slots__ = (
+        "headers", "limits", "log", "make_api", "output", "params", "permissions", "printed",
+        "resident", "run_id", "session", "spell",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        spell: SpellSource,
+        params: dict[str, Any],
+        run_id: str,
+        output: Output,
+        log: LogSink,
+        limits: Limits,
+        permissions: Permissions,
+        make_api: MakeApi,
+        resident: bool = False,
+        headers: Mapping[str, str] = NO_HEADERS,
+        session: SessionLink | None = None,
+        printed: list[str] | None = None,
+    ) -> None:
+        self.spell = spell
+        self.params = params
+        self.run_id = run_id
+        self.output = output
+        self.log = log
+        self.limits = limits
+        self.permissions = permissions
+        self.make_api = make_api
+        self.resident = resident
+        self.headers = headers
+        self.session = session
+        self.printed = printed
+
     """Where ``output`` collects the printed text, when the result should carry it."""
 
 

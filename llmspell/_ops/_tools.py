@@ -9,8 +9,7 @@ again (recursion) must not wait for a pool slot held by its caller.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import anyio
 
@@ -30,8 +29,10 @@ POOL_SIZE = 8
 """How many actors one tool may have, so that concurrent calls of it run concurrently."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Execute:
+class _Execute(NamedTuple):
+    """A call for a tool actor (a named tuple: a frozen dataclass costs every start-up ~3M
+    instructions to create)."""
+
     tool: Tool
     args: dict[str, Any]
     ctx: ToolContext

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib as _importlib
+from typing import TYPE_CHECKING, Any
+
 from ._base import Api as Api
 from ._base import ApiFunction as ApiFunction
 from ._base import CallTracker as CallTracker
 from ._base import Engine as Engine
 from ._base import HostObject as HostObject
-from ._base import InstanceStatistics as InstanceStatistics
 from ._base import Limits as Limits
 from ._base import Namespace as Namespace
 from ._base import ScriptFunction as ScriptFunction
@@ -20,10 +22,36 @@ from ._base import limit_exceeded as limit_exceeded
 from ._base import sync_api as sync_api
 from ._base import takes_context as takes_context
 from ._base import with_context as with_context
-from ._facts import GlobalRead as GlobalRead
-from ._facts import MemberUse as MemberUse
-from ._facts import PendingUse as PendingUse
-from ._facts import SourceFacts as SourceFacts
 from ._registry import engine_for as engine_for
 from ._registry import engines as engines
 from ._registry import extensions as extensions
+
+if TYPE_CHECKING:
+    from ._facts import GlobalRead as GlobalRead
+    from ._facts import MemberUse as MemberUse
+    from ._facts import PendingUse as PendingUse
+    from ._facts import SourceFacts as SourceFacts
+    from ._statistics import InstanceStatistics as InstanceStatistics
+
+_LAZY = {
+    "GlobalRead": "_facts",
+    "MemberUse": "_facts",
+    "PendingUse": "_facts",
+    "SourceFacts": "_facts",
+    "InstanceStatistics": "_statistics",
+}
+"""Loaded on first use: what ``llmspell check`` reads (the facts) and what ``statistics()``
+returns are classes a run would otherwise create at every start-up for nothing."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

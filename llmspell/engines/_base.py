@@ -36,10 +36,13 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from .._exceptions import LimitExceeded, SpellError
-from ._facts import SourceFacts
+
+if TYPE_CHECKING:
+    from ._facts import SourceFacts
+    from ._statistics import InstanceStatistics
 
 ScriptValue = Any
 """A value crossing the script boundary: None, bool, int, float, str, list, dict,
@@ -413,13 +416,6 @@ class ScriptInstance(ABC):
         """
 
 
-@dataclasses.dataclass(frozen=True)
-class InstanceStatistics:
-    cpu_seconds: float
-    memory_bytes: int
-    api_calls: int
-
-
 class Engine(ABC):
     """A script engine: compiles spells and opens sandboxed instances.
 
@@ -446,6 +442,8 @@ class Engine(ABC):
 
         The default reports nothing, so the check of such an engine is the syntax check alone.
         """
+        from ._facts import SourceFacts
+
         return SourceFacts()
 
     @abstractmethod

@@ -9,24 +9,59 @@ Importing this package does not import litellm (it takes seconds); the first cal
 
 from __future__ import annotations
 
+import importlib as _importlib
+from typing import TYPE_CHECKING, Any
+
 from ._litellm import load as load_litellm
+from ._models import MODEL_ENV as MODEL_ENV
+from ._models import OFFLINE_MODEL as OFFLINE_MODEL
+from ._models import is_offline_model as is_offline_model
+from ._models import resolve_default_model as resolve_default_model
 from ._provider import ChunkCallback as ChunkCallback
 from ._provider import Provider as Provider
-from ._scripted import ERROR_KINDS as ERROR_KINDS
-from ._scripted import RECORD_ENV as RECORD_ENV
-from ._scripted import SCRIPT_ENV as SCRIPT_ENV
-from ._scripted import ReplyQueue as ReplyQueue
-from ._scripted import install as install_replies
-from ._scripted import uninstall as uninstall_replies
-from ._types import MODEL_ENV as MODEL_ENV
-from ._types import OFFLINE_MODEL as OFFLINE_MODEL
-from ._types import LLMRequest as LLMRequest
-from ._types import LLMResponse as LLMResponse
-from ._types import RetryPolicy as RetryPolicy
-from ._types import ToolCall as ToolCall
-from ._types import Usage as Usage
-from ._types import is_offline_model as is_offline_model
-from ._types import resolve_default_model as resolve_default_model
+
+if TYPE_CHECKING:
+    from ._scripted import ERROR_KINDS as ERROR_KINDS
+    from ._scripted import RECORD_ENV as RECORD_ENV
+    from ._scripted import SCRIPT_ENV as SCRIPT_ENV
+    from ._scripted import ReplyQueue as ReplyQueue
+    from ._scripted import install as install_replies
+    from ._scripted import uninstall as uninstall_replies
+    from ._types import LLMRequest as LLMRequest
+    from ._types import LLMResponse as LLMResponse
+    from ._types import RetryPolicy as RetryPolicy
+    from ._types import ToolCall as ToolCall
+    from ._types import Usage as Usage
+
+_LAZY = {
+    "ERROR_KINDS": ("_scripted", "ERROR_KINDS"),
+    "RECORD_ENV": ("_scripted", "RECORD_ENV"),
+    "SCRIPT_ENV": ("_scripted", "SCRIPT_ENV"),
+    "ReplyQueue": ("_scripted", "ReplyQueue"),
+    "install_replies": ("_scripted", "install"),
+    "uninstall_replies": ("_scripted", "uninstall"),
+    "LLMRequest": ("_types", "LLMRequest"),
+    "LLMResponse": ("_types", "LLMResponse"),
+    "RetryPolicy": ("_types", "RetryPolicy"),
+    "ToolCall": ("_types", "ToolCall"),
+    "Usage": ("_types", "Usage"),
+}
+"""Loaded on first use: the value types and the scripted replies are dataclasses that a run
+without an LLM call (``llmspell run spells/hello.lua``) would create at start-up for nothing."""
+
+
+def __getattr__(name: str) -> Any:
+    module, attribute = _LAZY.get(name, (None, name))
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f"{__name__}.{module}"), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "ERROR_KINDS",

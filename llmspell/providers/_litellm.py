@@ -11,11 +11,14 @@ import os
 import re
 import threading
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._types import LLMRequest, ToolCall, Usage, is_offline_model
+from ._models import is_offline_model
+
+if TYPE_CHECKING:
+    from ._types import LLMRequest, ToolCall, Usage
 
 _lock = threading.Lock()
 _litellm: ModuleType | None = None
@@ -109,6 +112,8 @@ def key_hint(model: str, *, key_given: bool) -> str:
 
 def parse_tool_call(call_id: str, name: str, raw: str) -> ToolCall:
     """A :class:`ToolCall`; arguments that are not a JSON object are kept with an error."""
+    from ._types import ToolCall  # (loaded with the first call, like litellm)
+
     if not raw.strip():
         return ToolCall(call_id, name, {}, raw)
     try:
@@ -132,6 +137,8 @@ def tool_calls_of(message: Any) -> list[ToolCall]:
 
 def usage_of(raw: Any) -> Usage | None:
     """A :class:`Usage` from litellm's usage object, or None when absent or empty."""
+    from ._types import Usage
+
     if raw is None:
         return None
     prompt = int(getattr(raw, "prompt_tokens", 0) or 0)
@@ -146,6 +153,8 @@ def count_usage(
     model: str, messages: list[dict[str, Any]], content: str, calls: list[ToolCall]
 ) -> Usage:
     """Count tokens locally (when a stream carried no usage)."""
+    from ._types import Usage
+
     litellm = load()
     completion_text = content + "".join(c.name + c.raw_arguments for c in calls)
     try:

@@ -12,17 +12,11 @@ import anyio
 
 from .._exceptions import ParameterError, ProviderError
 from . import _litellm
-from ._types import (
-    LLMRequest,
-    LLMResponse,
-    RetryPolicy,
-    ToolCall,
-    is_offline_model,
-    resolve_default_model,
-)
+from ._models import is_offline_model, resolve_default_model
 
 if TYPE_CHECKING:
     from ._errors import Failure
+    from ._types import LLMRequest, LLMResponse, RetryPolicy, ToolCall
 
 ChunkCallback = Callable[[str], Awaitable[None]]
 
@@ -65,12 +59,26 @@ class Provider:
         api_key: str | None = None,
     ) -> None:
         self.default_model = default_model or resolve_default_model(None)
-        self.retry = retry or RetryPolicy()
+        self._retry = retry
         self.timeout = timeout
         self.fallbacks = list(fallbacks)
         self.api_base = api_base
         self.api_key = api_key
         self._offline_answered = False
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy (the default one is made when first read: the provider's value
+        types are loaded by the first call, not with every run)."""
+        if self._retry is None:
+            from ._types import RetryPolicy
+
+            self._retry = RetryPolicy()
+        return self._retry
+
+    @retry.setter
+    def retry(self, policy: RetryPolicy) -> None:
+        self._retry = policy
 
     @property
     def offline_in_use(self) -> bool:
@@ -239,6 +247,8 @@ def _delivering(on_chunk: ChunkCallback | None, state: _StreamState) -> ChunkCal
 
 
 def _response(model: str, raw: Any, messages: list[dict[str, Any]]) -> LLMResponse:
+    from ._types import LLMResponse
+
     choice = raw.choices[0]
     message = choice.message
     calls = _litellm.tool_calls_of(message)
@@ -264,6 +274,8 @@ async def _assemble(
     on_chunk: ChunkCallback,
     state: _StreamState,
 ) -> LLMResponse:
+    from ._types import LLMResponse
+
     deliver = _delivering(on_chunk, state)
     assert deliver is not None
     text: list[str] = []

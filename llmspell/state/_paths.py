@@ -13,8 +13,7 @@ only then reaches into nested values; :meth:`StatePath.candidates` lists both ke
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._errors import StateValueError
 
@@ -22,9 +21,9 @@ MAX_KEY_CHARS = 1024
 """The longest path or scope accepted."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class StatePath:
-    """A parsed path: the text as given and its segments."""
+class StatePath(NamedTuple):
+    """A parsed path: the text as given and its segments (a named tuple: a dataclass costs
+    each start-up some 3M instructions to create)."""
 
     text: str
     parts: tuple[str, ...]

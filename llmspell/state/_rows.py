@@ -14,7 +14,6 @@ builds the whole :class:`StateStore` contract on them:
 
 from __future__ import annotations
 
-import random
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, NamedTuple
@@ -197,5 +196,7 @@ class RowStore(StateStore):
             if await self._write(scope, key, text, expect):
                 return None if value_text is None else decode(value_text)
             if attempt > 1:
+                import random  # (only on a conflict: not with every start-up)
+
                 await anyio.sleep(random.uniform(0, min(0.05, 0.0005 * 2 ** min(attempt, 10))))
         raise StateConflictError(scope, p.text, self.update_attempts)

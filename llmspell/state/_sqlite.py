@@ -32,8 +32,6 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
-import random
-import sqlite3
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -43,6 +41,8 @@ from ._errors import StateError, StateFileError
 from ._rows import ANY, DEFAULT_UPDATE_ATTEMPTS, Expect, Row, RowStore
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from .._aiosqlite import Connection
 
 PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
@@ -133,6 +133,8 @@ class SqliteStateStore(RowStore):
     async def _connect(self) -> Connection:
         # aiosqlite leaves its thread a future to settle after a failed connect, which fails
         # if the loop has closed by then; try the file once in a plain thread first instead.
+        import sqlite3  # on first connect, not at start-up (a run may keep no state)
+
         await anyio.to_thread.run_sync(self._try_connect)
         path, timeout = self.path, self.busy_timeout
         from .._aiosqlite import Connection  # aiosqlite on first connect, not at start-up
@@ -165,6 +167,8 @@ class SqliteStateStore(RowStore):
         return db
 
     def _try_connect(self) -> None:
+        import sqlite3
+
         try:
             sqlite3.connect(self.path).close()
         except sqlite3.Error as exc:
@@ -201,12 +205,16 @@ class SqliteStateStore(RowStore):
             return await self._transaction(_DELETE, (scope, key)) == 1
         if isinstance(expect, Row):
             return await self._transaction(_UPDATE_IF, (text, scope, key, expect.token)) == 1
+        import random
+
         version = random.getrandbits(62)  # (the global generator: reseeded in a forked child)
         sql = _UPSERT if expect is ANY else _INSERT_NEW
         return await self._transaction(sql, (scope, key, text, version)) == 1
 
     async def _query(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         db = self._db or await self._connection()
+        import sqlite3  # (imported by the connection: only bound here)
+
         try:
             return list(await db.execute_fetchall(sql, params))
         except sqlite3.Error as exc:
@@ -217,6 +225,8 @@ class SqliteStateStore(RowStore):
     async def _transaction(self, sql: str, params: tuple[Any, ...]) -> int:
         """Run one statement in ``BEGIN IMMEDIATE`` … ``COMMIT``; the rows it changed."""
         db = self._db or await self._connection()
+        import sqlite3
+
         try:
             return await db.execute_write(sql, params)
         except sqlite3.Error as exc:
@@ -225,6 +235,8 @@ class SqliteStateStore(RowStore):
             raise StateError(f"the state store {self.path!r} is closed") from None
 
     def _error(self, exc: sqlite3.Error) -> StateError:
+        import sqlite3
+
         if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
             return StateError(
                 f"state store {self.path!r}: another process held the write lock for more "

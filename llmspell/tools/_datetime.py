@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ToolError
 from ._tool import Tool, ToolContext
+
+if TYPE_CHECKING:  # (imported by the first call: not with every run's built-in tools)
+    import datetime as dt
 
 _NAME = "datetime"
 _UNITS = ("weeks", "days", "hours", "minutes", "seconds")
@@ -14,6 +16,8 @@ OPERATIONS = ("now", "parse", "format", "add", "diff")
 
 
 def _zone(name: str | None) -> dt.tzinfo:
+    import datetime as dt
+
     if name is None or name.upper() in ("UTC", "Z"):
         return dt.UTC
     import zoneinfo  # loads the time zone machinery only for a spell that names a zone
@@ -27,6 +31,8 @@ def _zone(name: str | None) -> dt.tzinfo:
 
 
 def _parse(value: Any, input_format: str | None, zone: dt.tzinfo, what: str) -> dt.datetime:
+    import datetime as dt
+
     if isinstance(value, int | float) and not isinstance(value, bool):
         return dt.datetime.fromtimestamp(value, zone)
     if not isinstance(value, str):
@@ -54,6 +60,8 @@ def _describe(moment: dt.datetime, fmt: str | None) -> dict[str, Any]:
 
 async def datetime_tool(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     """Run one datetime operation (see ``OPERATIONS``)."""
+    import datetime as dt
+
     op = args.get("operation", "now")
     zone = _zone(args.get("timezone"))
     fmt, input_format = args.get("format"), args.get("input_format")

@@ -24,8 +24,9 @@ _CL100K_PATTERN = (
     r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++"""
     r"""[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
 )
-_WORDS = re.compile(r"\w+|[^\w\s]", re.UNICODE)
-_PLACEHOLDER = re.compile(r"\{\{\s*([\w.-]+)\s*\}\}")
+# Compiled by re's own cache on first use (not on every run's start-up).
+_WORDS = r"\w+|[^\w\s]"
+_PLACEHOLDER = r"\{\{\s*([\w.-]+)\s*\}\}"
 
 
 def _cl100k_candidates() -> list[Path]:
@@ -118,7 +119,7 @@ async def text_count_tokens(args: dict[str, Any], ctx: ToolContext) -> dict[str,
             if encoding is not None:
                 total += len(encoding.encode(piece, disallowed_special=()))
             else:
-                total += sum(1 for _ in _WORDS.finditer(piece))
+                total += sum(1 for _ in re.finditer(_WORDS, piece))
         return total
 
     try:
@@ -179,7 +180,7 @@ async def text_template(args: dict[str, Any], ctx: ToolContext) -> str:
         _fits(ctx, "text_template", produced)
         return text
 
-    return _PLACEHOLDER.sub(fill, template)
+    return re.sub(_PLACEHOLDER, fill, template)
 
 
 _TEXT = {"type": "string", "required": True}

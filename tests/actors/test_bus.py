@@ -277,7 +277,7 @@ async def test_block_overflow_makes_publish_wait() -> None:
             tg.start_soon(publisher)
             await anyio.wait_all_tasks_blocked()
             assert not done.is_set()  # waiting for room
-            assert sub.statistics().queued == 2
+            assert sub.statistics().queued == sub.queued == 2
             gate.opened.set()
         assert done.is_set()
     assert gate.seen == [0, 1, 2, 3]

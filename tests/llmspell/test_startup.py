@@ -20,6 +20,15 @@ NOT_AT_START = (
     "prometheus_client",  # only with metrics on
     "re2",  # only when a pattern is compiled (a tool schema's, file_search's)
     "llmspell._api._shape_table",  # only for the editor types (llmspell types)
+    "sqlite3",  # only when the state database (or the event log) is first connected
+    "llmspell.engines._facts",  # only for llmspell check
+    "llmspell.engines._statistics",  # only when an instance's statistics() is read
+    "actors._records",  # only when a statistics() is read (or a letter goes dead)
+    "actors._eventlog",  # only for a bus with an event log (--log-events)
+    "llmspell.providers._types",  # only when a spell calls a model
+    "llmspell.providers._scripted",  # only with scripted replies (tests) or the offline model
+    "datetime",  # only when the datetime tool is called
+    "shutil",  # argparse's formatter would import it for the terminal width
 )
 
 

@@ -44,9 +44,12 @@ the pieces):
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING
 
 from .._base import Api, Engine, Limits, ScriptInstance
-from .._facts import SourceFacts
+
+if TYPE_CHECKING:
+    from .._facts import SourceFacts
 
 
 class JsEngine(Engine):

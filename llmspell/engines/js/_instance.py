@@ -10,7 +10,7 @@ import math
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
@@ -28,7 +28,6 @@ from ..._exceptions import (
 )
 from .._base import (
     Api,
-    InstanceStatistics,
     Limits,
     OutputMeter,
     ScriptFunction,
@@ -57,6 +56,9 @@ from ._plan import bind, plans
 from ._prelude import LINE_PAD, PRELUDE
 from ._repl import async_bodies, is_incomplete, script_source
 from ._workers import Job, Workers
+
+if TYPE_CHECKING:
+    from .._statistics import InstanceStatistics
 
 logger = logging.getLogger("llmspell.engines.js")
 
@@ -350,6 +352,8 @@ class _JsInstance(ScriptInstance):
 
     def statistics(self) -> InstanceStatistics:
         """CPU seconds used by the script, its heap size now, API calls made."""
+        from .._statistics import InstanceStatistics
+
         memory = self._ctx.memory()["malloc_size"] if self._ctx is not None else 0
         return InstanceStatistics(self._cpu_used, memory, self._api_calls)
 

@@ -8,9 +8,12 @@ ordinary Lua in this package's ``prelude.lua``, ``guards.lua`` and ``fallback.lu
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING
 
 from .._base import Api, Engine, Limits, ScriptInstance
-from .._facts import SourceFacts
+
+if TYPE_CHECKING:
+    from .._facts import SourceFacts
 
 
 class LuaEngine(Engine):

@@ -17,8 +17,9 @@ from lupa import lua54  # type: ignore[import-untyped]
 from ..._exceptions import SpellRuntimeError, SpellSyntaxError
 
 _lua_type = lua54.lua_type
-_PRELUDE_WHERE = re.compile(r"^\?:-?\d+: ")  # a position inside the (stripped) prelude
-_NEAR = re.compile(r"near (<eof>|'(.+)')$", re.DOTALL)
+# Compiled by re's own cache when an error is first described (not on every run's start-up).
+_PRELUDE_WHERE = r"^\?:-?\d+: "  # a position inside the (stripped) prelude
+_NEAR = r"near (<eof>|'(.+)')$"
 
 
 def chunk_name(filename: str) -> str:
@@ -73,7 +74,7 @@ def _column(
 ) -> int | None:
     from ._scope import tokenize  # only a syntax error needs it
 
-    near = _NEAR.search(message)
+    near = re.search(_NEAR, message, re.DOTALL)
     if near is None:
         return None
     if near.group(1) == "<eof>":
@@ -119,7 +120,7 @@ def runtime_error(
 def _render(err: Any, to_py: Callable[[Any], Any]) -> str:
     """A message for any error value; tables render as JSON (``error({code = 1})``)."""
     if isinstance(err, bytes):
-        return _PRELUDE_WHERE.sub("", err.decode("utf-8", "replace"), count=1)
+        return re.sub(_PRELUDE_WHERE, "", err.decode("utf-8", "replace"), count=1)
     if err is None:
         return "nil"
     if isinstance(err, bool):

@@ -60,7 +60,7 @@ import weakref
 from collections.abc import Coroutine
 from contextlib import AbstractAsyncContextManager
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from lupa import lua54  # type: ignore[import-untyped]
@@ -76,7 +76,6 @@ from .._base import (
     Api,
     ApiFunction,
     HostObject,
-    InstanceStatistics,
     Limits,
     OutputMeter,
     ScriptFunction,
@@ -100,6 +99,9 @@ from ._errors import (
 )
 from ._plan import Entry as _Entry
 from ._plan import call_kind, entry, plans
+
+if TYPE_CHECKING:
+    from .._statistics import InstanceStatistics
 
 IDLE_COROUTINES = 4
 """Coroutines whose call has finished that an instance keeps for its next callbacks (the
@@ -468,6 +470,8 @@ class LuaInstance(ScriptInstance):
 
     def statistics(self) -> InstanceStatistics:
         """CPU seconds used inside the interpreter, its memory in use, API calls made."""
+        from .._statistics import InstanceStatistics
+
         memory = self._rt.get_memory_used() if self._rt is not None else 0
         return InstanceStatistics(cpu_seconds=self._cpu, memory_bytes=memory, api_calls=self._calls)
 

@@ -10,9 +10,9 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 from .._base import Api, Engine, Limits, ScriptInstance
-from .._facts import SourceFacts
 
 if TYPE_CHECKING:
+    from .._facts import SourceFacts
     from ._instance import TengoInstance
 
 

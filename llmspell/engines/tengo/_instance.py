@@ -61,7 +61,7 @@ import sys
 import threading
 from collections.abc import Coroutine
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from greenlet import getcurrent  # type: ignore[import-untyped]
@@ -70,7 +70,6 @@ from ..._exceptions import LimitExceeded, SpellClosedError, SpellInterrupted, Sp
 from .._base import (
     Api,
     HostObject,
-    InstanceStatistics,
     Limits,
     OutputMeter,
     ScriptFunction,
@@ -91,6 +90,9 @@ from ._plan import Plan, plan_for, program_for
 from ._runtime import STEP_BATCH, Context, LimitError, set_active
 from ._values import Closure, Error, VMError
 from ._workers import FAILED, IDLE_WORKERS, Worker
+
+if TYPE_CHECKING:
+    from .._statistics import InstanceStatistics
 
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
 
@@ -331,6 +333,8 @@ class TengoInstance(ScriptInstance):
 
     def statistics(self) -> InstanceStatistics:
         """CPU seconds used inside the interpreter, memory the run holds, API calls made."""
+        from .._statistics import InstanceStatistics
+
         if self._g is not None:
             self._memory = self.measure_memory()
         return InstanceStatistics(
