@@ -22,12 +22,14 @@ class Pending:
     ``coro.send(None)`` already ran its first step (inside the spell's code) and gave
     ``first``, what the coroutine waits on; awaiting this hands ``first`` to the event loop and
     goes on with the coroutine as ``await coro`` would have (sends, throws and its result).
-    ``args`` are the call's arguments (for the wording of its error).
+    ``args`` are the call's arguments (for the wording of its error, where the engine words
+    it from them). Only on asyncio in JS: there what a coroutine waits on is a Future, which any
+    task may wait for; trio parks the task that made the first step.
     """
 
     __slots__ = ("args", "coro", "first")
 
-    def __init__(self, coro: Any, first: Any, args: list[Any]) -> None:
+    def __init__(self, coro: Any, first: Any, args: list[Any] | None = None) -> None:
         self.coro, self.first, self.args = coro, first, args
 
     def __await__(self) -> Generator[Any, Any, Any]:

@@ -38,6 +38,7 @@ from .._base import (
     limit_exceeded,
 )
 from .._bounds import too_large
+from .._eager import Pending
 from .._slices import PAUSED, Slicer
 from ._bytecode import load_prelude
 from ._codec import BridgeError, Codec, Op, dumps, loads
@@ -101,49 +102,6 @@ class _Waiter:
         self.done = True
         if self.event is not None:
             self.event.set()
-
-
-class _Pending:
-    """An :func:`eager_api` call that awaited: the rest of it, for a worker to await.
-
-    ``coro.send(None)`` already ran its first step (inside the spell's code, in the task that
-    ran the turn) and gave ``first``, what the coroutine waits on; awaiting this hands
-    ``first`` to the event loop and goes on with the coroutine as ``await coro`` would have
-    (sends, throws and its result). Only on asyncio (see :data:`EAGER_BURST`): there what a
-    coroutine waits on is a Future, which any task may wait for; trio parks the task that
-    made the first step.
-    """
-
-    __slots__ = ("coro", "first")
-
-    def __init__(self, coro: Any, first: Any) -> None:
-        self.coro, self.first = coro, first
-
-    def __await__(self) -> Any:
-        coro, waiting = self.coro, self.first
-        self.coro = self.first = None
-        while True:
-            try:
-                sent = yield waiting
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # (a cancellation, into the call's await)
-                try:
-                    waiting = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    waiting = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
-
-    def close(self) -> None:
-        """Drop a call no worker will await (the instance closed first)."""
-        if self.coro is not None:
-            self.coro.close()
-            self.coro = None
 
 
 class _JsFunction(ScriptFunction):
@@ -718,7 +676,7 @@ class _JsInstance(ScriptInstance):
 
     def _start(self, call_id: int, op: Op, args: Any, label: str, text: str) -> None:
         """Hand API call ``call_id`` to the workers: ``args`` are its arguments, or the rest
-        of an eager call that awaited (:class:`_Pending`). The run is charged for it (see
+        of an eager call that awaited (:class:`Pending`). The run is charged for it (see
         :data:`PENDING_COST`) until its result reaches the script."""
         charge = len(text) + PENDING_COST
         self._pending_bytes += charge
@@ -750,7 +708,7 @@ class _JsInstance(ScriptInstance):
             return failure_text(exc, label)
         else:
             try:
-                self._start(call_id, op, _Pending(coro, first), label, text)
+                self._start(call_id, op, Pending(coro, first), label, text)
             except BaseException:
                 coro.close()
                 raise
@@ -775,7 +733,7 @@ class _JsInstance(ScriptInstance):
     async def _run_call(self, job: Job) -> None:
         call_id, op, args, label, _, context = job
         try:
-            if args.__class__ is _Pending:
+            if args.__class__ is Pending:
                 value = await args
             elif op.context:
                 value = await op.fn(self._context, *args)
