@@ -20,10 +20,9 @@ from queue import SimpleQueue
 from typing import Any, Generic, TypeVar
 
 import anyio
-import anyio.lowlevel
 import anyio.to_thread
 
-from ._signal import Signal, signal_factory
+from ._signal import Signal, signal_factory, thread_call_in
 
 __all__ = ["WriterThread"]
 
@@ -62,8 +61,7 @@ class WriterThread:
 
     def start(self) -> None:
         """Start the thread; call in the event loop that will :meth:`call` it."""
-        native: Any = anyio.lowlevel.current_token().native_token
-        self._call_in = getattr(native, "call_soon_threadsafe", None) or native.run_sync_soon
+        self._call_in = thread_call_in()
         self._new_signal = signal_factory()
         self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
         self._thread.start()

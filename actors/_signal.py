@@ -112,6 +112,17 @@ def signal_factory() -> Callable[[], Signal]:
     return cast("Callable[[], Signal]", EventSignal)
 
 
+def thread_call_in() -> Callable[..., object]:
+    """Return how another thread runs ``fn(*args)`` soon on the running event loop's thread.
+
+    ``loop.call_soon_threadsafe`` on asyncio, ``TrioToken.run_sync_soon`` on trio; both are
+    thread-safe and raise ``RuntimeError`` once the loop has finished.
+    """
+    native: Any = anyio.lowlevel.current_token().native_token
+    call_in: Callable[..., object] | None = getattr(native, "call_soon_threadsafe", None)
+    return call_in if call_in is not None else native.run_sync_soon
+
+
 def clock_factory() -> Callable[[], float]:
     """Return the fastest way to read the running event loop's clock.
 

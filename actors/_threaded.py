@@ -32,7 +32,6 @@ from functools import partial
 from threading import get_ident
 from typing import Any
 
-import anyio.lowlevel
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from ._actor import Actor
@@ -43,7 +42,7 @@ from ._exceptions import ActorError
 from ._hooks import HookRegistration, HookRegistry
 from ._records import ActorStatistics, BusStatistics, SystemStatistics
 from ._ref import ActorRef
-from ._signal import ThreadWakeup
+from ._signal import ThreadWakeup, thread_call_in
 from ._subscription import Event, Handler, Subscription
 from ._subscription import Overflow as BusOverflow
 from ._supervisor import SupervisorRef
@@ -72,11 +71,7 @@ class _LoopLink:
     @classmethod
     def to_current_loop(cls) -> _LoopLink:
         """Make the link to the running loop (call it on the loop's thread)."""
-        native = anyio.lowlevel.current_token().native_token
-        schedule = getattr(native, "call_soon_threadsafe", None)  # an asyncio loop
-        if schedule is None:
-            schedule = native.run_sync_soon  # type: ignore[attr-defined] # a TrioToken
-        return cls(schedule, get_ident())
+        return cls(thread_call_in(), get_ident())
 
     def is_running(self) -> bool:
         return self.running
