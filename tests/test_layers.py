@@ -227,6 +227,7 @@ LAYERS: dict[str, int] = {
     "llmspell.workflows": 2,
     "llmspell._exceptions": 0,
     "llmspell._json": 0,
+    "llmspell._lazy": 0,
     "llmspell._aiosqlite": 0,
 }
 

@@ -12,8 +12,9 @@ and state writes) → engines, providers, tools → ``actors``. ``_ops`` never i
 * :class:`Operations` — what a runtime's runs share, and the operations themselves.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_names
 from ._catalogue import HOOK_CONTEXT_KEYS as HOOK_CONTEXT_KEYS
 from ._catalogue import KINDS as KINDS
 from ._catalogue import SCRIPT_HOOKS as SCRIPT_HOOKS
@@ -69,12 +70,4 @@ _LAZY = {
 would pay for importing them (their dataclasses, the workflow store)."""
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_names(__name__, globals(), _LAZY)

@@ -9,9 +9,9 @@ Importing this package does not import litellm (it takes seconds); the first cal
 
 from __future__ import annotations
 
-import importlib as _importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_names
 from ._litellm import load as load_litellm
 from ._models import MODEL_ENV as MODEL_ENV
 from ._models import OFFLINE_MODEL as OFFLINE_MODEL
@@ -50,17 +50,7 @@ _LAZY = {
 without an LLM call (``llmspell run spells/hello.lua``) would create at start-up for nothing."""
 
 
-def __getattr__(name: str) -> Any:
-    module, attribute = _LAZY.get(name, (None, name))
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(f"{__name__}.{module}"), attribute)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_names(__name__, globals(), _LAZY)
 
 
 __all__ = [
