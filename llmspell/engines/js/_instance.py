@@ -192,7 +192,7 @@ class _JsInstance(ScriptInstance):
                 init = self._enter(self._ctx.eval, PRELUDE)
             result = self._enter(init, spec, dumps("\n" * LINE_PAD + source))
         finally:
-            self._cpu_used += self._budget.used()
+            self._cpu_used += self._budget.stretch.end()
         if isinstance(result, str):
             self._free()
             info = loads(result)
@@ -538,7 +538,7 @@ class _JsInstance(ScriptInstance):
             text = self._enter(self._bridge, 2, None)
         finally:  # (less the time others ran while the turn was paused: see Budget)
             self._current = None
-            self._cpu_used += self._budget.used()
+            self._cpu_used += self._budget.stretch.end()
         if self._interrupt is not None:  # came during the turn, which ended all the same
             self._ctx.set_memory_limit(self._limits.memory_bytes)
             raise SpellInterrupted(self._interrupt)

@@ -28,7 +28,7 @@ from typing import Any
 
 import _quickjs  # type: ignore[import-not-found]
 
-from .._clock import spell_cpu_time
+from .._clock import Stretch
 from .._slices import Slicer
 
 _HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
@@ -36,47 +36,24 @@ _EXPECTED_SIZE = 80  # sizeof the binding's Context object in quickjs-ng 0.17
 _lock = threading.Lock()
 
 
-CPU_CLOCK_AFTER = 0.001
-"""Seconds into a stretch after which its CPU time is read from the thread's clock (before, its
-wall time is counted): that clock is a system call (no vDSO), and most stretches (a handler's
-turn) end well before this."""
-
-
 class Budget:
     """What one context's current stretch of script execution may use, and has used.
 
-    A stretch counts its wall time (:func:`time.perf_counter` since ``wall0``), which a short
-    one cannot much exceed; once it has run :data:`CPU_CLOCK_AFTER` seconds (seen by the
-    interrupt handler), the wall time up to then (``cpu_before``) and the thread's CPU time from
-    then on (since ``cpu_mark``), so that a busy machine does not eat a computing spell's budget.
-
     Attributes:
         cpu_left: seconds of CPU time the script may still use in this stretch.
-        wall0: ``perf_counter()`` when the stretch began.
-        cpu_mark: ``spell_cpu_time()`` from which the thread's clock counts, or None.
-        cpu_before: what the stretch used before ``cpu_mark``.
+        stretch: what the stretch has used (see :class:`~llmspell.engines._clock.Stretch`).
         wall_deadline: ``time.monotonic()`` past which the run is over its wall clock.
         tripped: why the handler stopped the script (``"cpu"``, ``"timeout"``) or ``"host"``
             when Python asked it to stop (a limit hit inside an API call); None while running.
-        slicer: the context's :class:`Slicer`, whose stretch the handler pauses once it has
+        slicer: the instance's :class:`Slicer`, whose stretch the handler pauses once it has
             held the event loop for a slice.
     """
 
-    __slots__ = (
-        "cpu_before",
-        "cpu_left",
-        "cpu_mark",
-        "slicer",
-        "tripped",
-        "wall0",
-        "wall_deadline",
-    )
+    __slots__ = ("cpu_left", "slicer", "stretch", "tripped", "wall_deadline")
 
     def __init__(self) -> None:
         self.cpu_left = math.inf
-        self.wall0 = 0.0
-        self.cpu_mark: float | None = None
-        self.cpu_before = 0.0
+        self.stretch = Stretch()
         self.wall_deadline = math.inf
         self.tripped: str | None = None
         self.slicer: Slicer | None = None
@@ -84,16 +61,7 @@ class Budget:
     def begin(self, cpu_left: float) -> None:
         """Start a stretch that may use ``cpu_left`` seconds."""
         self.cpu_left = cpu_left
-        self.cpu_mark = None
-        self.cpu_before = 0.0
-        self.wall0 = perf_counter()
-
-    def used(self) -> float:
-        """What the stretch has used so far (its end: what to charge the run)."""
-        mark = self.cpu_mark
-        if mark is None:
-            return perf_counter() - self.wall0
-        return self.cpu_before + (spell_cpu_time() - mark)
+        self.stretch.begin()
 
 
 _budgets: dict[int, Budget] = {}
@@ -106,9 +74,7 @@ def _check(runtime: int | None, opaque: int | None) -> int:
         return 0
     if budget.tripped is not None:
         return 1
-    used = budget.used()
-    if budget.cpu_mark is None and used > CPU_CLOCK_AFTER:  # a long stretch: the CPU clock
-        budget.cpu_mark, budget.cpu_before = spell_cpu_time(), used
+    used = budget.stretch.used(perf_counter())
     if used > budget.cpu_left:
         budget.tripped = "cpu"
         return 1
@@ -118,8 +84,7 @@ def _check(runtime: int | None, opaque: int | None) -> int:
     slicer = budget.slicer
     if slicer is not None and slicer.due():  # held the loop for a slice: hand it back once
         slicer.pause()
-        # (the CPU others used meanwhile is not ours: counted on from here)
-        budget.cpu_mark, budget.cpu_before = spell_cpu_time(), used
+        budget.stretch.on_cpu_clock(used)  # (the CPU others used meanwhile is not ours)
         return 1 if budget.tripped is not None else 0
     return 0
 

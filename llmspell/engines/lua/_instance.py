@@ -86,7 +86,7 @@ from .._base import (
     call_sync,
     limit_exceeded,
 )
-from .._clock import spell_cpu_time
+from .._clock import Stretch
 from .._eager import Pending as _Pending
 from .._slices import PAUSED, Slicer
 from ._chunks import compile_error, compiled_chunk, new_runtime
@@ -116,10 +116,6 @@ HOOK_START = 64
 
 HOOK_INTERVAL = 0.002
 """Target seconds between two checks; the count shrinks when instructions are costly."""
-
-CPU_CLOCK_AFTER = 0.001
-"""Seconds into a resume after which its CPU time is read from the thread's clock (before,
-its wall time is counted: reading that clock costs as much as an API round trip)."""
 
 PATTERN_BUDGET = 1e7
 """Estimated worst-case steps above which a pattern call runs in the interruptible matcher
@@ -222,9 +218,7 @@ class LuaInstance(ScriptInstance):
         self._closed = False
         self._busy = False
         self._cpu = 0.0
-        self._wall0 = 0.0  # perf_counter() when the current resume began
-        self._cpu_mark: float | None = None  # spell_cpu_time() once it runs long (see _check)
-        self._cpu_before = 0.0  # its wall time until then, taken as CPU time
+        self._stretch = Stretch()  # what the current resume has used
         self._last_hook = 0.0
         self._interrupt: str | None = None
         self._count = HOOK_START
@@ -563,7 +557,7 @@ class LuaInstance(ScriptInstance):
             raise RuntimeError("the spell's interpreter is already running")
         self._busy = True
         conv = self._conv
-        self._wall0 = perf_counter()
+        self._stretch.begin()
         try:
             if code is None:
                 send: Any = value
@@ -625,17 +619,7 @@ class LuaInstance(ScriptInstance):
             if self._pending is not None:  # the code ended before it could wait for the call
                 self._pending.close()
                 self._pending = None
-            # The thread's CPU clock is a system call (no vDSO; 1.5 us here), the cost of a
-            # whole API round trip: a short resume counts its wall time, which cannot be much
-            # more; one still running CPU_CLOCK_AFTER seconds in (seen by the hook) counts its
-            # wall time up to then and the thread's CPU time after, so that a busy machine does
-            # not eat a computing spell's budget.
-            mark = self._cpu_mark
-            if mark is None:
-                self._cpu += perf_counter() - self._wall0
-            else:
-                self._cpu += self._cpu_before + (spell_cpu_time() - mark)
-                self._cpu_mark = None
+            self._cpu += self._stretch.end()  # (the hook moves it to the thread's clock)
             self._busy = False
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
                 self._set_limit(self._limit_error("cpu"))
@@ -656,13 +640,8 @@ class LuaInstance(ScriptInstance):
         if self._limit is not None or self._closed:
             return True
         now = perf_counter()
-        mark = self._cpu_mark
-        if mark is not None:
-            used = self._cpu + self._cpu_before + (spell_cpu_time() - mark)
-        else:
-            used = self._cpu + (now - self._wall0)
-            if now - self._wall0 > CPU_CLOCK_AFTER:  # a long resume: the thread's clock now
-                self._cpu_mark, self._cpu_before = spell_cpu_time(), now - self._wall0
+        stretch = self._stretch
+        used = self._cpu + stretch.used(now)
         if used > self._limits.cpu_seconds:
             self._set_limit(self._limit_error("cpu"))
             return True
@@ -670,13 +649,13 @@ class LuaInstance(ScriptInstance):
             self._set_limit(self._limit_error("timeout"))
             return True
         if self._slicer.due():  # held the loop for a slice: hand it back once
-            self._cpu, self._cpu_mark = used, None
+            self._cpu = used
             self._slicer.pause()
             # the rest of this stretch is surely long: on the thread's clock from now on
-            self._cpu_mark, self._cpu_before = spell_cpu_time(), 0.0
-            self._wall0 = self._last_hook = perf_counter()
+            self._last_hook = stretch.begin()
+            stretch.on_cpu_clock()
             return self._limit is not None or self._closed
-        interval = now - max(self._last_hook, self._wall0)
+        interval = now - max(self._last_hook, stretch.wall0)
         self._last_hook = now
         count = self._count
         if interval > HOOK_INTERVAL * 4 and count > 1:

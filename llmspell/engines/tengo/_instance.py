@@ -36,7 +36,8 @@ Limits
 
 * cpu: CPU time of the event-loop thread spent inside the interpreter (main and callbacks:
   ``spell_cpu_time`` around each resume, so a busy machine does not count against the spell;
-  a resume shorter than :data:`CPU_CLOCK_AFTER` counts its wall time instead),
+  a resume shorter than :data:`~llmspell.engines._clock.CPU_CLOCK_AFTER` counts its wall time
+  instead: see :class:`~llmspell.engines._clock.Stretch`),
   checked every :data:`._runtime.STEP_BATCH` loop iterations and calls (at most about
   :data:`TICK_INTERVAL` apart), and after every resume.
 * timeout: wall clock from ``open()`` for the main file and the callbacks made while it runs;
@@ -80,7 +81,7 @@ from .._base import (
     limit_exceeded,
 )
 from .._bounds import Tally, unbounded
-from .._clock import spell_cpu_time
+from .._clock import Stretch
 from .._eager import Pending
 from .._slices import SLICE, share_loop
 from . import _calls
@@ -98,11 +99,6 @@ sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
 
 TICK_INTERVAL = 0.002
 """Target seconds between two limit checks."""
-
-CPU_CLOCK_AFTER = 0.001
-"""Seconds into a resume after which its CPU time is read from the thread's clock (before,
-its wall time is counted: reading that clock is a system call, a good part of a short
-callback's cost)."""
 
 STEP_START = 64
 """The step batch a run starts with; it grows to STEP_BATCH while steps are cheap."""
@@ -192,9 +188,7 @@ class TengoInstance(ScriptInstance):
         self._interrupt: str | None = None
         self._closed = False
         self._cpu = 0.0
-        self._wall0 = perf_counter()  # when the current resume began
-        self._cpu_mark: float | None = None  # spell_cpu_time() once it runs long (check_limits)
-        self._cpu_before = 0.0  # its wall time until then, taken as CPU time
+        self._stretch = Stretch()  # what the current resume has used
         self._slice_due = math.inf  # perf_counter() at which running code hands the loop back
         self._calls = 0
         self._print = OutputMeter(api.output, limits)
@@ -436,13 +430,10 @@ class TengoInstance(ScriptInstance):
             raise self._set_limit(self._limit)
         self._ensure_open()
         previous = set_active(self.ctx)
-        wall0 = self._wall0 = perf_counter()
+        self._slice_due = self._stretch.begin() + SLICE
         if run.long:  # the rest of code that held the loop for a slice: the thread's clock
             run.long = False
-            self._cpu_mark, self._cpu_before = spell_cpu_time(), 0.0
-        else:
-            self._cpu_mark = None
-        self._slice_due = wall0 + SLICE
+            self._stretch.on_cpu_clock()
         try:
             req = run.switch(value)
             if req is not None:
@@ -459,16 +450,7 @@ class TengoInstance(ScriptInstance):
             raise SpellRuntimeError(self.filename, None, "stack overflow") from None
         finally:
             set_active(previous)
-            # A short resume counts its wall time, which cannot be much more than its CPU
-            # time; one still running CPU_CLOCK_AFTER seconds in (seen by a limit check)
-            # counts its wall time up to then and the thread's CPU time after, so that a busy
-            # machine does not eat a computing spell's budget.
-            mark = self._cpu_mark
-            if mark is None:
-                self._cpu += perf_counter() - wall0
-            else:
-                self._cpu += self._cpu_before + (spell_cpu_time() - mark)
-                self._cpu_mark = None
+            self._cpu += self._stretch.end()
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
                 self._set_limit(limit_exceeded("cpu", self._limits))
 
@@ -554,14 +536,7 @@ class TengoInstance(ScriptInstance):
         if self._limit is not None:
             raise LimitError(self._limit.limit)
         now = perf_counter()
-        mark = self._cpu_mark
-        if mark is not None:
-            used = self._cpu + self._cpu_before + (spell_cpu_time() - mark)
-        else:
-            used = self._cpu + (now - self._wall0)
-            if now - self._wall0 > CPU_CLOCK_AFTER:  # a long resume: the thread's clock now
-                self._cpu_mark, self._cpu_before = spell_cpu_time(), now - self._wall0
-        if used > self._limits.cpu_seconds:
+        if self._cpu + self._stretch.used(now) > self._limits.cpu_seconds:
             raise LimitError("cpu")
         if now > self._active_deadline:
             raise LimitError("timeout")
