@@ -315,6 +315,10 @@ class LogWriter:
                 self._pending -= 1
                 self._bus._changed()
             raise
+        if batch.error is None and not batch.full:
+            seq = batch.seqs[index]
+            assert seq is not None
+            return seq
         outcome = batch.outcome(index)
         if isinstance(outcome, BaseException):
             raise outcome
