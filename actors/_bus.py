@@ -568,7 +568,8 @@ class EventBus:
             if writer is not None and writer.log.logs(topic):
                 self._published += 1
                 head = _NO_HEADERS if headers is None else _freeze(headers)
-                return await writer.append(topic, payload, head)
+                seq = await writer.append(topic, payload, head)
+                return seq if isinstance(seq, int) else await seq  # else: wait for queue room
         subs = self._index.lookup(topic)
         self._published += 1
         if not subs:

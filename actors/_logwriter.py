@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +35,14 @@ import anyio.lowlevel
 from ._eventlog import EventLog, LogRecord
 from ._exceptions import EventLogError, MailboxFullError, SystemClosedError
 from ._signal import Signal, signal_factory
-from ._subscription import Event
+from ._subscription import (
+    Event,
+    _set_headers,
+    _set_payload,
+    _set_seq,
+    _set_timestamp,
+    _set_topic,
+)
 
 if TYPE_CHECKING:
     from ._bus import EventBus
@@ -45,39 +52,47 @@ __all__ = ["LogWriter"]
 
 _log = logging.getLogger("actors.bus")
 
-_Item = tuple[str, Any, Mapping[str, str], LogRecord]  # topic, payload, headers, record
+# topic, payload, headers, record, and (asyncio) the publisher's future or None (publish_nowait)
+_Item = tuple[str, Any, Mapping[str, str], LogRecord, Any]
 _new_tuple = tuple.__new__  # a NamedTuple's __new__ is a Python function: twice the cost
+_new_event = object.__new__
 
 _OPTIONS: dict[str, Any] = {"ensure_ascii": False, "allow_nan": False, "separators": (",", ":")}
 _checked = json.JSONEncoder(**_OPTIONS).encode
 _checked_repr = json.JSONEncoder(**_OPTIONS, default=repr).encode
 
 
-def _fast(default: Callable[[Any], Any] | None) -> Callable[[Any], str]:
+def _chunks(default: Callable[[Any], Any] | None) -> Callable[[Any, int], list[str]] | None:
     """The C encoder behind ``json.JSONEncoder(**_OPTIONS, default=default).encode``, made once
     (``encode`` makes a new one per call, half the cost of a small payload), without the
     circular-reference check: a value that contains itself fails with RecursionError, and the
-    callers then encode again the checked way, for the stdlib's own error."""
-    if c_make_encoder is None:  # (a Python without the C accelerator)
-        return json.JSONEncoder(**_OPTIONS, default=default).encode
+    callers then encode again the checked way, for the stdlib's own error. It returns the
+    text's chunks (``"".join`` them); ``None`` on a Python without the C accelerator."""
+    if c_make_encoder is None:
+        return None
+    chunks: Callable[[Any, int], list[str]]
     chunks = c_make_encoder(None, default, encode_basestring, None, ":", ",", False, False, False)
-    return lambda value: "".join(chunks(value, 0))
+    return chunks
 
 
-_fast_strict, _fast_repr = _fast(None), _fast(repr)
+_strict_chunks, _repr_chunks = _chunks(None), _chunks(repr)
+_join = "".join
 
 
 def _strict(payload: Any) -> str:
     try:
-        return _fast_strict(payload)
+        if _strict_chunks is not None:
+            return _join(_strict_chunks(payload, 0))
     except (TypeError, ValueError, RecursionError):
-        return _checked(payload)  # the same error, or a cycle's ValueError
+        pass
+    return _checked(payload)  # the same error, or a cycle's ValueError
 
 
 def _lenient(payload: Any) -> str:
     """The runtime's own events: whatever is not JSON is logged as its ``repr``."""
     try:
-        return _fast_repr(payload)
+        if _repr_chunks is not None:
+            return _join(_repr_chunks(payload, 0))
     except (ValueError, RecursionError):
         pass
     try:
@@ -89,38 +104,87 @@ def _lenient(payload: Any) -> str:
 class _Batch:
     """Events committed together, and their publishers' wake-ups (see :meth:`LogWriter.append`)."""
 
-    __slots__ = ("error", "event", "finished", "full", "items", "seqs", "waiters", "withdrawn")
+    __slots__ = ("error", "event", "finished", "full", "items", "seqs", "withdrawn")
 
     def __init__(self) -> None:
-        self.items: list[_Item | None] = []  # None: withdrawn by a cancelled publisher
+        self.items: list[_Item | None] = []  # None: withdrawn by a cancelled publisher (trio)
         self.seqs: Sequence[int | None] = []
         self.withdrawn = 0  # items set to None
         self.full: dict[int, list[Subscription]] = {}  # item -> "block" queues it overfilled
         self.error: BaseException | None = None
         self.finished = False
-        self.waiters: list[Signal] = []  # asyncio: a future per publisher
         self.event: anyio.Event | None = None  # trio: one event for all
 
     def finish(
         self, error: BaseException | None = None, call_soon: Callable[..., object] | None = None
     ) -> None:
         """The batch is committed and fanned out (or failed: ``error``): wake its publishers,
-        with one loop callback if given the loop's ``call_soon`` (see :func:`_wake_all`)."""
+        with one loop callback if given the loop's ``call_soon`` (see :func:`_wake_all`).
+
+        On asyncio each publisher's future gets its outcome: its ``seq``, a :class:`_Room` (the
+        event overfilled a ``"block"`` queue) or the error to raise; on trio the batch's event
+        is set and each publisher reads the outcome from the batch (:meth:`outcome`).
+        """
         if error is not None:
             self.error = error
         self.finished = True
-        if call_soon is not None and len(self.waiters) > 1:
-            call_soon(_wake_all, self.waiters)
+        if call_soon is not None and self.error is None and not self.full:
+            call_soon(_wake_all, self.items, self.seqs)
         else:
-            for waiter in self.waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+            for index, item in enumerate(self.items):
+                if item is not None and item[4] is not None:
+                    _settle(item[4], self.outcome(index))
         if self.event is not None:
             self.event.set()
 
+    def outcome(self, index: int) -> int | _Room | BaseException:
+        """What the publisher of item ``index`` gets: its ``seq``, a :class:`_Room` to wait
+        for, or the error to raise (a new one per publisher, chained to the batch's)."""
+        error = self.error
+        if error is not None:
+            item = self.items[index]
+            assert item is not None
+            if isinstance(error, SystemClosedError):
+                return SystemClosedError(str(error))
+            failed = EventLogError(f"logging an event on {item[0]!r} failed: {error}")
+            failed.__cause__ = error
+            return failed
+        seq = self.seqs[index]
+        assert seq is not None
+        if self.full:
+            subs = self.full.get(index)
+            if subs:
+                return _Room(seq, subs)
+        return seq
 
-def _wake_all(waiters: list[Any]) -> None:
-    """Wake a batch's publishers (asyncio) from one loop callback: each one's task steps here.
+
+class _Room:
+    """A committed event queued past the size of full ``"block"`` queues: its publisher awaits
+    this (room in each of them, backpressure as on the unlogged path), then has its ``seq``."""
+
+    __slots__ = ("seq", "subs")
+
+    def __init__(self, seq: int, subs: list[Subscription]) -> None:
+        self.seq, self.subs = seq, subs
+
+    def __await__(self) -> Generator[Any, Any, int]:
+        for sub in self.subs:
+            yield from sub._wait_room().__await__()
+        return self.seq
+
+
+def _settle(future: Any, outcome: object) -> None:
+    """Hand ``outcome`` to a publisher's future (unless it was cancelled meanwhile)."""
+    if not future.done():
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
+def _wake_all(items: list[_Item | None], seqs: Sequence[int | None]) -> None:
+    """Wake a committed batch's publishers (asyncio) from one loop callback, each with its
+    ``seq``: each one's task steps here.
 
     ``future.set_result`` would schedule each waiting task's wake-up as a callback of its own
     (a ``Handle`` made and run in Python by the loop, per publisher). Instead, a future whose
@@ -130,17 +194,17 @@ def _wake_all(waiters: list[Any]) -> None:
     This runs as a plain loop callback, outside any task, so each task may step in turn.
     """
     ready: list[tuple[Callable[[Any], object], Any, Any]] = []
-    for future in waiters:
-        if future.done():
+    for item, seq in zip(items, seqs, strict=False):  # (no seqs if all were withdrawn)
+        if item is None or (future := item[4]) is None or future.done():
             continue
         callbacks = getattr(future, "_callbacks", None)
         if callbacks is not None and len(callbacks) == 1:
             ((callback, context),) = callbacks
             if future.remove_done_callback(callback) == 1:
-                future.set_result(None)
+                future.set_result(seq)
                 ready.append((callback, context, future))
                 continue
-        future.set_result(None)
+        future.set_result(seq)
     for index, (callback, context, future) in enumerate(ready):
         try:
             context.run(callback, future)
@@ -186,7 +250,12 @@ class LogWriter:
         return self._pending > 0
 
     def _add(
-        self, topic: str, payload: Any, headers: Mapping[str, str], encode: Callable[[Any], str]
+        self,
+        topic: str,
+        payload: Any,
+        headers: Mapping[str, str],
+        encode: Callable[[Any], str],
+        future: Any = None,
     ) -> tuple[_Batch, int]:
         try:
             text = encode(payload)
@@ -198,7 +267,7 @@ class LogWriter:
             ) from None
         batch = self._batch
         record = _new_tuple(LogRecord, (topic, text, head, time.time()))  # LogRecord(...)
-        batch.items.append((topic, payload, headers, record))
+        batch.items.append((topic, payload, headers, record, future))
         self._pending += 1
         wakeup = self._wakeup
         if wakeup is not None:
@@ -206,28 +275,39 @@ class LogWriter:
             wakeup.set()
         return batch, len(batch.items) - 1
 
-    async def append(self, topic: str, payload: Any, headers: Mapping[str, str]) -> int:
-        """Log one event and wait until it is committed and fanned out; return its ``seq``.
+    def append(
+        self, topic: str, payload: Any, headers: Mapping[str, str]
+    ) -> Awaitable[int | _Room]:
+        """Log one event; return what to await until it is committed and fanned out.
+
+        The awaitable gives the event's ``seq``, or (asyncio) a :class:`_Room` when the event
+        overfilled a ``"block"`` queue, to await in turn for the ``seq`` (see ``publish``).
+
+        On asyncio it is a loop future of the publisher's own, awaited by ``publish`` itself:
+        no coroutine of ours in between, and a cancelled publisher cancels only its own future.
+        A publisher cancelled before the writer takes the batch withdraws the event: the writer
+        leaves out the items whose future is done (cancelled) when it takes a batch.
 
         Raises:
             ValueError: the payload (or headers) cannot be encoded as JSON.
-            EventLogError: the batch failed to commit; the event is not logged nor delivered.
-            SystemClosedError: the bus closed first.
+
+        The awaitable raises :class:`EventLogError` (the batch failed to commit; the event is
+        not logged nor delivered) or :class:`SystemClosedError` (the bus closed first).
         """
+        if self._new_future is None:
+            return self._append_trio(topic, payload, headers)
+        future = self._new_future()
+        self._add(topic, payload, headers, _strict, future)
+        return future
+
+    async def _append_trio(self, topic: str, payload: Any, headers: Mapping[str, str]) -> int:
+        """:meth:`append` on trio: one event for the batch, and the outcome read from it."""
         batch, index = self._add(topic, payload, headers, _strict)
         try:
-            # On asyncio a loop future per publisher: cheaper than an event (which makes one
-            # per waiter anyway), and a cancelled publisher cancels only its own. On trio one
-            # event for the batch.
-            if self._new_future is not None:
-                future = self._new_future()
-                batch.waiters.append(future)
-                await future
-            else:
-                event = batch.event
-                if event is None:
-                    event = batch.event = self._bus._new_event()
-                await event.wait()
+            event = batch.event
+            if event is None:
+                event = batch.event = self._bus._new_event()
+            await event.wait()
         except BaseException:
             if batch is self._batch:  # not taken yet: withdraw the event
                 batch.items[index] = None
@@ -235,17 +315,16 @@ class LogWriter:
                 self._pending -= 1
                 self._bus._changed()
             raise
-        error = batch.error
-        if error is not None:
-            if isinstance(error, SystemClosedError):
-                raise SystemClosedError(str(error))
-            raise EventLogError(f"logging an event on {topic!r} failed: {error}") from error
-        if batch.full:
-            for sub in batch.full.get(index, ()):
-                await sub._wait_room()  # backpressure: the event is queued, wait for the room
-        seq = batch.seqs[index]
-        assert seq is not None
-        return seq
+        if batch.error is None and not batch.full:
+            seq = batch.seqs[index]
+            assert seq is not None
+            return seq
+        outcome = batch.outcome(index)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        if isinstance(outcome, _Room):
+            return await outcome
+        return outcome
 
     def append_nowait(
         self, topic: str, payload: Any, headers: Mapping[str, str], *, lenient: bool = False
@@ -289,11 +368,24 @@ class LogWriter:
 
     async def _commit(self, batch: _Batch) -> None:
         items = batch.items
+        if self._new_future is not None:
+            # asyncio: a future done already is a cancelled publisher's, whose event is
+            # withdrawn (on trio the publisher withdraws its own: see _append_trio)
+            taken: list[_Item] = items  # type: ignore[assignment]  # (none is None yet)
+            records = [item[3] for item in taken if item[4] is None or not item[4].done()]
+            if len(records) < len(items):
+                for index, item in enumerate(items):
+                    if item is not None and item[4] is not None and item[4].done():
+                        items[index] = None
+                        batch.withdrawn += 1
+                        self._pending -= 1
+        else:
+            records = [item[3] for item in items if item is not None]
         live = items if not batch.withdrawn else [item for item in items if item is not None]
         if not live:
             return
         try:
-            seqs = await self.log.append([item[3] for item in live if item is not None])
+            seqs = await self.log.append(records)
             if len(seqs) != len(live):
                 raise EventLogError(f"the log returned {len(seqs)} numbers for {len(live)} events")
         except Exception as exc:
@@ -313,15 +405,23 @@ class LogWriter:
         self._fan_out(batch)
 
     def _fan_out(self, batch: _Batch) -> None:
-        lookup = self._bus._index.lookup
+        index_ = self._bus._index
+        cached, lookup, seqs = index_._cache.get, index_.lookup, batch.seqs
         for index, item in enumerate(batch.items):
             if item is None:
                 continue
-            topic, payload, headers, record = item
-            subs = lookup(topic)
+            topic, payload, headers, record, _ = item
+            subs = cached(topic)
+            if subs is None:
+                subs = lookup(topic)
             if not subs:  # logged, and nobody listens: no Event to build (~6k instructions)
                 continue
-            ev = Event(topic, payload, headers, record.timestamp, batch.seqs[index])
+            ev = _new_event(Event)  # Event(topic, payload, ...) without its __init__ frame
+            _set_topic(ev, topic)
+            _set_payload(ev, payload)
+            _set_headers(ev, headers)
+            _set_timestamp(ev, record.timestamp)
+            _set_seq(ev, seqs[index])
             for sub in subs:
                 queue = sub._queue
                 if len(queue) < sub._fast_limit:

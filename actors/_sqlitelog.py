@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import operator
 import os
 import pathlib
 import re
@@ -54,6 +55,8 @@ _SCHEMA = (
 )
 _INSERT = "INSERT INTO event_log (topic, payload, headers, time) VALUES "
 _ROW = "(?, ?, NULLIF(?, ''), ?)"  # "" for no headers: sqlite3 adapts None the slow way
+_ROW_BARE = "(?, ?, NULL, ?)"  # a batch without headers
+_headers_of = operator.itemgetter(2)
 _MAX_ROWS = 128  # rows per INSERT: 512 parameters, under SQLite's old limit of 999
 _SELECT = "SELECT seq, topic, payload, headers, time FROM event_log WHERE seq > ?"
 _LATEST = "SELECT seq FROM sqlite_sequence WHERE name = 'event_log'"
@@ -71,8 +74,8 @@ def _match(regex: str, topic: str) -> bool:
 
 
 @functools.cache
-def _insert_sql(rows: int) -> str:
-    return _INSERT + ", ".join([_ROW] * rows)
+def _insert_sql(rows: int, row: str) -> str:
+    return _INSERT + ", ".join([row] * rows)
 
 
 def _insert(conn: sqlite3.Connection, records: Sequence[LogRecord]) -> None:
@@ -81,13 +84,20 @@ def _insert(conn: sqlite3.Connection, records: Sequence[LogRecord]) -> None:
     One statement per row (``executemany``) costs ~20k instructions a row, a 100-row statement
     ~12k: the statement's set-up, the ``AUTOINCREMENT`` counter's update and the binding of a
     tuple subclass (through ``__getitem__``) are paid once per statement or avoided. Powers of
-    two keep it to eight statement texts, which stay in the connection's statement cache.
+    two keep it to eight statement texts, which stay in the connection's statement cache (and
+    eight more for batches without headers, the usual case: their rows bind three values, not
+    four, ~1k instructions a row less).
     """
-    flat = [value for t, p, h, ts in records for value in (t, p, h or "", ts)]
+    if any(map(_headers_of, records)):
+        row, width = _ROW, 4
+        flat = [value for t, p, h, ts in records for value in (t, p, h or "", ts)]
+    else:
+        row, width = _ROW_BARE, 3
+        flat = [value for t, p, _, ts in records for value in (t, p, ts)]
     start, left = 0, len(records)
     while left:
         rows = _MAX_ROWS if left >= _MAX_ROWS else 1 << (left.bit_length() - 1)
-        conn.execute(_insert_sql(rows), flat[start * 4 : (start + rows) * 4])
+        conn.execute(_insert_sql(rows, row), flat[start * width : (start + rows) * width])
         start, left = start + rows, left - rows
 
 

@@ -24,13 +24,17 @@ switch per event; besides its ~80k instructions per insert (user space) it makes
 system calls (WAL write, locks): ~35 us of CPU per insert measured, user and kernel, so its
 rate follows the kernel and the disk as much as the interpreter. A
 logged publish is all CPU in Python, measured with callgrind (100 publishers, one subscriber,
-100 events per commit), per publish: ~49k instructions on asyncio and ~72k on trio, of which
-~7k are the SQLite insert in the log's writer thread (a multi-row ``INSERT``; it overlaps the
-loop on a second core), ~7.5k the JSON encoding of the payload, ~6k building the ``Event``
-for the subscriber, and the task switch itself: ~11k on asyncio, ~33k on trio (its scheduler's
-reschedule and step, for the bare ``await`` of a wake-up). So the ratio depends on the load of
-the machine as much as on the code: on a busy 2-core machine both rates drop, the CPU-bound one
-more. Trio's task switch alone leaves it short of 5x on such a machine.
+100 events per commit), per publish: ~45k instructions on asyncio and ~71k on trio, of which
+~12.5k are the SQLite insert in the log's writer thread (a multi-row ``INSERT``: ~2k binding
+the row's values with the GIL held, ~8k in SQLite with the GIL released), ~7.5k the JSON
+encoding of the payload, ~4.5k building the ``Event`` for the subscriber, and the task switch
+itself: ~11k on asyncio, ~33k on trio (its scheduler's reschedule and step, for the bare
+``await`` of a wake-up). The insert does not overlap the loop's work: the 100 publishers all
+wait for the batch being committed (100 events per commit), so the loop sleeps while the
+thread commits, and each batch pays two thread wake-ups (the job, then the loop's call-in),
+which on a loaded machine wait for a core. So the ratio depends on the load of the machine as
+much as on the code: on a busy 2-core machine both rates drop, the logged publish more. Trio's
+task switch alone leaves it short of 5x on such a machine.
 
 ``python -m benchmarks.bench_eventlog`` prints the table and writes ``results/eventlog.json``.
 """
