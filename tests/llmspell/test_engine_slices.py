@@ -211,3 +211,47 @@ async def test_an_interrupt_reaches_a_spell_between_slices(ext: str) -> None:
             with pytest.raises(SpellInterrupted):
                 await inst.run_main()
         assert time.monotonic() - start < HANG
+
+
+class _Marker:
+    """A value whose life a weak reference tells."""
+
+
+async def test_a_closed_instances_kept_worker_holds_nothing_of_its_last_stretch() -> None:
+    """A closed instance's idle worker serves the next instance of the thread: it must not keep
+    what the last stretch returned or raised (an error's traceback holds the interpreter)."""
+    import gc
+    import weakref
+
+    from llmspell.engines._slices import PAUSED, Slicer
+
+    box = [_Marker()]
+    seen = weakref.ref(box[0])
+    first = Slicer(lambda: None)
+    outcome = first.start(box.pop)
+    assert outcome[0] and outcome[1] is seen()
+    del outcome
+    first.close()
+
+    def fail() -> None:
+        raise ValueError(_Marker())
+
+    second = Slicer(lambda: None)
+    ok, error = second.start(fail)
+    assert not ok and isinstance(error, ValueError)
+    raised = weakref.ref(error.args[0])
+    del error
+    second.close()
+    gc.collect()
+    assert seen() is None and raised() is None
+
+    # the kept worker runs the next instance's stretches, a paused one included
+    third = Slicer(lambda: None)
+
+    def pausing() -> str:
+        third.pause()
+        return "after a pause"
+
+    assert third.start(pausing) is PAUSED
+    assert await third.finish() == "after a pause"
+    third.close()
