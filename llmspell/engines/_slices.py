@@ -104,7 +104,7 @@ def _keep_worker(worker: _Worker) -> bool:
         workers = _spare.workers = []
     if len(workers) >= SPARE_WORKERS:
         return False
-    worker.slicer = None
+    worker.slicer = worker.gr_context = None  # (the last driver's context vars: its run's)
     workers.append(worker)
     return True
 

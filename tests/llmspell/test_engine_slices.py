@@ -8,6 +8,7 @@ CPU time only), and that a spell's other code and a cancelled caller behave.
 
 from __future__ import annotations
 
+import contextvars
 import textwrap
 import time
 from typing import Any
@@ -217,9 +218,13 @@ class _Marker:
     """A value whose life a weak reference tells."""
 
 
+_VAR: contextvars.ContextVar[_Marker] = contextvars.ContextVar("_VAR")
+
+
 async def test_a_closed_instances_kept_worker_holds_nothing_of_its_last_stretch() -> None:
     """A closed instance's idle worker serves the next instance of the thread: it must not keep
-    what the last stretch returned or raised (an error's traceback holds the interpreter)."""
+    what the last stretch returned or raised (an error's traceback holds the interpreter), nor
+    the context vars of the run that drove it."""
     import gc
     import weakref
 
@@ -228,10 +233,15 @@ async def test_a_closed_instances_kept_worker_holds_nothing_of_its_last_stretch(
     box = [_Marker()]
     seen = weakref.ref(box[0])
     first = Slicer(lambda: None)
-    outcome = first.start(box.pop)
+    context = contextvars.copy_context()  # the driver's context vars: a run's, say
+    context.run(_VAR.set, _Marker())
+    held = weakref.ref(context[_VAR])
+    outcome = context.run(first.start, box.pop)
     assert outcome[0] and outcome[1] is seen()
-    del outcome
+    del outcome, context
     first.close()
+    gc.collect()
+    assert seen() is None and held() is None
 
     def fail() -> None:
         raise ValueError(_Marker())
@@ -243,7 +253,7 @@ async def test_a_closed_instances_kept_worker_holds_nothing_of_its_last_stretch(
     del error
     second.close()
     gc.collect()
-    assert seen() is None and raised() is None
+    assert raised() is None
 
     # the kept worker runs the next instance's stretches, a paused one included
     third = Slicer(lambda: None)
