@@ -27,6 +27,7 @@ interrupt does), the stretch is run to that end at once, and the cancellation go
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from time import perf_counter
 from typing import Any
@@ -49,22 +50,63 @@ _PAUSED = object()
 
 class _Worker(greenlet):  # type: ignore[misc]
     """Runs the stretches switched into it, one after the other (a new greenlet costs ~8 µs,
-    switching into an idle one well under 1 µs)."""
+    switching into an idle one well under 1 µs). A closed instance's idle worker serves the
+    next instance of its thread (see :func:`_reuse_worker`).
+
+    A stretch's outcome goes to the driver in ``slicer.outcome``, not as the switch's argument:
+    an argument would stay on this frame's stack while the worker is idle, keeping the last
+    result (or error, and through its traceback the interpreter) of a finished instance alive.
+    """
 
     def __init__(self, slicer: Slicer) -> None:
         super().__init__(self._serve)
-        self.slicer = slicer
+        self.slicer: Slicer | None = slicer
 
     def _serve(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        slicer = self.slicer
         while True:
+            slicer = self.slicer
+            assert slicer is not None
             try:
-                outcome: tuple[bool, Any] = (True, fn(*args))
+                slicer.outcome = (True, fn(*args))
             except Exception as exc:  # handed to the driver, which raises it in its own task
-                outcome = (False, exc)
+                slicer.outcome = (False, exc)
             fn = args = None  # type: ignore[assignment]  # nothing kept alive while idle
             driver, slicer._driver = slicer._driver, None
-            fn, args = driver.switch(outcome)
+            slicer = None
+            fn, args = driver.switch()
+
+
+SPARE_WORKERS = 16
+"""Idle workers a thread keeps for the instances it opens next."""
+
+_spare = threading.local()
+
+
+def _reuse_worker(slicer: Slicer, driver: Any) -> _Worker | None:
+    """An idle worker of this thread for ``slicer``, if one is kept; its parent (where it would
+    return if it ended) becomes ``driver``, as if ``driver`` had made it."""
+    workers: list[_Worker] | None = getattr(_spare, "workers", None)
+    if not workers:
+        return None
+    worker = workers.pop()
+    try:
+        worker.parent = driver
+    except ValueError:  # (driver runs inside that worker's own greenlet tree): a new one
+        return None
+    worker.slicer = slicer
+    return worker
+
+
+def _keep_worker(worker: _Worker) -> bool:
+    """Keep an idle worker for a later instance of this thread (False: there are enough)."""
+    workers: list[_Worker] | None = getattr(_spare, "workers", None)
+    if workers is None:
+        workers = _spare.workers = []
+    if len(workers) >= SPARE_WORKERS:
+        return False
+    worker.slicer = worker.gr_context = None  # (the last driver's context vars: its run's)
+    workers.append(worker)
+    return True
 
 
 class Slicer:
@@ -75,7 +117,7 @@ class Slicer:
             engine's next limit check end the script (the stretch then runs to that end).
     """
 
-    __slots__ = ("_abort", "_aborting", "_driver", "_due", "_idle", "_worker", "away")
+    __slots__ = ("_abort", "_aborting", "_driver", "_due", "_idle", "_worker", "away", "outcome")
 
     def __init__(self, abort: Callable[[], None]) -> None:
         self._abort = abort
@@ -86,6 +128,8 @@ class Slicer:
         self._idle: anyio.Event | None = None  # set when a paused stretch ends (if awaited)
         self.away = 0.0
         """Thread CPU seconds spent outside the current stretch while it was paused."""
+        self.outcome: Any = None
+        """How the stretch that just ended ended (set by the worker, taken by the driver)."""
 
     @property
     def running(self) -> bool:
@@ -135,16 +179,20 @@ class Slicer:
         if self._driver is not None or self._idle is not None:
             raise RuntimeError("a stretch of this instance is already running")
         worker = self._worker
-        if worker is None:
-            worker = self._worker = _Worker(self)
         current = getcurrent()
+        if worker is None:
+            worker = self._worker = _reuse_worker(self, current) or _Worker(self)
         worker.gr_context = current.gr_context  # the stretch sees the driver's context vars
         self._driver = current
         self.away = 0.0
         self._due = perf_counter() + SLICE
-        outcome = worker.switch(fn, args)
-        if outcome is _PAUSED:
+        if worker.switch(fn, args) is _PAUSED:
             self._idle = anyio.Event()
+            return _PAUSED
+        return self._take()
+
+    def _take(self) -> Any:
+        outcome, self.outcome = self.outcome, None
         return outcome
 
     async def finish(self) -> Any:
@@ -164,10 +212,10 @@ class Slicer:
                     if self._aborting:  # run what is left of the stretch to its end, now
                         while outcome is _PAUSED:
                             self._driver = getcurrent()
-                            outcome = worker.switch()
+                            outcome = worker.switch() or self._take()
                 if outcome is _PAUSED:  # (the stretch keeps the context it started in)
                     self._driver = getcurrent()
-                    outcome = worker.switch()
+                    outcome = worker.switch() or self._take()
         finally:
             self._aborting = False
             self._idle = None
@@ -184,13 +232,14 @@ class Slicer:
             await idle.wait()
 
     def close(self) -> None:
-        """Let the instance go: drop the worker and the abort callback (no reference cycle
-        outlives a closed instance). A paused stretch keeps its worker until it ends."""
+        """Let the instance go: drop the worker (kept idle for the thread's next instance) and
+        the abort callback (no reference cycle outlives a closed instance). A paused stretch
+        keeps its worker until it ends."""
         self._abort = _nothing
         if self.running:
             return
         worker, self._worker = self._worker, None
-        if worker is not None and not worker.dead:
+        if worker is not None and not worker.dead and not _keep_worker(worker):
             worker.throw()  # GreenletExit ends its loop while idle
 
 

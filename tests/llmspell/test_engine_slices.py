@@ -8,6 +8,7 @@ CPU time only), and that a spell's other code and a cancelled caller behave.
 
 from __future__ import annotations
 
+import contextvars
 import textwrap
 import time
 from typing import Any
@@ -211,3 +212,56 @@ async def test_an_interrupt_reaches_a_spell_between_slices(ext: str) -> None:
             with pytest.raises(SpellInterrupted):
                 await inst.run_main()
         assert time.monotonic() - start < HANG
+
+
+class _Marker:
+    """A value whose life a weak reference tells."""
+
+
+_VAR: contextvars.ContextVar[_Marker] = contextvars.ContextVar("_VAR")
+
+
+async def test_a_closed_instances_kept_worker_holds_nothing_of_its_last_stretch() -> None:
+    """A closed instance's idle worker serves the next instance of the thread: it must not keep
+    what the last stretch returned or raised (an error's traceback holds the interpreter), nor
+    the context vars of the run that drove it."""
+    import gc
+    import weakref
+
+    from llmspell.engines._slices import PAUSED, Slicer
+
+    box = [_Marker()]
+    seen = weakref.ref(box[0])
+    first = Slicer(lambda: None)
+    context = contextvars.copy_context()  # the driver's context vars: a run's, say
+    context.run(_VAR.set, _Marker())
+    held = weakref.ref(context[_VAR])
+    outcome = context.run(first.start, box.pop)
+    assert outcome[0] and outcome[1] is seen()
+    del outcome, context
+    first.close()
+    gc.collect()
+    assert seen() is None and held() is None
+
+    def fail() -> None:
+        raise ValueError(_Marker())
+
+    second = Slicer(lambda: None)
+    ok, error = second.start(fail)
+    assert not ok and isinstance(error, ValueError)
+    raised = weakref.ref(error.args[0])
+    del error
+    second.close()
+    gc.collect()
+    assert raised() is None
+
+    # the kept worker runs the next instance's stretches, a paused one included
+    third = Slicer(lambda: None)
+
+    def pausing() -> str:
+        third.pause()
+        return "after a pause"
+
+    assert third.start(pausing) is PAUSED
+    assert await third.finish() == "after a pause"
+    third.close()

@@ -309,6 +309,29 @@ async def test_runtime_error_and_error_tables() -> None:
     assert info.value.message == "custom"
 
 
+async def test_a_spell_run_again_from_its_kept_bytecode_behaves_the_same() -> None:
+    """The engine parses a spell once per version (source and file name) and loads its bytecode
+    afterwards: a run from it returns the same, and its errors name the same line, local and
+    traceback as the first run's."""
+    from llmspell.engines.lua import _chunks
+
+    source = "\nlocal function go(t)\n  return t.x\nend\nif params.n == 3 then local v = go(nil) return v end"
+    source += "\nreturn params.topic"
+    seen = []
+    for _ in range(2):
+        with pytest.raises(SpellRuntimeError) as info:
+            await run(source, filename="again.lua")
+        seen.append((str(info.value), info.value.line, info.value.traceback))
+        assert (source, "again.lua") in _chunks._spells
+    assert seen[0] == seen[1]
+    assert seen[0][:2] == ("again.lua:3: attempt to index a nil value (local 't')", 3)
+    assert "again.lua:3: in local 'go'" in seen[0][2]
+    assert "again.lua:5: in main chunk" in seen[0][2]
+    host = Host()
+    host.api.values["params"] = {"n": 1, "topic": "kept"}
+    assert await run(source, host, filename="again.lua") == "kept"
+
+
 async def test_syntax_errors_in_check_and_open() -> None:
     with pytest.raises(SpellSyntaxError) as info:
         ENGINE.check("local x = 1\nx = = 2\n", "bad.lua")

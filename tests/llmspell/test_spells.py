@@ -52,6 +52,22 @@ async def test_params_print_log_json(ext: str) -> None:
     assert ran.logs == [("info", "hi", {"n": 1}), ("warn", "aliased", {})]
 
 
+async def test_a_runs_result_is_the_frozen_dataclass_its_fields_make() -> None:
+    """The runtime builds a run's result without the dataclass's ``__init__``: it is the same
+    object all the same (every field set, equal to the constructor's, frozen, replaceable)."""
+    import dataclasses
+
+    from llmspell import RunResult
+
+    for source in (BASICS["lua"], "error('no')"):
+        result = (await run_source(source, "lua", params={"name": "Ada"})).result
+        fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(RunResult)}
+        assert result == RunResult(**fields) and result.to_json() == fields
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            result.status = "ok"  # type: ignore[misc]
+        assert dataclasses.replace(result, output="x").output == "x"
+
+
 EVENTS = {
     "lua": """
         local got = {}

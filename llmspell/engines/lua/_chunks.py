@@ -16,6 +16,11 @@ from ._errors import chunk_name, prepare_source, syntax_error
 _chunks: dict[bytes, bytes] = {}
 _chunks_lock = threading.Lock()
 
+SPELL_VERSIONS = 64
+"""Spell versions (source and chunk name) whose bytecode is kept for their next instances."""
+
+_spells: dict[tuple[str, str], bytes] = {}
+
 
 def _deny_attribute(obj: object, name: object, is_setting: bool) -> object:
     raise AttributeError("spells cannot access Python attributes")
@@ -55,6 +60,33 @@ def dump_chunk(source: bytes) -> bytes:
     dump = rt.eval(b"function(s) return string.dump(assert(load(s, '=[llmspell]')), true) end")
     code: bytes = dump(source)
     return code
+
+
+def compile_spell(compile: Any, dump: Any, source: str, chunk: str) -> Any:
+    """The spell's main function in a new instance (or ``(nil, message)`` when it does not
+    compile), from ``compile`` and ``dump``, the instance's prelude functions.
+
+    A spell is parsed once per version (source and chunk name): its bytecode, dumped with its
+    debug information (errors keep naming file and line), is loaded by its next instances, as
+    the prelude's chunks are. Only bytecode this function dumped is ever loaded as such; the
+    spell's own text is loaded in text mode.
+    """
+    key = (source, chunk)
+    name = b"=" + chunk.encode()
+    code = _spells.get(key)
+    if code is not None:
+        return compile(code, name, True)
+    main = compile(prepare_source(source), name)
+    if not isinstance(main, tuple):
+        try:
+            code = dump(main)
+        except lua54.LuaMemoryError:  # a spell that barely fits its memory limit: not kept
+            return main
+        with _chunks_lock:
+            if len(_spells) >= SPELL_VERSIONS:
+                del _spells[next(iter(_spells))]  # the oldest
+            _spells[key] = code
+    return main
 
 
 @functools.cache

@@ -89,7 +89,7 @@ from .._base import (
 from .._clock import Stretch
 from .._eager import Pending as _Pending
 from .._slices import PAUSED, Slicer
-from ._chunks import compile_error, compiled_chunk, new_runtime
+from ._chunks import compile_error, compile_spell, compiled_chunk, new_runtime
 from ._convert import LuaConverter, LuaObject
 from ._errors import (
     chunk_name,
@@ -267,7 +267,7 @@ class LuaInstance(ScriptInstance):
             if plan.print_id is not None:
                 fns.append((self._builtin_print, *_PRINT_ENTRY))
             # bytecode straight from Python's buffer: no copy of it becomes a Lua string
-            runner, compile_, make_table, env, untrip, hosts, tables = rt.execute(
+            runner, compile_, make_table, env, untrip, hosts, tables, dump = rt.execute(
                 plan.chunk,
                 self._check,
                 self._call_sync,
@@ -291,7 +291,7 @@ class LuaInstance(ScriptInstance):
                     table[key.encode()] = to_lua(value)
             for name, value in api.values.items():
                 env[name.encode()] = to_lua(value)
-            res = compile_(prepare_source(source), b"=" + self._chunk.encode())
+            res = compile_spell(compile_, dump, source, self._chunk)
         if isinstance(res, tuple):
             name = self._chunk
             raise syntax_error(

@@ -40,8 +40,8 @@ class _Plan(NamedTuple):
         chunk: Lua bytecode; called with the prelude's arguments (``check, call_sync,
             call_eager, load_chunk, COUNT, BUDGET, MAX_STRING``, see ``prelude.lua``) it builds
             the sandbox and the API in it, and returns ``runner, compile, make_table, env,
-            untrip``, a table of the static host objects' tables (in the order of ``hosts``)
-            and one of the namespace tables that ``extra`` fills.
+            untrip``, a table of the static host objects' tables (in the order of ``hosts``),
+            one of the namespace tables that ``extra`` fills, and ``dump``.
         hosts: the host objects among the namespaces' values whose table the chunk builds
             (their fields are constants); each instance registers them.
         extra: per namespace with other values (by its position in the chunk's last result):
@@ -117,7 +117,7 @@ def _derive_plan(api: Api) -> _Plan:
     lines = [
         "local check, call_sync, call_eager, load_chunk, COUNT, BUDGET, MAX_STRING = ...",
         "local runner, compile, make_table, make_function, print_via, env, untrip, "
-        "make_table_from = (function(...)",
+        "make_table_from, dump = (function(...)",
         lua_source("prelude").decode(),
         "end)(check, call_sync, call_eager, load_chunk, COUNT, BUDGET, MAX_STRING)",
         "local H, X, t, f = {}, {}, nil, nil",
@@ -183,7 +183,7 @@ def _derive_plan(api: Api) -> _Plan:
     if "print" not in api.functions:
         print_id = len(entries) + 1
         lines.append(f'env["print"] = print_via({print_id})')
-    lines.append("return runner, compile, make_table, env, untrip, H, X")
+    lines.append("return runner, compile, make_table, env, untrip, H, X, dump")
     return _Plan(
         tuple(entries),
         dump_chunk("\n".join(lines).encode()),

@@ -10,7 +10,9 @@
 --   ``-1, {error, traceback}`` on error, ``-2, kind`` when a limit ended the run; resumed with
 --   ``g, ...`` after that, it runs the next call ``g(...)`` the same way. API stubs yield
 --   ``id, args...`` with ``id > 0``.
--- * ``compile(source, chunkname)`` — ``load`` in text mode into the spell's environment.
+-- * ``compile(source, chunkname, binary)`` — ``load`` into the spell's environment: in text mode,
+--   or (``binary`` true) bytecode the engine itself dumped from a spell it compiled before.
+-- * ``dump(f)`` — ``string.dump`` of a compiled spell, debug information kept (file:line).
 -- * ``make_table(name, fields, dynamic_id, dynamic_sync, name1, id1, sync1, ...)`` — a namespace or
 --   host-object table whose functions are stubs: sync ones (``sync1 == true``) call Python
 --   directly (``call_sync``), eager ones (``sync1 == "eager"``) too (``call_eager``) unless Lua
@@ -47,6 +49,7 @@ local s_find, s_rep, s_byte, s_sub = string.find, string.rep, string.byte, strin
 local s_match, s_gmatch, s_gsub, s_format = string.match, string.gmatch, string.gsub, string.format
 local t_concat, t_sort, t_move, t_unpack = table.concat, table.sort, table.move, table.unpack
 
+local s_dump = string.dump
 string.dump = nil
 
 local LIMIT = setmetatable({}, {
@@ -375,8 +378,8 @@ local env = {
 }
 env._G = env
 
-local function compile(source, chunkname)
-  return load(source, chunkname, "t", env)
+local function compile(source, chunkname, binary)
+  return load(source, chunkname, binary and "b" or "t", env)
 end
 
 local function print_via(id)
@@ -392,4 +395,4 @@ local function untrip()
   tripped = false
 end
 
-return runner, compile, make_table, make_function, print_via, env, untrip, make_table_from
+return runner, compile, make_table, make_function, print_via, env, untrip, make_table_from, s_dump
