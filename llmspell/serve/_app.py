@@ -167,7 +167,7 @@ def create_app(
         async with daemon.open():
             yield
 
-    run_route = Route("/spells/{name}/run", RunEndpoint(), methods=["POST"])
+    run_route = Route("/spells/{name}/run", RunEndpoint(daemon), methods=["POST"])
     routes = [
         Route("/spells", list_spells, methods=["GET"]),
         run_route,
