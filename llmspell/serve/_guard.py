@@ -38,6 +38,7 @@ class Guard:
         token = daemon.settings.token
         self.expected = f"Bearer {token}".encode() if token else None
         self.observer: Any = daemon.observer
+        self.record = getattr(self.observer, "record_http", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,7 +76,7 @@ class Guard:
                     response = JSONResponse({"error": "internal error (see the daemon's log)"}, 500)
                     await response(scope, receive, send_status)
         finally:
-            record = getattr(self.observer, "record_http", None)
+            record = self.record
             if record is not None:
                 route = scope.get("route")
                 pattern = getattr(route, "path", None) or "<unmatched>"

@@ -84,8 +84,11 @@ class RunEndpoint:
     and the body itself and answers with a prepared JSON body, without building a Starlette
     ``Request`` and ``Response`` per run (what they would add is not used here)."""
 
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        daemon: Daemon = scope["app"].state.daemon
+        daemon = self.daemon
         name = scope["path_params"]["name"]
         declared: bytes | None = None
         accept = b""
@@ -131,13 +134,15 @@ def _queued(scope: Scope) -> bool:
     return bool(query) and QueryParams(query).get("queue", "0") not in ("0", "false", "")
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+"""``json.dumps`` as Starlette's ``JSONResponse`` calls it, with the encoder made once."""
+
+
 async def send_json(
     send: Send, status: int, data: Any, headers: Sequence[tuple[bytes, bytes]] = ()
 ) -> None:
     """Answer with ``data`` as JSON, encoded as Starlette's ``JSONResponse`` does."""
-    body = json.dumps(
-        data, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-    ).encode("utf-8")
+    body = _encode(data).encode("utf-8")
     raw = [
         (b"content-length", str(len(body)).encode("latin-1")),
         (b"content-type", b"application/json"),
