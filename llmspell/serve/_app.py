@@ -79,33 +79,6 @@ async def show_workflow(request: Request) -> Response:
     return JSONResponse(data)
 
 
-class _App(Starlette):
-    """Starlette, with ``POST /spells/{name}/run`` (the daemon's hot path) dispatched straight
-    to the guarded run endpoint: the same :class:`Guard`, the same route (``scope["route"]``,
-    ``path_params``), none of the generic layers a run answer never uses (Starlette's error and
-    exception middleware, which builds a ``Request`` per request, and the router's walk over
-    every route). Every other request, a run request with a ``root_path`` among them, goes
-    through Starlette as before (so a wrong method still gets its 405)."""
-
-    def __init__(self, *, run_route: Route, guard: Guard, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.run_route, self.run_guard = run_route, guard
-        self.run_path = run_route.path_regex.match
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
-            match = self.run_path(scope["path"])
-            if match is not None:
-                scope["app"] = self
-                scope["router"] = self.router
-                scope["route"] = self.run_route
-                scope["endpoint"] = self.run_route.endpoint
-                scope["path_params"] = match.groupdict()
-                await self.run_guard(scope, receive, send)
-                return
-        await super().__call__(scope, receive, send)
-
-
 class _Asgi:
     """An ASGI app as a route's endpoint (a plain function would be taken for a handler)."""
 
@@ -167,10 +140,9 @@ def create_app(
         async with daemon.open():
             yield
 
-    run_route = Route("/spells/{name}/run", RunEndpoint(daemon), methods=["POST"])
     routes = [
         Route("/spells", list_spells, methods=["GET"]),
-        run_route,
+        Route("/spells/{name}/run", RunEndpoint(daemon), methods=["POST"]),
         Route("/events", stream, methods=["GET"]),
         Route("/events/{topic}", publish, methods=["POST"]),
         Route("/workflows", list_workflows, methods=["GET"]),
@@ -184,12 +156,6 @@ def create_app(
         import observability
 
         routes.append(Route("/metrics", _Asgi(observability.metrics_app(observer))))  # type: ignore[arg-type]
-    app = _App(
-        run_route=run_route,
-        guard=Guard(run_route.app, daemon),
-        routes=routes,
-        middleware=[Middleware(Guard, daemon=daemon)],
-        lifespan=lifespan,
-    )
+    app = Starlette(routes=routes, middleware=[Middleware(Guard, daemon=daemon)], lifespan=lifespan)
     app.state.daemon = daemon
     return app
