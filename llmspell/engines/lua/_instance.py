@@ -508,8 +508,12 @@ class LuaInstance(ScriptInstance):
     async def _serve(self, co: LuaObject, entry: _Entry, payload: Any, deadline: float) -> Any:
         """Serve the API requests of ``co`` (``entry``, ``payload``: its first) until its call
         ends."""
-        # the loop's clock for the same deadline (computed only for code that suspends)
+        # the loop's clock for the same deadline (computed only for code that suspends); no
+        # timer of our own when an enclosing scope's deadline (the spell run's, for the main
+        # chunk) ends the wait first anyway: ours would never fire
         deadline_loop = anyio.current_time() + (deadline - perf_counter())
+        if anyio.current_effective_deadline() <= deadline_loop:
+            deadline_loop = math.inf
         with anyio.CancelScope(deadline=deadline_loop) as scope:
             self._scopes.add(scope)
             try:
