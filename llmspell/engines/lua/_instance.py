@@ -351,8 +351,13 @@ class LuaInstance(ScriptInstance):
             self._ensure_open()
             raise RuntimeError("run_main() can be called only once")
         try:
-            self._main_co = self._runner.coroutine(main)
-            result = await self._drive(self._main_co, None, self._deadline)
+            co = self._main_co = self._runner.coroutine(main)
+            # _drive, written out: while the main chunk waits on an API call (a model's
+            # answer), a coroutine layer that only forwards would be one more live object
+            deadline = self._active_deadline = self._deadline
+            entry, result = await self._slicer.run(self._step, co, None, None)
+            if entry is not None:
+                result = await self._serve(co, entry, result, deadline)
         finally:
             self._main_done = True
             self._main_co = None
