@@ -43,7 +43,9 @@ class ActorContext:
 
     def __init__(self, cell: ActorCell) -> None:
         self._cell = cell
-        self.self: ActorRef = cell.ref
+        ref = cell.ref
+        assert ref is not None, "made for an actor that is starting"
+        self.self: ActorRef = ref
         self.system: ActorSystem = cell.system
         self.name: str = cell.name
 

@@ -41,7 +41,7 @@ async def _call(method: Callable[..., Any], *args: Any) -> Any:
 class ActorCell(Cell):
     """The cell of a user actor: creates instances and runs the message loop."""
 
-    __slots__ = ("args", "context", "factory", "instance", "kwargs")
+    __slots__ = ("args", "factory", "instance", "kwargs")
 
     def __init__(
         self,
@@ -61,7 +61,6 @@ class ActorCell(Cell):
             system, parent, name, restart, mailbox_size, overflow, registered=registered
         )
         self.factory, self.args, self.kwargs = factory, args, kwargs
-        self.context = ActorContext(self)
         self.instance: Actor | None = None
 
     async def _task(self, incarnation: int) -> None:
@@ -156,7 +155,9 @@ class ActorCell(Cell):
             instance = self.factory(*self.args, **self.kwargs)
             if not isinstance(instance, Actor):
                 raise TypeError(f"{self.factory!r} returned {instance!r}, not an Actor")
-            instance.context = self.context
+            # (the instance's, not kept here as well: the cell would point to its context and
+            # the context back to it, a cycle only the cyclic GC frees)
+            instance.context = ActorContext(self)
             self.instance = instance
             await _call(instance.on_start)
         except Exception as exc:
@@ -185,6 +186,7 @@ class ActorCell(Cell):
             _log.exception("on_failure of actor %r failed", self.name)
         if started and instance is not None:
             await self._stopped(instance)
+        self.instance = None  # (nor a failed instance: it points back here through its context)
 
     async def _stopped(self, instance: Actor) -> None:
         hooks = self.system.hooks

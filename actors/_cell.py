@@ -117,7 +117,8 @@ class Cell:
         self.timer = system.timer
         self.shutdown_timeout: float | None = system.shutdown_timeout
         self.mailbox = Mailbox(mailbox_size, overflow, self.new_signal, self.event_cls, name)
-        self.ref = self._make_ref()
+        # None once stopped for good (see finalize): the ref points back here
+        self.ref: ActorRef | None = self._make_ref()
         self.current: Message = IDLE
         self.alive, self.running, self.removed, self.parent_stopping = True, False, False, False
         self.halt = self.halt_now = False
@@ -271,8 +272,11 @@ class Cell:
         return False
 
     def finalize(self, reason: str, error: BaseException | None = None) -> None:
-        """Stopped for good: dead-letter the mailbox, notify watchers, unregister."""
-        if not self.alive:
+        """Stopped for good: dead-letter the mailbox, notify watchers, unregister; then let go
+        of the ref (which points back here), so that the finished cell is freed when the
+        last ref to it goes, not left to the cyclic GC."""
+        ref = self.ref
+        if not self.alive or ref is None:
             return
         self.alive = False
         self.reason, self.error = reason, error
@@ -281,7 +285,7 @@ class Cell:
             self.dead_letter(item)
         self.system._forget(self)
         if self.watchers:
-            notice = Terminated(self.ref, reason, error)
+            notice = Terminated(ref, reason, error)
             for watcher in self.watchers:
                 if watcher.watching is not None:
                     watcher.watching.discard(self)
@@ -295,6 +299,7 @@ class Cell:
         if self.parent is not None:  # the root is an implementation detail
             self.parent.children.pop(self, None)
             self.system._publish(EVENT_STOPPED, {"actor": self.name, "reason": reason})
+        self.ref = None
 
     def dead_letter(self, item: Message) -> None:
         """An undeliverable item: an ask fails at once, anything else goes to dead letters."""

@@ -315,8 +315,10 @@ class SupervisorRef(ActorRef):
             cell.system, cell, label, restart, mailbox_size, overflow,
             actor_class, args, kwargs, registered=name is not None,
         )  # fmt: skip
+        ref = child.ref  # (taken first: an actor that stops in on_start lets go of it)
+        assert ref is not None
         await cell.add(child)
-        return child.ref
+        return ref
 
     async def spawn_supervisor(
         self,
@@ -344,8 +346,9 @@ class SupervisorRef(ActorRef):
             strategy=strategy, max_restarts=max_restarts, period=period, backoff=backoff,
             registered=name is not None,
         )  # fmt: skip
+        ref = child.ref  # (taken first, as in spawn)
         await cell.add(child)
-        return child.ref  # type: ignore[return-value]
+        return ref  # type: ignore[return-value]
 
     @property
     def strategy(self) -> Strategy:
@@ -354,4 +357,4 @@ class SupervisorRef(ActorRef):
 
     def children(self) -> list[ActorRef]:
         """The children alive now, in start order."""
-        return [child.ref for child in self._cell._live()]
+        return [child.ref for child in self._cell._live() if child.ref is not None]

@@ -256,12 +256,12 @@ class ActorSystem:
             raise SystemClosedError(f"the actor system is {self._state}")
 
     def _register(self, cell: Cell) -> None:
-        if cell.registered:
+        if cell.registered and cell.ref is not None:
             self.registry.register(cell.name, cell.ref)
         self._cells.add(cell)
 
     def _forget(self, cell: Cell) -> None:
-        if cell.registered:
+        if cell.registered and cell.ref is not None:
             self.registry.unregister(cell.name, cell.ref)
         self._cells.discard(cell)
 

@@ -166,6 +166,7 @@ async def instrumented(op: Operation[In, Out], ctx: RunContext, value: Any) -> O
                 await system.bus.publish(
                     event.topic, event.as_dict(), headers=call.headers, owner=ctx.run_id
                 )
+            event = None  # (not kept while the operation runs)
             result = await op.run(value, call)
         if _heard(kind.after, hooks, extra):  # (else nor build their data)
             after = await hooks.run(

@@ -17,7 +17,7 @@ from ._instrument import Call, Operation
 from ._tools import tool_specs
 
 if TYPE_CHECKING:
-    from ..providers import LLMResponse
+    from ..providers import ChunkCallback, LLMResponse
     from ._operations import Operations
 
 Request = dict[str, Any]
@@ -81,12 +81,7 @@ class LlmCall(Operation[Request, Response]):
         if self.on_chunk is None:
             response = await provider.complete(request)
         else:
-            on_chunk = self.on_chunk
-
-            async def chunk(text: str) -> None:
-                await on_chunk(text)
-
-            response = await provider.stream(request, chunk)
+            response = await provider.stream(request, _chunk_callback(self.on_chunk))
         usage = response.usage
         call.ctx.usage.add(
             usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, response.cost
@@ -122,6 +117,16 @@ class LlmCall(Operation[Request, Response]):
             response.duration,
             response.finish_reason,
         )
+
+
+def _chunk_callback(on_chunk: ScriptFunction) -> ChunkCallback:
+    """The provider's chunk callback for the script's ``on_chunk`` (a function of its own: a
+    closure in ``run`` would make every call, streamed or not, keep a cell while it waits)."""
+
+    async def chunk(text: str) -> None:
+        await on_chunk(text)
+
+    return chunk
 
 
 _NO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}

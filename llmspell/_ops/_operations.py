@@ -8,7 +8,7 @@ validates a script's arguments, converts values and calls these; nothing below i
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import actors
@@ -86,7 +86,7 @@ class Operations:
     def default_model(self) -> str:
         return self.provider.default_model
 
-    async def generate(
+    def generate(
         self,
         ctx: RunContext,
         request: dict[str, Any],
@@ -94,15 +94,17 @@ class Operations:
         on_chunk: ScriptFunction | None = None,
         specs: list[dict[str, Any]] | None = None,
         agent: str | None = None,
-    ) -> dict[str, Any]:
-        """One LLM call for ``ctx``: ``request`` is ``{messages, model?, temperature?, ...}``.
+    ) -> Coroutine[Any, Any, dict[str, Any]]:
+        """One LLM call for ``ctx`` (``await ops.generate(...)``): ``request`` is ``{messages,
+        model?, temperature?, ...}``.
 
         Returns the script-shaped response ``{content, role, model, tool_calls, usage, cost,
         finish_reason, object?}``. ``specs`` are the tools offered (else the request's
-        ``tools`` names are looked up).
+        ``tools`` names are looked up). (The instrumented call's own coroutine: one that only
+        awaited it would be one more object per waiting call.)
         """
         call = LlmCall(self, request.get("model") or self.default_model, on_chunk, specs, agent)
-        return await instrumented(call, ctx, request)
+        return instrumented(call, ctx, request)
 
     def tool_specs(self, ctx: RunContext, names: list[str]) -> list[dict[str, Any]]:
         """OpenAI function-tool definitions for the tools ``names`` of the run."""

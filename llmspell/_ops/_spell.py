@@ -198,9 +198,37 @@ class SpellRun(actors.Actor):
             self.instance.interrupt(reason)
 
     async def on_receive(self, message: Any) -> RunResult:
+        """Run the request through the instrumented path; errors end up in the result.
+
+        (The run itself, not a call of a function that runs it: with a thousand runs waiting
+        on a model, each coroutine layer is a thousand more objects for the cyclic GC.)
+        """
         assert isinstance(message, RunRequest)
+        ops = self.ops
         try:
-            return await run_spell(self.ops, message, self)
+            spell = message.spell
+            ctx = RunContext(
+                ops,
+                run_id=message.run_id,
+                spell=spell.name,
+                filename=spell.filename,
+                params=message.params,
+                log=message.log,
+                permissions=message.permissions,
+                limits=message.limits,
+                headers=message.headers,
+                source=spell.source,
+            )
+            op = _SpellRunOp(message, self)
+            ops.active[message.run_id] = self.cancel
+            ops.interrupts[message.run_id] = self.interrupt
+            try:
+                return await instrumented(op, ctx, message.params)
+            except Exception as exc:  # refused by a hook, no engine for the file: this run only
+                return op.result(ctx, None, exc)
+            finally:
+                ops.active.pop(message.run_id, None)
+                ops.interrupts.pop(message.run_id, None)
         finally:
             self.context.stop()  # one run per actor: Runtime.run then finds it ended
 
@@ -212,33 +240,6 @@ class SpellRun(actors.Actor):
             self.stopping = True
             if self.instance is not None:
                 self.instance.interrupt("stopped")
-
-
-async def run_spell(ops: Operations, request: RunRequest, actor: SpellRun) -> RunResult:
-    """Run ``request`` through the instrumented path; errors end up in the result."""
-    spell = request.spell
-    ctx = RunContext(
-        ops,
-        run_id=request.run_id,
-        spell=spell.name,
-        filename=spell.filename,
-        params=request.params,
-        log=request.log,
-        permissions=request.permissions,
-        limits=request.limits,
-        headers=request.headers,
-        source=spell.source,
-    )
-    op = _SpellRunOp(request, actor)
-    ops.active[request.run_id] = actor.cancel
-    ops.interrupts[request.run_id] = actor.interrupt
-    try:
-        return await instrumented(op, ctx, request.params)
-    except Exception as exc:  # refused by a hook, no engine for the file: this run only
-        return op.result(ctx, None, exc)
-    finally:
-        ops.active.pop(request.run_id, None)
-        ops.interrupts.pop(request.run_id, None)
 
 
 class _SpellRunOp(Operation[dict[str, Any], RunResult]):

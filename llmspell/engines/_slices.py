@@ -53,27 +53,33 @@ class _Worker(greenlet):  # type: ignore[misc]
     switching into an idle one well under 1 µs). A closed instance's idle worker serves the
     next instance of its thread (see :func:`_reuse_worker`).
 
-    A stretch's outcome goes to the driver in ``slicer.outcome``, not as the switch's argument:
-    an argument would stay on this frame's stack while the worker is idle, keeping the last
-    result (or error, and through its traceback the interpreter) of a finished instance alive.
+    Nothing of a stretch stays alive in the worker while it is idle (while its spell waits on
+    an API call, or between instances): started without arguments (those of a greenlet's first
+    switch are held for its whole life), it hands each outcome over in ``slicer.outcome``, not
+    in a local or as the switch's argument (which would stay on this frame's stack, keeping the
+    last result, or error and through its traceback the interpreter, of an instance alive).
     """
 
     def __init__(self, slicer: Slicer) -> None:
         super().__init__(self._serve)
         self.slicer: Slicer | None = slicer
 
-    def _serve(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    def _serve(self) -> None:
+        slicer = self.slicer
+        assert slicer is not None
+        driver, slicer._driver = slicer._driver, None
+        slicer = None
         while True:
+            fn, args = driver.switch()
             slicer = self.slicer
             assert slicer is not None
             try:
                 slicer.outcome = (True, fn(*args))
             except Exception as exc:  # handed to the driver, which raises it in its own task
                 slicer.outcome = (False, exc)
-            fn = args = None  # type: ignore[assignment]  # nothing kept alive while idle
+            fn = args = None  # nothing kept alive while idle
             driver, slicer._driver = slicer._driver, None
             slicer = None
-            fn, args = driver.switch()
 
 
 SPARE_WORKERS = 16
@@ -128,8 +134,8 @@ class Slicer:
         self._idle: anyio.Event | None = None  # set when a paused stretch ends (if awaited)
         self.away = 0.0
         """Thread CPU seconds spent outside the current stretch while it was paused."""
-        self.outcome: Any = None
-        """How the stretch that just ended ended (set by the worker, taken by the driver)."""
+        self.outcome: tuple[bool, Any] | None = None
+        """How the stretch that just ended ended, for the driver to take (see _Worker)."""
 
     @property
     def running(self) -> bool:
@@ -181,7 +187,12 @@ class Slicer:
         worker = self._worker
         current = getcurrent()
         if worker is None:
-            worker = self._worker = _reuse_worker(self, current) or _Worker(self)
+            worker = _reuse_worker(self, current)
+            if worker is None:
+                worker = _Worker(self)
+                self._driver = current
+                worker.switch()  # to its first wait (started without arguments: see _Worker)
+            self._worker = worker
         worker.gr_context = current.gr_context  # the stretch sees the driver's context vars
         self._driver = current
         self.away = 0.0
@@ -189,9 +200,14 @@ class Slicer:
         if worker.switch(fn, args) is _PAUSED:
             self._idle = anyio.Event()
             return _PAUSED
-        return self._take()
+        outcome, self.outcome = self.outcome, None
+        return outcome
 
-    def _take(self) -> Any:
+    def _resume(self, worker: _Worker) -> Any:
+        """Switch back into the paused stretch: :data:`PAUSED` again, or its outcome."""
+        self._driver = getcurrent()
+        if worker.switch() is _PAUSED:
+            return _PAUSED
         outcome, self.outcome = self.outcome, None
         return outcome
 
@@ -211,11 +227,9 @@ class Slicer:
                 finally:
                     if self._aborting:  # run what is left of the stretch to its end, now
                         while outcome is _PAUSED:
-                            self._driver = getcurrent()
-                            outcome = worker.switch() or self._take()
+                            outcome = self._resume(worker)
                 if outcome is _PAUSED:  # (the stretch keeps the context it started in)
-                    self._driver = getcurrent()
-                    outcome = worker.switch() or self._take()
+                    outcome = self._resume(worker)
         finally:
             self._aborting = False
             self._idle = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,10 @@ class _StreamState:
     def __init__(self) -> None:
         self.delivered = False
         self.callback_error: BaseException | None = None
+
+
+_NOT_STREAMED = _StreamState()
+"""The state of every call that is not streamed (nothing ever changes it)."""
 
 
 class Provider:
@@ -93,14 +97,18 @@ class Provider:
         """
         await _litellm.load_async()
 
-    async def complete(self, request: LLMRequest) -> LLMResponse:
-        """Send ``request`` and return the model's answer.
+    def complete(self, request: LLMRequest) -> Coroutine[Any, Any, LLMResponse]:
+        """Send ``request`` and return the model's answer (``await provider.complete(r)``).
+
+        (A plain method returning the call's coroutine: a coroutine of its own here would
+        only forward, and with a thousand calls waiting each layer is a thousand more objects
+        for the cyclic GC to scan.)
 
         Raises:
             ProviderError: every attempt on every model failed, or a failure is not retryable.
             ParameterError: the request has no messages.
         """
-        return await self._run(request, None, "llm.complete")
+        return self._run(request, None, "llm.complete")
 
     async def stream(self, request: LLMRequest, on_chunk: ChunkCallback) -> LLMResponse:
         """Send ``request`` streaming: ``await on_chunk(text)`` per text delta, in order.
@@ -139,8 +147,9 @@ class Provider:
         first: tuple[str, Failure] | None = None
         failure: Failure | None = None
         model = primary
-        state = _StreamState()
-        for model in dict.fromkeys([primary, *self.fallbacks]):
+        state = _NOT_STREAMED if on_chunk is None else _StreamState()
+        models = dict.fromkeys([primary, *self.fallbacks]) if self.fallbacks else (primary,)
+        for model in models:
             for attempt in range(max(1, self.retry.attempts)):
                 if attempt:
                     await anyio.sleep(self._backoff(attempt, failure))

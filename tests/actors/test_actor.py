@@ -353,3 +353,35 @@ async def test_queued_asks_fail_when_the_actor_dies() -> None:
             release.set()
         assert len(errors) == 1 and "stopped before handling" in str(errors[0])
         assert not ref.is_alive
+
+
+async def test_a_stopped_actor_is_freed_without_the_cyclic_gc() -> None:
+    """A finished actor (its cell, context, mailbox and ref) goes as soon as nothing refers to
+    it: no reference cycle leaves it to the cyclic GC (a daemon runs thousands of them)."""
+    import gc
+
+    class Marker(actors.Actor):
+        def on_receive(self, message: Any) -> Any:
+            return message
+
+    def cells() -> int:
+        return sum(
+            1
+            for o in gc.get_objects()
+            if type(o).__name__ == "ActorCell" and getattr(o, "name", "").startswith("marked-")
+        )
+
+    async with actors.open_system() as system:
+        gc.collect()
+        gc.disable()
+        try:
+            for i in range(3):
+                ref = await system.spawn(Marker, name=f"marked-{i}", restart="temporary")
+                assert await ref.ask("ping") == "ping"
+                await ref.stop()
+                assert not ref.is_alive
+                del ref
+            await anyio.wait_all_tasks_blocked()  # (the actors' tasks are reaped)
+            assert cells() == 0
+        finally:
+            gc.enable()

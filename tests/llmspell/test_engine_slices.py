@@ -228,20 +228,33 @@ async def test_a_closed_instances_kept_worker_holds_nothing_of_its_last_stretch(
     import gc
     import weakref
 
+    from llmspell.engines import _slices
     from llmspell.engines._slices import PAUSED, Slicer
+
+    _slices._spare.workers = []  # so that the first instance makes its worker
+
+    class Stretch:
+        def __init__(self, box: list[_Marker]) -> None:
+            self.box = box
+
+        def __call__(self) -> _Marker:
+            return self.box.pop()
 
     box = [_Marker()]
     seen = weakref.ref(box[0])
+    stretch = Stretch(box)
+    ran = weakref.ref(stretch)  # a new greenlet's first arguments live as long as it does
     first = Slicer(lambda: None)
     context = contextvars.copy_context()  # the driver's context vars: a run's, say
     context.run(_VAR.set, _Marker())
     held = weakref.ref(context[_VAR])
-    outcome = context.run(first.start, box.pop)
+    outcome = context.run(first.start, stretch)
     assert outcome[0] and outcome[1] is seen()
-    del outcome, context
+    del outcome, context, stretch, box
     first.close()
     gc.collect()
-    assert seen() is None and held() is None
+    assert seen() is None and held() is None and ran() is None
+    assert len(_slices._spare.workers) == 1  # kept for the next instance
 
     def fail() -> None:
         raise ValueError(_Marker())

@@ -351,8 +351,13 @@ class LuaInstance(ScriptInstance):
             self._ensure_open()
             raise RuntimeError("run_main() can be called only once")
         try:
-            self._main_co = self._runner.coroutine(main)
-            result = await self._drive(self._main_co, None, self._deadline)
+            co = self._main_co = self._runner.coroutine(main)
+            # _drive, written out: while the main chunk waits on an API call (a model's
+            # answer), a coroutine layer that only forwards would be one more live object
+            deadline = self._active_deadline = self._deadline
+            entry, result = await self._slicer.run(self._step, co, None, None)
+            if entry is not None:
+                result = await self._serve(co, entry, result, deadline)
         finally:
             self._main_done = True
             self._main_co = None
@@ -508,8 +513,12 @@ class LuaInstance(ScriptInstance):
     async def _serve(self, co: LuaObject, entry: _Entry, payload: Any, deadline: float) -> Any:
         """Serve the API requests of ``co`` (``entry``, ``payload``: its first) until its call
         ends."""
-        # the loop's clock for the same deadline (computed only for code that suspends)
+        # the loop's clock for the same deadline (computed only for code that suspends); no
+        # timer of our own when an enclosing scope's deadline (the spell run's, for the main
+        # chunk) ends the wait first anyway: ours would never fire
         deadline_loop = anyio.current_time() + (deadline - perf_counter())
+        if anyio.current_effective_deadline() <= deadline_loop:
+            deadline_loop = math.inf
         with anyio.CancelScope(deadline=deadline_loop) as scope:
             self._scopes.add(scope)
             try:
