@@ -21,6 +21,8 @@ Calling convention, both directions:
   gets ``llm.complete expects 1 argument (request), got 2``, not Python's complaint.
 * Python → script: a :class:`ScriptFunction` is awaited with converted Python values; it may
   itself call the API; several callbacks may run interleaved with the suspended main chunk.
+  :meth:`ScriptFunction.start` runs a call synchronously as far as it goes and hands back the
+  rest only if it has to wait (how the bus delivers events to script handlers).
 
 Errors: an exception raised by an API function becomes a script error (Lua ``error`` with the
 message, catchable by ``pcall``; JS a rejected Promise / thrown ``Error``) — except
