@@ -437,6 +437,8 @@ class Subscription:
                     ok = 0
                     while queue:
                         ev = queue.popleft()
+                        if self._spaces:  # (a handler may wait: the publishers go on meanwhile)
+                            self._wake_publishers()
                         try:
                             result = fn(ev)
                             if result is not None and hasattr(result, "__await__"):

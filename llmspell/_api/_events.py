@@ -10,13 +10,22 @@ spell ends once its main code returned and its handlers have nothing left to do;
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 import actors
 
 from .._exceptions import LimitExceeded, ParameterError, SpellError
 from .._ops import RunContext, charge
-from ..engines import Namespace, ScriptFunction, ScriptValue, eager_api, sync_api, with_context
+from ..engines import (
+    Namespace,
+    ScriptFunction,
+    ScriptValue,
+    Suspended,
+    eager_api,
+    sync_api,
+    with_context,
+)
 from ._values import is_number, to_script
 
 
@@ -65,6 +74,14 @@ def _check_payload(ctx: RunContext, payload: Any) -> None:
         raise ParameterError("events.emit", "payload", str(exc)) from None
 
 
+def _failed(ctx: RunContext, topic: str, exc: SpellError) -> None:
+    """A handler's error: a limit ends the run; any other is logged (the bus reports it too)."""
+    if isinstance(exc, LimitExceeded):
+        ctx.fail(exc)
+    else:
+        ctx.log("error", f"event handler for {topic!r} failed: {exc}", {})
+
+
 def events_namespace() -> Namespace:
     """Build ``events.on/once/off/emit/wait`` (each takes the run's context first)."""
 
@@ -75,14 +92,20 @@ def events_namespace() -> Namespace:
         fn = _handler(function, handler)
         queue = _options(function, options)
 
-        async def deliver(event: actors.Event) -> None:
+        def deliver(event: actors.Event) -> Awaitable[None] | None:
+            """Run the handler here; the rest of it only if it has to wait."""
             try:
-                await fn(to_script(event.payload), event.topic)
-            except LimitExceeded as exc:
-                ctx.fail(exc)
-                raise
+                result = fn.start(to_script(event.payload), event.topic)
             except SpellError as exc:
-                ctx.log("error", f"event handler for {event.topic!r} failed: {exc}", {})
+                _failed(ctx, event.topic, exc)
+                raise
+            return finish(result, event.topic) if result.__class__ is Suspended else None
+
+        async def finish(rest: Suspended, topic: str) -> None:
+            try:
+                await rest
+            except SpellError as exc:
+                _failed(ctx, topic, exc)
                 raise
 
         try:

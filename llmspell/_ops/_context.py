@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 LogSink = Callable[[str, str, dict[str, Any]], None]
 """Receives ``(level, message, fields)`` for every ``log.*`` call of a spell."""
 
-EventHandler = Callable[[actors.Event], Awaitable[None]]
+EventHandler = Callable[[actors.Event], Awaitable[None] | None]
+"""Handles one event: it returns ``None`` once done, or an awaitable when it has to wait (the
+rest of it: a script handler that suspended)."""
 
 REGISTRATION_BYTES = 16 * 1024
 """What one event handler or hook handler of a run is charged against its memory limit: its
@@ -237,8 +239,9 @@ class RunContext:
     ) -> str:
         """Subscribe ``handler`` for this run; return the subscription's id.
 
-        The handler runs with the event's trace headers current, and the run counts it as
-        work in progress until it returns. ``once`` removes the subscription at the first
+        The handler runs with the event's trace headers current (and, if it returns an
+        awaitable, while that is awaited), and the run counts it as work in progress until it
+        is done. ``once`` removes the subscription at the first
         event. ``queue`` shares the events with every subscription of that queue name and
         pattern (each event to one of them; see ``actors.EventBus.subscribe``). Raises
         ``ValueError`` for an invalid pattern or queue name.
@@ -246,20 +249,26 @@ class RunContext:
         self._charge(1, "event")
         sub_id = self.next_id("sub")
 
-        async def deliver(event: actors.Event) -> None:
+        # A plain function: the bus calls it, and awaits what it returns only when the
+        # handler has to wait (most script handlers run to their end right here).
+        def deliver(event: actors.Event) -> Awaitable[None] | None:
             if once:
                 self.unsubscribe(sub_id)
             else:
                 self._report_drops(sub_id)
             self._busy += 1
-            token = use_headers(event.headers or self.headers)
+            headers = event.headers or self.headers
+            token = use_headers(headers)
+            rest = None
             try:
-                await handler(event)
+                rest = handler(event)
             finally:
                 reset_headers(token)
-                self._busy -= 1
-                if self._wake is not None:  # (self._changed(), without the call)
-                    self._wake.set()
+                if rest is None:
+                    self._busy -= 1
+                    if self._wake is not None:  # (self._changed(), without the call)
+                        self._wake.set()
+            return None if rest is None else self._finish_handler(rest, headers)
 
         try:
             self.subscriptions[sub_id] = self.system.bus.subscribe(
@@ -269,6 +278,16 @@ class RunContext:
             self._registered -= 1
             raise
         return sub_id
+
+    async def _finish_handler(self, rest: Awaitable[None], headers: Mapping[str, str]) -> None:
+        """The rest of an event handler that had to wait (see :meth:`subscribe`)."""
+        token = use_headers(headers)
+        try:
+            await rest
+        finally:
+            reset_headers(token)
+            self._busy -= 1
+            self._changed()
 
     def _report_drops(self, sub_id: str) -> None:
         """Tell the run (a ``log.warn`` line) when events were lost to its full queue."""

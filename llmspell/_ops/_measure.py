@@ -16,6 +16,9 @@ MAX_DEPTH = 64
 """How deeply a value may nest to cross between a script and the host."""
 
 _NODE_BYTES = 64  # what one value is charged besides a string's characters
+# (tuples, not ``str | bytes``: a union in isinstance is built anew at every call)
+_TEXTS = (str, bytes, bytearray)
+_CONTAINERS = (Mapping, list, tuple, set, frozenset)
 
 
 class ValueTooBig(ValueError):
@@ -49,9 +52,9 @@ def measure(value: Any, max_bytes: int, max_depth: int = MAX_DEPTH) -> int:
     while stack:
         item, depth = stack.pop()
         size += _NODE_BYTES
-        if isinstance(item, str | bytes | bytearray):
+        if isinstance(item, _TEXTS):
             size += len(item)
-        elif isinstance(item, Mapping | list | tuple | set | frozenset):
+        elif isinstance(item, _CONTAINERS):
             if depth >= max_depth:
                 raise ValueError(f"nested deeper than {max_depth} levels")
             if isinstance(item, Mapping):

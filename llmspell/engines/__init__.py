@@ -15,6 +15,7 @@ from ._base import Namespace as Namespace
 from ._base import ScriptFunction as ScriptFunction
 from ._base import ScriptInstance as ScriptInstance
 from ._base import ScriptValue as ScriptValue
+from ._base import Suspended as Suspended
 from ._base import eager_api as eager_api
 from ._base import is_eager_api as is_eager_api
 from ._base import is_sync_api as is_sync_api

@@ -21,6 +21,8 @@ Calling convention, both directions:
   gets ``llm.complete expects 1 argument (request), got 2``, not Python's complaint.
 * Python → script: a :class:`ScriptFunction` is awaited with converted Python values; it may
   itself call the API; several callbacks may run interleaved with the suspended main chunk.
+  :meth:`ScriptFunction.start` runs a call synchronously as far as it goes and hands back the
+  rest only if it has to wait (how the bus delivers events to script handlers).
 
 Errors: an exception raised by an API function becomes a script error (Lua ``error`` with the
 message, catchable by ``pcall``; JS a rejected Promise / thrown ``Error``) — except
@@ -34,7 +36,7 @@ import dataclasses
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
@@ -102,6 +104,23 @@ def takes_context(fn: object) -> bool:
     return getattr(fn, "_llmspell_context", False) is True
 
 
+class Suspended:
+    """What :meth:`ScriptFunction.start` returns for a call that has to wait: the rest of the
+    call, to be awaited (once) for its result."""
+
+    __slots__ = ("_rest",)
+
+    def __init__(self, rest: Coroutine[Any, Any, ScriptValue]) -> None:
+        self._rest = rest
+
+    def __await__(self) -> Generator[Any, Any, ScriptValue]:
+        return self._rest.__await__()
+
+    def close(self) -> None:
+        """Drop a call that will not be awaited (its script code is abandoned)."""
+        self._rest.close()
+
+
 class ScriptFunction(ABC):
     """A function defined by a spell, callable from Python while its instance is open.
 
@@ -109,10 +128,26 @@ class ScriptFunction(ABC):
     raises :class:`SpellRuntimeError`; a limit hit inside it raises :class:`LimitExceeded`.
     The API functions its code calls, those it awaits later included, run in the caller's
     :mod:`contextvars` context (a copy): a handler's calls nest under the caller's trace span.
+
+    Two ways to call it: ``await fn(*args)``, or ``fn.start(*args)``, which runs the call here
+    and now as far as it goes without waiting (an event handler that only counts and emits
+    runs to its end, with no coroutine in between) and returns its result, or a
+    :class:`Suspended` to await only when the script waited (an API call that suspends, a slice
+    of CPU handed back to the loop). Both raise the same errors.
     """
 
     @abstractmethod
     async def __call__(self, *args: ScriptValue) -> ScriptValue: ...
+
+    def start(self, *args: ScriptValue) -> ScriptValue | Suspended:
+        """Run the call as far as it goes without waiting: its result, or a :class:`Suspended`
+        to await for it (never a plain script value, which is not awaitable). The default
+        suspends at once; an engine overrides it to run the call synchronously.
+
+        Like awaiting the call, it must run on the event loop's thread, in the task that waits
+        for the result: what the call does before it suspends runs in that task's context.
+        """
+        return Suspended(self(*args))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

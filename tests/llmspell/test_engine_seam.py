@@ -18,6 +18,7 @@ from llmspell.engines import (
     Limits,
     Namespace,
     ScriptFunction,
+    Suspended,
     engine_for,
     sync_api,
     with_context,
@@ -412,3 +413,59 @@ async def test_a_script_functions_api_calls_run_in_its_callers_context(ext: str)
             for tag in ("a", "b", "c"):
                 tg.start_soon(call, tag)
     assert results == {tag: [tag] * 4 for tag in "abc"}
+
+
+START_SPELLS = {
+    "lua": """
+        t.keep(function(x)
+          if x == "wait" then return t.probe() end
+          if x == "fail" then error("bad " .. x) end
+          return x .. "!"
+        end)
+        return 1
+    """,
+    "js": """
+        t.keep((x) => {
+          if (x === "wait") return t.probe();
+          if (x === "fail") throw new Error("bad " + x);
+          return x + "!";
+        });
+        return 1;
+    """,
+    "tengo": """
+        t.keep(func(x) {
+          if x == "wait" { return t.probe() }
+          if x == "fail" { return error("bad " + x) }
+          return x + "!"
+        })
+        export 1
+    """,
+}
+
+
+@BOTH
+async def test_start_runs_a_script_function_here_until_it_waits(ext: str) -> None:
+    # ScriptFunction.start (how the bus delivers events to script handlers): a call that does
+    # not wait ends inside start, with its value or its error; one that waits hands back the
+    # rest, which still runs in the caller's context.
+    kept: list[ScriptFunction] = []
+
+    async def keep(fn: ScriptFunction) -> None:
+        kept.append(fn)
+
+    api = Api({"t": Namespace({"probe": probe, "keep": keep})}, {}, {}, print)
+    engine = engine_for(f"start.{ext}")
+    async with engine.open(START_SPELLS[ext], f"start.{ext}", api, LIMITS) as instance:
+        assert await instance.run_main() == 1
+        fn = kept[0]
+        assert fn.start("go") == "go!"
+        CALLER.set("starter")
+        rest = fn.start("wait")
+        assert isinstance(rest, Suspended)
+        assert await rest == "starter"
+        with pytest.raises(SpellRuntimeError, match="bad fail") as caught:
+            fn.start("fail")
+        assert caught.value.filename == f"start.{ext}"
+        if ext != "tengo":  # (a Tengo error value carries no line)
+            assert caught.value.line == 4
+        assert await fn("again") == "again!"  # awaiting it works as before

@@ -33,6 +33,7 @@ from .._base import (
     ScriptFunction,
     ScriptInstance,
     ScriptValue,
+    Suspended,
     arity_error,
     call_sync,
     limit_exceeded,
@@ -114,7 +115,13 @@ class _JsFunction(ScriptFunction):
         self._count = 1  # times the script sent it while this handle lived
 
     async def __call__(self, *args: ScriptValue) -> ScriptValue:
-        return await self._instance._invoke(self._fid, args)
+        result = self._instance._start_invoke(self._fid, args)
+        if result.__class__ is Suspended:
+            return await result
+        return result
+
+    def start(self, *args: ScriptValue) -> ScriptValue | Suspended:
+        return self._instance._start_invoke(self._fid, args)
 
     def __repr__(self) -> str:
         return f"<script function #{self._fid} of {self._instance._filename}>"
@@ -315,7 +322,10 @@ class _JsInstance(ScriptInstance):
         memory = self._ctx.memory()["malloc_size"] if self._ctx is not None else 0
         return InstanceStatistics(self._cpu_used, memory, self._api_calls)
 
-    async def _invoke(self, fid: int, args: Sequence[ScriptValue]) -> ScriptValue:
+    def _start_invoke(self, fid: int, args: Sequence[ScriptValue]) -> ScriptValue | Suspended:
+        """Call the script's function ``fid``: the turn that runs it runs here when it can
+        (see :meth:`_post`); its result if that turn finished the call, else the wait for it
+        (:meth:`ScriptFunction.start`)."""
         self._check_usable()
         try:
             flagged, text = self._codec.encode(list(args))
@@ -330,7 +340,13 @@ class _JsInstance(ScriptInstance):
         self._add_waiter(invocation, waiter)
         # the API calls its code makes run in our caller's context: under the caller's span
         self._post(f"[1,{invocation},{fid},{int(flagged)},{text}]", contextvars.copy_context())
-        return await self._wait(invocation, waiter)
+        if not waiter.done:
+            return Suspended(self._wait(invocation, waiter))
+        if self._waiters.get(invocation) is waiter:
+            del self._waiters[invocation]
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.value
 
     def _check_usable(self) -> None:
         if self._closed:

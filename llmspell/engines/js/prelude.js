@@ -69,7 +69,7 @@ const MAXD = 200;
 let FILE, SKIP, BUDGET = Infinity;  // from the host's spec, set by init
 const BIG_DIGITS = 4000;  // longest BigInt the host takes (Python parses ints up to 4300)
 const SAFE = 9007199254740992;
-let queue = '', seq = 0, fseq = 0, mainFn, rejected = null, flushAll = false;
+let queue = '', seq = 0, fseq = 0, mainFn, rejected = null, flushAll = false, rawSites = false;
 // (tables keyed by a counter are null-prototype objects, not Maps: quickjs-ng hashes a Map's
 // number keys by their float64 bits, whose low bits are all zero for small integers, so a Map
 // of thousands of pending calls degrades into one long hash chain)
@@ -265,6 +265,10 @@ function args(a, name, label, st) {  // the arguments as JSON text, or throws
 }
 // (the Error of a call is made only when the call fails or goes on after HOST answered: made
 // in request, it has the stack the call was made from all the same)
+function pendingSite() {  // the Error of a call that goes on: its call sites, formatted if it fails
+  rawSites = true;  // (prepare keeps the call sites as they are: most calls never fail)
+  try { return new E(); } finally { rawSites = false; }
+}
 function promise(c) {
   const p = new P(function (y, n) { c.res = y; c.rej = n; });
   setProto(p, apiProto);
@@ -283,7 +287,7 @@ function request(op, a, name, label) {
   const id = ++seq, r = HOST(op, id, st.f ? 1 : 0, text);
   if (r === '') {
     const c = promise({ __proto__: null, res: undefined, rej: undefined, p: undefined,
-      site: new E() });
+      site: pendingSite() });
     calls[id] = c;
     return c.p;
   }
@@ -313,7 +317,9 @@ function settle(id, ok, f, v) {
   if (c === undefined) return;
   delete calls[id];
   if (ok) { c.res(f ? revive(v) : v); return; }
-  fail(c, failure(c.site, v[0], v[1], v[2]));
+  const site = c.site;
+  def(site, 'stack', prop(prepare(site, site.stack)));  // (see pendingSite)
+  fail(c, failure(site, v[0], v[1], v[2]));
 }
 function stub(op, name, dyn, label, sync) {
   const f = sync ? (...a) => call(op, a, dyn, label) : (...a) => request(op, a, dyn, label);
@@ -440,6 +446,7 @@ function bridge(kind, text) {
 
 // Stack traces: the spell's own frames, with its file name and line numbers.
 function prepare(err, cs) {
+  if (rawSites) return cs;  // (an API call's Error: see pendingSite)
   let s = '';
   for (let i = 0; i < cs.length; i++) {
     const c = cs[i], ln = c.getLineNumber();

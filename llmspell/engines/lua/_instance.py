@@ -81,6 +81,7 @@ from .._base import (
     ScriptFunction,
     ScriptInstance,
     ScriptValue,
+    Suspended,
     api_error_text,
     arity_error,
     call_sync,
@@ -190,6 +191,9 @@ class LuaFunction(ScriptFunction):
 
     def __call__(self, *args: ScriptValue) -> Coroutine[Any, Any, ScriptValue]:
         return self._instance.call_function(self._fn, args)  # (its coroutine: one frame less)
+
+    def start(self, *args: ScriptValue) -> ScriptValue | Suspended:
+        return self._instance.start_function(self._fn, args)
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -372,8 +376,17 @@ class LuaInstance(ScriptInstance):
         return perf_counter() + timeout
 
     async def call_function(self, fn: LuaObject, args: tuple[ScriptValue, ...]) -> ScriptValue:
+        """Call a Lua function of this instance (see :meth:`start_function`) and wait for it."""
+        result = self.start_function(fn, args)
+        if result.__class__ is Suspended:
+            return await result
+        return result
+
+    def start_function(
+        self, fn: LuaObject, args: tuple[ScriptValue, ...]
+    ) -> ScriptValue | Suspended:
         """Call a Lua function of this instance in a coroutine of its own, an idle one or a
-        new one (see :class:`LuaFunction`)."""
+        new one, and run it here until it ends or waits (:meth:`ScriptFunction.start`)."""
         self._ensure_open()
         if self._slicer.inside() or threading.get_ident() != self._thread:
             raise RuntimeError(
@@ -394,18 +407,42 @@ class LuaInstance(ScriptInstance):
         deadline = self._callback_deadline()
         slicer = self._slicer
         if slicer.running:  # (a paused stretch: wait for it)
+            return Suspended(self._finish_call(co, first, deadline, started=False))
+        # the first stretch here, without a coroutine frame
+        self._active_deadline = deadline
+        outcome = slicer.start(self._step, co, None, first)
+        if outcome is PAUSED:
+            return Suspended(self._finish_call(co, None, deadline, started=True))
+        if not outcome[0]:
+            raise outcome[1]
+        entry, result = outcome[1]
+        if entry is not None:  # (it waits for an API call)
+            return Suspended(self._serve_call(co, entry, result, deadline))
+        if result.__class__ is _Failed:
+            raise SpellRuntimeError(self.filename, None, result.message)
+        return result
+
+    async def _finish_call(
+        self, co: LuaObject, first: tuple[Any, ...] | None, deadline: float, started: bool
+    ) -> ScriptValue:
+        """The rest of a call :meth:`start_function` could not run to its end: all of it when
+        another stretch was paused (``started`` False: ``first`` is what to start it with),
+        else what follows its own first stretch, which paused."""
+        if not started:
             result = await self._drive(co, first, deadline)
-        else:  # the first stretch here, without a coroutine frame of its own
-            self._active_deadline = deadline
-            outcome = slicer.start(self._step, co, None, first)
-            if outcome is PAUSED:
-                entry, result = await slicer.finish()
-            elif outcome[0]:
-                entry, result = outcome[1]
-            else:
-                raise outcome[1]
-            if entry is not None:  # (it waits for an API call)
+        else:
+            entry, result = await self._slicer.finish()
+            if entry is not None:
                 result = await self._serve(co, entry, result, deadline)
+        if result.__class__ is _Failed:
+            raise SpellRuntimeError(self.filename, None, result.message)
+        return result
+
+    async def _serve_call(
+        self, co: LuaObject, entry: _Entry, payload: Any, deadline: float
+    ) -> ScriptValue:
+        """The rest of a call that waits for an API call (``entry``, ``payload``)."""
+        result = await self._serve(co, entry, payload, deadline)
         if result.__class__ is _Failed:
             raise SpellRuntimeError(self.filename, None, result.message)
         return result

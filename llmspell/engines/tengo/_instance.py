@@ -76,6 +76,7 @@ from .._base import (
     ScriptFunction,
     ScriptInstance,
     ScriptValue,
+    Suspended,
     api_error_text,
     call_sync,
     limit_exceeded,
@@ -161,6 +162,9 @@ class TengoFunction(ScriptFunction):
 
     def __call__(self, *args: ScriptValue) -> Coroutine[Any, Any, ScriptValue]:
         return self._instance.call_function(self._fn, args)  # (its coroutine: one frame less)
+
+    def start(self, *args: ScriptValue) -> ScriptValue | Suspended:
+        return self._instance.start_function(self._fn, args)
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -277,7 +281,15 @@ class TengoInstance(ScriptInstance):
             self._main_done = True
 
     async def call_function(self, fn: Closure, args: tuple[ScriptValue, ...]) -> ScriptValue:
-        """Call a Tengo function of this instance in a worker greenlet of its own."""
+        """Call a Tengo function of this instance (see :meth:`start_function`); wait for it."""
+        result = self.start_function(fn, args)
+        if result.__class__ is Suspended:
+            return await result
+        return result
+
+    def start_function(self, fn: Closure, args: tuple[ScriptValue, ...]) -> ScriptValue | Suspended:
+        """Call a Tengo function of this instance in a worker greenlet of its own, here until
+        it ends or waits for an API call (:meth:`ScriptFunction.start`)."""
         self._ensure_open()
         if isinstance(getcurrent(), Worker) or threading.get_ident() != self._thread:
             raise RuntimeError(
@@ -302,7 +314,15 @@ class TengoInstance(ScriptInstance):
         deadline = self._callback_deadline()
         run, value = self._start(body, deadline)
         if run is not None:  # (it waits for an API call)
-            value = await self._serve(run, value, deadline)
+            return Suspended(self._serve_call(run, value, deadline))
+        return self._returned(value)
+
+    async def _serve_call(self, run: Worker, req: Any, deadline: float) -> ScriptValue:
+        """The rest of a call that waits for an API call (``req``)."""
+        return self._returned(await self._serve(run, req, deadline))
+
+    def _returned(self, value: Any) -> ScriptValue:
+        """A called function's result, converted (its error raised)."""
         if type(value) is Error:
             line = None
             if value.where is not None and value.where[0].name == self.filename:
