@@ -105,8 +105,6 @@ STEP_START = 64
 """The step batch a run starts with; it grows to STEP_BATCH while steps are cheap."""
 
 _CLOSURE_CODE = _calls.call_closure.__code__
-_DONE: tuple[Any, str, bool, list[Any]] = (None, "", False, [])
-"""The request of an eager call that finished where it started (nothing for the driver)."""
 _NO_TALLY = unbounded()  # for numbers, which are not charged
 SMALL_STRING = 4096  # shorter strings are not charged on their own (far below any limit)
 
@@ -502,33 +500,29 @@ class TengoInstance(ScriptInstance):
         if dynamic is not None:
             pyargs.insert(0, dynamic)
         self._calls += 1
-        if sync:
-            try:
+        request: tuple[Any, str, bool, list[Any]] | None = None  # for the driver to await
+        try:
+            if sync:
                 result = call_sync(fn, [self._context, *pyargs] if contextual else pyargs, label)
-            except LimitExceeded as exc:
-                self._set_limit(exc)
-                raise LimitError(exc.limit) from None
-            except Exception as exc:
-                return Error(api_error_text(exc, label))
-        else:
-            request: tuple[Any, str, bool, list[Any]] = (fn, label, contextual, pyargs)
-            if eager:
+            elif eager:
+                coro = fn(self._context, *pyargs) if contextual else fn(*pyargs)
                 try:
-                    coro = fn(self._context, *pyargs) if contextual else fn(*pyargs)
                     first = coro.send(None)
                 except StopIteration as stop:
-                    request, result = _DONE, stop.value
-                except LimitExceeded as exc:
-                    self._set_limit(exc)
-                    raise LimitError(exc.limit) from None
-                except Exception as exc:
-                    return Error(api_error_text(exc, label))
+                    result = stop.value
                 else:
                     request = (_finish, label, False, [Pending(coro, first, pyargs)])
-            if request is not _DONE:
-                kind, result = getcurrent().parent.switch(request)
-                if kind == "err":
-                    return Error(result)
+            else:
+                request = (fn, label, contextual, pyargs)
+        except LimitExceeded as exc:
+            self._set_limit(exc)
+            raise LimitError(exc.limit) from None
+        except Exception as exc:
+            return Error(api_error_text(exc, label))
+        if request is not None:
+            kind, result = getcurrent().parent.switch(request)
+            if kind == "err":
+                return Error(result)
         try:
             return self.to_tengo(result)
         except LimitExceeded as exc:
