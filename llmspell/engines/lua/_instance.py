@@ -418,9 +418,7 @@ class LuaInstance(ScriptInstance):
         entry, result = outcome[1]
         if entry is not None:  # (it waits for an API call)
             return Suspended(self._serve_call(co, entry, result, deadline))
-        if result.__class__ is _Failed:
-            raise SpellRuntimeError(self.filename, None, result.message)
-        return result
+        return self._returned(result)
 
     async def _finish_call(
         self, co: LuaObject, first: tuple[Any, ...] | None, deadline: float, started: bool
@@ -434,15 +432,17 @@ class LuaInstance(ScriptInstance):
             entry, result = await self._slicer.finish()
             if entry is not None:
                 result = await self._serve(co, entry, result, deadline)
-        if result.__class__ is _Failed:
-            raise SpellRuntimeError(self.filename, None, result.message)
-        return result
+        return self._returned(result)
 
     async def _serve_call(
         self, co: LuaObject, entry: _Entry, payload: Any, deadline: float
     ) -> ScriptValue:
         """The rest of a call that waits for an API call (``entry``, ``payload``)."""
-        result = await self._serve(co, entry, payload, deadline)
+        return self._returned(await self._serve(co, entry, payload, deadline))
+
+    def _returned(self, result: Any) -> ScriptValue:
+        """A called function's result (its error raised: a call ends with ``_Failed`` when its
+        Lua code raised)."""
         if result.__class__ is _Failed:
             raise SpellRuntimeError(self.filename, None, result.message)
         return result
@@ -633,8 +633,7 @@ class LuaInstance(ScriptInstance):
                         continue
                     return entry, args
                 if status == 0:
-                    if len(self._idle) < IDLE_COROUTINES and co is not self._main_co:
-                        self._idle.append(co)  # (self._park(co), without the call)
+                    self._park(co)
                     if len(r) < 2:
                         return None, None
                     first = r[1]
