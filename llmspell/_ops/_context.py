@@ -266,8 +266,7 @@ class RunContext:
                 reset_headers(token)
                 if rest is None:
                     self._busy -= 1
-                    if self._wake is not None:  # (self._changed(), without the call)
-                        self._wake.set()
+                    self._changed()
             return None if rest is None else self._finish_handler(rest, headers)
 
         try:
