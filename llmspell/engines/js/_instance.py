@@ -104,6 +104,12 @@ class _Waiter:
         if self.event is not None:
             self.event.set()
 
+    def outcome(self) -> ScriptValue:
+        """What the call ended with (it is done): its value, or its error raised."""
+        if self.error is not None:
+            raise self.error
+        return self.value
+
 
 class _JsFunction(ScriptFunction):
     """A spell's function held by Python; calls go through the instance's driver."""
@@ -342,11 +348,8 @@ class _JsInstance(ScriptInstance):
         self._post(f"[1,{invocation},{fid},{int(flagged)},{text}]", contextvars.copy_context())
         if not waiter.done:
             return Suspended(self._wait(invocation, waiter))
-        if self._waiters.get(invocation) is waiter:
-            del self._waiters[invocation]
-        if waiter.error is not None:
-            raise waiter.error
-        return waiter.value
+        self._forget(invocation, waiter)
+        return waiter.outcome()
 
     def _check_usable(self) -> None:
         if self._closed:
@@ -389,11 +392,13 @@ class _JsInstance(ScriptInstance):
                 event = waiter.event = self._new_event()
                 await event.wait()
         finally:
-            if self._waiters.get(key) is waiter:
-                del self._waiters[key]
-        if waiter.error is not None:
-            raise waiter.error
-        return waiter.value
+            self._forget(key, waiter)
+        return waiter.outcome()
+
+    def _forget(self, key: int, waiter: _Waiter) -> None:
+        """Nobody waits for ``waiter`` (under ``key``) any more."""
+        if self._waiters.get(key) is waiter:
+            del self._waiters[key]
 
     def _post(self, message: str, context: contextvars.Context | None) -> None:
         """Queue a message for the script, and run it at once unless a turn is in progress.
