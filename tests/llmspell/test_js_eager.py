@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 from typing import Any
 
 import anyio
@@ -12,91 +11,18 @@ import pytest
 from llmspell import open_runtime
 from llmspell._exceptions import (
     LimitExceeded,
-    ParameterError,
     SpellInterrupted,
     SpellRuntimeError,
 )
 from llmspell._runtime import SpellSource
-from llmspell.engines import Api, HostObject, Limits, Namespace, ScriptFunction, eager_api, sync_api
+from llmspell.engines import Limits
 from llmspell.engines.js import JsEngine
 from llmspell.engines.js._instance import EAGER_BURST
 
+from ._eager_host import EagerHost
+
 ENGINE = JsEngine()
 LIMITS = Limits(memory_bytes=16 << 20, cpu_seconds=2.0, timeout_seconds=10.0)
-
-
-class EagerHost:
-    """An API of eager_api functions, and a sync one telling how many had started."""
-
-    def __init__(self) -> None:
-        self.release = anyio.Event()
-        self.started: list[str] = []
-        self.marks: list[int] = []
-        self.cleaned = 0
-        self.output: list[str] = []
-        self.callback: ScriptFunction | None = None
-        self.var: contextvars.ContextVar[str] = contextvars.ContextVar("eager", default="none")
-
-        @eager_api
-        async def now(value: Any = None) -> Any:
-            self.started.append(f"now {value}")
-            return [value, self.var.get()]
-
-        @eager_api
-        async def later(value: Any = None) -> Any:
-            self.started.append(f"later {value}")
-            await anyio.lowlevel.checkpoint()
-            return [value, self.var.get()]
-
-        @eager_api
-        async def held(callback: ScriptFunction) -> str:
-            self.callback = callback
-            try:
-                await self.release.wait()
-            finally:
-                self.cleaned += 1
-            return "released"
-
-        @eager_api
-        async def bad(value: Any = None) -> None:
-            raise ParameterError("e.bad", "value", "is wrong")
-
-        @eager_api
-        async def huge() -> Any:
-            return {1, 2}  # (a set cannot cross)
-
-        @eager_api
-        async def hog() -> None:
-            raise LimitExceeded("output", "raised by an eager API function")
-
-        @eager_api
-        async def key(name: str, value: Any = None) -> Any:
-            return f"{name}={value}"
-
-        @sync_api
-        async def mark() -> None:
-            self.marks.append(len(self.started))
-
-        self.api = Api(
-            namespaces={
-                "e": Namespace(
-                    {
-                        "now": now,
-                        "later": later,
-                        "held": held,
-                        "bad": bad,
-                        "huge": huge,
-                        "hog": hog,
-                        "mark": mark,
-                    },
-                    dynamic=key,
-                ),
-                "o": Namespace({}, values={"obj": HostObject("thing", {"m": now})}),
-            },
-            functions={},
-            values={},
-            output=self.output.append,
-        )
 
 
 async def run(host: EagerHost, source: str, limits: Limits = LIMITS) -> Any:
@@ -106,7 +32,7 @@ async def run(host: EagerHost, source: str, limits: Limits = LIMITS) -> Any:
 
 @pytest.mark.anyio
 async def test_eager_calls_give_settled_promises_values_errors_and_context() -> None:
-    host = EagerHost()
+    host = EagerHost(method="now")  # (o.obj.m: an eager call that finishes at once)
     host.var.set("caller")
     source = """
         const p = e.now(1);
@@ -201,7 +127,7 @@ async def test_an_eager_call_that_waits_is_cancelled_by_interrupt() -> None:
 async def test_limits_still_apply_to_eager_calls() -> None:
     host = EagerHost()
     with pytest.raises(LimitExceeded) as caught:
-        await run(host, "try { await e.hog(); } catch (err) { return 'caught'; }")
+        await run(host, "try { await e.over(); } catch (err) { return 'caught'; }")
     assert caught.value.limit == "output"
     with pytest.raises(LimitExceeded) as caught:
         await run(host, "for (;;) e.now(1);", Limits(cpu_seconds=0.2, timeout_seconds=10.0))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import math
 from collections.abc import Callable
 from typing import Any
@@ -28,10 +27,11 @@ from llmspell.engines import (
     Namespace,
     ScriptFunction,
     ScriptInstance,
-    eager_api,
     sync_api,
 )
 from llmspell.engines.lua import LuaEngine
+
+from ._eager_host import EagerHost
 
 pytestmark = pytest.mark.anyio
 
@@ -745,63 +745,6 @@ async def test_functions_a_spell_passes_outlive_the_coroutine_that_passed_them()
         ready.cancel()
     assert results[0].ok, results[0].error
     assert out == ["handled 200\n"]
-
-
-class EagerHost:
-    """An API of eager_api functions (started from inside the spell's code)."""
-
-    def __init__(self) -> None:
-        self.release = anyio.Event()
-        self.started: list[str] = []
-        self.cleaned = 0
-        self.callback: ScriptFunction | None = None
-        self.var: contextvars.ContextVar[str] = contextvars.ContextVar("eager", default="none")
-
-        @eager_api
-        async def now(value: Any = None) -> Any:
-            self.started.append(f"now {value}")
-            return [value, self.var.get()]
-
-        @eager_api
-        async def later(value: Any = None) -> Any:
-            self.started.append(f"later {value}")
-            await anyio.lowlevel.checkpoint()
-            return [value, self.var.get()]
-
-        @eager_api
-        async def held(callback: ScriptFunction) -> str:
-            self.callback = callback
-            try:
-                await self.release.wait()
-            finally:
-                self.cleaned += 1
-            return "released"
-
-        @eager_api
-        async def bad(value: Any = None) -> None:
-            raise ParameterError("e.bad", "value", "is wrong")
-
-        @eager_api
-        async def huge() -> Any:
-            return {1, 2}  # (a set cannot cross)
-
-        @eager_api
-        async def key(name: str, value: Any = None) -> Any:
-            await anyio.lowlevel.checkpoint()
-            return f"{name}={value}"
-
-        self.api = Api(
-            namespaces={
-                "e": Namespace(
-                    {"now": now, "later": later, "held": held, "bad": bad, "huge": huge},
-                    dynamic=key,
-                ),
-                "o": Namespace({}, values={"obj": HostObject("thing", {"m": later})}),
-            },
-            functions={},
-            values={},
-            output=lambda text: None,
-        )
 
 
 async def test_eager_api_values_errors_and_context() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 from typing import Any
 
 import anyio
@@ -24,12 +23,13 @@ from llmspell.engines import (
     Limits,
     Namespace,
     ScriptFunction,
-    eager_api,
     engine_for,
     sync_api,
 )
 from llmspell.engines.tengo import ENGINE as ENGINE_CLASS
 from llmspell.engines.tengo import TengoEngine
+
+from ._eager_host import EagerHost
 
 pytestmark = pytest.mark.anyio
 
@@ -495,80 +495,6 @@ async def test_int_arithmetic_wraps_as_in_go_and_floats_stay_apart() -> None:
         True,
         -9223372036854775808,
     ]
-
-
-class EagerHost:
-    """An API of eager_api functions (started from inside the spell's code)."""
-
-    def __init__(self) -> None:
-        self.release = anyio.Event()
-        self.started: list[str] = []
-        self.cleaned = 0
-        self.callback: ScriptFunction | None = None
-        self.var: contextvars.ContextVar[str] = contextvars.ContextVar("eager", default="none")
-
-        @eager_api
-        async def now(value: Any = None) -> Any:
-            self.started.append(f"now {value}")
-            return [value, self.var.get()]
-
-        @eager_api
-        async def later(value: Any = None) -> Any:
-            self.started.append(f"later {value}")
-            await anyio.lowlevel.checkpoint()
-            return [value, self.var.get()]
-
-        @eager_api
-        async def held(callback: ScriptFunction) -> str:
-            self.callback = callback
-            try:
-                await self.release.wait()
-            finally:
-                self.cleaned += 1
-            return "released"
-
-        @eager_api
-        async def bad(value: Any = None) -> None:
-            raise ParameterError("e.bad", "value", "is wrong")
-
-        @eager_api
-        async def later_bad(value: Any = None) -> None:
-            await anyio.lowlevel.checkpoint()
-            raise KeyError("late")
-
-        @eager_api
-        async def huge() -> Any:
-            return {1, 2}  # (a set cannot cross)
-
-        @eager_api
-        async def over() -> None:
-            raise LimitExceeded("output", "too much")
-
-        @eager_api
-        async def key(name: str, value: Any = None) -> Any:
-            await anyio.lowlevel.checkpoint()
-            return f"{name}={value}"
-
-        self.api = Api(
-            namespaces={
-                "e": Namespace(
-                    {
-                        "now": now,
-                        "later": later,
-                        "held": held,
-                        "bad": bad,
-                        "later_bad": later_bad,
-                        "huge": huge,
-                        "over": over,
-                    },
-                    dynamic=key,
-                ),
-                "o": Namespace({}, values={"obj": HostObject("thing", {"m": later})}),
-            },
-            functions={},
-            values={},
-            output=lambda text: None,
-        )
 
 
 async def test_eager_api_values_errors_and_context() -> None:
