@@ -10,10 +10,12 @@ table, same pragmas); then the batcher hands each event, in ``seq`` order, to on
 callback and wakes the batch.
 
 ``depth`` is how many batches may be in the thread at once. With 1, the shape of the log's
-writer, the batcher takes the whole collecting batch, so all publishers wait for the one batch
-in flight and the loop sleeps while the thread commits. With 2, a batch is closed once it holds
-half the publishers, so that while one half's batch commits the other half is woken, publishes
-and encodes: the loop's work overlaps SQLite's (which releases the GIL) on the second core.
+writer, a batch holds every publisher's event, so all publishers wait for the one batch in
+flight and the loop sleeps while the thread commits. With 2, a batch is closed once it holds
+half the publishers' events, so that while one half's batch commits the other half is woken,
+publishes and encodes: the loop's work overlaps SQLite's (which releases the GIL) on the second
+core. A batch is handed to the thread by the publisher that fills it, at once if the thread has
+fewer than ``depth`` batches, else by the batcher when one is done.
 """
 
 from __future__ import annotations
@@ -92,6 +94,11 @@ async def _floor(
         nonlocal received
         received += 1
 
+    def submit(taken: _Batch) -> None:
+        committed = new()
+        jobs.put((taken, committed))
+        inflight.append((taken, committed))
+
     async def publisher(p: int) -> None:
         nonlocal batch
         topic = f"bench.{p}"
@@ -101,9 +108,12 @@ async def _floor(
             mine = batch
             mine.rows.append((topic, payload, _dumps(payload), time.time()))
             index = len(mine.rows) - 1
-            if index + 1 == cap:
-                closed.append(mine)
+            if index + 1 == cap:  # full: to the thread now if it has room, else queued
                 batch = _Batch(new())
+                if len(inflight) < depth:
+                    submit(mine)
+                else:
+                    closed.append(mine)
             if wakeup:
                 wake(wakeup.pop())
             await wait(mine.done)
@@ -118,9 +128,7 @@ async def _floor(
                 taken = closed.popleft() if closed else batch
                 if taken is batch:
                     batch = _Batch(new())
-                committed = new()
-                jobs.put((taken, committed))
-                inflight.append((taken, committed))
+                submit(taken)
             elif inflight:
                 taken, committed = inflight.popleft()
                 await wait(committed)

@@ -44,6 +44,20 @@ which on a loaded machine wait for a core. So the ratio depends on the load of t
 much as on the code: on a busy 2-core machine both rates drop, the logged publish more. Trio's
 task switch alone leaves it short of 5x on such a machine.
 
+The floor, counted the same way (callgrind, K=5 minus K=1 rounds): ~35k instructions per
+publish on asyncio and ~53k on trio, against ~50k and ~76k for a logged publish; its JSON is
+``json.dumps``'s C encoder made once, as the log's (plain ``json.dumps`` adds ~10k). Our extra
+~15k on asyncio (~24k on trio): ~4.5k (~6k) anyio's wrapper around each task the benchmark
+starts with a task group (one more coroutine every wake-up goes through; the floor starts its
+tasks with the backend's own calls); ~7k the subscriber's side (an ``Event`` built per event,
+queued, and the handler called from the subscription's own task, where the floor calls a
+callback inline); the rest, ~3.5k (~11k), the layers between ``bus.publish`` and the wait (the
+publish coroutine, the writer's ``append`` and encoder, the topic check, a future per publisher
+on asyncio; on trio the writer's wait coroutine and anyio's event around trio's, ~1k alone).
+With two batches in flight the floor costs ~1k more per publish (twice the commits) and is no
+faster: the writer thread needs the GIL back after each statement while the loop, busy with
+the other half, holds it.
+
 ``python -m benchmarks.bench_eventlog`` prints the table and writes ``results/eventlog.json``.
 """
 
