@@ -40,12 +40,13 @@ def _dumps(payload: Any) -> str:
 
 
 class _Batch:
-    __slots__ = ("done", "last", "rows")
+    __slots__ = ("done", "error", "last", "rows")
 
     def __init__(self, done: Any) -> None:
         self.rows: list[tuple[str, Any, str, float]] = []  # topic, payload, JSON, time
         self.done = done  # the one wake-up its publishers await
         self.last = 0  # the last seq, once committed
+        self.error: Exception | None = None  # or why it was not
 
 
 def _serve(path: pathlib.Path, jobs: SimpleQueue[Any], call_in: Callable[..., object]) -> None:
@@ -56,10 +57,15 @@ def _serve(path: pathlib.Path, jobs: SimpleQueue[Any], call_in: Callable[..., ob
         while (job := jobs.get()) is not None:
             batch, committed = job
             flat = [value for topic, _, text, ts in batch.rows for value in (topic, text, ts)]
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(_INSERT + ", ".join(["(?, ?, NULL, ?)"] * len(batch.rows)), flat)
-            (batch.last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
-            conn.execute("COMMIT")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(_INSERT + ", ".join(["(?, ?, NULL, ?)"] * len(batch.rows)), flat)
+                (batch.last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
+                conn.execute("COMMIT")
+            except Exception as exc:  # raised by the batcher: the run fails, not hangs
+                batch.error = exc
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
             call_in(committed)
     finally:
         conn.close()
@@ -132,6 +138,8 @@ async def _floor(
             elif inflight:
                 taken, committed = inflight.popleft()
                 await wait(committed)
+                if taken.error is not None:
+                    raise taken.error
                 first = taken.last - len(taken.rows) + 1
                 for index, (topic, payload, _, _) in enumerate(taken.rows):
                     on_event(first + index, topic, payload)
