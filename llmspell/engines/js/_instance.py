@@ -711,7 +711,11 @@ class _JsInstance(ScriptInstance):
         self._inflight += 1
         if self._tracker is not None:
             self._tracker.call_started()
-        self._workers.submit((call_id, op, args, label, charge, self._current))
+        # eager calls of one function and first argument (events.emit to a topic) go in line
+        line = None
+        if op.eager and args.__class__ is list and args and args[0].__class__ is str:
+            line = (op.fn, args[0])
+        self._workers.submit((call_id, op, args, label, charge, self._current), line)
 
     def _start_eager(self, call_id: int, op: Op, args: list[Any], label: str, text: str) -> str:
         """Run an :func:`eager_api` call's first step here, inside the script's code: its
