@@ -544,8 +544,12 @@ class _JsInstance(ScriptInstance):
         inbox, self._inbox = self._inbox, []
         self._pending_bytes -= self._held_bytes  # those results reach the script now
         self._held_bytes = 0
-        deadlines = [w.deadline for w in self._waiters.values() if w.deadline is not None]
-        self._turn_deadline = min(deadlines) if deadlines else None
+        nearest = None  # the earliest deadline of those waiting (a loop: no frame per turn)
+        for waiter in self._waiters.values():
+            deadline = waiter.deadline
+            if deadline is not None and (nearest is None or deadline < nearest):
+                nearest = deadline
+        self._turn_deadline = nearest
         self._eager_left = self._eager_burst
         self._begin_js()
         try:
