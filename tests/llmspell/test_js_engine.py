@@ -197,6 +197,34 @@ async def test_workers_wake_idle_ones_for_calls_left_by_a_finishing_call() -> No
     assert ran.count("first") == 1
 
 
+async def test_workers_run_the_calls_of_one_line_one_after_the_other() -> None:
+    # a0 waits until b0 has run: a1 and a2 wait behind a0 (its line), b0 runs beside it.
+    gate, done = anyio.Event(), anyio.Event()
+    ran: list[tuple[str, int]] = []
+
+    async def call(job: Any) -> None:
+        kind, n = job[:2]
+        ran.append((kind, n))
+        if (kind, n) == ("a", 0):
+            await gate.wait()
+        elif kind == "b":
+            gate.set()
+        elif n == 2:
+            done.set()
+
+    workers = Workers(call, anyio.Event, contextvars.copy_context())
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            workers.start(tg)
+            for n in range(3):
+                workers.submit(("a", n, [], "", 0, None), "a")
+            workers.submit(("b", 0, [], "", 0, None), "b")
+            await done.wait()
+            assert not workers.backlog()
+            workers.close()
+    assert ran == [("a", 0), ("b", 0), ("a", 1), ("a", 2)]
+
+
 class Barrier:
     """``wait`` returns once ``n`` callers wait."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 
 from .spellkit import run_source
@@ -28,6 +29,30 @@ async def test_unawaited_emits_all_reach_the_spells_own_handler_in_order() -> No
     ran = await run_source(source, "js")
     assert ran.result.ok, ran.result.error
     assert ran.result.value == 2500
+
+
+async def test_an_unawaited_emit_waiting_for_room_holds_back_no_other_topic() -> None:
+    # The first handler call waits for an event of another topic that the main code emits
+    # after filling the first topic's queue: emits to one topic wait for room in line, and
+    # that line must not hold back the other topic's emit (the run would never end).
+    source = """
+        let go = false;
+        const seen = [];
+        await events.on("bench.go", (event) => { go = true; });
+        const id = await events.on("bench.x", async (event) => {
+          while (event.i === 0 && !go) await sleep(0.001);
+          seen.push(event.i);
+          if (seen.length === 600) events.off(id);
+        });
+        for (let i = 0; i < 600; i++) events.emit("bench.x", {i});
+        events.emit("bench.go", 1);
+        while (seen.length < 600) await sleep(0.001);
+        return seen.every((v, i) => v === i) ? seen.length : seen.slice(0, 20);
+    """
+    with anyio.fail_after(60):
+        ran = await run_source(source, "js")
+    assert ran.result.ok, ran.result.error
+    assert ran.result.value == 600
 
 
 MAIN_ERRORS = {

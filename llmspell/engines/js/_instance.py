@@ -544,8 +544,12 @@ class _JsInstance(ScriptInstance):
         inbox, self._inbox = self._inbox, []
         self._pending_bytes -= self._held_bytes  # those results reach the script now
         self._held_bytes = 0
-        deadlines = [w.deadline for w in self._waiters.values() if w.deadline is not None]
-        self._turn_deadline = min(deadlines) if deadlines else None
+        nearest = None  # the earliest deadline of those waiting (a loop: no frame per turn)
+        for waiter in self._waiters.values():
+            deadline = waiter.deadline
+            if deadline is not None and (nearest is None or deadline < nearest):
+                nearest = deadline
+        self._turn_deadline = nearest
         self._eager_left = self._eager_burst
         self._begin_js()
         try:
@@ -711,7 +715,11 @@ class _JsInstance(ScriptInstance):
         self._inflight += 1
         if self._tracker is not None:
             self._tracker.call_started()
-        self._workers.submit((call_id, op, args, label, charge, self._current))
+        # eager calls of one function and first argument (events.emit to a topic) go in line
+        line = None
+        if op.eager and args.__class__ is list and args and args[0].__class__ is str:
+            line = (op.fn, args[0])
+        self._workers.submit((call_id, op, args, label, charge, self._current), line)
 
     def _start_eager(self, call_id: int, op: Op, args: list[Any], label: str, text: str) -> str:
         """Run an :func:`eager_api` call's first step here, inside the script's code: its

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 import anyio
@@ -31,6 +31,14 @@ class Workers:
     runs the calls that finish without waiting one after the other. (A burst of
     ``events.emit`` without ``await`` spawns no task per call; ``Promise.all`` still overlaps.)
 
+    Calls submitted with the same *line* start one after the other: while one of them runs,
+    the next wait behind it, taken in order by the worker that runs it once it ends. The
+    engine gives a line to :func:`eager_api` calls (``events.emit`` to one topic): the first
+    that has to wait for room in a subscriber's queue is the only one waiting; the others stay
+    jobs (not coroutines each parked in the bus), and once it is in they follow without a task
+    switch each, as long as there is room. (They would have waited behind it in the bus all
+    the same: a subscriber takes a topic's events in the order they were published.)
+
     Workers start in ``context`` whichever task makes them (the one running a callback of the
     script, say); a job with a context of its own runs with that context's variables set (see
     :func:`run_in`).
@@ -51,7 +59,9 @@ class Workers:
         self._new_event = new_event
         self._context = context
         self._tg: anyio.abc.TaskGroup | None = None
-        self._jobs: deque[Job] = deque()  # calls no worker has taken yet
+        self._jobs: deque[tuple[Job, Hashable]] = deque()  # calls no worker has taken yet
+        self._lines: dict[Hashable, deque[Job]] = {}  # a line whose call runs: those behind it
+        self._held = 0  # calls waiting in a line
         self._spares = 0  # workers not running a call: idle, or started and not yet running
         self._idle: list[anyio.Event] = []  # the wake-up events of the idle ones
         self._done = False
@@ -61,9 +71,10 @@ class Workers:
         """Spawn workers in ``tg`` from now on."""
         self._tg = tg
 
-    def submit(self, job: Job) -> None:
-        """Start ``job`` (it runs once the caller yields to the event loop)."""
-        self._jobs.append(job)
+    def submit(self, job: Job, line: Hashable = None) -> None:
+        """Start ``job`` (it runs once the caller yields to the event loop), after the calls
+        of its ``line`` (None: none) submitted before it have ended."""
+        self._jobs.append((job, line))
         if self._finishing:
             return  # the worker whose call is ending takes it next, waking others for the rest
         if self._idle:
@@ -72,8 +83,8 @@ class Workers:
             self._spawn()
 
     def backlog(self) -> bool:
-        """Whether started calls are waiting for a worker to take them."""
-        return bool(self._jobs)
+        """Whether started calls are waiting for a worker to take them (or in a line)."""
+        return bool(self._jobs) or self._held > 0
 
     def finishing(self) -> None:
         """Say that the call being run has ended and is about to report its result, with
@@ -95,10 +106,12 @@ class Workers:
         self.close()
         self._run = _closed
         self._tg = None
-        for job in self._jobs:
+        for job, _ in self._jobs:
             if not isinstance(job[2], list):  # an eager call's rest, started: let it end
                 job[2].close()
         self._jobs.clear()
+        self._lines.clear()  # (only calls not started wait in a line)
+        self._held = 0
 
     def _spawn(self) -> None:
         assert self._tg is not None, "Workers.start() first"
@@ -106,21 +119,36 @@ class Workers:
         self._context.run(self._tg.start_soon, self._worker)
 
     async def _worker(self) -> None:
-        jobs, in_a_row = self._jobs, 0
+        jobs, lines, in_a_row = self._jobs, self._lines, 0
         while not self._done:
             if jobs:
-                job = jobs.popleft()
+                job, line = jobs.popleft()
+                if line is not None:
+                    behind = lines.get(line)
+                    if behind is not None and isinstance(job[2], list):
+                        behind.append(job)  # its line's call runs: it goes next, in order
+                        self._held += 1
+                        in_a_row += 1
+                        if in_a_row % 64 == 0 and jobs:
+                            await anyio.lowlevel.checkpoint()
+                        continue
+                    if behind is None:
+                        behind = lines[line] = deque()
+                    else:  # (an eager call's rest, started already: it runs beside them)
+                        line = None
                 self._spares -= 1
-                if jobs and self._spares == len(self._idle):  # nobody awake to take the rest
-                    if self._idle:
-                        self._idle.pop().set()  # (still a spare until it takes a call)
-                    else:
-                        self._spawn()
-                if job[5] is None:
-                    await self._run(job)
-                else:
-                    await run_in(job[5], self._run, job)
-                self._finishing = False
+                self._spare_for_the_rest()
+                await self._run_one(job)
+                if line is not None:  # then those that waited behind it, one by one
+                    while behind and not self._done:
+                        job = behind.popleft()
+                        self._held -= 1
+                        self._spare_for_the_rest()  # (calls submitted meanwhile: see finishing)
+                        await self._run_one(job)
+                        in_a_row += 1
+                        if in_a_row % 64 == 0:
+                            await anyio.lowlevel.checkpoint()
+                    del lines[line]
                 self._spares += 1
                 in_a_row += 1
                 if in_a_row % 64 == 0 and jobs:
@@ -132,6 +160,22 @@ class Workers:
             self._idle.append(idle)
             await idle.wait()
         self._spares -= 1
+
+    def _spare_for_the_rest(self) -> None:
+        """A worker is taking a call while others are queued: make sure another is awake to
+        take them should this one wait."""
+        if self._jobs and self._spares == len(self._idle):  # nobody awake to take the rest
+            if self._idle:
+                self._idle.pop().set()  # (still a spare until it takes a call)
+            else:
+                self._spawn()
+
+    async def _run_one(self, job: Job) -> None:
+        if job[5] is None:
+            await self._run(job)
+        else:
+            await run_in(job[5], self._run, job)
+        self._finishing = False
 
 
 async def run_in(

@@ -61,7 +61,7 @@ const wsAdd = uncurry(WeakSet.prototype.add), wsHas = uncurry(WeakSet.prototype.
 const isWF = uncurry(String.prototype.isWellFormed), code = uncurry(String.prototype.charCodeAt);
 const toWF = uncurry(String.prototype.toWellFormed);
 const indexOf = uncurry(String.prototype.indexOf), repeat = uncurry(String.prototype.repeat);
-const geval = G.eval;
+const geval = G.eval, capture = FP.bind.call(E.captureStackTrace, E);
 const HOST = G.__llmspellHost;
 delete G.__llmspellHost;
 const AsyncFunction = (async function () {}).constructor, TAG = Symbol.toStringTag;
@@ -265,9 +265,11 @@ function args(a, name, label, st) {  // the arguments as JSON text, or throws
 }
 // (the Error of a call is made only when the call fails or goes on after HOST answered: made
 // in request, it has the stack the call was made from all the same)
-function pendingSite() {  // the Error of a call that goes on: its call sites, formatted if it fails
+function pendingSite(f) {  // the call sites of a call that goes on, from the script's call of f
+  const o = { __proto__: null, stack: undefined };  // (not an Error: made only if it fails)
   rawSites = true;  // (prepare keeps the call sites as they are: most calls never fail)
-  try { return new E(); } finally { rawSites = false; }
+  try { capture(o, f); } finally { rawSites = false; }
+  return o;
 }
 function promise(c) {
   const p = new P(function (y, n) { c.res = y; c.rej = n; });
@@ -280,14 +282,14 @@ function refused(e) {  // a Promise rejected with e: the call failed before it s
   fail(c, e);
   return c.p;
 }
-function request(op, a, name, label) {
+function request(op, a, name, label, f) {  // (f: the stub the script called)
   const st = { __proto__: null, f: false, m: undefined, n: 0, r: 0, fn: 0 };
   let text;
   try { text = args(a, name, label, st); } catch (e) { return refused(e); }
   const id = ++seq, r = HOST(op, id, st.f ? 1 : 0, text);
   if (r === '') {
     const c = promise({ __proto__: null, res: undefined, rej: undefined, p: undefined,
-      site: pendingSite() });
+      site: pendingSite(f) });
     calls[id] = c;
     return c.p;
   }
@@ -317,12 +319,12 @@ function settle(id, ok, f, v) {
   if (c === undefined) return;
   delete calls[id];
   if (ok) { c.res(f ? revive(v) : v); return; }
-  const site = c.site;
-  def(site, 'stack', prop(prepare(site, site.stack)));  // (see pendingSite)
-  fail(c, failure(site, v[0], v[1], v[2]));
+  const e = new E();
+  def(e, 'stack', prop(prepare(e, c.site.stack)));  // (see pendingSite)
+  fail(c, failure(e, v[0], v[1], v[2]));
 }
 function stub(op, name, dyn, label, sync) {
-  const f = sync ? (...a) => call(op, a, dyn, label) : (...a) => request(op, a, dyn, label);
+  const f = sync ? (...a) => call(op, a, dyn, label) : (...a) => request(op, a, dyn, label, f);
   def(f, 'name', { value: name });
   return f;
 }
