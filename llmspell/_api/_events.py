@@ -137,7 +137,6 @@ def events_namespace() -> Namespace:
             raise ParameterError("events.off", "id", "must be an id returned by events.on")
         return ctx.unsubscribe(sub_id)
 
-    @eager_api  # a local publish that finds room in every queue does not wait
     @with_context
     async def emit(ctx: RunContext, topic: Any = None, payload: Any = None) -> None:
         name = _pattern("events.emit", topic, "topic")
@@ -148,6 +147,23 @@ def events_namespace() -> Namespace:
             )
         except ValueError as exc:
             raise ParameterError("events.emit", "topic", str(exc)) from None
+
+    def emit_nowait(ctx: RunContext, topic: Any = None, payload: Any = None) -> None:
+        """``emit`` when it need not wait: a local publish that finds room in every queue
+        (else ``WouldBlock``, having published nothing: a full queue of this run's, a logged
+        topic, whose publish returns once committed, or a bus backend's)."""
+        name = _pattern("events.emit", topic, "topic")
+        _check_payload(ctx, payload)
+        bus = ctx.system.bus
+        log = bus.event_log
+        if bus.backend is not None or (log is not None and log.logs(name)):
+            raise actors.WouldBlock
+        try:
+            bus.publish_nowait(name, payload, headers=ctx.current_headers(), owner=ctx.publisher)
+        except ValueError as exc:
+            raise ParameterError("events.emit", "topic", str(exc)) from None
+
+    emit = eager_api(emit, nowait=emit_nowait)
 
     @with_context
     async def wait(

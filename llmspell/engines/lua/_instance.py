@@ -63,6 +63,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 import anyio
+from anyio import WouldBlock
 from lupa import lua54  # type: ignore[import-untyped]
 
 from ..._exceptions import (
@@ -122,7 +123,7 @@ PATTERN_BUDGET = 1e7
 """Estimated worst-case steps above which a pattern call runs in the interruptible matcher
 (C matching does roughly 4 ns per step)."""
 
-_PRINT_ENTRY = ("print", False, False, 1, 1)
+_PRINT_ENTRY = ("print", False, False, 1, 1, None)
 """The instance's own ``print`` as an entry after its function (see :data:`_Entry`): one text."""
 
 _KINDS = {"true": True, "false": False, '"eager"': b"eager"}
@@ -560,7 +561,7 @@ class LuaInstance(ScriptInstance):
             self._scopes.add(scope)
             try:
                 while True:
-                    fn, label, _, contextual, _, _ = entry
+                    fn, label, _, contextual, _, _, _ = entry
                     try:
                         if payload.__class__ is _Pending:
                             result = await payload
@@ -716,7 +717,7 @@ class LuaInstance(ScriptInstance):
         if self._limit is not None:  # a <close> handler's call after a limit
             return 2, None
         entry = self._fns[fid - 1]
-        fn, label, _, contextual, _, _ = entry
+        fn, label, _, contextual, _, _, _ = entry
         self._calls += 1
         try:
             pyargs = self._conv.args_to_py(args, 0)
@@ -734,11 +735,13 @@ class LuaInstance(ScriptInstance):
         """Called directly from Lua for eager_api functions: starts the call and returns
         ``(status, value)`` as :meth:`_call_sync` does when it finished, or ``(3, None)``
         when it awaited: the stub then yields its id, and :meth:`_step` hands the rest of the
-        call (kept in ``_pending``) to the driver."""
+        call (kept in ``_pending``) to the driver. A function with a ``nowait`` form
+        (:func:`~llmspell.engines.eager_api`) is tried that way first: its coroutine is made
+        only when that raises ``WouldBlock``."""
         if self._limit is not None:  # a <close> handler's call after a limit
             return 2, None
         entry = self._fns[fid - 1]
-        fn, label, _, contextual, _, _ = entry
+        fn, label, _, contextual, _, _, nowait = entry
         self._calls += 1
         conv = self._conv
         # (errors are worded as the driver words those of the calls it awaits)
@@ -748,17 +751,24 @@ class LuaInstance(ScriptInstance):
             except (TypeError, ValueError) as exc:
                 return 1, f"{label}: {exc}".encode()
             try:
-                coro: Any = fn(self._context, *pyargs) if contextual else fn(*pyargs)
-                first = coro.send(None)
+                waits = True
+                if nowait is not None:
+                    try:
+                        value = nowait(self._context, *pyargs) if contextual else nowait(*pyargs)
+                        waits = False
+                    except WouldBlock:
+                        pass
+                if waits:
+                    coro: Any = fn(self._context, *pyargs) if contextual else fn(*pyargs)
+                    first = coro.send(None)
+                    self._pending = _Pending(coro, first, pyargs)
+                    return 3, None
             except StopIteration as stop:
                 value = stop.value
             except LimitExceeded:
                 raise
             except Exception as exc:
                 return 1, self._call_error(exc, entry, pyargs)
-            else:
-                self._pending = _Pending(coro, first, pyargs)
-                return 3, None
             try:
                 return 0, conv.to_lua(value)
             except (TypeError, ValueError) as exc:
