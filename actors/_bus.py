@@ -736,7 +736,8 @@ class EventBus:
         if not lenient:
             for sub in subs:
                 if (
-                    sub._blocking
+                    len(sub._queue) >= sub._fast_limit  # (below it there is room: see publish)
+                    and sub._blocking
                     and sub._no_room()
                     and not sub._cancelled
                     and not sub._foreign(owner)

@@ -66,6 +66,10 @@ def _timeout(function: str, value: Any) -> float | None:
     return float(value)
 
 
+_SCALARS = frozenset((int, float, bool, type(None)))
+"""Payloads :func:`_check_payload` always accepts: their measure does not depend on the value."""
+
+
 def _check_payload(ctx: RunContext, payload: Any) -> None:
     """Refuse at ``emit`` what no handler could receive: too deep, or over the memory limit."""
     try:
@@ -94,8 +98,11 @@ def events_namespace() -> Namespace:
 
         def deliver(event: actors.Event) -> Awaitable[None] | None:
             """Run the handler here; the rest of it only if it has to wait."""
+            payload = event.payload
+            if payload.__class__ not in _SCALARS and payload.__class__ is not str:
+                payload = to_script(payload)
             try:
-                result = fn.start(to_script(event.payload), event.topic)
+                result = fn.start(payload, event.topic)
             except SpellError as exc:
                 _failed(ctx, event.topic, exc)
                 raise
@@ -152,14 +159,17 @@ def events_namespace() -> Namespace:
         """``emit`` when it need not wait: a local publish that finds room in every queue
         (else ``WouldBlock``, having published nothing: a full queue of this run's, a logged
         topic, whose publish returns once committed, or a bus backend's)."""
-        name = _pattern("events.emit", topic, "topic")
-        _check_payload(ctx, payload)
+        # (once per event: the common cases of _pattern and _check_payload inlined)
+        if topic.__class__ is not str or not topic:
+            _pattern("events.emit", topic, "topic")
+        if payload.__class__ not in _SCALARS:  # (what measures the same whatever its value)
+            _check_payload(ctx, payload)
         bus = ctx.system.bus
         log = bus.event_log
-        if bus.backend is not None or (log is not None and log.logs(name)):
+        if bus.backend is not None or (log is not None and log.logs(topic)):
             raise actors.WouldBlock
         try:
-            bus.publish_nowait(name, payload, headers=ctx.current_headers(), owner=ctx.publisher)
+            bus.publish_nowait(topic, payload, headers=ctx.current_headers(), owner=ctx.publisher)
         except ValueError as exc:
             raise ParameterError("events.emit", "topic", str(exc)) from None
 

@@ -295,6 +295,9 @@ class LuaConverter:
         out = []
         pending = 0
         for a in args:
+            if a.__class__ is str and len(a) < SMALL:  # (to_lua's first case: a handler's topic)
+                out.append(a.encode("utf-8", "surrogatepass"))
+                continue
             v = self.to_lua(a)
             if v.__class__ is bytes and len(v) >= SMALL:
                 pending += len(v)

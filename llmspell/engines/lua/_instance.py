@@ -388,8 +388,12 @@ class LuaInstance(ScriptInstance):
     ) -> ScriptValue | Suspended:
         """Call a Lua function of this instance in a coroutine of its own, an idle one or a
         new one, and run it here until it ends or waits (:meth:`ScriptFunction.start`)."""
-        self._ensure_open()
-        if self._slicer.inside() or threading.get_ident() != self._thread:
+        # (run once per event: the checks of the methods it would call are inlined)
+        if self._closed:
+            self._ensure_open()
+        slicer = self._slicer
+        running = slicer.running
+        if (running and slicer.inside()) or threading.get_ident() != self._thread:
             raise RuntimeError(
                 "a spell function cannot be called while the spell's code is running "
                 "(from a synchronous API function) or from another thread"
@@ -405,9 +409,8 @@ class LuaInstance(ScriptInstance):
             raise self._set_limit(self._limit_error("memory")) from None
         except LimitExceeded as exc:
             raise self._set_limit(exc) from None
-        deadline = self._callback_deadline()
-        slicer = self._slicer
-        if slicer.running:  # (a paused stretch: wait for it)
+        deadline = self._callback_deadline() if self._main_done else self._deadline
+        if running:  # (a paused stretch: wait for it)
             return Suspended(self._finish_call(co, first, deadline, started=False))
         # the first stretch here, without a coroutine frame
         self._active_deadline = deadline
@@ -419,7 +422,9 @@ class LuaInstance(ScriptInstance):
         entry, result = outcome[1]
         if entry is not None:  # (it waits for an API call)
             return Suspended(self._serve_call(co, entry, result, deadline))
-        return self._returned(result)
+        if result.__class__ is _Failed:
+            return self._returned(result)
+        return result
 
     async def _finish_call(
         self, co: LuaObject, first: tuple[Any, ...] | None, deadline: float, started: bool
@@ -604,7 +609,9 @@ class LuaInstance(ScriptInstance):
             raise RuntimeError("the spell's interpreter is already running")
         self._busy = True
         conv = self._conv
-        self._stretch.begin()
+        stretch = self._stretch
+        stretch.mark = None  # (Stretch.begin, inlined: once per event)
+        stretch.wall0 = perf_counter()
         try:
             if code is None:
                 send: Any = value
@@ -665,7 +672,11 @@ class LuaInstance(ScriptInstance):
             if self._pending is not None:  # the code ended before it could wait for the call
                 self._pending.close()
                 self._pending = None
-            self._cpu += self._stretch.end()  # (the hook moves it to the thread's clock)
+            # (the hook moves a long stretch to the thread's clock; a short one is its wall time)
+            if stretch.mark is None:
+                self._cpu += perf_counter() - stretch.wall0
+            else:
+                self._cpu += stretch.end()
             self._busy = False
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
                 self._set_limit(self._limit_error("cpu"))
@@ -769,6 +780,8 @@ class LuaInstance(ScriptInstance):
                 raise
             except Exception as exc:
                 return 1, self._call_error(exc, entry, pyargs)
+            if value is None:  # (events.emit's value)
+                return 0, None
             try:
                 return 0, conv.to_lua(value)
             except (TypeError, ValueError) as exc:
