@@ -295,8 +295,18 @@ class LuaConverter:
         out = []
         pending = 0
         for a in args:
-            if a.__class__ is str and len(a) < SMALL:  # (to_lua's first case: a handler's topic)
-                out.append(a.encode("utf-8", "surrogatepass"))
+            # (to_lua's common cases first, inlined: an event handler's payload and topic)
+            cls = a.__class__
+            if cls is str:
+                if len(a) < SMALL:
+                    out.append(a.encode("utf-8", "surrogatepass"))
+                    continue
+            elif cls is int:
+                if _INT_MIN <= a <= _INT_MAX:
+                    out.append(a)
+                    continue
+            elif a is None or cls is bool or cls is float:
+                out.append(a)
                 continue
             v = self.to_lua(a)
             if v.__class__ is bytes and len(v) >= SMALL:
