@@ -260,12 +260,14 @@ class RunContext:
                     self._report_drops(sub_id)
             self._busy += 1
             headers = event.headers or self.headers
-            token = use_headers(headers)
+            # (already current when the event and the delivery task carry none: most events)
+            token = None if current_headers() is headers else use_headers(headers)
             rest = None
             try:
                 rest = handler(event)
             finally:
-                reset_headers(token)
+                if token is not None:
+                    reset_headers(token)
                 if rest is None:
                     self._busy -= 1
                     if self._wake is not None:  # (_changed, inlined: once per event)
