@@ -148,8 +148,7 @@ class LuaConverter:
         """Convert ``values[start:]`` (arguments yielded by a stub), all charged to one tally."""
         out = []
         tally: Tally | None = None
-        for i in range(start, len(values)):
-            v = values[i]
+        for v in values[start:] if start else values:
             cls = v.__class__
             if cls is bytes:
                 if len(v) > SMALL:
