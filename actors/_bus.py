@@ -701,6 +701,17 @@ class EventBus:
                 the payload cannot be encoded as JSON.
             SystemClosedError: the bus is not open.
         """
+        if self._plain:  # every queue below its fast-path limit has room (as in publish)
+            subs = self._index.lookup(topic)
+            for sub in subs:
+                if len(sub._queue) >= sub._fast_limit:
+                    break
+            else:
+                self._published += 1
+                if subs:
+                    head = _NO_HEADERS if headers is None else _freeze(headers)
+                    self._fan_out(subs, Event(topic, payload, head, _now()))
+                return
         self._publish_nowait(topic, payload, headers, lenient=False, owner=owner)
 
     def _publish_nowait(
@@ -736,7 +747,8 @@ class EventBus:
         if not lenient:
             for sub in subs:
                 if (
-                    sub._blocking
+                    len(sub._queue) >= sub._fast_limit  # (below it there is room: see publish)
+                    and sub._blocking
                     and sub._no_room()
                     and not sub._cancelled
                     and not sub._foreign(owner)

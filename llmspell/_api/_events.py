@@ -66,6 +66,10 @@ def _timeout(function: str, value: Any) -> float | None:
     return float(value)
 
 
+_SCALARS = frozenset((int, float, bool, type(None)))
+"""Payloads :func:`_check_payload` always accepts: their measure does not depend on the value."""
+
+
 def _check_payload(ctx: RunContext, payload: Any) -> None:
     """Refuse at ``emit`` what no handler could receive: too deep, or over the memory limit."""
     try:
@@ -94,8 +98,11 @@ def events_namespace() -> Namespace:
 
         def deliver(event: actors.Event) -> Awaitable[None] | None:
             """Run the handler here; the rest of it only if it has to wait."""
+            payload = event.payload
+            if payload.__class__ not in _SCALARS and payload.__class__ is not str:
+                payload = to_script(payload)
             try:
-                result = fn.start(to_script(event.payload), event.topic)
+                result = fn.start(payload, event.topic)
             except SpellError as exc:
                 _failed(ctx, event.topic, exc)
                 raise
@@ -137,7 +144,6 @@ def events_namespace() -> Namespace:
             raise ParameterError("events.off", "id", "must be an id returned by events.on")
         return ctx.unsubscribe(sub_id)
 
-    @eager_api  # a local publish that finds room in every queue does not wait
     @with_context
     async def emit(ctx: RunContext, topic: Any = None, payload: Any = None) -> None:
         name = _pattern("events.emit", topic, "topic")
@@ -148,6 +154,26 @@ def events_namespace() -> Namespace:
             )
         except ValueError as exc:
             raise ParameterError("events.emit", "topic", str(exc)) from None
+
+    def emit_nowait(ctx: RunContext, topic: Any = None, payload: Any = None) -> None:
+        """``emit`` when it need not wait: a local publish that finds room in every queue
+        (else ``WouldBlock``, having published nothing: a full queue of this run's, a logged
+        topic, whose publish returns once committed, or a bus backend's)."""
+        # (once per event: the common cases of _pattern and _check_payload inlined)
+        if topic.__class__ is not str or not topic:
+            _pattern("events.emit", topic, "topic")
+        if payload.__class__ not in _SCALARS:  # (what measures the same whatever its value)
+            _check_payload(ctx, payload)
+        bus = ctx.system.bus
+        log = bus.event_log
+        if bus.backend is not None or (log is not None and log.logs(topic)):
+            raise actors.WouldBlock
+        try:
+            bus.publish_nowait(topic, payload, headers=ctx.current_headers(), owner=ctx.publisher)
+        except ValueError as exc:
+            raise ParameterError("events.emit", "topic", str(exc)) from None
+
+    emit = eager_api(emit, nowait=emit_nowait)
 
     @with_context
     async def wait(

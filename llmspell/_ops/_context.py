@@ -255,18 +255,23 @@ class RunContext:
             if once:
                 self.unsubscribe(sub_id)
             else:
-                self._report_drops(sub_id)
+                sub = self.subscriptions.get(sub_id)
+                if sub is not None and sub.dropped:  # (any drop at all: rare)
+                    self._report_drops(sub_id)
             self._busy += 1
             headers = event.headers or self.headers
-            token = use_headers(headers)
+            # (already current when the event and the delivery task carry none: most events)
+            token = None if current_headers() is headers else use_headers(headers)
             rest = None
             try:
                 rest = handler(event)
             finally:
-                reset_headers(token)
+                if token is not None:
+                    reset_headers(token)
                 if rest is None:
                     self._busy -= 1
-                    self._changed()
+                    if self._wake is not None:  # (_changed, inlined: once per event)
+                        self._wake.set()
             return None if rest is None else self._finish_handler(rest, headers)
 
         try:

@@ -70,7 +70,9 @@ def is_sync_api(fn: object) -> bool:
     return getattr(fn, "_llmspell_sync", False) is True
 
 
-def eager_api(fn: Callable[..., Awaitable[ScriptValue]]) -> Callable[..., Awaitable[ScriptValue]]:
+def eager_api(
+    fn: Callable[..., Awaitable[ScriptValue]], nowait: Callable[..., ScriptValue] | None = None
+) -> Callable[..., Awaitable[ScriptValue]]:
     """Mark an async API function that usually finishes without waiting (``events.emit``: a
     local publish that finds room) and calls no function of the script before its first
     ``await``.
@@ -79,14 +81,26 @@ def eager_api(fn: Callable[..., Awaitable[ScriptValue]]) -> Callable[..., Awaita
     when it finishes there, the script gets its value without being suspended; when it awaits,
     the script is suspended as for any API call while the rest of it runs. For the script
     nothing differs but the cost. Engines that do not know the flag await it as usual.
+
+    ``nowait``, if given, is the same call as a plain function (same signature, the context
+    first too): it returns what ``fn`` would, or raises :class:`anyio.WouldBlock` *having done
+    nothing* when the call would have to wait. An engine may try it first and start ``fn`` only
+    when it raises (:func:`eager_nowait`): no coroutine is made for a call that does not wait.
     """
     fn._llmspell_eager = True  # type: ignore[attr-defined]
+    if nowait is not None:
+        fn._llmspell_nowait = nowait  # type: ignore[attr-defined]
     return fn
 
 
 def is_eager_api(fn: object) -> bool:
     """Whether ``fn`` was marked with :func:`eager_api`."""
     return getattr(fn, "_llmspell_eager", False) is True
+
+
+def eager_nowait(fn: object) -> Callable[..., ScriptValue] | None:
+    """The ``nowait`` form :func:`eager_api` was given for ``fn``, if any."""
+    return getattr(fn, "_llmspell_nowait", None)
 
 
 def with_context(fn: ApiFunction) -> ApiFunction:

@@ -123,12 +123,23 @@ class Slicer:
             engine's next limit check end the script (the stretch then runs to that end).
     """
 
-    __slots__ = ("_abort", "_aborting", "_driver", "_due", "_idle", "_worker", "away", "outcome")
+    __slots__ = (
+        "_abort",
+        "_aborting",
+        "_context",
+        "_driver",
+        "_due",
+        "_idle",
+        "_worker",
+        "away",
+        "outcome",
+    )
 
     def __init__(self, abort: Callable[[], None]) -> None:
         self._abort = abort
         self._aborting = False
         self._worker: _Worker | None = None
+        self._context: Any = None  # the context vars last handed to the worker (its gr_context)
         self._driver: Any = None  # the greenlet driving the current stretch; None when idle
         self._due = 0.0  # perf_counter() at which the current stretch should pause
         self._idle: anyio.Event | None = None  # set when a paused stretch ends (if awaited)
@@ -193,7 +204,10 @@ class Slicer:
                 self._driver = current
                 worker.switch()  # to its first wait (started without arguments: see _Worker)
             self._worker = worker
-        worker.gr_context = current.gr_context  # the stretch sees the driver's context vars
+            self._context = None
+        context = current.gr_context  # the stretch sees the driver's context vars
+        if context is not self._context:  # (a Context stays the same object as vars change)
+            worker.gr_context = self._context = context
         self._driver = current
         self.away = 0.0
         self._due = perf_counter() + SLICE
@@ -252,7 +266,7 @@ class Slicer:
         self._abort = _nothing
         if self.running:
             return
-        worker, self._worker = self._worker, None
+        worker, self._worker, self._context = self._worker, None, None
         if worker is not None and not worker.dead and not _keep_worker(worker):
             worker.throw()  # GreenletExit ends its loop while idle
 

@@ -278,3 +278,34 @@ async def test_a_closed_instances_kept_worker_holds_nothing_of_its_last_stretch(
     assert third.start(pausing) is PAUSED
     assert await third.finish() == "after a pause"
     third.close()
+
+
+def test_each_stretch_sees_the_context_vars_of_the_driver_that_starts_it() -> None:
+    """One worker serves stretches driven from different contexts (event handlers run in the
+    delivery task's, the main chunk in the run's), and a context's vars may change between
+    two stretches it drives: each stretch reads its own driver's vars as they are then."""
+    from llmspell.engines._slices import Slicer
+
+    slicer = Slicer(lambda: None)
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("driver", default="none")
+    first, second = contextvars.copy_context(), contextvars.copy_context()
+    first.run(var.set, "first")
+    second.run(var.set, "second")
+    seen = [
+        first.run(slicer.start, var.get),
+        first.run(slicer.start, var.get),
+        second.run(slicer.start, var.get),
+        first.run(slicer.start, var.get),
+    ]
+    first.run(var.set, "first again")
+    seen.append(first.run(slicer.start, var.get))
+    seen.append(slicer.start(var.get))  # (this test's own context)
+    slicer.close()
+    assert seen == [
+        (True, "first"),
+        (True, "first"),
+        (True, "second"),
+        (True, "first"),
+        (True, "first again"),
+        (True, "none"),
+    ]

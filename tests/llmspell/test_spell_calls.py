@@ -3,10 +3,14 @@ argument counts, errors with lines, and Lua's ``nil, message`` convention."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import anyio
 import pytest
+
+import actors
+from llmspell import SpellSource, open_runtime
 
 from .spellkit import run_source
 
@@ -53,6 +57,42 @@ async def test_an_unawaited_emit_waiting_for_room_holds_back_no_other_topic() ->
         ran = await run_source(source, "js")
     assert ran.result.ok, ran.result.error
     assert ran.result.value == 600
+
+
+async def test_lua_emits_past_a_full_queue_wait_for_room_and_all_arrive_in_order() -> None:
+    # Over twice the handler's queue (QUEUE_SIZE): an emit that finds the queue full must
+    # hold the spell back until there is room (not drop, not fail) and keep the order.
+    source = """
+        local n, ok, id = 0, true, nil
+        id = events.on("probe.x", function(event)
+          n = n + 1
+          if event.i ~= n then ok = false end
+          if n == 600 then events.off(id); print(ok and "in order" or "out of order") end
+        end)
+        for i = 1, 600 do events.emit("probe.x", {i = i}) end
+    """
+    ran = await run_source(source, "lua")
+    assert ran.result.ok, ran.result.error
+    assert ran.output == "in order\n"
+    assert not [msg for _, msg, _ in ran.logs if "dropped" in msg]
+
+
+async def test_a_lua_emit_on_a_logged_topic_returns_once_the_event_is_committed() -> None:
+    # print() reaches the output sink with no turn of the event loop after the emit: only an
+    # emit that waited for its commit has its event in the log's count there
+    log = actors.MemoryEventLog()
+    async with open_runtime(event_log=log) as rt:
+        logged: list[int] = []
+
+        def output(text: str) -> None:
+            logged.append(rt.system.bus.statistics().logged)
+
+        source = 'for i = 1, 3 do events.emit("probe.logged", {i = i}); print(i) end'
+        result = await rt.run(SpellSource(source, "spell.lua"), output=output)
+        assert result.ok, result.error
+        probes = [event.payload for event in await log.read("probe.logged")]
+    assert probes == [{"i": 1}, {"i": 2}, {"i": 3}]
+    assert [b - a for a, b in itertools.pairwise(logged)] == [1, 1]
 
 
 MAIN_ERRORS = {

@@ -148,8 +148,7 @@ class LuaConverter:
         """Convert ``values[start:]`` (arguments yielded by a stub), all charged to one tally."""
         out = []
         tally: Tally | None = None
-        for i in range(start, len(values)):
-            v = values[i]
+        for v in values[start:] if start else values:
             cls = v.__class__
             if cls is bytes:
                 if len(v) > SMALL:
@@ -295,6 +294,19 @@ class LuaConverter:
         out = []
         pending = 0
         for a in args:
+            # (to_lua's common cases first, inlined: an event handler's payload and topic)
+            cls = a.__class__
+            if cls is str:
+                if len(a) < SMALL:
+                    out.append(a.encode("utf-8", "surrogatepass"))
+                    continue
+            elif cls is int:
+                if _INT_MIN <= a <= _INT_MAX:
+                    out.append(a)
+                    continue
+            elif a is None or cls is bool or cls is float:
+                out.append(a)
+                continue
             v = self.to_lua(a)
             if v.__class__ is bytes and len(v) >= SMALL:
                 pending += len(v)

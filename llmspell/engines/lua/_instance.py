@@ -63,6 +63,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 import anyio
+from anyio import WouldBlock
 from lupa import lua54  # type: ignore[import-untyped]
 
 from ..._exceptions import (
@@ -122,7 +123,7 @@ PATTERN_BUDGET = 1e7
 """Estimated worst-case steps above which a pattern call runs in the interruptible matcher
 (C matching does roughly 4 ns per step)."""
 
-_PRINT_ENTRY = ("print", False, False, 1, 1)
+_PRINT_ENTRY = ("print", False, False, 1, 1, None)
 """The instance's own ``print`` as an entry after its function (see :data:`_Entry`): one text."""
 
 _KINDS = {"true": True, "false": False, '"eager"': b"eager"}
@@ -387,8 +388,12 @@ class LuaInstance(ScriptInstance):
     ) -> ScriptValue | Suspended:
         """Call a Lua function of this instance in a coroutine of its own, an idle one or a
         new one, and run it here until it ends or waits (:meth:`ScriptFunction.start`)."""
-        self._ensure_open()
-        if self._slicer.inside() or threading.get_ident() != self._thread:
+        # (run once per event: the checks of the methods it would call are inlined)
+        if self._closed:
+            self._ensure_open()
+        slicer = self._slicer
+        running = slicer.running
+        if (running and slicer.inside()) or threading.get_ident() != self._thread:
             raise RuntimeError(
                 "a spell function cannot be called while the spell's code is running "
                 "(from a synchronous API function) or from another thread"
@@ -404,9 +409,8 @@ class LuaInstance(ScriptInstance):
             raise self._set_limit(self._limit_error("memory")) from None
         except LimitExceeded as exc:
             raise self._set_limit(exc) from None
-        deadline = self._callback_deadline()
-        slicer = self._slicer
-        if slicer.running:  # (a paused stretch: wait for it)
+        deadline = self._callback_deadline() if self._main_done else self._deadline
+        if running:  # (a paused stretch: wait for it)
             return Suspended(self._finish_call(co, first, deadline, started=False))
         # the first stretch here, without a coroutine frame
         self._active_deadline = deadline
@@ -418,7 +422,9 @@ class LuaInstance(ScriptInstance):
         entry, result = outcome[1]
         if entry is not None:  # (it waits for an API call)
             return Suspended(self._serve_call(co, entry, result, deadline))
-        return self._returned(result)
+        if result.__class__ is _Failed:
+            return self._returned(result)
+        return result
 
     async def _finish_call(
         self, co: LuaObject, first: tuple[Any, ...] | None, deadline: float, started: bool
@@ -560,7 +566,7 @@ class LuaInstance(ScriptInstance):
             self._scopes.add(scope)
             try:
                 while True:
-                    fn, label, _, contextual, _, _ = entry
+                    fn, label, _, contextual, _, _, _ = entry
                     try:
                         if payload.__class__ is _Pending:
                             result = await payload
@@ -603,7 +609,9 @@ class LuaInstance(ScriptInstance):
             raise RuntimeError("the spell's interpreter is already running")
         self._busy = True
         conv = self._conv
-        self._stretch.begin()
+        stretch = self._stretch
+        stretch.mark = None  # (Stretch.begin, inlined: once per event)
+        stretch.wall0 = perf_counter()
         try:
             if code is None:
                 send: Any = value
@@ -664,7 +672,11 @@ class LuaInstance(ScriptInstance):
             if self._pending is not None:  # the code ended before it could wait for the call
                 self._pending.close()
                 self._pending = None
-            self._cpu += self._stretch.end()  # (the hook moves it to the thread's clock)
+            # (the hook moves a long stretch to the thread's clock; a short one is its wall time)
+            if stretch.mark is None:
+                self._cpu += perf_counter() - stretch.wall0
+            else:
+                self._cpu += stretch.end()
             self._busy = False
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
                 self._set_limit(self._limit_error("cpu"))
@@ -716,7 +728,7 @@ class LuaInstance(ScriptInstance):
         if self._limit is not None:  # a <close> handler's call after a limit
             return 2, None
         entry = self._fns[fid - 1]
-        fn, label, _, contextual, _, _ = entry
+        fn, label, _, contextual, _, _, _ = entry
         self._calls += 1
         try:
             pyargs = self._conv.args_to_py(args, 0)
@@ -734,11 +746,13 @@ class LuaInstance(ScriptInstance):
         """Called directly from Lua for eager_api functions: starts the call and returns
         ``(status, value)`` as :meth:`_call_sync` does when it finished, or ``(3, None)``
         when it awaited: the stub then yields its id, and :meth:`_step` hands the rest of the
-        call (kept in ``_pending``) to the driver."""
+        call (kept in ``_pending``) to the driver. A function with a ``nowait`` form
+        (:func:`~llmspell.engines.eager_api`) is tried that way first: its coroutine is made
+        only when that raises ``WouldBlock``."""
         if self._limit is not None:  # a <close> handler's call after a limit
             return 2, None
         entry = self._fns[fid - 1]
-        fn, label, _, contextual, _, _ = entry
+        fn, label, _, contextual, _, _, nowait = entry
         self._calls += 1
         conv = self._conv
         # (errors are worded as the driver words those of the calls it awaits)
@@ -748,17 +762,26 @@ class LuaInstance(ScriptInstance):
             except (TypeError, ValueError) as exc:
                 return 1, f"{label}: {exc}".encode()
             try:
-                coro: Any = fn(self._context, *pyargs) if contextual else fn(*pyargs)
-                first = coro.send(None)
+                waits = True
+                if nowait is not None:
+                    try:
+                        value = nowait(self._context, *pyargs) if contextual else nowait(*pyargs)
+                        waits = False
+                    except WouldBlock:
+                        pass
+                if waits:
+                    coro: Any = fn(self._context, *pyargs) if contextual else fn(*pyargs)
+                    first = coro.send(None)
+                    self._pending = _Pending(coro, first, pyargs)
+                    return 3, None
             except StopIteration as stop:
                 value = stop.value
             except LimitExceeded:
                 raise
             except Exception as exc:
                 return 1, self._call_error(exc, entry, pyargs)
-            else:
-                self._pending = _Pending(coro, first, pyargs)
-                return 3, None
+            if value is None:  # (events.emit's value)
+                return 0, None
             try:
                 return 0, conv.to_lua(value)
             except (TypeError, ValueError) as exc:

@@ -10,6 +10,7 @@ opening an instance cost.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 from .._base import (
@@ -19,15 +20,17 @@ from .._base import (
     HostObject,
     ScriptValue,
     arity,
+    eager_nowait,
     is_eager_api,
     is_sync_api,
     takes_context,
 )
 from ._chunks import dump_chunk, lua_source
 
-Entry = tuple[ApiFunction, str, bool, bool, int, int]
+Entry = tuple[ApiFunction, str, bool, bool, int, int, Callable[..., ScriptValue] | None]
 """An API function as Lua calls it (by its 1-based index): function, label, dynamic (the first
-argument is the key), takes the context, fewest and most arguments (see :func:`arity`)."""
+argument is the key), takes the context, fewest and most arguments (see :func:`arity`), and
+the ``nowait`` form of an :func:`eager_api` function (see :func:`eager_nowait`) or None."""
 
 
 class _Plan(NamedTuple):
@@ -58,7 +61,7 @@ class _Plan(NamedTuple):
 
 
 def entry(fn: ApiFunction, label: str, dynamic: bool = False) -> Entry:
-    return (fn, label, dynamic, takes_context(fn), *arity(fn, dynamic))
+    return (fn, label, dynamic, takes_context(fn), *arity(fn, dynamic), eager_nowait(fn))
 
 
 def call_kind(fn: ApiFunction) -> str:

@@ -247,10 +247,14 @@ local function stub(id, sync, owner)
         if owner ~= nil and ... == owner then return result(request(id, select(2, ...))) end
         return result(request(id, ...))
       end
+      local code, v  -- (a call that finished returns here, without eager_result: every emit)
       if owner ~= nil and ... == owner then
-        return eager_result(id, call_eager(id, select(2, ...)))
+        code, v = call_eager(id, select(2, ...))
+      else
+        code, v = call_eager(id, ...)
       end
-      return eager_result(id, call_eager(id, ...))
+      if code == 0 then return v end
+      return eager_result(id, code, v)
     end
   end
   if sync then
