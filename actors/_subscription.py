@@ -449,10 +449,10 @@ class Subscription:
                 if self._is_async:
                     await self._drain_async(queue, fn)
                 else:
-                    ok = 0
+                    ok, spaces = 0, self._spaces
                     while queue:
                         ev = queue.popleft()
-                        if self._spaces:  # (a handler may wait: the publishers go on meanwhile)
+                        if spaces:  # (a handler may wait: the publishers go on meanwhile)
                             self._wake_publishers()
                         try:
                             result = fn(ev)
