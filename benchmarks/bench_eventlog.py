@@ -32,10 +32,10 @@ switch per event; besides its ~80k instructions per insert (user space) it makes
 system calls (WAL write, locks): ~35 us of CPU per insert measured, user and kernel, so its
 rate follows the kernel and the disk as much as the interpreter. A
 logged publish is all CPU in Python, measured with callgrind (100 publishers, one subscriber,
-100 events per commit), per publish: ~45k instructions on asyncio and ~71k on trio, of which
+100 events per commit), per publish: ~40k instructions on asyncio and ~68k on trio, of which
 ~12.5k are the SQLite insert in the log's writer thread (a multi-row ``INSERT``: ~2k binding
 the row's values with the GIL held, ~8k in SQLite with the GIL released), ~7.5k the JSON
-encoding of the payload, ~4.5k building the ``Event`` for the subscriber, and the task switch
+encoding of the payload, ~1.5k building the ``Event`` for the subscriber, and the task switch
 itself: ~11k on asyncio, ~33k on trio (its scheduler's reschedule and step, for the bare
 ``await`` of a wake-up). The insert does not overlap the loop's work: the 100 publishers all
 wait for the batch being committed (100 events per commit), so the loop sleeps while the
@@ -45,16 +45,16 @@ much as on the code: on a busy 2-core machine both rates drop, the logged publis
 task switch alone leaves it short of 5x on such a machine.
 
 The floor, counted the same way (callgrind, K=5 minus K=1 rounds): ~35k instructions per
-publish on asyncio and ~53k on trio, against ~45k and ~70k for a logged publish; its JSON is
+publish on asyncio and ~53k on trio, against ~40k and ~68k for a logged publish; its JSON is
 ``json.dumps``'s C encoder made once, as the log's (plain ``json.dumps`` adds ~10k). Both spawn
 their publishers as the backend's own tasks (``asyncio.gather``, a trio nursery): an anyio task
 group, as the benchmark used before, wraps each task in one more coroutine that every wake-up
 goes through, ~4.5k (~6k) per publish that is the harness's, not the publish path's. Our extra
-~10k on asyncio (~18k on trio): ~7k the subscriber's side (an ``Event`` built per event,
-queued, and the handler called from the subscription's own task, where the floor calls a
-callback inline); the rest, ~3.5k (~11k), the layers between ``bus.publish`` and the wait (the
-publish coroutine, the writer's ``append`` and encoder, the topic check, a future per publisher
-on asyncio; on trio the writer's wait coroutine and anyio's event around trio's, ~1k alone).
+~5k on asyncio is the subscriber's side: an ``Event`` built per event, queued, and the handler
+called from the subscription's own task, where the floor calls a callback inline (without a
+subscriber a logged publish costs ~35k, the floor's figure with its callback). On trio, ~15k:
+that, and the layers between ``bus.publish`` and the wait (the writer's wait coroutine and
+anyio's event around trio's, ~1k alone).
 With two batches in flight the floor costs ~1k more per publish (twice the commits) and is no
 faster: the writer thread needs the GIL back after each statement while the loop, busy with
 the other half, holds it.
