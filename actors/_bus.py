@@ -565,11 +565,15 @@ class EventBus:
             if self._backend is not None:
                 return await self._publish_remote(topic, payload, headers)
             writer = self._writer
-            if writer is not None and writer.log.logs(topic):
-                self._published += 1
-                head = _NO_HEADERS if headers is None else _freeze(headers)
-                seq = await writer.append(topic, payload, head)
-                return seq if isinstance(seq, int) else await seq  # else: wait for queue room
+            if writer is not None:
+                logged = writer.logged_topics.get(topic)  # (the log's cache: a call fewer)
+                if logged is None:
+                    logged = writer.log.logs(topic)
+                if logged:
+                    self._published += 1
+                    head = _NO_HEADERS if headers is None else _freeze(headers)
+                    seq = await writer.append(topic, payload, head)
+                    return seq if isinstance(seq, int) else await seq  # else: wait for room
         subs = self._index.lookup(topic)
         self._published += 1
         if not subs:
