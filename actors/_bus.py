@@ -78,6 +78,7 @@ from ._subscription import (
     Overflow,
     QueueGroup,
     Subscription,
+    _event,
 )
 from ._topics import TopicIndex, split_pattern, split_topic
 
@@ -578,7 +579,7 @@ class EventBus:
         self._published += 1
         if not subs:
             return None
-        ev = Event(topic, payload, _NO_HEADERS if headers is None else _freeze(headers), _now())
+        ev = _event(topic, payload, _NO_HEADERS if headers is None else _freeze(headers), _now())
         for sub in subs:
             queue = sub._queue
             if len(queue) < sub._fast_limit:
@@ -714,7 +715,7 @@ class EventBus:
                 self._published += 1
                 if subs:
                     head = _NO_HEADERS if headers is None else _freeze(headers)
-                    self._fan_out(subs, Event(topic, payload, head, _now()))
+                    self._fan_out(subs, _event(topic, payload, head, _now()))
                 return
         self._publish_nowait(topic, payload, headers, lenient=False, owner=owner)
 
@@ -761,7 +762,7 @@ class EventBus:
         self._published += 1
         if subs:
             head = _NO_HEADERS if headers is None else _freeze(headers)
-            ev = Event(topic, payload, head, _now())
+            ev = _event(topic, payload, head, _now())
             self._fan_out(subs, ev, owner=owner, drop_if_full=lenient)
 
     def _emit(self, topic: str, payload: object) -> None:
@@ -783,7 +784,7 @@ class EventBus:
         self._published += 1
         subs = self._index.lookup(topic)
         if subs:
-            self._fan_out(subs, Event(topic, payload, _NO_HEADERS, _now()), drop_if_full=True)
+            self._fan_out(subs, _event(topic, payload, _NO_HEADERS, _now()), drop_if_full=True)
 
     @staticmethod
     def _fan_out(

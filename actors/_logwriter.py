@@ -42,7 +42,7 @@ import anyio.lowlevel
 from ._eventlog import EventLog, LogRecord
 from ._exceptions import EventLogError, MailboxFullError, SystemClosedError
 from ._signal import Signal, signal_factory
-from ._subscription import Event, _EventSlots
+from ._subscription import _event
 
 if TYPE_CHECKING:
     from ._bus import EventBus
@@ -436,13 +436,7 @@ class LogWriter:
                 subs = lookup(topic)
             if not subs:  # logged, and nobody listens: no Event to build (~3k instructions)
                 continue
-            ev: Any = _EventSlots()  # Event(topic, payload, ...) at a third of the cost
-            ev.topic = topic
-            ev.payload = payload
-            ev.headers = headers
-            ev.timestamp = record.timestamp
-            ev.seq = seqs[index]
-            ev.__class__ = Event
+            ev = _event(topic, payload, headers, record.timestamp, seqs[index])
             for sub in subs:
                 queue = sub._queue
                 if len(queue) < sub._fast_limit:

@@ -111,6 +111,21 @@ class _EventSlots:
     __slots__ = ("headers", "payload", "seq", "timestamp", "topic")
 
 
+def _event(
+    topic: str, payload: Any, headers: Mapping[str, str], timestamp: float, seq: int | None = None
+) -> Event:
+    """``Event(topic, payload, headers, timestamp, seq)`` at a third of the cost (see
+    :class:`_EventSlots`): how the bus builds the event of each publish."""
+    ev: Any = _EventSlots()
+    ev.topic = topic
+    ev.payload = payload
+    ev.headers = headers
+    ev.timestamp = timestamp
+    ev.seq = seq
+    ev.__class__ = Event
+    return ev  # type: ignore[no-any-return]
+
+
 class _Sender(Protocol):
     """An actor-like subscriber: the event is put in its mailbox with ``await send(event)``."""
 
