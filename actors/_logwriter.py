@@ -267,14 +267,26 @@ class LogWriter:
                 f" JSON-serialisable: {exc}"
             ) from None
         batch = self._batch
+        self._collect(topic, payload, headers, text, head, future)
+        return batch, len(batch.items) - 1
+
+    def _collect(
+        self,
+        topic: str,
+        payload: Any,
+        headers: Mapping[str, str],
+        text: str,
+        head: str | None,
+        future: Any,
+    ) -> None:
+        """Add an encoded event to the collecting batch and wake the writer."""
         record = _new_tuple(LogRecord, (topic, text, head, time.time()))  # LogRecord(...)
-        batch.items.append((topic, payload, headers, record, future))
+        self._batch.items.append((topic, payload, headers, record, future))
         self._pending += 1
         wakeup = self._wakeup
         if wakeup is not None:
             self._wakeup = None
             wakeup.set()
-        return batch, len(batch.items) - 1
 
     def append(
         self, topic: str, payload: Any, headers: Mapping[str, str]
@@ -298,26 +310,20 @@ class LogWriter:
         new_future = self._new_future
         if new_future is None:
             return self._append_trio(topic, payload, headers)
-        # _add(..., _strict, future) inlined for the usual event (asyncio, no headers, the C
-        # encoder): two calls fewer per publish; anything else takes _add itself
-        if headers or _strict_chunks is None:
-            future = new_future()
-            self._add(topic, payload, headers, _strict, future)
-            return future
-        try:
-            text = _join(_strict_chunks(payload, 0))
-        except (TypeError, ValueError, RecursionError):
-            future = new_future()
-            self._add(topic, payload, headers, _strict, future)  # _strict's own fallback, or error
-            return future
+        # the usual event (no headers, the C encoder) is encoded here, a call fewer per
+        # publish; anything else, or a payload the C encoder refuses, takes _add with _strict
+        # (its own fallback, or the error)
+        text = None
+        if not headers and _strict_chunks is not None:
+            try:
+                text = _join(_strict_chunks(payload, 0))
+            except (TypeError, ValueError, RecursionError):
+                pass
         future = new_future()
-        record = _new_tuple(LogRecord, (topic, text, None, time.time()))
-        self._batch.items.append((topic, payload, headers, record, future))
-        self._pending += 1
-        wakeup = self._wakeup
-        if wakeup is not None:
-            self._wakeup = None
-            wakeup.set()
+        if text is None:
+            self._add(topic, payload, headers, _strict, future)
+        else:
+            self._collect(topic, payload, headers, text, None, future)
         return future
 
     async def _append_trio(self, topic: str, payload: Any, headers: Mapping[str, str]) -> int:

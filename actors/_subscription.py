@@ -97,7 +97,8 @@ _set_topic, _set_payload, _set_headers, _set_timestamp, _set_seq = (
 
 
 class _EventSlots:
-    """:class:`Event`'s layout, writable: where the log writer builds each event it fans out.
+    """:class:`Event`'s layout, writable: where the bus builds the event of each publish
+    (:func:`_event`).
 
     Each slot setter above is a method-wrapper call (its arguments packed in a tuple), ~750
     instructions; five of them were most of an event's cost. Here the five fields are plain
