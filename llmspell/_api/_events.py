@@ -162,12 +162,12 @@ def events_namespace() -> Namespace:
         # (once per event: the common cases of _pattern and _check_payload inlined)
         if topic.__class__ is not str or not topic:
             _pattern("events.emit", topic, "topic")
-        if payload.__class__ not in _SCALARS:  # (what measures the same whatever its value)
-            _check_payload(ctx, payload)
         bus = ctx.system.bus
         log = bus.event_log
         if bus.backend is not None or (log is not None and log.logs(topic)):
-            raise actors.WouldBlock
+            raise actors.WouldBlock  # (before the payload's check, which emit makes itself)
+        if payload.__class__ not in _SCALARS:  # (what measures the same whatever its value)
+            _check_payload(ctx, payload)
         try:
             bus.publish_nowait(topic, payload, headers=ctx.current_headers(), owner=ctx.publisher)
         except ValueError as exc:
