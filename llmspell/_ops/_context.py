@@ -270,8 +270,7 @@ class RunContext:
                     reset_headers(token)
                 if rest is None:
                     self._busy -= 1
-                    if self._wake is not None:  # (_changed, inlined: once per event)
-                        self._wake.set()
+                    self._changed()
             return None if rest is None else self._finish_handler(rest, headers)
 
         try:

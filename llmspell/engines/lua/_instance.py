@@ -610,8 +610,7 @@ class LuaInstance(ScriptInstance):
         self._busy = True
         conv = self._conv
         stretch = self._stretch
-        stretch.mark = None  # (Stretch.begin, inlined: once per event)
-        stretch.wall0 = perf_counter()
+        stretch.begin()
         try:
             if code is None:
                 send: Any = value
@@ -672,11 +671,7 @@ class LuaInstance(ScriptInstance):
             if self._pending is not None:  # the code ended before it could wait for the call
                 self._pending.close()
                 self._pending = None
-            # (the hook moves a long stretch to the thread's clock; a short one is its wall time)
-            if stretch.mark is None:
-                self._cpu += perf_counter() - stretch.wall0
-            else:
-                self._cpu += stretch.end()
+            self._cpu += stretch.end()  # (the hook moves a long one to the thread's clock)
             self._busy = False
             if self._cpu > self._limits.cpu_seconds and self._limit is None:
                 self._set_limit(self._limit_error("cpu"))
